@@ -1,0 +1,74 @@
+//! Codec-aware framing: how a whole encoded frame becomes what goes on the wire, so that RTP
+//! packetizers and SFUs keep working on protected media.
+
+pub mod h264;
+
+use crate::error::{DecryptError, DropReason, EncryptError};
+use crate::receiver::Receiver;
+use crate::sender::Sender;
+
+/// How a frame of a given kind is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Codec {
+    /// H.264 Annex B access units: headers up to the first slice stay readable (see [`h264`]).
+    H264,
+    /// Opus packets: the whole packet is encrypted; the audio level travels in the RTP header
+    /// extension (RFC 6464), outside the frame.
+    Opus,
+    /// Anything else (e.g. Conclave's data messages): the whole payload is encrypted.
+    Generic,
+}
+
+impl Sender {
+    /// Encrypts one encoded frame as `codec` framing requires.
+    pub fn protect(&mut self, codec: Codec, frame: &[u8]) -> Result<Vec<u8>, EncryptError> {
+        match codec {
+            Codec::Opus | Codec::Generic => self.encrypt(&[], frame),
+            Codec::H264 => {
+                let split = h264::split(frame)?;
+                let (clear, rest) = frame.split_at(split.clear_end);
+                let sealed = self.encrypt(&split.metadata, rest)?;
+                let mut out = Vec::with_capacity(clear.len() + sealed.len() * 65 / 64 + 2);
+                out.extend_from_slice(clear);
+                h264::escape_into(&mut out, &sealed, split.trailing_zeros);
+                out.push(h264::TERMINATOR);
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl Receiver {
+    /// Reverses [`Sender::protect`]; every failure is counted in [`Receiver::stats`].
+    pub fn unprotect(&mut self, codec: Codec, wire: &[u8]) -> Result<Vec<u8>, DecryptError> {
+        match codec {
+            Codec::Opus | Codec::Generic => self.decrypt(&[], wire),
+            Codec::H264 => {
+                let (split, sealed) = match unframe_h264(wire) {
+                    Ok(parts) => parts,
+                    Err(e) => {
+                        self.count_drop(DropReason::Malformed);
+                        return Err(e);
+                    }
+                };
+                let plain = self.decrypt(&split.metadata, &sealed)?;
+                let mut out = Vec::with_capacity(split.clear_end + plain.len());
+                out.extend_from_slice(&wire[..split.clear_end]);
+                out.extend_from_slice(&plain);
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// The clear prefix and the unescaped SFrame ciphertext of a protected access unit.
+fn unframe_h264(wire: &[u8]) -> Result<(h264::Split, Vec<u8>), DecryptError> {
+    let split = h264::split(wire)?;
+    let body = wire
+        .get(split.clear_end..)
+        .and_then(|b| b.strip_suffix(&[h264::TERMINATOR]))
+        .ok_or(crate::error::FramingError::MissingTerminator)?;
+    let sealed = h264::unescape(body, split.trailing_zeros)?;
+    Ok((split, sealed))
+}

@@ -1,0 +1,451 @@
+//! Real microphones and speakers through `cpal` (on Linux its PulseAudio host when a sound server
+//! runs, ALSA otherwise). Each stream lives on its own thread, because `cpal` streams may not move
+//! between threads; samples cross over bounded queues, so a stalled consumer loses audio rather
+//! than memory.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{BufferSize, FromSample, Sample, SampleFormat, SizedSample, StreamConfig};
+
+use crate::error::DeviceError;
+use crate::frame::{AudioFrame, SAMPLE_RATE, SAMPLES_PER_FRAME, wall_clock_us};
+use crate::resample::Resampler;
+use crate::source::{AudioSink, AudioSource};
+
+/// A device as the user picks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AudioDeviceInfo {
+    /// Display name, also what [`Microphone::open`] and [`Speaker::open`] take.
+    pub name: String,
+    /// Whether it is the system default.
+    pub is_default: bool,
+}
+
+/// The sound system for `kind`, or the one named by `CONCLAVE_AUDIO_HOST` (`alsa`, `pulseaudio`).
+///
+/// Microphones use cpal's default: on Linux its PulseAudio host when a server runs (first samples
+/// in about 10 ms, against 0.2–2 s through ALSA's pulse plugin). Speakers on Linux use ALSA, which
+/// desktops route to their sound server: cpal 0.18's PulseAudio playback stream was measured
+/// starving the server (4 callbacks a second where 100 were due, audible gaps), ALSA's pulse
+/// plugin kept time (see BENCHMARKS.md).
+fn host(kind: &'static str) -> cpal::Host {
+    let by_name = |name: &str| {
+        cpal::available_hosts()
+            .into_iter()
+            .find(|id| id.name().eq_ignore_ascii_case(name))
+            .and_then(|id| cpal::host_from_id(id).ok())
+    };
+    if let Some(host) = std::env::var("CONCLAVE_AUDIO_HOST")
+        .ok()
+        .and_then(|name| by_name(&name))
+    {
+        return host;
+    }
+    if cfg!(target_os = "linux")
+        && kind == KIND_SPEAKER
+        && let Some(alsa) = by_name("alsa")
+    {
+        return alsa;
+    }
+    cpal::default_host()
+}
+
+/// Microphones present now.
+pub fn microphones() -> Vec<AudioDeviceInfo> {
+    let host = host(KIND_MIC);
+    let default = host.default_input_device().map(|d| d.to_string());
+    host.input_devices()
+        .map(|devices| {
+            devices
+                .map(|d| {
+                    let name = d.to_string();
+                    AudioDeviceInfo {
+                        is_default: Some(&name) == default.as_ref(),
+                        name,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Speakers present now.
+pub fn speakers() -> Vec<AudioDeviceInfo> {
+    let host = host(KIND_SPEAKER);
+    let default = host.default_output_device().map(|d| d.to_string());
+    host.output_devices()
+        .map(|devices| {
+            devices
+                .map(|d| {
+                    let name = d.to_string();
+                    AudioDeviceInfo {
+                        is_default: Some(&name) == default.as_ref(),
+                        name,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn find_device(kind: &'static str, name: Option<&str>) -> Result<cpal::Device, DeviceError> {
+    let host = host(kind);
+    let not_found = || DeviceError::NotFound {
+        kind,
+        name: name.map(str::to_owned),
+    };
+    let input = kind == "microphone";
+    match name {
+        None if input => host.default_input_device().ok_or_else(not_found),
+        None => host.default_output_device().ok_or_else(not_found),
+        Some(name) => {
+            let devices = if input {
+                host.input_devices().map(|d| d.collect::<Vec<_>>())
+            } else {
+                host.output_devices().map(|d| d.collect::<Vec<_>>())
+            };
+            devices
+                .map_err(|e| open_error(kind, e))?
+                .into_iter()
+                .find(|d| d.to_string() == name)
+                .ok_or_else(not_found)
+        }
+    }
+}
+
+/// Whether a stream error means the device is gone. Over-runs and the I/O errors that ALSA's pulse
+/// plugin reports while a stream settles pass; the stream keeps running.
+fn is_fatal(e: &cpal::Error) -> bool {
+    use cpal::ErrorKind::*;
+    matches!(
+        e.kind(),
+        DeviceNotAvailable | HostUnavailable | PermissionDenied | StreamInvalidated
+    )
+}
+
+fn open_error(kind: &'static str, e: impl std::fmt::Display) -> DeviceError {
+    DeviceError::Open {
+        kind,
+        reason: e.to_string(),
+    }
+}
+
+/// What the device thread sends: samples, or the reason it stopped.
+enum Captured {
+    Samples(Vec<f32>),
+    Failed(String),
+}
+
+/// A microphone, delivering 48 kHz mono in 20 ms frames whatever the device's own format.
+pub struct Microphone {
+    samples: Receiver<Captured>,
+    resampler: Resampler,
+    _stop: SyncSender<()>,
+}
+
+impl std::fmt::Debug for Microphone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Microphone").finish_non_exhaustive()
+    }
+}
+
+const KIND_MIC: &str = "microphone";
+const KIND_SPEAKER: &str = "speaker";
+
+impl Microphone {
+    /// Opens the named microphone, or the default one.
+    pub fn open(name: Option<&str>) -> Result<Self, DeviceError> {
+        let device = find_device(KIND_MIC, name)?;
+        let supported = device
+            .default_input_config()
+            .map_err(|e| open_error(KIND_MIC, e))?;
+        let rate = supported.sample_rate();
+        let channels = usize::from(supported.channels());
+        let format = supported.sample_format();
+        let config = StreamConfig {
+            channels: supported.channels(),
+            sample_rate: rate,
+            // Small fixed buffers start fast and keep latency down (10 ms).
+            buffer_size: BufferSize::Fixed(rate / 100),
+        };
+        let (tx, samples) = mpsc::sync_channel::<Captured>(64);
+        let (stop, stopped) = mpsc::sync_channel::<()>(1);
+        let (ready_tx, ready) = mpsc::sync_channel::<Result<(), DeviceError>>(1);
+        std::thread::Builder::new()
+            .name("conclave-mic".into())
+            .spawn(move || {
+                let stream = match format {
+                    SampleFormat::F32 => input_stream::<f32>(&device, &config, channels, tx),
+                    SampleFormat::I16 => input_stream::<i16>(&device, &config, channels, tx),
+                    SampleFormat::I32 => input_stream::<i32>(&device, &config, channels, tx),
+                    SampleFormat::U16 => input_stream::<u16>(&device, &config, channels, tx),
+                    other => Err(DeviceError::UnsupportedFormat(format!(
+                        "microphone sample format {other}"
+                    ))),
+                }
+                .and_then(|s| s.play().map(|()| s).map_err(|e| open_error(KIND_MIC, e)));
+                match stream {
+                    Ok(stream) => {
+                        let _ = ready_tx.send(Ok(()));
+                        // Keep the stream alive until the Microphone is dropped.
+                        let _ = stopped.recv();
+                        drop(stream);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            })
+            .map_err(|e| open_error(KIND_MIC, e))?;
+        ready
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| open_error(KIND_MIC, "the sound system did not answer"))??;
+        Ok(Microphone {
+            samples,
+            resampler: Resampler::new(rate, SAMPLE_RATE)?,
+            _stop: stop,
+        })
+    }
+}
+
+fn input_stream<T>(
+    device: &cpal::Device,
+    config: &StreamConfig,
+    channels: usize,
+    tx: SyncSender<Captured>,
+) -> Result<cpal::Stream, DeviceError>
+where
+    T: SizedSample,
+    f32: FromSample<T>,
+{
+    let errors = tx.clone();
+    device
+        .build_input_stream::<T, _, _>(
+            *config,
+            move |data: &[T], _| {
+                let mono = data
+                    .chunks(channels.max(1))
+                    .map(|frame| {
+                        frame.iter().map(|&s| f32::from_sample(s)).sum::<f32>() / frame.len() as f32
+                    })
+                    .collect();
+                // A full queue means nobody is reading: drop rather than block the audio thread.
+                let _ = tx.try_send(Captured::Samples(mono));
+            },
+            move |e| {
+                if is_fatal(&e) {
+                    let _ = errors.try_send(Captured::Failed(e.to_string()));
+                } else {
+                    tracing::warn!(error = %e, "microphone stream hiccup");
+                }
+            },
+            Some(Duration::from_secs(5)),
+        )
+        .map_err(|e| open_error(KIND_MIC, e))
+}
+
+impl AudioSource for Microphone {
+    fn next_frame(&mut self) -> Result<AudioFrame, DeviceError> {
+        loop {
+            if let Some(samples) = self.resampler.pop(SAMPLES_PER_FRAME) {
+                let held = self.resampler.available() + SAMPLES_PER_FRAME;
+                let held_us = held as u64 * 1_000_000 / u64::from(SAMPLE_RATE);
+                return Ok(AudioFrame {
+                    samples,
+                    captured_us: wall_clock_us().saturating_sub(held_us),
+                });
+            }
+            match self.samples.recv_timeout(Duration::from_secs(2)) {
+                Ok(Captured::Samples(s)) => self.resampler.push(&s),
+                Ok(Captured::Failed(reason)) => {
+                    return Err(DeviceError::Disconnected {
+                        kind: KIND_MIC,
+                        reason,
+                    });
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(DeviceError::Disconnected {
+                        kind: KIND_MIC,
+                        reason: "no audio for 2 seconds".into(),
+                    });
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(DeviceError::Disconnected {
+                        kind: KIND_MIC,
+                        reason: "the capture stream ended".into(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Samples waiting for the speaker, shared with its callback.
+type Queue = Arc<Mutex<Playback>>;
+
+/// What the speaker's callback plays from.
+#[derive(Default)]
+struct Playback {
+    samples: VecDeque<f32>,
+    /// Playing; false while (re)filling to [`PREFILL_MS`] after a start or an underrun.
+    primed: bool,
+}
+
+/// Audio held before playback starts, and again after running dry: the producer delivers in
+/// 20 ms steps with scheduling jitter, and the device asks in 10 ms ones.
+const PREFILL_MS: usize = 40;
+
+/// Most audio queued for a speaker (200 ms); beyond it the oldest is dropped.
+const MAX_QUEUED_MS: usize = 200;
+
+/// A speaker, taking 48 kHz mono and playing it on whatever the device runs at.
+pub struct Speaker {
+    queue: Queue,
+    resampler: Resampler,
+    /// Device samples per millisecond.
+    per_ms: usize,
+    failed: Receiver<String>,
+    _stop: SyncSender<()>,
+}
+
+impl std::fmt::Debug for Speaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Speaker").finish_non_exhaustive()
+    }
+}
+
+impl Speaker {
+    /// Opens the named speaker, or the default one.
+    pub fn open(name: Option<&str>) -> Result<Self, DeviceError> {
+        let device = find_device(KIND_SPEAKER, name)?;
+        let supported = device
+            .default_output_config()
+            .map_err(|e| open_error(KIND_SPEAKER, e))?;
+        let rate = supported.sample_rate();
+        let format = supported.sample_format();
+        let config = StreamConfig {
+            channels: supported.channels(),
+            sample_rate: rate,
+            buffer_size: BufferSize::Fixed(rate / 100),
+        };
+        let queue: Queue = Arc::new(Mutex::new(Playback::default()));
+        let per_ms = (rate / 1000) as usize;
+        let shared = queue.clone();
+        let (fail_tx, failed) = mpsc::sync_channel::<String>(4);
+        let (stop, stopped) = mpsc::sync_channel::<()>(1);
+        let (ready_tx, ready) = mpsc::sync_channel::<Result<(), DeviceError>>(1);
+        std::thread::Builder::new()
+            .name("conclave-speaker".into())
+            .spawn(move || {
+                let stream = match format {
+                    SampleFormat::F32 => output_stream::<f32>(&device, &config, shared, fail_tx),
+                    SampleFormat::I16 => output_stream::<i16>(&device, &config, shared, fail_tx),
+                    SampleFormat::I32 => output_stream::<i32>(&device, &config, shared, fail_tx),
+                    SampleFormat::U16 => output_stream::<u16>(&device, &config, shared, fail_tx),
+                    other => Err(DeviceError::UnsupportedFormat(format!(
+                        "speaker sample format {other}"
+                    ))),
+                }
+                .and_then(|s| {
+                    s.play()
+                        .map(|()| s)
+                        .map_err(|e| open_error(KIND_SPEAKER, e))
+                });
+                match stream {
+                    Ok(stream) => {
+                        let _ = ready_tx.send(Ok(()));
+                        let _ = stopped.recv();
+                        drop(stream);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            })
+            .map_err(|e| open_error(KIND_SPEAKER, e))?;
+        ready
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| open_error(KIND_SPEAKER, "the sound system did not answer"))??;
+        Ok(Speaker {
+            queue,
+            resampler: Resampler::new(SAMPLE_RATE, rate)?,
+            per_ms,
+            failed,
+            _stop: stop,
+        })
+    }
+}
+
+fn output_stream<T>(
+    device: &cpal::Device,
+    config: &StreamConfig,
+    queue: Queue,
+    failed: SyncSender<String>,
+) -> Result<cpal::Stream, DeviceError>
+where
+    T: SizedSample + FromSample<f32>,
+{
+    let channels = usize::from(config.channels);
+    device
+        .build_output_stream::<T, _, _>(
+            *config,
+            move |out: &mut [T], _| {
+                let Ok(mut playback) = queue.lock() else {
+                    return;
+                };
+                if !playback.primed {
+                    return; // Silence (the buffer comes pre-filled with it) while filling.
+                }
+                for frame in out.chunks_mut(channels.max(1)) {
+                    let Some(s) = playback.samples.pop_front() else {
+                        playback.primed = false;
+                        break;
+                    };
+                    frame.fill(T::from_sample(s));
+                }
+            },
+            move |e| {
+                if is_fatal(&e) {
+                    let _ = failed.try_send(e.to_string());
+                } else {
+                    tracing::warn!(error = %e, "speaker stream hiccup");
+                }
+            },
+            Some(Duration::from_secs(5)),
+        )
+        .map_err(|e| open_error(KIND_SPEAKER, e))
+}
+
+impl AudioSink for Speaker {
+    fn play(&mut self, samples: &[f32]) -> Result<(), DeviceError> {
+        if let Ok(reason) = self.failed.try_recv() {
+            return Err(DeviceError::Disconnected {
+                kind: KIND_SPEAKER,
+                reason,
+            });
+        }
+        self.resampler.push(samples);
+        let ready = self.resampler.available();
+        let Some(converted) = self.resampler.pop(ready) else {
+            return Ok(());
+        };
+        let mut playback = self.queue.lock().map_err(|_| DeviceError::Disconnected {
+            kind: KIND_SPEAKER,
+            reason: "the playback thread failed".into(),
+        })?;
+        playback.samples.extend(converted);
+        let excess = playback
+            .samples
+            .len()
+            .saturating_sub(MAX_QUEUED_MS * self.per_ms);
+        playback.samples.drain(..excess);
+        if playback.samples.len() >= PREFILL_MS * self.per_ms {
+            playback.primed = true;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! H.264 with OpenH264: an encoder with target bitrate, keyframes on demand and resolution changes,
+//! and a decoder that reports broken frames so the caller can ask for a keyframe.
+//!
+//! Licensing: the `openh264-source` feature (default) compiles OpenH264 from source, for
+//! development and tests; Cisco's patent licence covers only Cisco's prebuilt binary, which
+//! `openh264-cisco-binary` loads at run time from `CONCLAVE_OPENH264_LIB`.
+
+use openh264::OpenH264API;
+use openh264::decoder::{Decoder, DecoderConfig};
+use openh264::encoder::{
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, UsageType,
+};
+use openh264::formats::YUVSource;
+
+use crate::error::CodecError;
+use crate::frame::VideoFrame;
+
+const CODEC: &str = "H.264";
+
+/// Encoder settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VideoEncoderSettings {
+    /// Target bitrate in bits per second.
+    pub bitrate_bps: u32,
+    /// Frame rate the source delivers.
+    pub fps: u32,
+    /// A keyframe at least this often, so late joiners and lossy links recover.
+    pub keyframe_interval_frames: u32,
+}
+
+impl Default for VideoEncoderSettings {
+    fn default() -> Self {
+        VideoEncoderSettings {
+            bitrate_bps: 1_500_000,
+            fps: 30,
+            keyframe_interval_frames: 300,
+        }
+    }
+}
+
+/// One encoded access unit (Annex B).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedVideo {
+    /// The access unit.
+    pub data: Vec<u8>,
+    /// Whether it starts with an IDR picture.
+    pub keyframe: bool,
+    /// Capture time of the picture.
+    pub captured_us: u64,
+}
+
+#[cfg(not(any(feature = "openh264-source", feature = "openh264-cisco-binary")))]
+compile_error!("enable `openh264-source` (development) or `openh264-cisco-binary` (distribution)");
+
+fn api() -> Result<OpenH264API, CodecError> {
+    #[cfg(feature = "openh264-source")]
+    {
+        Ok(OpenH264API::from_source())
+    }
+    #[cfg(all(not(feature = "openh264-source"), feature = "openh264-cisco-binary"))]
+    {
+        let path = std::env::var_os("CONCLAVE_OPENH264_LIB").ok_or_else(|| CodecError::Init {
+            codec: CODEC,
+            reason: "set CONCLAVE_OPENH264_LIB to Cisco's libopenh264".into(),
+        })?;
+        OpenH264API::from_blob_path(path).map_err(|e| CodecError::Init {
+            codec: CODEC,
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// H.264 encoder.
+pub struct H264Encoder {
+    inner: Option<Encoder>,
+    settings: VideoEncoderSettings,
+    size: (usize, usize),
+    keyframe_requested: bool,
+}
+
+impl std::fmt::Debug for H264Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H264Encoder")
+            .field("settings", &self.settings)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl H264Encoder {
+    /// An encoder; it opens on the first frame, at that frame's size.
+    pub fn new(settings: VideoEncoderSettings) -> Self {
+        H264Encoder {
+            inner: None,
+            settings,
+            size: (0, 0),
+            keyframe_requested: false,
+        }
+    }
+
+    /// The next frame will be a keyframe (e.g. the SFU relayed a picture loss indication).
+    pub fn request_keyframe(&mut self) {
+        self.keyframe_requested = true;
+    }
+
+    /// Changes the target bitrate from the next frame on.
+    pub fn set_bitrate(&mut self, bps: u32) {
+        if bps != self.settings.bitrate_bps {
+            self.settings.bitrate_bps = bps;
+            // OpenH264 takes the rate at initialisation: reopen (the next frame is a keyframe).
+            self.inner = None;
+        }
+    }
+
+    /// Encodes one frame; `None` if the encoder chose to skip it.
+    pub fn encode(&mut self, frame: &VideoFrame) -> Result<Option<EncodedVideo>, CodecError> {
+        if self.inner.is_none() || self.size != (frame.width, frame.height) {
+            self.inner = Some(self.open()?);
+            self.size = (frame.width, frame.height);
+        }
+        let encoder = self.inner.as_mut().ok_or_else(|| CodecError::Init {
+            codec: CODEC,
+            reason: "encoder unavailable".into(),
+        })?;
+        if std::mem::take(&mut self.keyframe_requested) {
+            encoder.force_intra_frame();
+        }
+        let bitstream = encoder
+            .encode(&I420(frame))
+            .map_err(|e| CodecError::Encode {
+                codec: CODEC,
+                reason: e.to_string(),
+            })?;
+        let keyframe = matches!(bitstream.frame_type(), FrameType::IDR | FrameType::I);
+        let data = bitstream.to_vec();
+        if data.is_empty() || matches!(bitstream.frame_type(), FrameType::Skip) {
+            return Ok(None);
+        }
+        Ok(Some(EncodedVideo {
+            data,
+            keyframe,
+            captured_us: frame.captured_us,
+        }))
+    }
+
+    fn open(&self) -> Result<Encoder, CodecError> {
+        let config = EncoderConfig::new()
+            .usage_type(UsageType::CameraVideoRealTime)
+            .bitrate(BitRate::from_bps(self.settings.bitrate_bps))
+            .max_frame_rate(FrameRate::from_hz(self.settings.fps as f32))
+            .intra_frame_period(IntraFramePeriod::from_num_frames(
+                self.settings.keyframe_interval_frames,
+            ))
+            // Skipping frames to hold the rate makes motion stutter; Conclave picks the
+            // resolution from the bitrate instead.
+            .skip_frames(false);
+        Encoder::with_api_config(api()?, config).map_err(|e| CodecError::Init {
+            codec: CODEC,
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// H.264 decoder.
+pub struct H264Decoder {
+    inner: Decoder,
+}
+
+impl std::fmt::Debug for H264Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("H264Decoder")
+    }
+}
+
+impl H264Decoder {
+    /// A decoder.
+    pub fn new() -> Result<Self, CodecError> {
+        let inner = Decoder::with_api_config(api()?, DecoderConfig::new()).map_err(|e| {
+            CodecError::Init {
+                codec: CODEC,
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(H264Decoder { inner })
+    }
+
+    /// Decodes one access unit; `None` while the decoder still waits for data (e.g. a keyframe).
+    /// An error means the picture is broken: request a keyframe from the sender.
+    pub fn decode(
+        &mut self,
+        access_unit: &[u8],
+        captured_us: u64,
+    ) -> Result<Option<VideoFrame>, CodecError> {
+        let picture = self
+            .inner
+            .decode(access_unit)
+            .map_err(|e| CodecError::Decode {
+                codec: CODEC,
+                reason: e.to_string(),
+            })?;
+        Ok(picture.map(|p| {
+            let (width, height) = p.dimensions();
+            let (sy, su, sv) = p.strides();
+            let mut data = Vec::with_capacity(width * height * 3 / 2);
+            for row in 0..height {
+                data.extend_from_slice(&p.y()[row * sy..row * sy + width]);
+            }
+            for (plane, stride) in [(p.u(), su), (p.v(), sv)] {
+                for row in 0..height / 2 {
+                    data.extend_from_slice(&plane[row * stride..row * stride + width / 2]);
+                }
+            }
+            VideoFrame {
+                width,
+                height,
+                data,
+                captured_us,
+            }
+        }))
+    }
+}
+
+/// Lets OpenH264 read a [`VideoFrame`] without copying it.
+struct I420<'a>(&'a VideoFrame);
+
+impl YUVSource for I420<'_> {
+    fn dimensions(&self) -> (usize, usize) {
+        (self.0.width, self.0.height)
+    }
+
+    fn strides(&self) -> (usize, usize, usize) {
+        (self.0.width, self.0.width / 2, self.0.width / 2)
+    }
+
+    fn y(&self) -> &[u8] {
+        self.0.planes().0
+    }
+
+    fn u(&self) -> &[u8] {
+        self.0.planes().1
+    }
+
+    fn v(&self) -> &[u8] {
+        self.0.planes().2
+    }
+}

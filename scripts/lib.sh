@@ -1,0 +1,48 @@
+# Shared by scripts/run and scripts/test: package installation and the cargo cache location.
+# shellcheck shell=bash
+
+# Debian packages, by what needs them.
+BUILD_PACKAGES=(
+  build-essential pkg-config cmake nasm libclang-dev libasound2-dev
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
+)
+TEST_PACKAGES=(xvfb pulseaudio pulseaudio-utils libasound2-plugins janus janus-tools iproute2 ffmpeg)
+
+# Build output lives outside the clone so that fresh clones (CI) reuse it.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conclave/target}"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs whichever of the given Debian packages are missing.
+need_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    echo "Missing packages: ${missing[*]}. This script installs them on Debian/Ubuntu only;" >&2
+    echo "see README.md for other systems." >&2
+    exit 1
+  fi
+  echo "Installing: ${missing[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+need_rust() {
+  if ! command -v cargo >/dev/null; then
+    echo "Conclave needs a Rust toolchain (1.90 or newer): https://rustup.rs" >&2
+    exit 1
+  fi
+}
+
+# Installs a cargo tool at a pinned version unless that version is already there.
+need_cargo_tool() {
+  local crate=$1 version=$2 bin=${3:-$1}
+  if ! "$bin" --version 2>/dev/null | grep -q "$version"; then
+    cargo install --locked --quiet "$crate" --version "$version"
+  fi
+}

@@ -1,0 +1,5 @@
+//! Generates the Tauri context (config, icons, capabilities) at build time.
+
+fn main() {
+    tauri_build::build()
+}

@@ -1,0 +1,33 @@
+//! The headless participant: joins a meeting through an SFU, publishes camera and microphone,
+//! receives everyone else, and counts what it sees. `conclave join`, the desktop app and the
+//! tests all drive this.
+
+mod capture;
+mod keyframe_requests;
+pub mod keys;
+mod peer;
+mod receive;
+pub mod rtp_video;
+mod run;
+pub mod stats;
+
+pub use run::{JoinOptions, janus_room, join};
+pub use stats::MeetingStats;
+
+/// What can end a meeting for this participant.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The signalling connection failed or closed.
+    #[error("signalling: {0}")]
+    Signalling(String),
+    /// The SFU ended or refused the session.
+    #[error(transparent)]
+    Sfu(#[from] conclave_room::sfu::janus::Failure),
+    /// WebRTC failed.
+    #[error("media connection: {0}")]
+    WebRtc(String),
+    /// Keys could not be set up.
+    #[error("keys: {0}")]
+    Keys(String),
+}

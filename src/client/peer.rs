@@ -1,0 +1,304 @@
+//! PeerConnections to the SFU: one that publishes our audio and video, one that receives everyone
+//! else's. Only H.264 (packetization mode 1, constrained baseline) and Opus are offered, with
+//! NACK/PLI feedback and the RFC 6464 audio-level header extension, which stays in the clear so the
+//! SFU can tell who speaks without hearing what.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_rtcp_reports,
+};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
+};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use tokio::sync::{mpsc, watch};
+use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    RTCPeerConnectionState,
+};
+
+use super::ClientError;
+
+/// H.264 payload type we register (Janus follows the offer's numbers).
+pub const H264_PT: u8 = 102;
+/// Opus payload type.
+pub const OPUS_PT: u8 = 111;
+
+fn h264() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_H264.into(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+            .into(),
+        rtcp_feedback: vec![RTCPFeedback {
+            typ: "ccm".into(),
+            parameter: "fir".into(),
+        }],
+    }
+}
+
+fn opus() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.into(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// What a PeerConnection tells us.
+pub enum PeerEvent {
+    /// A remote track began (subscriber side).
+    Track(Arc<dyn TrackRemote>),
+    /// A remote data channel opened (subscriber side: one per publisher, labelled with its id).
+    DataChannel(Arc<dyn DataChannel>),
+    /// Connection state changed.
+    State(RTCPeerConnectionState),
+}
+
+struct Handler {
+    events: mpsc::UnboundedSender<PeerEvent>,
+    gathering: watch::Sender<RTCIceGatheringState>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        let _ = self.gathering.send(state);
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.events.send(PeerEvent::State(state));
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.events.send(PeerEvent::Track(track));
+    }
+
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        let _ = self.events.send(PeerEvent::DataChannel(channel));
+    }
+}
+
+/// A PeerConnection with what we need to drive it.
+pub struct Peer {
+    pub pc: Arc<dyn PeerConnection>,
+    pub events: mpsc::UnboundedReceiver<PeerEvent>,
+    gathering: watch::Receiver<RTCIceGatheringState>,
+    /// Data channels we opened, kept open for the connection's life.
+    channels: Vec<Arc<dyn DataChannel>>,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Peer")
+    }
+}
+
+fn rtc_error(what: &'static str) -> impl Fn(webrtc::error::Error) -> ClientError {
+    move |e| ClientError::WebRtc(format!("{what}: {e}"))
+}
+
+impl Peer {
+    /// A PeerConnection whose media sockets bind `ice_ip` (all interfaces if unspecified).
+    pub async fn new(ice_ip: Option<IpAddr>) -> Result<Peer, ClientError> {
+        let mut media = MediaEngine::default();
+        media
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: h264(),
+                    payload_type: H264_PT,
+                },
+                RtpCodecKind::Video,
+            )
+            .map_err(|e| ClientError::WebRtc(format!("H.264 codec: {e}")))?;
+        media
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: opus(),
+                    payload_type: OPUS_PT,
+                },
+                RtpCodecKind::Audio,
+            )
+            .map_err(|e| ClientError::WebRtc(format!("Opus codec: {e}")))?;
+        media
+            .register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: rtc::sdp::extmap::AUDIO_LEVEL_URI.to_owned(),
+                },
+                RtpCodecKind::Audio,
+                None,
+            )
+            .map_err(|e| ClientError::WebRtc(format!("audio level extension: {e}")))?;
+        let registry = configure_rtcp_reports(configure_nack(
+            rtc::interceptor::Registry::new(),
+            &mut media,
+        ))
+        // After the report interceptors (10 000, 11 000): closest to the application.
+        .with(
+            rtc::interceptor::Slot::from(14_000),
+            super::keyframe_requests::KeyframeRequests::default(),
+        );
+        // mDNS would join a multicast group, which fails on hosts (and test namespaces) without a
+        // multicast route; Conclave never needs .local candidates.
+        let settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+            .build();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (gathering_tx, gathering) = watch::channel(RTCIceGatheringState::New);
+        let handler = Arc::new(Handler {
+            events: events_tx,
+            gathering: gathering_tx,
+        });
+        let bind = SocketAddr::new(ice_ip.unwrap_or(IpAddr::from([0, 0, 0, 0])), 0);
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(media)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(settings)
+            .with_handler(handler)
+            .with_udp_addrs(vec![bind])
+            .build()
+            .await
+            .map_err(rtc_error("creating the connection"))?;
+        Ok(Peer {
+            pc: Arc::new(pc),
+            events,
+            gathering,
+            channels: Vec::new(),
+        })
+    }
+
+    /// Adds a send-only track with our own SSRC.
+    pub async fn add_send_track(
+        &self,
+        kind: RtpCodecKind,
+        ssrc: u32,
+    ) -> Result<Arc<TrackLocalStaticRTP>, ClientError> {
+        let (codec, id) = match kind {
+            RtpCodecKind::Video => (h264(), "video"),
+            _ => (opus(), "audio"),
+        };
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            "conclave".into(),
+            id.into(),
+            id.into(),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec,
+                ..Default::default()
+            }],
+        )));
+        self.pc
+            .add_transceiver_from_track(
+                Arc::clone(&track) as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    streams: vec![],
+                    send_encodings: vec![],
+                }),
+            )
+            .await
+            .map_err(rtc_error("adding a track"))?;
+        Ok(track)
+    }
+
+    /// Adds the (reliable, ordered) data channel for our encrypted control messages.
+    pub async fn add_data_channel(&mut self) -> Result<Arc<dyn DataChannel>, ClientError> {
+        let channel = self
+            .pc
+            .create_data_channel("conclave", None)
+            .await
+            .map_err(rtc_error("adding the data channel"))?;
+        self.channels.push(Arc::clone(&channel));
+        Ok(channel)
+    }
+
+    /// Our offer, with every ICE candidate in it (no trickling).
+    pub async fn offer(&mut self) -> Result<String, ClientError> {
+        let offer = self
+            .pc
+            .create_offer(None)
+            .await
+            .map_err(rtc_error("creating an offer"))?;
+        self.pc
+            .set_local_description(offer)
+            .await
+            .map_err(rtc_error("setting the offer"))?;
+        self.local_sdp().await
+    }
+
+    /// Takes the SFU's offer and returns our answer, with every ICE candidate in it.
+    pub async fn answer(&mut self, offer_sdp: &str) -> Result<String, ClientError> {
+        let offer = RTCSessionDescription::offer(offer_sdp.to_owned())
+            .map_err(rtc_error("reading the SFU's offer"))?;
+        self.pc
+            .set_remote_description(offer)
+            .await
+            .map_err(rtc_error("setting the SFU's offer"))?;
+        let answer = self
+            .pc
+            .create_answer(None)
+            .await
+            .map_err(rtc_error("creating an answer"))?;
+        self.pc
+            .set_local_description(answer)
+            .await
+            .map_err(rtc_error("setting the answer"))?;
+        self.local_sdp().await
+    }
+
+    /// Takes the SFU's answer to our offer.
+    pub async fn accept_answer(&self, answer_sdp: &str) -> Result<(), ClientError> {
+        let answer = RTCSessionDescription::answer(answer_sdp.to_owned())
+            .map_err(rtc_error("reading the SFU's answer"))?;
+        self.pc
+            .set_remote_description(answer)
+            .await
+            .map_err(rtc_error("setting the SFU's answer"))
+    }
+
+    async fn local_sdp(&mut self) -> Result<String, ClientError> {
+        let gathered = async {
+            while *self.gathering.borrow_and_update() != RTCIceGatheringState::Complete {
+                if self.gathering.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        // Host candidates only: gathering takes milliseconds. After a renegotiation the state may
+        // already be complete.
+        let _ = tokio::time::timeout(Duration::from_secs(5), gathered).await;
+        self.pc
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| ClientError::WebRtc("no local description".into()))
+    }
+
+    /// Closes the connection.
+    pub async fn close(&self) {
+        let _ = self.pc.close().await;
+    }
+}

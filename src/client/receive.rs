@@ -1,0 +1,249 @@
+//! Receiving one remote track: RTP in, frames reassembled, decrypted (or dropped and counted),
+//! decoded, and measured. Video decoding runs on its own thread so a slow decoder never stalls
+//! the network side; frames it cannot keep up with are dropped.
+
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use conclave_e2ee::{Codec, DropReason};
+use conclave_media::{H264Decoder, OpusDecoder, pattern, wall_clock_us};
+use conclave_room::RoomSecret;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+use super::rtp_video::{Assembled, FrameAssembler};
+use super::run::{Receivers, SharedTally, receiver_for};
+use super::stats::MediaTally;
+
+/// Least time between two keyframe requests for one track.
+const PLI_INTERVAL: Duration = Duration::from_millis(500);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Starts receiving `track`.
+pub fn spawn(
+    track: Arc<dyn TrackRemote>,
+    secret: RoomSecret,
+    receivers: Receivers,
+    tally: SharedTally,
+    measure_audio_latency: bool,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        // With `use_msid`, Janus names each stream after its publisher.
+        let Ok(feed) = track.stream_id().await.parse::<u64>() else {
+            tracing::warn!("a remote track without a publisher id; ignored");
+            return;
+        };
+        let kind = track.kind().await;
+        let receiver = receiver_for(&receivers, &secret, feed);
+        match kind {
+            RtpCodecKind::Video => receive_video(track, feed, receiver, tally).await,
+            RtpCodecKind::Audio => {
+                receive_audio(track, feed, receiver, tally, measure_audio_latency).await;
+            }
+            _ => {}
+        }
+    })
+}
+
+fn count_drop(m: &mut MediaTally, reason: DropReason) {
+    match reason {
+        DropReason::Authentication => m.frames_dropped_auth += 1,
+        _ => m.frames_dropped_other += 1,
+    }
+}
+
+async fn receive_video(
+    track: Arc<dyn TrackRemote>,
+    feed: u64,
+    receiver: Arc<Mutex<conclave_e2ee::Receiver>>,
+    tally: SharedTally,
+) {
+    let (frames, decoder_input) = std_mpsc::sync_channel::<Vec<u8>>(4);
+    let decoder_tally = tally.clone();
+    std::thread::spawn(move || decode_video(feed, decoder_input, decoder_tally));
+    let mut assembler = FrameAssembler::default();
+    let mut last_pli: Option<Instant> = None;
+    let mut ssrc = 0;
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+            if matches!(event, TrackRemoteEvent::OnEnded) {
+                break;
+            }
+            continue;
+        };
+        ssrc = packet.header.ssrc;
+        let h = &packet.header;
+        let access_unit =
+            match assembler.push(h.sequence_number, h.timestamp, h.marker, packet.payload) {
+                Assembled::Pending => continue,
+                Assembled::Lost => {
+                    lock(&tally).by_feed(feed).video.frames_lost_in_transit += 1;
+                    request_keyframe(&track, ssrc, &mut last_pli).await;
+                    continue;
+                }
+                Assembled::Frame { access_unit, .. } => access_unit,
+            };
+        let result = lock(&receiver).unprotect(Codec::H264, &access_unit);
+        {
+            let mut t = lock(&tally);
+            let v = &mut t.by_feed(feed).video;
+            v.frames_received += 1;
+            match &result {
+                Ok(_) => v.frames_decrypted += 1,
+                Err(e) => count_drop(v, e.reason()),
+            }
+        }
+        if let Ok(plain) = result
+            && frames.try_send(plain).is_err()
+        {
+            // The decoder is behind: this frame is gone, and the next ones need a keyframe.
+            request_keyframe(&track, ssrc, &mut last_pli).await;
+        }
+    }
+    let _ = ssrc;
+}
+
+async fn request_keyframe(track: &Arc<dyn TrackRemote>, ssrc: u32, last: &mut Option<Instant>) {
+    if last.is_some_and(|t| t.elapsed() < PLI_INTERVAL) {
+        return;
+    }
+    *last = Some(Instant::now());
+    let pli = PictureLossIndication {
+        sender_ssrc: 0,
+        media_ssrc: ssrc,
+    };
+    let _ = track.write_rtcp(vec![Box::new(pli)]).await;
+}
+
+fn decode_video(feed: u64, input: std_mpsc::Receiver<Vec<u8>>, tally: SharedTally) {
+    let Ok(mut decoder) = H264Decoder::new() else {
+        return;
+    };
+    while let Ok(access_unit) = input.recv() {
+        let Ok(Some(picture)) = decoder.decode(&access_unit, 0) else {
+            continue;
+        };
+        let done = wall_clock_us();
+        let mut t = lock(&tally);
+        let v = &mut t.by_feed(feed).video;
+        v.decoded(done);
+        if let Some(stamp) = pattern::read(&picture) {
+            v.last_frame_number = Some(stamp.frame);
+            // The stamp holds the low 56 bits of the capture time.
+            let now = done & ((1 << 56) - 1);
+            if now >= stamp.captured_us {
+                v.latency.push(now - stamp.captured_us);
+            }
+        }
+    }
+}
+
+async fn receive_audio(
+    track: Arc<dyn TrackRemote>,
+    feed: u64,
+    receiver: Arc<Mutex<conclave_e2ee::Receiver>>,
+    tally: SharedTally,
+    measure_latency: bool,
+) {
+    let Ok(mut decoder) = OpusDecoder::new() else {
+        return;
+    };
+    let mut previous: Vec<f32> = Vec::new();
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+            if matches!(event, TrackRemoteEvent::OnEnded) {
+                break;
+            }
+            continue;
+        };
+        let result = lock(&receiver).unprotect(Codec::Opus, &packet.payload);
+        let samples = result.as_ref().ok().and_then(|p| decoder.decode(p).ok());
+        let now = wall_clock_us();
+        let delay = match (&samples, measure_latency) {
+            (Some(current), true) => chirp_delay(&previous, current, now),
+            _ => None,
+        };
+        let mut t = lock(&tally);
+        let a = &mut t.by_feed(feed).audio;
+        a.frames_received += 1;
+        match &result {
+            Ok(_) => a.frames_decrypted += 1,
+            Err(e) => count_drop(a, e.reason()),
+        }
+        if let Some(current) = samples {
+            a.decoded(now);
+            previous = current;
+        }
+        if let Some(d) = delay {
+            a.latency.push(d);
+        }
+    }
+}
+
+/// Mouth-to-ear delay of a timing chirp (see `conclave_media::synthetic::Signal::Chirps`) that
+/// starts in the previous 20 ms frame, taking `now` as when the current frame is heard.
+fn chirp_delay(previous: &[f32], current: &[f32], now: u64) -> Option<u64> {
+    if previous.len() != current.len() {
+        return None;
+    }
+    let mut window = previous.to_vec();
+    window.extend_from_slice(current);
+    let frame_us = 20_000;
+    let start = now.saturating_sub(frame_us);
+    // Only onsets inside the previous frame count, so each chirp is counted once.
+    let onset_limit = start + frame_us;
+    conclave_media::synthetic::chirp_onsets_us(&window, start)
+        .into_iter()
+        .find(|&t| t < onset_limit)
+        .map(|t| t % 1_000_000)
+}
+
+/// Receives one publisher's control messages (the SFU labels their channel with their id).
+pub fn spawn_control(
+    channel: Arc<dyn webrtc::data_channel::DataChannel>,
+    secret: RoomSecret,
+    receivers: Receivers,
+    tally: SharedTally,
+) -> tokio::task::JoinHandle<()> {
+    use webrtc::data_channel::DataChannelEvent;
+    tokio::spawn(async move {
+        let Ok(feed) = channel.label().await.map(|l| l.parse::<u64>()) else {
+            return;
+        };
+        let Ok(feed) = feed else {
+            tracing::warn!("a data channel without a publisher id; ignored");
+            return;
+        };
+        let receiver = receiver_for(&receivers, &secret, feed);
+        while let Some(event) = channel.poll().await {
+            let DataChannelEvent::OnMessage(message) = event else {
+                if matches!(event, DataChannelEvent::OnClose) {
+                    break;
+                }
+                continue;
+            };
+            let control = lock(&receiver)
+                .unprotect(Codec::Generic, &message.data)
+                .ok()
+                .and_then(|plain| conclave_room::Control::decode(&plain).ok());
+            let mut t = lock(&tally);
+            let p = t.by_feed(feed);
+            match control {
+                Some(conclave_room::Control::Hello {
+                    name, audio, video, ..
+                }) => {
+                    p.display_name = Some(name);
+                    p.sending_audio = Some(audio);
+                    p.sending_video = Some(video);
+                    p.control_messages += 1;
+                }
+                _ => p.control_dropped += 1,
+            }
+        }
+    })
+}

@@ -1,0 +1,565 @@
+//! The meeting loop: one task that drives the SFU session, our publishing PeerConnection and the
+//! subscriptions, and reconnects when the SFU goes away. Receiving runs in a task per remote
+//! track; capture and encoding in threads (see `capture`).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use conclave_e2ee::{CipherSuite, Codec, KidScheme, Receiver, Sender};
+use conclave_media::VideoFormat;
+use conclave_room::JoinLink;
+use conclave_room::sfu::janus::{Failure, JanusSession, JoinConfig, SfuEvent};
+use futures_util::{SinkExt, StreamExt};
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+use super::ClientError;
+use super::capture::{Capture, EncodedAudio};
+use super::keys::interim_sender_key;
+use super::peer::{H264_PT, OPUS_PT, Peer, PeerEvent};
+use super::receive;
+use super::rtp_video::VideoPacketizer;
+use super::stats::{MeetingStats, MeetingTally};
+use crate::selftest::{CameraChoice, MicChoice};
+
+/// How to take part.
+#[derive(Clone, Debug)]
+pub struct JoinOptions {
+    /// Where and with which secret.
+    pub link: JoinLink,
+    /// Display name: sent only inside encrypted control messages, never to the SFU.
+    pub name: String,
+    /// Send audio (false: microphone muted).
+    pub send_audio: bool,
+    /// Send video (false: camera off).
+    pub send_video: bool,
+    /// Camera.
+    pub camera: CameraChoice,
+    /// Microphone.
+    pub mic: MicChoice,
+    /// Picture size and rate.
+    pub video: VideoFormat,
+    /// Video bitrate.
+    pub video_bitrate_bps: u32,
+    /// A keyframe at least this often, whether or not anyone asks.
+    pub keyframe_interval: Duration,
+    /// How long to stay.
+    pub duration: Duration,
+    /// Local address for media sockets (all interfaces if `None`).
+    pub ice_ip: Option<IpAddr>,
+    /// Have the SFU record the room into this folder when we create it (tests).
+    pub record_dir: Option<String>,
+    /// Look for the synthetic microphone's timing chirps in received audio to measure
+    /// mouth-to-ear latency (costs a correlation per frame: off in meetings).
+    pub measure_audio_latency: bool,
+}
+
+/// How often we repeat our hello, so that newcomers learn our name and mute state soon.
+const HELLO_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Suite for media. The KID layout and ratchet are the defaults of `conclave-e2ee`.
+const SUITE: CipherSuite = CipherSuite::AesGcm128Sha256;
+
+/// Decryption state per remote participant, shared by their audio and video tasks.
+pub type Receivers = Arc<Mutex<HashMap<u64, Arc<Mutex<Receiver>>>>>;
+
+/// The tally, shared with the receiving tasks.
+pub type SharedTally = Arc<Mutex<MeetingTally>>;
+
+/// Joins, stays for `options.duration` (reconnecting as needed), leaves; returns what it saw.
+pub async fn join(options: JoinOptions) -> MeetingStats {
+    let pseudonym = random_pseudonym();
+    let tally: SharedTally = Arc::default();
+    let mut capture = Capture::start(
+        &options.camera,
+        &options.mic,
+        options.video,
+        options.video_bitrate_bps,
+        options.keyframe_interval,
+    );
+    lock(&tally).warnings.append(&mut capture.warnings);
+    let deadline = Instant::now() + options.duration;
+    let mut error = None;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let attempt = Attempt::new(&options, &pseudonym, &tally);
+        match attempt.run(&mut capture, deadline).await {
+            Ok(()) => break,
+            Err(ClientError::Sfu(Failure::Refused { code, reason })) => {
+                error = Some(format!("the SFU refused us ({code}): {reason}"));
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "connection to the SFU lost; reconnecting");
+                if Instant::now() + backoff >= deadline {
+                    break;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(800));
+                lock(&tally).reconnects += 1;
+            }
+        }
+    }
+    capture.stop();
+    lock(&tally).report(&pseudonym, error)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn random_pseudonym() -> String {
+    let mut bytes = [0u8; 4];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    format!("p-{}", hex::encode(bytes))
+}
+
+fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    u32::from_be_bytes(bytes)
+}
+
+/// The Janus room number for a room name: the number itself, or a hash of the name below 2^53.
+pub fn janus_room(room: &str) -> u64 {
+    if let Ok(n) = room.parse::<u64>() {
+        return n;
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, room.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_ref()[..8]);
+    u64::from_be_bytes(first) >> 11
+}
+
+/// Our outgoing side once Janus gave us an id.
+struct Publishing {
+    peer: Peer,
+    video: Arc<TrackLocalStaticRTP>,
+    audio: Arc<TrackLocalStaticRTP>,
+    control: Arc<dyn DataChannel>,
+    e2ee: Sender,
+    packetizer: VideoPacketizer,
+    video_ssrc: u32,
+    audio_ssrc: u32,
+    video_seq: u16,
+    audio_seq: u16,
+    video_ts0: u32,
+    audio_ts: u32,
+    first_capture_us: Option<u64>,
+    /// The media connection is up (DTLS done): packets can be sent.
+    live: bool,
+}
+
+/// One connection to the SFU, from WebSocket to leave or loss.
+struct Attempt<'a> {
+    options: &'a JoinOptions,
+    tally: &'a SharedTally,
+    session: JanusSession,
+    publishing: Option<Publishing>,
+    subscriber: Option<Peer>,
+    receivers: Receivers,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl<'a> Attempt<'a> {
+    fn new(options: &'a JoinOptions, pseudonym: &str, tally: &'a SharedTally) -> Self {
+        let session = JanusSession::new(JoinConfig {
+            room: janus_room(&options.link.room),
+            pin: options.link.pin.clone(),
+            pseudonym: pseudonym.to_owned(),
+            record_dir: options.record_dir.clone(),
+        });
+        Attempt {
+            options,
+            tally,
+            session,
+            publishing: None,
+            subscriber: None,
+            receivers: Arc::default(),
+            tasks: Vec::new(),
+        }
+    }
+
+    async fn run(mut self, capture: &mut Capture, deadline: Instant) -> Result<(), ClientError> {
+        let result = self.drive(capture, deadline).await;
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        if let Some(p) = self.publishing.take() {
+            p.peer.close().await;
+        }
+        if let Some(s) = self.subscriber.take() {
+            s.close().await;
+        }
+        result
+    }
+
+    async fn drive(&mut self, capture: &mut Capture, deadline: Instant) -> Result<(), ClientError> {
+        let mut request = self
+            .options
+            .link
+            .sfu
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ClientError::Signalling(e.to_string()))?;
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "janus-protocol".parse().expect("valid header value"),
+        );
+        let (ws, _) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio_tungstenite::connect_async(request),
+        )
+        .await
+        .map_err(|_| ClientError::Signalling("the SFU did not answer within 5 s".into()))?
+        .map_err(|e| ClientError::Signalling(e.to_string()))?;
+        let (mut sink, mut stream) = ws.split();
+        self.session.start(std::time::Instant::now());
+        let mut hello_timer = tokio::time::interval(HELLO_INTERVAL);
+        // A fresh connection means a fresh decoder state at every receiver.
+        capture
+            .keyframe
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+
+        loop {
+            while let Some(text) = self.session.poll_transmit() {
+                sink.send(Message::text(text))
+                    .await
+                    .map_err(|e| ClientError::Signalling(e.to_string()))?;
+            }
+            while let Some(event) = self.session.poll_event() {
+                self.on_sfu_event(event, capture).await?;
+            }
+            if self.session.has_pending_output() {
+                continue;
+            }
+            let timeout = self
+                .session
+                .poll_timeout()
+                .map(Instant::from_std)
+                .unwrap_or(deadline);
+            // Handles the branches below poll; cloned so that no branch holds `self.publishing`.
+            let control = self.publishing.as_ref().map(|p| p.control.clone());
+            let video_track = self.publishing.as_ref().map(|p| p.video.clone());
+            tokio::select! {
+                message = stream.next() => match message {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Err(e) = self.session.handle_message(&text, std::time::Instant::now()) {
+                            tracing::warn!(error = %e, "refused a signalling message");
+                            lock(self.tally).malformed_signalling += 1;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None => {
+                        return Err(ClientError::Signalling("the SFU closed the connection".into()));
+                    }
+                    Some(Err(e)) => return Err(ClientError::Signalling(e.to_string())),
+                    Some(Ok(_)) => {}
+                },
+                () = tokio::time::sleep_until(timeout) => {
+                    self.session.handle_timeout(std::time::Instant::now());
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    self.session.leave(std::time::Instant::now());
+                    while let Some(text) = self.session.poll_transmit() {
+                        let _ = sink.send(Message::text(text)).await;
+                    }
+                    let _ = sink.close().await;
+                    return Ok(());
+                }
+                Some(frame) = capture.video.recv() => self.send_video(frame).await,
+                Some(event) = poll_local(video_track) => {
+                    if let TrackLocalEvent::OnRtcpPacket(packets) = event
+                        && packets.iter().any(|p| super::keyframe_requests::is_keyframe_request(p.as_ref()))
+                    {
+                        capture.keyframe.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                Some(packet) = capture.audio.recv() => self.send_audio(packet).await,
+                Some(event) = next_event(self.publishing.as_mut().map(|p| &mut p.peer)) => {
+                    match event {
+                        PeerEvent::State(RTCPeerConnectionState::Connected) => {
+                            if let Some(p) = &mut self.publishing {
+                                p.live = true;
+                            }
+                            capture.keyframe.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        PeerEvent::State(RTCPeerConnectionState::Failed) => {
+                            return Err(ClientError::WebRtc("the media connection failed".into()));
+                        }
+                        _ => {}
+                    }
+                }
+                Some(event) = next_event(self.subscriber.as_mut()) => match event {
+                    PeerEvent::Track(track) => {
+                        let task = receive::spawn(
+                            track,
+                            self.options.link.secret.clone(),
+                            self.receivers.clone(),
+                            self.tally.clone(),
+                            self.options.measure_audio_latency,
+                        );
+                        self.tasks.push(task);
+                    }
+                    PeerEvent::DataChannel(channel) => {
+                        let task = receive::spawn_control(
+                            channel,
+                            self.options.link.secret.clone(),
+                            self.receivers.clone(),
+                            self.tally.clone(),
+                        );
+                        self.tasks.push(task);
+                    }
+                    PeerEvent::State(_) => {}
+                },
+                Some(event) = poll_control(control) => {
+                    if matches!(event, DataChannelEvent::OnOpen) {
+                        self.send_hello().await;
+                    }
+                }
+                _ = hello_timer.tick() => self.send_hello().await,
+            }
+        }
+    }
+
+    async fn on_sfu_event(
+        &mut self,
+        event: SfuEvent,
+        capture: &Capture,
+    ) -> Result<(), ClientError> {
+        let now = std::time::Instant::now();
+        match event {
+            // Without camera and microphone we only listen: publishing nothing would still make
+            // us a (silent) publisher everybody subscribes to.
+            SfuEvent::Joined { .. } if !capture.sending => {}
+            SfuEvent::Joined { id } => {
+                let mut peer = Peer::new(self.options.ice_ip).await?;
+                let video_ssrc = random_u32();
+                let audio_ssrc = random_u32();
+                let audio = peer.add_send_track(RtpCodecKind::Audio, audio_ssrc).await?;
+                let video = peer.add_send_track(RtpCodecKind::Video, video_ssrc).await?;
+                let control = peer.add_data_channel().await?;
+                let offer = peer.offer().await?;
+                let e2ee = Sender::new(
+                    SUITE,
+                    KidScheme::default(),
+                    0,
+                    interim_sender_key(&self.options.link.secret, id),
+                )
+                .map_err(|e| ClientError::Keys(e.to_string()))?;
+                self.publishing = Some(Publishing {
+                    peer,
+                    video,
+                    audio,
+                    control,
+                    e2ee,
+                    packetizer: VideoPacketizer::default(),
+                    video_ssrc,
+                    audio_ssrc,
+                    video_seq: random_u32() as u16,
+                    audio_seq: random_u32() as u16,
+                    video_ts0: random_u32(),
+                    audio_ts: random_u32(),
+                    first_capture_us: None,
+                    live: false,
+                });
+                self.session.publish(&offer, now);
+            }
+            SfuEvent::PublishAnswer { sdp } => {
+                if let Some(p) = &mut self.publishing {
+                    p.peer.accept_answer(&sdp).await?;
+                }
+            }
+            SfuEvent::SubscriptionOffer { sdp, .. } => {
+                if self.subscriber.is_none() {
+                    let mut peer = Peer::new(self.options.ice_ip).await?;
+                    // Janus relays publishers' data to a subscriber only once the subscriber
+                    // has opened a data channel of its own (as its JavaScript client does).
+                    peer.add_data_channel().await?;
+                    self.subscriber = Some(peer);
+                }
+                if let Some(sub) = &mut self.subscriber {
+                    let answer = sub.answer(&sdp).await?;
+                    self.session.answer_subscription(&answer, now);
+                }
+            }
+            SfuEvent::ParticipantJoined { feed, pseudonym } => {
+                lock(self.tally).name_feed(feed, pseudonym);
+                // They need a keyframe to start decoding us.
+                capture
+                    .keyframe
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            SfuEvent::ParticipantLeft { feed } => {
+                lock(self.tally).by_feed(feed).left = true;
+            }
+            SfuEvent::Failed(failure) => return Err(ClientError::Sfu(failure)),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Tells the others, end-to-end encrypted, who we are and what we send.
+    async fn send_hello(&mut self) {
+        let Some(p) = self.publishing.as_mut().filter(|p| p.live) else {
+            return;
+        };
+        let hello = conclave_room::Control::hello(
+            &self.options.name,
+            self.options.send_audio,
+            self.options.send_video,
+        );
+        let Ok(wire) = p.e2ee.protect(Codec::Generic, &hello.encode()) else {
+            return;
+        };
+        if p.control
+            .send(bytes::BytesMut::from(&wire[..]))
+            .await
+            .is_err()
+        {
+            tracing::debug!("the control channel is not open yet");
+        }
+    }
+
+    async fn send_video(&mut self, frame: conclave_media::EncodedVideo) {
+        if !self.options.send_video {
+            return;
+        }
+        let Some(p) = self.publishing.as_mut().filter(|p| p.live) else {
+            return;
+        };
+        let Ok(wire) = p.e2ee.protect(Codec::H264, &frame.data) else {
+            return;
+        };
+        let first = *p.first_capture_us.get_or_insert(frame.captured_us);
+        let elapsed_us = frame.captured_us.saturating_sub(first);
+        let timestamp = p.video_ts0.wrapping_add((elapsed_us * 90 / 1000) as u32);
+        let payloads = p.packetizer.packetize(&wire);
+        let last = payloads.len().saturating_sub(1);
+        for (i, payload) in payloads.into_iter().enumerate() {
+            p.video_seq = p.video_seq.wrapping_add(1);
+            let packet = rtp_packet(
+                H264_PT,
+                p.video_seq,
+                timestamp,
+                p.video_ssrc,
+                i == last,
+                payload,
+            );
+            if p.video.write_rtp(packet).await.is_err() {
+                return;
+            }
+            // Pace big keyframes so the receivers' queues (256 packets) keep up.
+            if i % 32 == 31 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        lock(self.tally).video_frames_sent += 1;
+    }
+
+    async fn send_audio(&mut self, audio: EncodedAudio) {
+        if !self.options.send_audio {
+            return;
+        }
+        let Some(p) = self.publishing.as_mut().filter(|p| p.live) else {
+            return;
+        };
+        let Ok(wire) = p.e2ee.protect(Codec::Opus, &audio.packet) else {
+            return;
+        };
+        p.audio_seq = p.audio_seq.wrapping_add(1);
+        p.audio_ts = p.audio_ts.wrapping_add(960);
+        let packet = rtp_packet(
+            OPUS_PT,
+            p.audio_seq,
+            p.audio_ts,
+            p.audio_ssrc,
+            false,
+            Bytes::from(wire),
+        );
+        let level = rtc::rtp::extension::HeaderExtension::AudioLevel(
+            rtc::rtp::extension::audio_level_extension::AudioLevelExtension {
+                level: audio.level,
+                voice: audio.voice,
+            },
+        );
+        if p.audio
+            .write_rtp_with_extensions(packet, &[level])
+            .await
+            .is_ok()
+        {
+            lock(self.tally).audio_frames_sent += 1;
+        }
+    }
+}
+
+/// Events of our control channel.
+async fn poll_control(channel: Option<Arc<dyn DataChannel>>) -> Option<DataChannelEvent> {
+    match channel {
+        Some(c) => c.poll().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Feedback on our video track (keyframe requests from the SFU).
+async fn poll_local(track: Option<Arc<TrackLocalStaticRTP>>) -> Option<TrackLocalEvent> {
+    match track {
+        Some(t) => t.poll().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_event(peer: Option<&mut Peer>) -> Option<PeerEvent> {
+    match peer {
+        Some(p) => p.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn rtp_packet(
+    pt: u8,
+    seq: u16,
+    timestamp: u32,
+    ssrc: u32,
+    marker: bool,
+    payload: Bytes,
+) -> rtp::Packet {
+    rtp::Packet {
+        header: rtp::header::Header {
+            version: 2,
+            marker,
+            payload_type: pt,
+            sequence_number: seq,
+            timestamp,
+            ssrc,
+            ..Default::default()
+        },
+        payload,
+    }
+}
+
+/// A receiver for participant `feed`, keyed by the interim key.
+pub fn receiver_for(
+    receivers: &Receivers,
+    secret: &conclave_room::RoomSecret,
+    feed: u64,
+) -> Arc<Mutex<Receiver>> {
+    lock(receivers)
+        .entry(feed)
+        .or_insert_with(|| {
+            let mut r = Receiver::new(SUITE, KidScheme::default());
+            let _ = r.add_key(0, 0, interim_sender_key(secret, feed));
+            Arc::new(Mutex::new(r))
+        })
+        .clone()
+}

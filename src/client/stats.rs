@@ -1,0 +1,239 @@
+//! What a participant saw of the meeting, as `conclave join --stats-json` writes it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::stats::{Percentiles, Samples};
+
+/// Counts for one remote stream.
+#[derive(Clone, Debug, Default)]
+pub struct MediaTally {
+    /// Frames that arrived whole (video: all packets of an access unit).
+    pub frames_received: u64,
+    /// Frames that authenticated and decrypted.
+    pub frames_decrypted: u64,
+    /// Frames dropped because they did not authenticate (wrong key, tampering).
+    pub frames_dropped_auth: u64,
+    /// Frames dropped for other reasons (replay, malformed, unknown key).
+    pub frames_dropped_other: u64,
+    /// Frames decoded.
+    pub frames_decoded: u64,
+    /// Video frames lost in transit (missing packets).
+    pub frames_lost_in_transit: u64,
+    /// The last frame number read from the synthetic pattern (it should keep advancing).
+    pub last_frame_number: Option<u32>,
+    /// Capture-to-decode latency, from the pattern's capture timestamps.
+    pub latency: Samples,
+    /// Wall-clock time of the last decoded frame, µs.
+    pub last_decoded_us: Option<u64>,
+    /// Longest time without a decoded frame once they started, µs (a freeze).
+    pub longest_gap_us: u64,
+}
+
+impl MediaTally {
+    /// Records a decoded frame at `now_us`.
+    pub fn decoded(&mut self, now_us: u64) {
+        self.frames_decoded += 1;
+        if let Some(last) = self.last_decoded_us {
+            self.longest_gap_us = self.longest_gap_us.max(now_us.saturating_sub(last));
+        }
+        self.last_decoded_us = Some(now_us);
+    }
+}
+
+/// [`MediaTally`] for the JSON report.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MediaStats {
+    /// See [`MediaTally::frames_received`].
+    pub frames_received: u64,
+    /// See [`MediaTally::frames_decrypted`].
+    pub frames_decrypted: u64,
+    /// See [`MediaTally::frames_dropped_auth`].
+    pub frames_dropped_auth: u64,
+    /// See [`MediaTally::frames_dropped_other`].
+    pub frames_dropped_other: u64,
+    /// See [`MediaTally::frames_decoded`].
+    pub frames_decoded: u64,
+    /// See [`MediaTally::frames_lost_in_transit`].
+    pub frames_lost_in_transit: u64,
+    /// See [`MediaTally::last_frame_number`].
+    pub last_frame_number: Option<u32>,
+    /// End-to-end latency (video: capture to decoded picture).
+    pub latency_ms: Percentiles,
+    /// Longest freeze: time without a decoded frame once they started.
+    pub longest_gap_ms: f64,
+}
+
+impl From<&MediaTally> for MediaStats {
+    fn from(t: &MediaTally) -> Self {
+        MediaStats {
+            frames_received: t.frames_received,
+            frames_decrypted: t.frames_decrypted,
+            frames_dropped_auth: t.frames_dropped_auth,
+            frames_dropped_other: t.frames_dropped_other,
+            frames_decoded: t.frames_decoded,
+            frames_lost_in_transit: t.frames_lost_in_transit,
+            last_frame_number: t.last_frame_number,
+            latency_ms: t.latency.percentiles(),
+            longest_gap_ms: t.longest_gap_us as f64 / 1000.0,
+        }
+    }
+}
+
+/// One remote participant (by pseudonym, which survives reconnects; SFU ids do not).
+#[derive(Clone, Debug, Default)]
+pub struct ParticipantTally {
+    /// Their display name, from their encrypted control messages (the SFU never sees it).
+    pub display_name: Option<String>,
+    /// Whether they send audio (false: muted), as they announce it.
+    pub sending_audio: Option<bool>,
+    /// Whether they send video (false: camera off), as they announce it.
+    pub sending_video: Option<bool>,
+    /// Control messages received and understood.
+    pub control_messages: u64,
+    /// Control messages dropped (undecryptable or malformed).
+    pub control_dropped: u64,
+    /// The SFU ids this participant had.
+    pub feeds: Vec<u64>,
+    /// Video.
+    pub video: MediaTally,
+    /// Audio.
+    pub audio: MediaTally,
+    /// Whether they left.
+    pub left: bool,
+}
+
+/// Everything a participant counts while in a meeting.
+#[derive(Clone, Debug, Default)]
+pub struct MeetingTally {
+    /// Remote participants by pseudonym.
+    pub participants: BTreeMap<String, ParticipantTally>,
+    /// Pseudonym of each SFU id.
+    pub feeds: BTreeMap<u64, String>,
+    /// Our frames sent: video.
+    pub video_frames_sent: u64,
+    /// Our frames sent: audio.
+    pub audio_frames_sent: u64,
+    /// Times the connection to the SFU was re-established.
+    pub reconnects: u32,
+    /// Signalling messages that were refused as malformed.
+    pub malformed_signalling: u64,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+impl MeetingTally {
+    /// The participant behind SFU id `feed`, created on first sight.
+    pub fn by_feed(&mut self, feed: u64) -> &mut ParticipantTally {
+        let name = self
+            .feeds
+            .entry(feed)
+            .or_insert_with(|| format!("feed-{feed}"))
+            .clone();
+        let p = self.participants.entry(name).or_default();
+        if !p.feeds.contains(&feed) {
+            p.feeds.push(feed);
+        }
+        p
+    }
+
+    /// Records that SFU id `feed` is the participant with `pseudonym`.
+    pub fn name_feed(&mut self, feed: u64, pseudonym: Option<String>) {
+        let name = pseudonym.unwrap_or_else(|| format!("feed-{feed}"));
+        self.feeds.insert(feed, name.clone());
+        let p = self.participants.entry(name).or_default();
+        p.left = false;
+        if !p.feeds.contains(&feed) {
+            p.feeds.push(feed);
+        }
+    }
+}
+
+/// A remote participant in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct ParticipantStats {
+    /// The pseudonym they gave the SFU.
+    pub pseudonym: String,
+    /// Their display name, if their encrypted control messages reached us.
+    pub display_name: Option<String>,
+    /// Whether they send audio, as announced.
+    pub sending_audio: Option<bool>,
+    /// Whether they send video, as announced.
+    pub sending_video: Option<bool>,
+    /// Control messages understood.
+    pub control_messages: u64,
+    /// Control messages dropped.
+    pub control_dropped: u64,
+    /// Their SFU ids (more than one after reconnects).
+    pub feeds: Vec<u64>,
+    /// Whether they left before we did.
+    pub left: bool,
+    /// Their video.
+    pub video: MediaStats,
+    /// Their audio.
+    pub audio: MediaStats,
+}
+
+/// The report `conclave join --stats-json` writes.
+#[derive(Clone, Debug, Serialize)]
+pub struct MeetingStats {
+    /// Our pseudonym at the SFU.
+    pub pseudonym: String,
+    /// Remote participants.
+    pub participants: Vec<ParticipantStats>,
+    /// Video frames we sent.
+    pub video_frames_sent: u64,
+    /// Audio frames we sent.
+    pub audio_frames_sent: u64,
+    /// Reconnections to the SFU.
+    pub reconnects: u32,
+    /// Refused signalling messages.
+    pub malformed_signalling: u64,
+    /// Why the meeting ended early, if it did.
+    pub error: Option<String>,
+    /// Things the user should know (no camera, undecryptable participants, ...).
+    pub warnings: Vec<String>,
+}
+
+impl MeetingTally {
+    /// The report.
+    pub fn report(&self, pseudonym: &str, error: Option<String>) -> MeetingStats {
+        let mut warnings = self.warnings.clone();
+        for (name, p) in &self.participants {
+            let received = p.video.frames_received + p.audio.frames_received;
+            let decrypted = p.video.frames_decrypted + p.audio.frames_decrypted;
+            if received > 0 && decrypted == 0 {
+                warnings.push(format!(
+                    "none of the {received} frames from {name} could be decrypted: \
+                     a wrong room secret on one side?"
+                ));
+            }
+        }
+        MeetingStats {
+            pseudonym: pseudonym.to_owned(),
+            participants: self
+                .participants
+                .iter()
+                .map(|(name, p)| ParticipantStats {
+                    pseudonym: name.clone(),
+                    display_name: p.display_name.clone(),
+                    sending_audio: p.sending_audio,
+                    sending_video: p.sending_video,
+                    control_messages: p.control_messages,
+                    control_dropped: p.control_dropped,
+                    feeds: p.feeds.clone(),
+                    left: p.left,
+                    video: (&p.video).into(),
+                    audio: (&p.audio).into(),
+                })
+                .collect(),
+            video_frames_sent: self.video_frames_sent,
+            audio_frames_sent: self.audio_frames_sent,
+            reconnects: self.reconnects,
+            malformed_signalling: self.malformed_signalling,
+            error,
+            warnings,
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! `conclave`: the headless Conclave client and its tools.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// Conclave: end-to-end encrypted video meetings. The SFU only ever sees ciphertext.
+#[derive(Parser)]
+#[command(name = "conclave", version = conclave::VERSION, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Join a meeting as a headless participant: publish camera and microphone, receive the
+    /// others, and report what arrived (frames, decryption, latency).
+    Join(JoinArgs),
+    /// Make or check join links.
+    Link {
+        #[command(subcommand)]
+        action: LinkAction,
+    },
+    /// Test camera and microphone before a meeting: capture, encode, encrypt, decrypt, decode and
+    /// play on this machine, no server needed. Prints per-stage and end-to-end latency, frames
+    /// lost and picture quality. A missing camera or microphone is reported and skipped.
+    Selftest(SelftestArgs),
+    /// Check Conclave's implementations against published test vectors.
+    Conformance {
+        #[command(subcommand)]
+        suite: ConformanceSuite,
+    },
+}
+
+#[derive(Subcommand)]
+enum LinkAction {
+    /// Print a link to a new meeting, with a fresh random 256-bit room secret. Anyone holding the
+    /// link can join: share it only with the participants.
+    New {
+        /// The SFU's signalling address, e.g. ws://127.0.0.1:8188 or wss://meet.example.org/janus
+        /// (a dialect prefix such as janus+wss:// is accepted too).
+        #[arg(long)]
+        sfu: String,
+        /// Room name (letters, digits, - and _); a random one if left out.
+        #[arg(long)]
+        room: Option<String>,
+        /// The SFU's room PIN, if the room has one.
+        #[arg(long)]
+        pin: Option<String>,
+        /// Also print the https:// form for a landing page at this address.
+        #[arg(long, value_name = "BASE_URL")]
+        https: Option<String>,
+    },
+    /// Check a link and say what is wrong with it, if anything.
+    Check {
+        /// The link (quote it: it contains & and #).
+        link: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct JoinArgs {
+    /// The join link (quote it: it contains & and #).
+    link: String,
+    /// Your name. The others receive it end-to-end encrypted; the SFU only sees a random
+    /// pseudonym.
+    #[arg(long)]
+    name: String,
+    /// Camera: synthetic, none, or a camera number.
+    #[arg(long, default_value = "0", value_parser = conclave::cli_args::camera)]
+    camera: conclave::selftest::CameraChoice,
+    /// Microphone: synthetic (speech), tone, chirps, none, default, or a device name.
+    #[arg(long, default_value = "default", value_parser = |s: &str| Ok::<_, String>(conclave::cli_args::mic(s)))]
+    mic: conclave::selftest::MicChoice,
+    /// How long to stay, e.g. 30s or 5m.
+    #[arg(long, default_value = "60s", value_parser = conclave::cli_args::duration)]
+    duration: std::time::Duration,
+    /// Write what was received (per participant) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+    /// Picture size.
+    #[arg(long, default_value = "640x360", value_parser = conclave::cli_args::resolution)]
+    resolution: (usize, usize),
+    /// Frames per second.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
+    fps: u32,
+    /// Video bitrate.
+    #[arg(long, default_value = "800k", value_parser = conclave::cli_args::bitrate)]
+    bitrate: u32,
+    /// Local address for media (default: all interfaces).
+    #[arg(long, value_name = "IP")]
+    ice_address: Option<std::net::IpAddr>,
+    /// Send a keyframe at least this often (receivers also ask for one when they need it).
+    #[arg(long, default_value = "2s", value_parser = conclave::cli_args::duration)]
+    keyframe_interval: std::time::Duration,
+    /// Have the SFU record the room into this folder if we create it (for tests of what the SFU
+    /// stores).
+    #[arg(long, hide = true)]
+    record_dir: Option<String>,
+    /// Measure mouth-to-ear audio latency from the timing chirps of `--mic chirps` senders.
+    #[arg(long)]
+    measure_audio_latency: bool,
+    /// Start muted: audio, video, or both (comma-separated). The others are told so.
+    #[arg(long, value_delimiter = ',', value_parser = ["audio", "video"])]
+    mute: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct SelftestArgs {
+    /// Use the synthetic camera (test pattern) and microphone (speech), no speaker: runs on
+    /// machines without devices.
+    #[arg(long)]
+    synthetic: bool,
+    /// How long to run, e.g. 5s, 500ms, 1m.
+    #[arg(long, default_value = "5s", value_parser = conclave::cli_args::duration)]
+    duration: std::time::Duration,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Camera: synthetic, none, or a camera number [default: 0, or synthetic with --synthetic].
+    #[arg(long, value_parser = conclave::cli_args::camera)]
+    camera: Option<conclave::selftest::CameraChoice>,
+    /// Microphone: synthetic (speech), tone, chirps, none, default, or a device name
+    /// [default: default, or synthetic with --synthetic].
+    #[arg(long, value_parser = |s: &str| Ok::<_, String>(conclave::cli_args::mic(s)))]
+    mic: Option<conclave::selftest::MicChoice>,
+    /// Speaker: null, default, or a device name [default: default, or null with --synthetic].
+    #[arg(long, value_parser = |s: &str| Ok::<_, String>(conclave::cli_args::speaker(s)))]
+    speaker: Option<conclave::selftest::SpeakerChoice>,
+    /// Picture size asked of the camera.
+    #[arg(long, default_value = "1280x720", value_parser = conclave::cli_args::resolution)]
+    resolution: (usize, usize),
+    /// Frames per second asked of the camera.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
+    fps: u32,
+    /// Video bitrate, e.g. 1500k.
+    #[arg(long, default_value = "1500k", value_parser = conclave::cli_args::bitrate)]
+    bitrate: u32,
+}
+
+#[derive(Subcommand)]
+enum ConformanceSuite {
+    /// SFrame (RFC 9605): header, AES-CTR-HMAC and full-frame vectors from a JSON file in the
+    /// RFC / working-group shape. Prints each failing vector and `N passed, M failed`; exits 1 if
+    /// any vector fails, 2 if the file cannot be read as vectors.
+    Sframe {
+        /// The vector file, e.g. tests/data/sframe-rfc9605.json.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("conclave: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Selftest(args) => selftest(args),
+        Command::Link { action } => link(action),
+        Command::Join(args) => join(args),
+        Command::Conformance {
+            suite: ConformanceSuite::Sframe { file },
+        } => {
+            let json = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let report = conclave::conformance::check_sframe_vectors(&json)
+                .with_context(|| format!("{} is not an SFrame vector file", file.display()))?;
+            println!("{report}");
+            Ok(if report.failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+fn selftest(args: SelftestArgs) -> anyhow::Result<ExitCode> {
+    use conclave::selftest::{self, CameraChoice, MicChoice, Options, SpeakerChoice};
+    let mut options = Options::synthetic(args.duration);
+    if !args.synthetic {
+        options.camera = CameraChoice::Device(0);
+        options.mic = MicChoice::Device(None);
+        options.speaker = SpeakerChoice::Device(None);
+    }
+    options.camera = args.camera.unwrap_or(options.camera);
+    options.mic = args.mic.unwrap_or(options.mic);
+    options.speaker = args.speaker.unwrap_or(options.speaker);
+    options.video.width = args.resolution.0;
+    options.video.height = args.resolution.1;
+    options.video.fps = args.fps;
+    options.video_bitrate_bps = args.bitrate;
+
+    let report = selftest::run(&options);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", conclave::selftest::render(&report));
+    }
+    let nothing_ran = report.video.is_none() && report.audio.is_none();
+    Ok(if nothing_ran {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn link(action: LinkAction) -> anyhow::Result<ExitCode> {
+    use conclave_room::{JoinLink, RoomSecret, SfuAddress};
+    match action {
+        LinkAction::New {
+            sfu,
+            room,
+            pin,
+            https,
+        } => {
+            let rng = ring::rand::SystemRandom::new();
+            let mut secret = [0u8; 32];
+            ring::rand::SecureRandom::fill(&rng, &mut secret)
+                .map_err(|_| anyhow::anyhow!("the system's random number generator failed"))?;
+            let room = match room {
+                Some(room) => room,
+                None => {
+                    let mut id = [0u8; 8];
+                    ring::rand::SecureRandom::fill(&rng, &mut id).map_err(|_| {
+                        anyhow::anyhow!("the system's random number generator failed")
+                    })?;
+                    // Janus room ids are numbers; keep it below 2^53 so JavaScript tools agree.
+                    (u64::from_be_bytes(id) >> 11).to_string()
+                }
+            };
+            let draft = JoinLink {
+                sfu: SfuAddress::parse(&sfu)?,
+                room,
+                secret: RoomSecret::from_bytes(secret),
+                pin,
+            };
+            // Whatever we print must parse back: check the room name and PIN the same way.
+            let link = JoinLink::parse(&draft.to_conclave_url())?;
+            println!("{}", link.to_conclave_url());
+            if let Some(base) = https {
+                println!("{}", link.to_https_url(&base));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LinkAction::Check { link } => match JoinLink::parse(&link) {
+            Ok(l) => {
+                println!(
+                    "valid link: {:?} SFU at {}, room {}",
+                    l.sfu.dialect, l.sfu.url, l.room
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                println!("invalid link: {e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+    }
+}
+
+fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
+    let link = conclave_room::JoinLink::parse(&args.link).context("the join link is unusable")?;
+    let options = conclave::client::JoinOptions {
+        link,
+        name: args.name,
+        send_audio: !args.mute.iter().any(|m| m == "audio"),
+        send_video: !args.mute.iter().any(|m| m == "video"),
+        camera: args.camera,
+        mic: args.mic,
+        video: conclave_media::VideoFormat {
+            width: args.resolution.0,
+            height: args.resolution.1,
+            fps: args.fps,
+        },
+        video_bitrate_bps: args.bitrate,
+        keyframe_interval: args.keyframe_interval,
+        duration: args.duration,
+        ice_ip: args.ice_address,
+        record_dir: args.record_dir,
+        measure_audio_latency: args.measure_audio_latency,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let stats = runtime.block_on(conclave::client::join(options));
+    for w in &stats.warnings {
+        eprintln!("conclave: {w}");
+    }
+    if let Some(e) = &stats.error {
+        eprintln!("conclave: {e}");
+    }
+    let json = serde_json::to_string_pretty(&stats)?;
+    match &args.stats_json {
+        Some(path) => std::fs::write(path, json)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => println!("{json}"),
+    }
+    Ok(if stats.error.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,285 @@
+//! Meetings through a real Janus VideoRoom (started by the test in its own network namespace):
+//! headless participants see and hear each other with every frame end-to-end encrypted; a
+//! participant with the wrong room secret decrypts nothing and says so; a Janus crash is survived.
+//!
+//! Needs root and the `janus` package (scripts/test provides both).
+
+mod support;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::janus::{JanusNet, WS_URL};
+
+fn conclave() -> &'static str {
+    env!("CARGO_BIN_EXE_conclave")
+}
+
+fn new_link(room: &str) -> String {
+    let out = Command::new(conclave())
+        .args(["link", "new", "--sfu", WS_URL, "--room", room])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The same link with another secret.
+fn wrong_secret(link: &str) -> String {
+    let (head, secret) = link.split_once("#k=").unwrap();
+    let flipped = if secret.starts_with('A') { "B" } else { "A" };
+    format!("{head}#k={flipped}{}", &secret[1..])
+}
+
+struct Participant {
+    name: String,
+    child: Child,
+    stats: std::path::PathBuf,
+}
+
+fn spawn(net: &JanusNet, link: &str, name: &str, seconds: u32) -> Participant {
+    spawn_with(
+        net,
+        link,
+        name,
+        seconds,
+        &["--camera", "synthetic", "--mic", "tone"],
+    )
+}
+
+fn spawn_with(net: &JanusNet, link: &str, name: &str, seconds: u32, args: &[&str]) -> Participant {
+    let stats = net.dir.join(format!("{name}.json"));
+    let child = net
+        .command(conclave())
+        .args(["join", link, "--name", name])
+        .args(args)
+        .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
+        .args(["--duration", &format!("{seconds}s"), "--stats-json"])
+        .arg(&stats)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Participant {
+        name: name.to_owned(),
+        child,
+        stats,
+    }
+}
+
+impl Participant {
+    fn finish(self) -> (Value, Output) {
+        let out = self.child.wait_with_output().unwrap();
+        let text = std::fs::read_to_string(&self.stats).unwrap_or_else(|_| {
+            panic!(
+                "{} wrote no stats: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (serde_json::from_str(&text).unwrap(), out)
+    }
+}
+
+fn others(stats: &Value) -> &Vec<Value> {
+    stats["participants"].as_array().unwrap()
+}
+
+#[test]
+fn three_participants_see_and_hear_each_other_and_a_wrong_secret_decrypts_nothing() {
+    let net = JanusNet::start();
+    let link = new_link("4242");
+    let people: Vec<Participant> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|n| spawn(&net, &link, n, 12))
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let mallory = spawn(&net, &wrong_secret(&link), "mallory", 10);
+
+    let pseudonyms_of_the_three: Vec<String> = people
+        .into_iter()
+        .map(|p| {
+            let name = p.name.clone();
+            let (stats, out) = p.finish();
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let mut legit = 0;
+            for other in others(&stats) {
+                let (v, a) = (&other["video"], &other["audio"]);
+                if v["frames_decrypted"] == 0 {
+                    // Mallory: everything arrives, nothing decrypts.
+                    assert!(
+                        v["frames_dropped_auth"].as_u64().unwrap() > 50,
+                        "{name}: {other}"
+                    );
+                    assert_eq!(a["frames_decrypted"], 0, "{name}: {other}");
+                    continue;
+                }
+                legit += 1;
+                assert!(
+                    v["frames_decoded"].as_u64().unwrap() > 150,
+                    "{name}: {other}"
+                );
+                assert!(
+                    v["last_frame_number"].as_u64().unwrap() > 250,
+                    "{name}: {other}"
+                );
+                assert_eq!(v["frames_dropped_auth"], 0, "{name}: {other}");
+                assert!(
+                    v["latency_ms"]["p95"].as_f64().unwrap() < 500.0,
+                    "{name}: {other}"
+                );
+                assert!(
+                    a["frames_decrypted"].as_u64().unwrap() > 300,
+                    "{name}: {other}"
+                );
+                assert!(
+                    a["frames_decoded"].as_u64().unwrap() > 300,
+                    "{name}: {other}"
+                );
+            }
+            assert_eq!(legit, 2, "{name} should see the two others: {stats}");
+            let warnings = stats["warnings"].to_string();
+            assert!(
+                warnings.contains("could be decrypted"),
+                "{name}: {warnings}"
+            );
+            stats["pseudonym"].as_str().unwrap().to_owned()
+        })
+        .collect();
+
+    let (stats, out) = mallory.finish();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("could be decrypted"), "{stderr}");
+    assert_eq!(others(&stats).len(), 3, "{stats}");
+    for other in others(&stats) {
+        assert!(pseudonyms_of_the_three.contains(&other["pseudonym"].as_str().unwrap().to_owned()));
+        assert!(other["display_name"].is_null(), "{other}");
+        assert_eq!(other["control_messages"], 0, "{other}");
+        assert_eq!(other["video"]["frames_decrypted"], 0, "{other}");
+        assert_eq!(other["audio"]["frames_decrypted"], 0, "{other}");
+        assert!(
+            other["video"]["frames_dropped_auth"].as_u64().unwrap() > 50,
+            "{other}"
+        );
+    }
+}
+
+#[test]
+fn participants_rejoin_after_janus_restarts_and_media_resumes_within_three_seconds() {
+    let mut net = JanusNet::start();
+    let link = new_link("restart-test");
+    let a = spawn(&net, &link, "a", 14);
+    let b = spawn(&net, &link, "b", 14);
+    std::thread::sleep(Duration::from_secs(4));
+    net.kill_janus();
+    std::thread::sleep(Duration::from_secs(1));
+    net.start_janus();
+
+    for p in [a, b] {
+        let name = p.name.clone();
+        let (stats, out) = p.finish();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(
+            stats["reconnects"].as_u64().unwrap() >= 1,
+            "{name}: {stats}"
+        );
+        let list = others(&stats);
+        assert_eq!(
+            list.len(),
+            1,
+            "the other is one participant across reconnects: {stats}"
+        );
+        let v = &list[0]["video"];
+        assert_eq!(list[0]["feeds"].as_array().unwrap().len(), 2, "{stats}");
+        // Down for about a second; media back within 3 s of Janus being back.
+        let gap = v["longest_gap_ms"].as_f64().unwrap();
+        assert!(gap < 4_500.0, "{name}: video froze for {gap} ms");
+        assert!(
+            v["last_frame_number"].as_u64().unwrap() > 330,
+            "{name}: {v}"
+        );
+        assert_eq!(v["frames_dropped_auth"], 0, "{name}: {v}");
+    }
+}
+
+#[test]
+fn a_late_listener_asks_for_a_keyframe_and_gets_one_at_once() {
+    let net = JanusNet::start();
+    let link = new_link("late-listener");
+    // Periodic keyframes only every 60 s: whatever the listener decodes, it owes to its request.
+    let publisher = spawn_with(
+        &net,
+        &link,
+        "speaker",
+        12,
+        &[
+            "--camera",
+            "synthetic",
+            "--mic",
+            "tone",
+            "--keyframe-interval",
+            "60s",
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let listener = spawn_with(
+        &net,
+        &link,
+        "listener",
+        7,
+        &["--camera", "none", "--mic", "none"],
+    );
+    let (stats, out) = listener.finish();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = others(&stats);
+    assert_eq!(list.len(), 1, "{stats}");
+    let decoded = list[0]["video"]["frames_decoded"].as_u64().unwrap();
+    // About 6 s of 30 fps once connected: all but the first moments.
+    assert!(decoded > 150, "the listener decoded only {decoded} frames");
+    let (speaker, _) = publisher.finish();
+    assert!(
+        others(&speaker).is_empty(),
+        "a listener publishes nothing: {speaker}"
+    );
+}
+
+#[test]
+fn a_muted_participant_sends_no_video_and_says_so() {
+    let net = JanusNet::start();
+    let link = new_link("mute-test");
+    let muted = spawn_with(
+        &net,
+        &link,
+        "muted",
+        8,
+        &["--camera", "synthetic", "--mic", "tone", "--mute", "video"],
+    );
+    let watcher = spawn(&net, &link, "watcher", 8);
+    let (stats, out) = watcher.finish();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = others(&stats);
+    assert_eq!(list.len(), 1, "{stats}");
+    let m = &list[0];
+    assert_eq!(m["display_name"], "muted", "{m}");
+    assert_eq!(m["sending_video"], false, "{m}");
+    assert_eq!(m["sending_audio"], true, "{m}");
+    assert_eq!(m["video"]["frames_received"], 0, "{m}");
+    assert!(m["audio"]["frames_decoded"].as_u64().unwrap() > 200, "{m}");
+    let (muted_stats, _) = muted.finish();
+    assert!(muted_stats["video_frames_sent"] == 0, "{muted_stats}");
+}

@@ -1,0 +1,224 @@
+//! What the SFU can store: in a `require_e2ee` room with recording on, Janus records a
+//! participant's video. Neither the recorded RTP payloads (read from the `.mjr` file) nor
+//! `janus-pp-rec`'s conversion of them decode to the test pattern. The control: the very same
+//! recorded bytes, decrypted with the participant's key, do — so the check can fail.
+//!
+//! Needs root, `janus`, `janus-tools` and `ffmpeg` (scripts/test provides them).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bytes::Bytes;
+use conclave::client::keys::interim_sender_key;
+use conclave::client::rtp_video::{Assembled, FrameAssembler};
+use conclave_e2ee::{CipherSuite, Codec, KidScheme, Receiver};
+use conclave_media::{H264Decoder, pattern};
+use conclave_room::JoinLink;
+use support::janus::{JanusNet, WS_URL};
+
+/// RTP packets of a Janus recording (`MJR00002`: magic, u16 header length, JSON header, then
+/// records of "MEET", u32 time, u16 length, RTP packet).
+fn mjr_packets(path: &Path) -> Vec<Vec<u8>> {
+    let data = std::fs::read(path).unwrap();
+    assert_eq!(&data[..8], b"MJR00002", "not a Janus recording");
+    let header_len = u16::from_be_bytes([data[8], data[9]]) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&data[10..10 + header_len]).unwrap();
+    assert_eq!(header["t"], "v", "a video recording");
+    let mut at = 10 + header_len;
+    let mut packets = Vec::new();
+    while at + 10 <= data.len() {
+        assert_eq!(&data[at..at + 4], b"MEET", "record marker at {at}");
+        let len = u16::from_be_bytes([data[at + 8], data[at + 9]]) as usize;
+        packets.push(data[at + 10..at + 10 + len].to_vec());
+        at += 10 + len;
+    }
+    packets
+}
+
+/// Access units from RTP packets (header parsed by hand: fixed 12 bytes, CSRCs, extension).
+fn access_units(packets: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut assembler = FrameAssembler::default();
+    let mut units = Vec::new();
+    for p in packets {
+        let marker = p[1] & 0x80 != 0;
+        let seq = u16::from_be_bytes([p[2], p[3]]);
+        let ts = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+        let mut at = 12 + 4 * usize::from(p[0] & 0x0f);
+        if p[0] & 0x10 != 0 {
+            let words = u16::from_be_bytes([p[at + 2], p[at + 3]]) as usize;
+            at += 4 + 4 * words;
+        }
+        let payload = Bytes::copy_from_slice(&p[at..]);
+        if let Assembled::Frame { access_unit, .. } = assembler.push(seq, ts, marker, payload) {
+            units.push(access_unit);
+        }
+    }
+    units
+}
+
+/// Pictures with a readable stamp among what `units` decode to.
+fn stamped_pictures(units: &[Vec<u8>]) -> usize {
+    let mut decoder = H264Decoder::new().unwrap();
+    units
+        .iter()
+        .filter_map(|au| decoder.decode(au, 0).ok().flatten())
+        .filter(|picture| pattern::read(picture).is_some())
+        .count()
+}
+
+/// Splits a raw H.264 stream into access units: each ends with a slice NAL unit.
+fn split_annexb(stream: &[u8]) -> Vec<Vec<u8>> {
+    let mut starts: Vec<usize> = stream
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| w[..3] == [0, 0, 1])
+        .map(|(i, _)| {
+            if i > 0 && stream[i - 1] == 0 {
+                i - 1
+            } else {
+                i
+            }
+        })
+        .collect();
+    starts.dedup();
+    starts.push(stream.len());
+    let mut units = Vec::new();
+    let mut current = Vec::new();
+    for pair in starts.windows(2) {
+        let nal = &stream[pair[0]..pair[1]];
+        current.extend_from_slice(nal);
+        let header = nal
+            .iter()
+            .skip_while(|&&b| b == 0)
+            .nth(1)
+            .copied()
+            .unwrap_or(0);
+        if (1..=5).contains(&(header & 0x1f)) {
+            units.push(std::mem::take(&mut current));
+        }
+    }
+    units
+}
+
+fn decrypt_all(units: &[Vec<u8>], link: &JoinLink, feed: u64) -> Vec<Vec<u8>> {
+    let mut rx = Receiver::new(CipherSuite::AesGcm128Sha256, KidScheme::default());
+    rx.add_key(0, 0, interim_sender_key(&link.secret, feed))
+        .unwrap();
+    units
+        .iter()
+        .filter_map(|au| rx.unprotect(Codec::H264, au).ok())
+        .collect()
+}
+
+#[test]
+fn janus_records_only_ciphertext_of_an_e2ee_publisher() {
+    let net = JanusNet::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_conclave"))
+        .args(["link", "new", "--sfu", WS_URL, "--room", "31337"])
+        .output()
+        .unwrap();
+    let link_text = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let link = JoinLink::parse(&link_text).unwrap();
+
+    let status = net
+        .command(env!("CARGO_BIN_EXE_conclave"))
+        .args([
+            "join",
+            &link_text,
+            "--name",
+            "recorded",
+            "--camera",
+            "synthetic",
+        ])
+        .args([
+            "--mic",
+            "tone",
+            "--resolution",
+            "320x240",
+            "--ice-address",
+            "127.0.0.2",
+        ])
+        .args(["--duration", "6s", "--stats-json"])
+        .arg(net.dir.join("stats.json"))
+        .arg("--record-dir")
+        .arg(&net.rec_dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let video: Vec<PathBuf> = std::fs::read_dir(&net.rec_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.to_string_lossy().contains("-video-") && p.extension().is_some_and(|e| e == "mjr")
+        })
+        .collect();
+    assert_eq!(video.len(), 1, "one video recording: {video:?}");
+    let name = video[0].file_name().unwrap().to_string_lossy().into_owned();
+    // videoroom-<room>-user-<id>-<time>-video-<mindex>.mjr
+    let feed: u64 = name
+        .split("-user-")
+        .nth(1)
+        .unwrap()
+        .split('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // The recorded RTP payloads.
+    let units = access_units(&mjr_packets(&video[0]));
+    assert!(units.len() > 100, "{} access units recorded", units.len());
+    assert_eq!(
+        stamped_pictures(&units),
+        0,
+        "the SFU's recording shows the picture"
+    );
+    let plain = decrypt_all(&units, &link, feed);
+    assert!(
+        plain.len() > 100,
+        "only {} recorded frames decrypt",
+        plain.len()
+    );
+    assert!(
+        stamped_pictures(&plain) > 100,
+        "control: decrypted frames show the pattern"
+    );
+
+    // What janus-pp-rec makes of it: it writes H.264 only into containers, so take the
+    // elementary stream back out of the Matroska file with ffmpeg (copying, not decoding).
+    let mkv = net.dir.join("converted.mkv");
+    let status = Command::new("janus-pp-rec")
+        .arg(&video[0])
+        .arg(&mkv)
+        .status()
+        .expect("janus-pp-rec is installed (package janus-tools)");
+    assert!(status.success());
+    let raw = net.dir.join("converted.h264");
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "quiet", "-y", "-i"])
+        .arg(&mkv)
+        .args(["-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264"])
+        .arg(&raw)
+        .status()
+        .expect("ffmpeg is installed");
+    assert!(status.success());
+    let converted = split_annexb(&std::fs::read(&raw).unwrap());
+    assert!(
+        converted.len() > 100,
+        "{} access units converted",
+        converted.len()
+    );
+    assert_eq!(
+        stamped_pictures(&converted),
+        0,
+        "janus-pp-rec's output shows the picture"
+    );
+    let plain = decrypt_all(&converted, &link, feed);
+    assert!(
+        stamped_pictures(&plain) > 100,
+        "control: decrypted conversion shows the pattern"
+    );
+}

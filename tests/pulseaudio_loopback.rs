@@ -1,0 +1,235 @@
+//! Real audio devices on a machine without a sound card: a private PulseAudio daemon with two null
+//! sinks stands in for the hardware. A tone played into the "microphone" sink must come out of the
+//! "speaker" sink after `conclave selftest` took it through Opus, SFrame encryption, decryption,
+//! the jitter buffer and playback — at the same pitch.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RATE: u32 = 48_000;
+
+/// A PulseAudio daemon of our own, in its own runtime directory; killed on drop.
+struct Pulse {
+    dir: PathBuf,
+    daemon: Child,
+}
+
+impl Pulse {
+    fn start(name: &str) -> Pulse {
+        let dir =
+            std::env::temp_dir().join(format!("conclave-pulse-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let daemon = Command::new("pulseaudio")
+            .args([
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--system=false",
+                "--disallow-exit",
+                "-n",
+                "--load=module-null-sink sink_name=conclave_mic",
+                "--load=module-null-sink sink_name=conclave_speaker",
+                "--load=module-native-protocol-unix auth-anonymous=1",
+            ])
+            .envs(env(&dir))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pulseaudio is installed (scripts/test installs it)");
+        let pulse = Pulse { dir, daemon };
+        let socket = pulse.dir.join("pulse/native");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "PulseAudio did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pulse.pactl(&["set-default-source", "conclave_mic.monitor"]);
+        pulse.pactl(&["set-default-sink", "conclave_speaker"]);
+        pulse
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.envs(env(&self.dir));
+        c
+    }
+
+    fn pactl(&self, args: &[&str]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = self.command("pactl").args(args).status().unwrap();
+            if status.success() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "pactl {args:?} failed");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn env(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    vec![
+        ("XDG_RUNTIME_DIR", dir.to_owned()),
+        ("HOME", dir.to_owned()),
+        ("PULSE_SERVER", dir.join("pulse/native")),
+    ]
+}
+
+fn tone(hz: f64, seconds: f64) -> Vec<u8> {
+    (0..(seconds * f64::from(RATE)) as usize)
+        .flat_map(|i| {
+            let s = 0.4 * (2.0 * std::f64::consts::PI * hz * i as f64 / f64::from(RATE)).sin();
+            ((s * 32767.0) as i16).to_le_bytes()
+        })
+        .collect()
+}
+
+/// Power of `hz` in `samples` (Goertzel), normalised by length.
+fn power_at(samples: &[f32], hz: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / f64::from(RATE);
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in samples {
+        let s0 = f64::from(x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2) / samples.len() as f64
+}
+
+/// Plays `hz` into the microphone sink, runs the self-test on the default devices, and returns
+/// what came out of the speaker sink and the self-test's JSON report.
+fn loop_tone(hz: f64) -> (Vec<f32>, serde_json::Value) {
+    let pulse = Pulse::start(&format!("{hz}"));
+    let mut player = pulse
+        .command("pacat")
+        .args([
+            "--playback",
+            "--device=conclave_mic",
+            "--raw",
+            "--format=s16le",
+        ])
+        .args(["--rate=48000", "--channels=1"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = player.stdin.take().unwrap();
+    let samples = tone(hz, 8.0);
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&samples);
+    });
+    let mut recorder = pulse
+        .command("parec")
+        .args([
+            "--device=conclave_speaker.monitor",
+            "--raw",
+            "--format=s16le",
+        ])
+        .arg("--latency-msec=20")
+        .args(["--rate=48000", "--channels=1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drain the recording as it comes: a full pipe would stall parec.
+    let mut recording = recorder.stdout.take().unwrap();
+    let drain = std::thread::spawn(move || {
+        let mut raw = Vec::new();
+        let _ = recording.read_to_end(&mut raw);
+        raw
+    });
+
+    let selftest = pulse
+        .command(env!("CARGO_BIN_EXE_conclave"))
+        .args([
+            "selftest",
+            "--camera",
+            "none",
+            "--mic",
+            "default",
+            "--speaker",
+            "default",
+        ])
+        .args(["--duration", "3s", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        selftest.status.success(),
+        "selftest failed: {}{}",
+        String::from_utf8_lossy(&selftest.stdout),
+        String::from_utf8_lossy(&selftest.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&selftest.stdout).unwrap();
+
+    std::thread::sleep(Duration::from_millis(300));
+    // SIGTERM lets parec flush what it holds; SIGKILL would lose it.
+    let _ = Command::new("kill").arg(recorder.id().to_string()).status();
+    let _ = recorder.wait();
+    let raw = drain.join().unwrap();
+    let _ = player.kill();
+    let _ = player.wait();
+    let _ = feeder.join();
+    let recorded = raw
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect();
+    (recorded, report)
+}
+
+#[test]
+fn a_tone_goes_through_the_whole_audio_path_and_keeps_its_pitch() {
+    for hz in [1000.0, 700.0] {
+        let (out, report) = loop_tone(hz);
+        let audio = &report["audio"];
+        assert!(
+            audio["frames_played"].as_u64().unwrap() >= 100,
+            "{hz} Hz: {report}"
+        );
+        assert!(
+            report["warnings"].as_array().unwrap().is_empty(),
+            "{report}"
+        );
+
+        // The loudest second of the recording.
+        let second = RATE as usize;
+        assert!(
+            out.len() > second,
+            "{hz} Hz: only {} samples recorded",
+            out.len()
+        );
+        let loudest = (0..out.len() - second)
+            .step_by(second / 10)
+            .max_by(|&a, &b| {
+                let e = |i: usize| out[i..i + second].iter().map(|x| x * x).sum::<f32>();
+                e(a).total_cmp(&e(b))
+            })
+            .unwrap();
+        let window = &out[loudest..loudest + second];
+        let rms = (window.iter().map(|x| x * x).sum::<f32>() / second as f32).sqrt();
+        assert!(rms > 0.1, "{hz} Hz: speaker output RMS {rms}");
+        // No dropouts: a steady tone never rests near zero for a millisecond.
+        let longest_quiet = window
+            .split(|x| x.abs() >= 0.01)
+            .map(<[f32]>::len)
+            .max()
+            .unwrap_or(0);
+        assert!(
+            longest_quiet < 48,
+            "{hz} Hz: a {longest_quiet}-sample gap in playback"
+        );
+        let at_tone = power_at(window, hz);
+        for other in [hz * 0.75, hz * 1.3, 440.0] {
+            let ratio = at_tone / power_at(window, other).max(1e-12);
+            assert!(ratio > 100.0, "{hz} Hz vs {other} Hz: only {ratio:.1}x");
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! A real Janus for tests: its own network namespace (Janus offers no 127.0.0.1 ICE candidate, so
+//! it and the clients use 127.0.0.2 on an `ifb` device there), its own configuration with only the
+//! VideoRoom plugin and the WebSocket transport on 127.0.0.1:8188, and its own recording folder.
+//! Everything is torn down on drop. Needs root (for `ip netns`) and the `janus` package.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Where Debian's janus package keeps its modules.
+const MODULES: &str = "/usr/lib/x86_64-linux-gnu/janus";
+
+/// The signalling address inside the namespace.
+pub const WS_URL: &str = "ws://127.0.0.1:8188";
+
+pub struct JanusNet {
+    pub ns: String,
+    pub dir: PathBuf,
+    /// Where rooms created with `--record-dir` record (tests of what the SFU stores).
+    #[allow(dead_code, reason = "only the recording test reads it")]
+    pub rec_dir: PathBuf,
+    janus: Option<Child>,
+}
+
+fn run(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("{program} could not run: {e}"));
+    assert!(status.success(), "{program} {args:?} failed");
+}
+
+impl JanusNet {
+    pub fn start() -> JanusNet {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let ns = format!(
+            "conclave-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = std::env::temp_dir().join(&ns);
+        let _ = std::fs::remove_dir_all(&dir);
+        let rec_dir = dir.join("recordings");
+        std::fs::create_dir_all(&rec_dir).unwrap();
+        run("ip", &["netns", "add", &ns]);
+        let mut net = JanusNet {
+            ns,
+            dir,
+            rec_dir,
+            janus: None,
+        };
+        run("ip", &["-n", &net.ns, "link", "set", "lo", "up"]);
+        run("ip", &["-n", &net.ns, "link", "add", "ifb0", "type", "ifb"]);
+        run(
+            "ip",
+            &["-n", &net.ns, "addr", "add", "127.0.0.2/32", "dev", "ifb0"],
+        );
+        run("ip", &["-n", &net.ns, "link", "set", "ifb0", "up"]);
+        net.write_config();
+        net.start_janus();
+        net
+    }
+
+    /// A command that runs inside the namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns]).arg(program);
+        c
+    }
+
+    /// Kills Janus (as a crash would).
+    pub fn kill_janus(&mut self) {
+        if let Some(mut janus) = self.janus.take() {
+            let _ = janus.kill();
+            let _ = janus.wait();
+        }
+    }
+
+    /// Starts Janus and waits until its WebSocket transport listens.
+    pub fn start_janus(&mut self) {
+        assert!(self.janus.is_none(), "Janus is already running");
+        let conf = self.dir.join("conf");
+        let mut janus = self
+            .command("janus")
+            .args(["-F"])
+            .arg(&conf)
+            .args(["-o", "-D", "-d", "4"])
+            // Should Janus crash, its core file lands here, not in the clone.
+            .current_dir(&self.dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("janus is installed (scripts/test installs it)");
+        let out = janus.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let log = self.dir.join("janus.log");
+        std::thread::spawn(move || {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .ok();
+            // Janus may print bytes that are not UTF-8: read raw lines so the log never stops.
+            for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
+                let line = String::from_utf8_lossy(&line);
+                if line.contains("Websockets server started") {
+                    let _ = tx.send(());
+                }
+                if let Some(f) = file.as_mut() {
+                    use std::io::Write;
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+        });
+        self.janus = Some(janus);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while rx.recv_timeout(Duration::from_millis(100)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "Janus did not start; see {}",
+                self.dir.join("janus.log").display()
+            );
+        }
+    }
+
+    fn write_config(&self) {
+        let conf = self.dir.join("conf");
+        for kind in ["plugins", "transports", "events", "loggers"] {
+            std::fs::create_dir_all(conf.join("mod").join(kind)).unwrap();
+        }
+        for (kind, lib) in [
+            ("plugins", "libjanus_videoroom.so"),
+            ("transports", "libjanus_websockets.so"),
+        ] {
+            let target = Path::new(MODULES).join(kind).join(lib);
+            assert!(
+                target.exists(),
+                "{} missing: install janus",
+                target.display()
+            );
+            std::os::unix::fs::symlink(&target, conf.join("mod").join(kind).join(lib)).unwrap();
+        }
+        let c = conf.display();
+        std::fs::write(
+            conf.join("janus.jcfg"),
+            format!(
+                r#"general: {{
+	configs_folder = "{c}"
+	plugins_folder = "{c}/mod/plugins"
+	transports_folder = "{c}/mod/transports"
+	events_folder = "{c}/mod/events"
+	loggers_folder = "{c}/mod/loggers"
+	debug_level = 4
+	interface = "127.0.0.2"
+	session_timeout = 60
+}}
+certificates: {{
+}}
+media: {{
+	ipv6 = false
+	rtp_port_range = "20000-20400"
+}}
+nat: {{
+	full_trickle = false
+	ice_lite = false
+	ice_tcp = false
+	ignore_mdns = true
+	ice_enforce_list = "127.0.0.2"
+}}
+plugins: {{
+}}
+transports: {{
+}}
+loggers: {{
+}}
+events: {{
+	broadcast = false
+}}
+"#
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            conf.join("janus.transport.websockets.jcfg"),
+            "general: {\n\tjson = \"compact\"\n\tws = true\n\tws_port = 8188\n\tws_ip = \"127.0.0.1\"\n\twss = false\n\tws_logging = \"err,warn\"\n}\nadmin: {\n\tadmin_ws = false\n\tadmin_wss = false\n}\n",
+        )
+        .unwrap();
+        std::fs::write(conf.join("janus.plugin.videoroom.jcfg"), "general: {\n}\n").unwrap();
+    }
+}
+
+impl Drop for JanusNet {
+    fn drop(&mut self) {
+        self.kill_janus();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
