@@ -97,6 +97,7 @@ fn three_participants_see_and_hear_each_other_and_a_wrong_secret_decrypts_nothin
     std::thread::sleep(Duration::from_secs(1));
     let mallory = spawn(&net, &wrong_secret(&link), "mallory", 10);
 
+    let mut codes = Vec::new();
     let pseudonyms_of_the_three: Vec<String> = people
         .into_iter()
         .map(|p| {
@@ -111,15 +112,22 @@ fn three_participants_see_and_hear_each_other_and_a_wrong_secret_decrypts_nothin
             for other in others(&stats) {
                 let (v, a) = (&other["video"], &other["audio"]);
                 if v["frames_decrypted"] == 0 {
-                    // Mallory: everything arrives, nothing decrypts.
+                    // Mallory: everything arrives, nothing decrypts, for she never got a key.
                     assert!(
-                        v["frames_dropped_auth"].as_u64().unwrap() > 50,
+                        v["frames_received"].as_u64().unwrap() > 50,
                         "{name}: {other}"
                     );
                     assert_eq!(a["frames_decrypted"], 0, "{name}: {other}");
+                    assert_eq!(other["verified"], false, "{name}: {other}");
                     continue;
                 }
                 legit += 1;
+                assert_eq!(other["verified"], true, "{name}: {other}");
+                assert_eq!(
+                    other["safety_number"].as_str().map(str::len),
+                    Some(35),
+                    "{name}: {other}"
+                );
                 assert!(
                     v["frames_decoded"].as_u64().unwrap() > 150,
                     "{name}: {other}"
@@ -148,9 +156,23 @@ fn three_participants_see_and_hear_each_other_and_a_wrong_secret_decrypts_nothin
                 warnings.contains("could be decrypted"),
                 "{name}: {warnings}"
             );
+            codes.push(
+                stats["group_code_history"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>(),
+            );
             stats["pseudonym"].as_str().unwrap().to_owned()
         })
         .collect();
+    // While all three were in, they saw one code (each sees it change as the others leave).
+    let common: Vec<&String> = codes[0]
+        .iter()
+        .filter(|c| codes[1].contains(c) && codes[2].contains(c))
+        .collect();
+    assert_eq!(common.len(), 1, "the three share one code: {codes:?}");
 
     let (stats, out) = mallory.finish();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -163,10 +185,19 @@ fn three_participants_see_and_hear_each_other_and_a_wrong_secret_decrypts_nothin
         assert_eq!(other["video"]["frames_decrypted"], 0, "{other}");
         assert_eq!(other["audio"]["frames_decrypted"], 0, "{other}");
         assert!(
-            other["video"]["frames_dropped_auth"].as_u64().unwrap() > 50,
+            other["video"]["frames_received"].as_u64().unwrap() > 50,
             "{other}"
         );
+        assert_ne!(other["verified"], true, "{other}");
     }
+    assert!(
+        !stats["group_code_history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == common[0].as_str()),
+        "mallory never shares the code: {stats}"
+    );
 }
 
 #[test]
@@ -248,10 +279,16 @@ fn a_late_listener_asks_for_a_keyframe_and_gets_one_at_once() {
     // About 6 s of 30 fps once connected: all but the first moments.
     assert!(decoded > 150, "the listener decoded only {decoded} frames");
     let (speaker, _) = publisher.finish();
-    assert!(
-        others(&speaker).is_empty(),
-        "a listener publishes nothing: {speaker}"
-    );
+    // The listener sends no media, only its data channel: keys and its name.
+    let listeners = others(&speaker);
+    assert_eq!(listeners.len(), 1, "{speaker}");
+    let l = &listeners[0];
+    assert_eq!(l["display_name"], "listener", "{l}");
+    assert_eq!(l["sending_audio"], false, "{l}");
+    assert_eq!(l["sending_video"], false, "{l}");
+    assert_eq!(l["verified"], true, "{l}");
+    assert_eq!(l["video"]["frames_received"], 0, "{l}");
+    assert_eq!(l["audio"]["frames_received"], 0, "{l}");
 }
 
 #[test]

@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bytes::Bytes;
-use conclave::client::keys::interim_sender_key;
 use conclave::client::rtp_video::{Assembled, FrameAssembler};
-use conclave_e2ee::{CipherSuite, Codec, KidScheme, Receiver};
+use conclave_e2ee::{BaseKey, CipherSuite, Codec, KidScheme, Receiver};
 use conclave_media::{H264Decoder, pattern};
 use conclave_room::JoinLink;
 use support::janus::{JanusNet, WS_URL};
@@ -102,10 +101,25 @@ fn split_annexb(stream: &[u8]) -> Vec<Vec<u8>> {
     units
 }
 
-fn decrypt_all(units: &[Vec<u8>], link: &JoinLink, feed: u64) -> Vec<Vec<u8>> {
+/// A receiver holding every key the participant used, from its key log (`CONCLAVE_KEYLOG`).
+fn decrypt_all(units: &[Vec<u8>], keylog: &Path) -> Vec<Vec<u8>> {
     let mut rx = Receiver::new(CipherSuite::AesGcm128Sha256, KidScheme::default());
-    rx.add_key(0, 0, interim_sender_key(&link.secret, feed))
-        .unwrap();
+    let log = std::fs::read_to_string(keylog).expect("the participant wrote its key log");
+    let mut keys = 0;
+    for line in log.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if let ["send", generation, step, key] = f[..] {
+            let key = BaseKey::new(hex::decode(key).unwrap()).unwrap();
+            // Later steps of a generation follow from the first by the ratchet.
+            if rx
+                .add_key(generation.parse().unwrap(), step.parse().unwrap(), key)
+                .is_ok()
+            {
+                keys += 1;
+            }
+        }
+    }
+    assert!(keys > 0, "no keys in the key log: {log}");
     units
         .iter()
         .filter_map(|au| rx.unprotect(Codec::H264, au).ok())
@@ -120,7 +134,8 @@ fn janus_records_only_ciphertext_of_an_e2ee_publisher() {
         .output()
         .unwrap();
     let link_text = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let link = JoinLink::parse(&link_text).unwrap();
+    assert!(JoinLink::parse(&link_text).is_ok());
+    let keylog = net.dir.join("keys.log");
 
     let status = net
         .command(env!("CARGO_BIN_EXE_conclave"))
@@ -142,6 +157,7 @@ fn janus_records_only_ciphertext_of_an_e2ee_publisher() {
         ])
         .args(["--duration", "6s", "--stats-json"])
         .arg(net.dir.join("stats.json"))
+        .env("CONCLAVE_KEYLOG", &keylog)
         .arg("--record-dir")
         .arg(&net.rec_dir)
         .status()
@@ -156,18 +172,6 @@ fn janus_records_only_ciphertext_of_an_e2ee_publisher() {
         })
         .collect();
     assert_eq!(video.len(), 1, "one video recording: {video:?}");
-    let name = video[0].file_name().unwrap().to_string_lossy().into_owned();
-    // videoroom-<room>-user-<id>-<time>-video-<mindex>.mjr
-    let feed: u64 = name
-        .split("-user-")
-        .nth(1)
-        .unwrap()
-        .split('-')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-
     // The recorded RTP payloads.
     let units = access_units(&mjr_packets(&video[0]));
     assert!(units.len() > 100, "{} access units recorded", units.len());
@@ -176,7 +180,7 @@ fn janus_records_only_ciphertext_of_an_e2ee_publisher() {
         0,
         "the SFU's recording shows the picture"
     );
-    let plain = decrypt_all(&units, &link, feed);
+    let plain = decrypt_all(&units, &keylog);
     assert!(
         plain.len() > 100,
         "only {} recorded frames decrypt",
@@ -216,7 +220,7 @@ fn janus_records_only_ciphertext_of_an_e2ee_publisher() {
         0,
         "janus-pp-rec's output shows the picture"
     );
-    let plain = decrypt_all(&converted, &link, feed);
+    let plain = decrypt_all(&converted, &keylog);
     assert!(
         stamped_pictures(&plain) > 100,
         "control: decrypted conversion shows the pattern"

@@ -4,7 +4,7 @@
 
 mod capture;
 mod keyframe_requests;
-pub mod keys;
+pub mod keylog;
 mod peer;
 mod receive;
 pub mod rtp_video;

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use conclave_e2ee::{Codec, DropReason};
 use conclave_media::{H264Decoder, OpusDecoder, pattern, wall_clock_us};
-use conclave_room::RoomSecret;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -27,7 +26,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Starts receiving `track`.
 pub fn spawn(
     track: Arc<dyn TrackRemote>,
-    secret: RoomSecret,
     receivers: Receivers,
     tally: SharedTally,
     measure_audio_latency: bool,
@@ -39,7 +37,7 @@ pub fn spawn(
             return;
         };
         let kind = track.kind().await;
-        let receiver = receiver_for(&receivers, &secret, feed);
+        let receiver = receiver_for(&receivers, feed);
         match kind {
             RtpCodecKind::Video => receive_video(track, feed, receiver, tally).await,
             RtpCodecKind::Audio => {
@@ -203,12 +201,13 @@ fn chirp_delay(previous: &[f32], current: &[f32], now: u64) -> Option<u64> {
         .map(|t| t % 1_000_000)
 }
 
-/// Receives one publisher's control messages (the SFU labels their channel with their id).
+/// Receives one publisher's data channel (the SFU labels it with their id): key-agreement
+/// messages go to the meeting loop, control messages are decrypted and tallied here.
 pub fn spawn_control(
     channel: Arc<dyn webrtc::data_channel::DataChannel>,
-    secret: RoomSecret,
     receivers: Receivers,
     tally: SharedTally,
+    group: tokio::sync::mpsc::UnboundedSender<(u64, Vec<u8>)>,
 ) -> tokio::task::JoinHandle<()> {
     use webrtc::data_channel::DataChannelEvent;
     tokio::spawn(async move {
@@ -219,7 +218,6 @@ pub fn spawn_control(
             tracing::warn!("a data channel without a publisher id; ignored");
             return;
         };
-        let receiver = receiver_for(&receivers, &secret, feed);
         while let Some(event) = channel.poll().await {
             let DataChannelEvent::OnMessage(message) = event else {
                 if matches!(event, DataChannelEvent::OnClose) {
@@ -227,23 +225,36 @@ pub fn spawn_control(
                 }
                 continue;
             };
-            let control = lock(&receiver)
-                .unprotect(Codec::Generic, &message.data)
-                .ok()
-                .and_then(|plain| conclave_room::Control::decode(&plain).ok());
-            let mut t = lock(&tally);
-            let p = t.by_feed(feed);
-            match control {
-                Some(conclave_room::Control::Hello {
-                    name, audio, video, ..
-                }) => {
-                    p.display_name = Some(name);
-                    p.sending_audio = Some(audio);
-                    p.sending_video = Some(video);
-                    p.control_messages += 1;
+            match message.data.split_first() {
+                Some((&conclave_room::DATA_KEYS, rest)) => {
+                    let _ = group.send((feed, rest.to_vec()));
                 }
-                _ => p.control_dropped += 1,
+                Some((&conclave_room::DATA_CONTROL, rest)) => {
+                    control_message(feed, rest, &receivers, &tally);
+                }
+                _ => lock(&tally).by_feed(feed).control_dropped += 1,
             }
         }
     })
+}
+
+fn control_message(feed: u64, wire: &[u8], receivers: &Receivers, tally: &SharedTally) {
+    let receiver = receiver_for(receivers, feed);
+    let control = lock(&receiver)
+        .unprotect(Codec::Generic, wire)
+        .ok()
+        .and_then(|plain| conclave_room::Control::decode(&plain).ok());
+    let mut t = lock(tally);
+    let p = t.by_feed(feed);
+    match control {
+        Some(conclave_room::Control::Hello {
+            name, audio, video, ..
+        }) => {
+            p.display_name = Some(name);
+            p.sending_audio = Some(audio);
+            p.sending_video = Some(video);
+            p.control_messages += 1;
+        }
+        _ => p.control_dropped += 1,
+    }
 }

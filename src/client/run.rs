@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use conclave_e2ee::{CipherSuite, Codec, KidScheme, Receiver, Sender};
+use conclave_group::{Group, GroupEvent, Identity, Psk};
 use conclave_media::VideoFormat;
 use conclave_room::JoinLink;
 use conclave_room::sfu::janus::{Failure, JanusSession, JoinConfig, SfuEvent};
@@ -25,7 +26,7 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::ClientError;
 use super::capture::{Capture, EncodedAudio};
-use super::keys::interim_sender_key;
+use super::keylog::KeyLog;
 use super::peer::{H264_PT, OPUS_PT, Peer, PeerEvent};
 use super::receive;
 use super::rtp_video::VideoPacketizer;
@@ -59,6 +60,8 @@ pub struct JoinOptions {
     pub ice_ip: Option<IpAddr>,
     /// Have the SFU record the room into this folder when we create it (tests).
     pub record_dir: Option<String>,
+    /// Who we are in handshakes: a fresh key pair per meeting unless the user keeps one.
+    pub identity: Identity,
     /// Look for the synthetic microphone's timing chirps in received audio to measure
     /// mouth-to-ear latency (costs a correlation per frame: off in meetings).
     pub measure_audio_latency: bool,
@@ -88,11 +91,12 @@ pub async fn join(options: JoinOptions) -> MeetingStats {
         options.keyframe_interval,
     );
     lock(&tally).warnings.append(&mut capture.warnings);
+    let keylog = KeyLog::from_env().map(Arc::new);
     let deadline = Instant::now() + options.duration;
     let mut error = None;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let attempt = Attempt::new(&options, &pseudonym, &tally);
+        let attempt = Attempt::new(&options, &pseudonym, &tally, keylog.clone());
         match attempt.run(&mut capture, deadline).await {
             Ok(()) => break,
             Err(ClientError::Sfu(Failure::Refused { code, reason })) => {
@@ -144,10 +148,10 @@ pub fn janus_room(room: &str) -> u64 {
 /// Our outgoing side once Janus gave us an id.
 struct Publishing {
     peer: Peer,
-    video: Arc<TrackLocalStaticRTP>,
-    audio: Arc<TrackLocalStaticRTP>,
+    /// `None` for a listener, who publishes only its data channel (for keys and hellos).
+    video: Option<Arc<TrackLocalStaticRTP>>,
+    audio: Option<Arc<TrackLocalStaticRTP>>,
     control: Arc<dyn DataChannel>,
-    e2ee: Sender,
     packetizer: VideoPacketizer,
     video_ssrc: u32,
     audio_ssrc: u32,
@@ -169,10 +173,24 @@ struct Attempt<'a> {
     subscriber: Option<Peer>,
     receivers: Receivers,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Key agreement, once the SFU gave us an id.
+    group: Option<Group>,
+    /// Our SFrame sender, keyed by the group.
+    sender: Option<Sender>,
+    /// Key-agreement messages from the subscriber's data channels: (publisher, bytes).
+    group_tx: tokio::sync::mpsc::UnboundedSender<(u64, Vec<u8>)>,
+    group_rx: tokio::sync::mpsc::UnboundedReceiver<(u64, Vec<u8>)>,
+    keylog: Option<Arc<KeyLog>>,
 }
 
 impl<'a> Attempt<'a> {
-    fn new(options: &'a JoinOptions, pseudonym: &str, tally: &'a SharedTally) -> Self {
+    fn new(
+        options: &'a JoinOptions,
+        pseudonym: &str,
+        tally: &'a SharedTally,
+        keylog: Option<Arc<KeyLog>>,
+    ) -> Self {
+        let (group_tx, group_rx) = tokio::sync::mpsc::unbounded_channel();
         let session = JanusSession::new(JoinConfig {
             room: janus_room(&options.link.room),
             pin: options.link.pin.clone(),
@@ -187,6 +205,11 @@ impl<'a> Attempt<'a> {
             subscriber: None,
             receivers: Arc::default(),
             tasks: Vec::new(),
+            group: None,
+            sender: None,
+            group_tx,
+            group_rx,
+            keylog,
         }
     }
 
@@ -241,12 +264,16 @@ impl<'a> Attempt<'a> {
             while let Some(event) = self.session.poll_event() {
                 self.on_sfu_event(event, capture).await?;
             }
+            self.drive_group(capture).await;
             if self.session.has_pending_output() {
                 continue;
             }
             let timeout = self
                 .session
                 .poll_timeout()
+                .into_iter()
+                .chain(self.group.as_ref().and_then(Group::poll_timeout))
+                .min()
                 .map(Instant::from_std)
                 .unwrap_or(deadline);
             // Handles the branches below poll; cloned so that no branch holds `self.publishing`.
@@ -267,7 +294,18 @@ impl<'a> Attempt<'a> {
                     Some(Ok(_)) => {}
                 },
                 () = tokio::time::sleep_until(timeout) => {
-                    self.session.handle_timeout(std::time::Instant::now());
+                    let now = std::time::Instant::now();
+                    self.session.handle_timeout(now);
+                    if let Some(g) = self.group.as_mut().filter(|g| g.poll_timeout().is_some_and(|t| t <= now)) {
+                        g.handle_timeout(now);
+                    }
+                }
+                Some((feed, bytes)) = self.group_rx.recv() => {
+                    if let Some(g) = &mut self.group
+                        && let Err(e) = g.receive(feed, &bytes, std::time::Instant::now())
+                    {
+                        tracing::debug!(error = %e, "refused a key-agreement message");
+                    }
                 }
                 () = tokio::time::sleep_until(deadline) => {
                     self.session.leave(std::time::Instant::now());
@@ -278,7 +316,7 @@ impl<'a> Attempt<'a> {
                     return Ok(());
                 }
                 Some(frame) = capture.video.recv() => self.send_video(frame).await,
-                Some(event) = poll_local(video_track) => {
+                Some(event) = poll_local(video_track.flatten()) => {
                     if let TrackLocalEvent::OnRtcpPacket(packets) = event
                         && packets.iter().any(|p| super::keyframe_requests::is_keyframe_request(p.as_ref()))
                     {
@@ -304,7 +342,6 @@ impl<'a> Attempt<'a> {
                     PeerEvent::Track(track) => {
                         let task = receive::spawn(
                             track,
-                            self.options.link.secret.clone(),
                             self.receivers.clone(),
                             self.tally.clone(),
                             self.options.measure_audio_latency,
@@ -314,9 +351,9 @@ impl<'a> Attempt<'a> {
                     PeerEvent::DataChannel(channel) => {
                         let task = receive::spawn_control(
                             channel,
-                            self.options.link.secret.clone(),
                             self.receivers.clone(),
                             self.tally.clone(),
+                            self.group_tx.clone(),
                         );
                         self.tasks.push(task);
                     }
@@ -339,30 +376,34 @@ impl<'a> Attempt<'a> {
     ) -> Result<(), ClientError> {
         let now = std::time::Instant::now();
         match event {
-            // Without camera and microphone we only listen: publishing nothing would still make
-            // us a (silent) publisher everybody subscribes to.
-            SfuEvent::Joined { .. } if !capture.sending => {}
             SfuEvent::Joined { id } => {
                 let mut peer = Peer::new(self.options.ice_ip).await?;
                 let video_ssrc = random_u32();
                 let audio_ssrc = random_u32();
-                let audio = peer.add_send_track(RtpCodecKind::Audio, audio_ssrc).await?;
-                let video = peer.add_send_track(RtpCodecKind::Video, video_ssrc).await?;
+                // Without camera and microphone we only listen, but still publish a data
+                // channel: key agreement and our name travel on it.
+                let (audio, video) = if capture.sending {
+                    (
+                        Some(peer.add_send_track(RtpCodecKind::Audio, audio_ssrc).await?),
+                        Some(peer.add_send_track(RtpCodecKind::Video, video_ssrc).await?),
+                    )
+                } else {
+                    (None, None)
+                };
                 let control = peer.add_data_channel().await?;
                 let offer = peer.offer().await?;
-                let e2ee = Sender::new(
-                    SUITE,
-                    KidScheme::default(),
-                    0,
-                    interim_sender_key(&self.options.link.secret, id),
-                )
-                .map_err(|e| ClientError::Keys(e.to_string()))?;
+                let psk = Psk::derive(
+                    self.options.link.secret.expose_secret(),
+                    &self.options.link.room,
+                );
+                let group = Group::new(id, self.options.identity.clone(), psk, SUITE)
+                    .map_err(|e| ClientError::Keys(e.to_string()))?;
+                self.group = Some(group);
                 self.publishing = Some(Publishing {
                     peer,
                     video,
                     audio,
                     control,
-                    e2ee,
                     packetizer: VideoPacketizer::default(),
                     video_ssrc,
                     audio_ssrc,
@@ -395,6 +436,9 @@ impl<'a> Attempt<'a> {
             }
             SfuEvent::ParticipantJoined { feed, pseudonym } => {
                 lock(self.tally).name_feed(feed, pseudonym);
+                if let Some(g) = &mut self.group {
+                    g.peer_joined(feed, now);
+                }
                 // They need a keyframe to start decoding us.
                 capture
                     .keyframe
@@ -402,6 +446,10 @@ impl<'a> Attempt<'a> {
             }
             SfuEvent::ParticipantLeft { feed } => {
                 lock(self.tally).by_feed(feed).left = true;
+                if let Some(g) = &mut self.group {
+                    g.peer_left(feed, now);
+                }
+                lock(&self.receivers).remove(&feed);
             }
             SfuEvent::Failed(failure) => return Err(ClientError::Sfu(failure)),
             _ => {}
@@ -409,24 +457,109 @@ impl<'a> Attempt<'a> {
         Ok(())
     }
 
+    /// Sends what key agreement wants sent and acts on what it decided.
+    async fn drive_group(&mut self, capture: &Capture) {
+        let Some(group) = self.group.as_mut() else {
+            return;
+        };
+        let mut outgoing = Vec::new();
+        while let Some(bytes) = group.poll_transmit() {
+            outgoing.push(bytes);
+        }
+        let mut events = Vec::new();
+        while let Some(event) = group.poll_event() {
+            events.push(event);
+        }
+        let code = group.group_code();
+        let stats = group.stats();
+        if let Some(p) = &self.publishing {
+            for bytes in outgoing {
+                let mut message = bytes::BytesMut::with_capacity(1 + bytes.len());
+                message.extend_from_slice(&[conclave_room::DATA_KEYS]);
+                message.extend_from_slice(&bytes);
+                // Before the channel opens this fails; key agreement resends what matters.
+                let _ = p.control.send(message).await;
+            }
+        }
+        let mut tally = lock(self.tally);
+        tally.group_code = Some(code);
+        tally.key_messages = stats;
+        for event in events {
+            match event {
+                GroupEvent::SendKey {
+                    generation,
+                    step,
+                    key,
+                } => {
+                    if let Some(log) = &self.keylog {
+                        log.send(generation, step, &key);
+                    }
+                    if let Err(e) = conclave_group::sender_key::apply(
+                        &mut self.sender,
+                        SUITE,
+                        KidScheme::default(),
+                        generation,
+                        step,
+                        key,
+                    ) {
+                        tracing::warn!(error = %e, "could not switch to the new sending key");
+                    }
+                    // Receivers need a keyframe under the new key to start decoding it.
+                    capture
+                        .keyframe
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                GroupEvent::PeerKey {
+                    peer,
+                    generation,
+                    step,
+                    key,
+                } => {
+                    if let Some(log) = &self.keylog {
+                        log.received(peer, generation, step, &key);
+                    }
+                    let receiver = receiver_for(&self.receivers, peer);
+                    let _ = lock(&receiver).add_key(generation, step, key);
+                }
+                GroupEvent::PeerVerified {
+                    peer,
+                    safety_number,
+                } => {
+                    let p = tally.by_feed(peer);
+                    p.verified = Some(true);
+                    p.safety_number = Some(safety_number);
+                    p.verification_failure = None;
+                }
+                GroupEvent::PeerUnverified { peer, reason } => {
+                    let p = tally.by_feed(peer);
+                    p.verified = Some(false);
+                    p.verification_failure = Some(reason.to_owned());
+                }
+                GroupEvent::GroupCode(code) => tally.group_code_history.push(code.digits),
+            }
+        }
+    }
+
     /// Tells the others, end-to-end encrypted, who we are and what we send.
     async fn send_hello(&mut self) {
-        let Some(p) = self.publishing.as_mut().filter(|p| p.live) else {
+        let (Some(p), Some(sender)) = (
+            self.publishing.as_mut().filter(|p| p.live),
+            self.sender.as_mut(),
+        ) else {
             return;
         };
         let hello = conclave_room::Control::hello(
             &self.options.name,
-            self.options.send_audio,
-            self.options.send_video,
+            self.options.send_audio && p.audio.is_some(),
+            self.options.send_video && p.video.is_some(),
         );
-        let Ok(wire) = p.e2ee.protect(Codec::Generic, &hello.encode()) else {
+        let Ok(wire) = sender.protect(Codec::Generic, &hello.encode()) else {
             return;
         };
-        if p.control
-            .send(bytes::BytesMut::from(&wire[..]))
-            .await
-            .is_err()
-        {
+        let mut message = bytes::BytesMut::with_capacity(1 + wire.len());
+        message.extend_from_slice(&[conclave_room::DATA_CONTROL]);
+        message.extend_from_slice(&wire);
+        if p.control.send(message).await.is_err() {
             tracing::debug!("the control channel is not open yet");
         }
     }
@@ -435,10 +568,16 @@ impl<'a> Attempt<'a> {
         if !self.options.send_video {
             return;
         }
-        let Some(p) = self.publishing.as_mut().filter(|p| p.live) else {
+        let (Some(p), Some(sender)) = (
+            self.publishing.as_mut().filter(|p| p.live),
+            self.sender.as_mut(),
+        ) else {
             return;
         };
-        let Ok(wire) = p.e2ee.protect(Codec::H264, &frame.data) else {
+        let Some(track) = p.video.clone() else {
+            return;
+        };
+        let Ok(wire) = sender.protect(Codec::H264, &frame.data) else {
             return;
         };
         let first = *p.first_capture_us.get_or_insert(frame.captured_us);
@@ -456,7 +595,7 @@ impl<'a> Attempt<'a> {
                 i == last,
                 payload,
             );
-            if p.video.write_rtp(packet).await.is_err() {
+            if track.write_rtp(packet).await.is_err() {
                 return;
             }
             // Pace big keyframes so the receivers' queues (256 packets) keep up.
@@ -471,10 +610,16 @@ impl<'a> Attempt<'a> {
         if !self.options.send_audio {
             return;
         }
-        let Some(p) = self.publishing.as_mut().filter(|p| p.live) else {
+        let (Some(p), Some(sender)) = (
+            self.publishing.as_mut().filter(|p| p.live),
+            self.sender.as_mut(),
+        ) else {
             return;
         };
-        let Ok(wire) = p.e2ee.protect(Codec::Opus, &audio.packet) else {
+        let Some(track) = p.audio.clone() else {
+            return;
+        };
+        let Ok(wire) = sender.protect(Codec::Opus, &audio.packet) else {
             return;
         };
         p.audio_seq = p.audio_seq.wrapping_add(1);
@@ -493,7 +638,7 @@ impl<'a> Attempt<'a> {
                 voice: audio.voice,
             },
         );
-        if p.audio
+        if track
             .write_rtp_with_extensions(packet, &[level])
             .await
             .is_ok()
@@ -548,18 +693,10 @@ fn rtp_packet(
     }
 }
 
-/// A receiver for participant `feed`, keyed by the interim key.
-pub fn receiver_for(
-    receivers: &Receivers,
-    secret: &conclave_room::RoomSecret,
-    feed: u64,
-) -> Arc<Mutex<Receiver>> {
+/// The receiver for participant `feed`; it holds the keys key agreement gave us for them.
+pub fn receiver_for(receivers: &Receivers, feed: u64) -> Arc<Mutex<Receiver>> {
     lock(receivers)
         .entry(feed)
-        .or_insert_with(|| {
-            let mut r = Receiver::new(SUITE, KidScheme::default());
-            let _ = r.add_key(0, 0, interim_sender_key(secret, feed));
-            Arc::new(Mutex::new(r))
-        })
+        .or_insert_with(|| Arc::new(Mutex::new(Receiver::new(SUITE, KidScheme::default()))))
         .clone()
 }

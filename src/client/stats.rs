@@ -94,6 +94,12 @@ pub struct ParticipantTally {
     pub control_messages: u64,
     /// Control messages dropped (undecryptable or malformed).
     pub control_dropped: u64,
+    /// Whether their handshake was confirmed (`None`: not finished yet).
+    pub verified: Option<bool>,
+    /// The safety number we share with them.
+    pub safety_number: Option<String>,
+    /// Why they could not be verified.
+    pub verification_failure: Option<String>,
     /// The SFU ids this participant had.
     pub feeds: Vec<u64>,
     /// Video.
@@ -119,6 +125,12 @@ pub struct MeetingTally {
     pub reconnects: u32,
     /// Signalling messages that were refused as malformed.
     pub malformed_signalling: u64,
+    /// The meeting's group code as we see it now.
+    pub group_code: Option<conclave_group::GroupCode>,
+    /// Every group code we showed, oldest first (it changes with the membership).
+    pub group_code_history: Vec<String>,
+    /// Key-agreement counters.
+    pub key_messages: conclave_group::GroupStats,
     /// Things the user should know.
     pub warnings: Vec<String>,
 }
@@ -165,6 +177,12 @@ pub struct ParticipantStats {
     pub control_messages: u64,
     /// Control messages dropped.
     pub control_dropped: u64,
+    /// Whether their handshake was confirmed: they hold the room secret and their identity key.
+    pub verified: Option<bool>,
+    /// The safety number we share with them.
+    pub safety_number: Option<String>,
+    /// Why they could not be verified.
+    pub verification_failure: Option<String>,
     /// Their SFU ids (more than one after reconnects).
     pub feeds: Vec<u64>,
     /// Whether they left before we did.
@@ -175,11 +193,32 @@ pub struct ParticipantStats {
     pub audio: MediaStats,
 }
 
+/// Key-agreement counters in the report.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct KeyAgreementStats {
+    /// Messages we broadcast.
+    pub messages_sent: u64,
+    /// Messages for us that were accepted.
+    pub messages_accepted: u64,
+    /// Messages refused (malformed, unauthentic, failed handshakes).
+    pub messages_refused: u64,
+    /// Times our sending key changed.
+    pub key_changes: u64,
+}
+
 /// The report `conclave join --stats-json` writes.
 #[derive(Clone, Debug, Serialize)]
 pub struct MeetingStats {
     /// Our pseudonym at the SFU.
     pub pseudonym: String,
+    /// The group verification code over everyone verified and us (digits).
+    pub group_code: Option<String>,
+    /// The same code as seven emoji.
+    pub group_code_emoji: Option<String>,
+    /// Every group code shown during the meeting, oldest first.
+    pub group_code_history: Vec<String>,
+    /// Key-agreement messages sent, accepted and refused, and our key changes.
+    pub key_agreement: KeyAgreementStats,
     /// Remote participants.
     pub participants: Vec<ParticipantStats>,
     /// Video frames we sent.
@@ -209,9 +248,21 @@ impl MeetingTally {
                      a wrong room secret on one side?"
                 ));
             }
+            if let (Some(false), Some(why)) = (p.verified, &p.verification_failure) {
+                warnings.push(format!("{name} is not verified and gets no keys: {why}"));
+            }
         }
         MeetingStats {
             pseudonym: pseudonym.to_owned(),
+            group_code: self.group_code.as_ref().map(|c| c.digits.clone()),
+            group_code_emoji: self.group_code.as_ref().map(|c| c.emoji_string()),
+            group_code_history: self.group_code_history.clone(),
+            key_agreement: KeyAgreementStats {
+                messages_sent: self.key_messages.messages_sent,
+                messages_accepted: self.key_messages.messages_accepted,
+                messages_refused: self.key_messages.messages_refused,
+                key_changes: self.key_messages.key_changes,
+            },
             participants: self
                 .participants
                 .iter()
@@ -222,6 +273,9 @@ impl MeetingTally {
                     sending_video: p.sending_video,
                     control_messages: p.control_messages,
                     control_dropped: p.control_dropped,
+                    verified: p.verified,
+                    safety_number: p.safety_number.clone(),
+                    verification_failure: p.verification_failure.clone(),
                     feeds: p.feeds.clone(),
                     left: p.left,
                     video: (&p.video).into(),

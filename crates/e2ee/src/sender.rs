@@ -47,6 +47,30 @@ impl Sender {
         })
     }
 
+    /// A sender whose key `base` is already at ratchet `step` of `generation` (a key handed out
+    /// by key agreement after ratchet steps taken before it was used).
+    pub fn at_step(
+        suite: CipherSuite,
+        scheme: KidScheme,
+        generation: u64,
+        step: u64,
+        base: BaseKey,
+    ) -> Result<Sender, KeyError> {
+        let kid = scheme
+            .kid(generation, step)
+            .ok_or(KeyError::GenerationTooLarge(generation))?;
+        let key = SframeKey::derive(suite, kid, &base);
+        Ok(Sender {
+            suite,
+            scheme,
+            generation,
+            step,
+            base,
+            key,
+            next_ctr: Some(0),
+        })
+    }
+
     /// Encrypts one frame; `metadata` is authenticated but travels separately (or not at all).
     pub fn encrypt(&mut self, metadata: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, EncryptError> {
         let ctr = self.next_ctr.ok_or(EncryptError::CounterExhausted {

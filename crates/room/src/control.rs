@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ControlError;
 
+/// First byte of a data-channel message carrying a (SFrame-protected) control message.
+pub const DATA_CONTROL: u8 = b'C';
+/// First byte of a data-channel message carrying a key-agreement message (`conclave-group`).
+pub const DATA_KEYS: u8 = b'K';
+
 /// Largest control message accepted.
 pub const MAX_CONTROL_LEN: usize = 4096;
 /// Longest display name accepted, in characters.

@@ -7,6 +7,6 @@ mod error;
 pub mod link;
 pub mod sfu;
 
-pub use control::Control;
+pub use control::{Control, DATA_CONTROL, DATA_KEYS};
 pub use error::{ControlError, LinkError, SignalError};
 pub use link::{Dialect, JoinLink, RoomSecret, SfuAddress};

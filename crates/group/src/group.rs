@@ -1,0 +1,847 @@
+//! The key-agreement state machine of one participant in one meeting, sans-IO: participant ids,
+//! received bytes and time go in; bytes to broadcast and [`GroupEvent`]s come out.
+//!
+//! - With every other participant it runs one handshake ([`crate::handshake`]); the one with the
+//!   lower id initiates. Lost messages are resent until answered.
+//! - Its own SFrame sender key is random. When participants join, it ratchets the key (RFC 9605
+//!   §5.1) and gives the newcomers only the ratcheted one; when someone who held a key leaves,
+//!   it draws a fresh key, hands it to everyone left and switches after a short grace period.
+//!   Bursts of joins and leaves are debounced into one change. Each change asks for a keyframe.
+//! - Keys are resent until acknowledged.
+//! - The group code covers this participant and every peer whose handshake has been confirmed.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use conclave_e2ee::{BaseKey, CipherSuite};
+use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
+
+use crate::error::{GroupError, SetupError};
+use crate::handshake::{Initiating, Open, Psk, Responding};
+use crate::identity::Identity;
+use crate::verify::{GroupCode, safety_number};
+use crate::wire::{Body, Inner, Message};
+
+/// How often unanswered handshake and key messages are resent.
+pub const RETRY: Duration = Duration::from_millis(300);
+/// How long a handshake may take before the peer is shown as unverified.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the initiator waits, after its last handshake message, for the responder to prove
+/// the channel; a responder without the room secret never does.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(4);
+/// After a failed handshake, when to try again (the peer may have been slow, not hostile).
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+/// Quiet time after a join or leave before the key changes, so a burst changes it once.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+/// Longest a burst may postpone a key change.
+pub const MAX_DEBOUNCE: Duration = Duration::from_secs(1);
+/// After a leave, how long receivers get to learn the fresh key before it is used (unless all
+/// acknowledge it sooner).
+pub const GRACE: Duration = Duration::from_millis(500);
+/// Length of a fresh sender base key.
+pub const BASE_KEY_LEN: usize = 32;
+/// A ratchet step count past which a fresh generation is drawn instead (the KID keeps 8 bits
+/// of step; receivers tolerate a wrap of 2^8 − 2).
+const MAX_STEP: u64 = 200;
+
+/// What the caller must act on.
+#[derive(Debug)]
+pub enum GroupEvent {
+    /// Encrypt from now on under this key (a new generation, or the next ratchet step of the
+    /// current one), and send a keyframe.
+    SendKey {
+        /// Key generation.
+        generation: u64,
+        /// Ratchet step within the generation.
+        step: u64,
+        /// The base key.
+        key: BaseKey,
+    },
+    /// Decrypt `peer`'s frames with this key as well.
+    PeerKey {
+        /// Whose key.
+        peer: u64,
+        /// Key generation.
+        generation: u64,
+        /// Ratchet step within the generation.
+        step: u64,
+        /// The base key.
+        key: BaseKey,
+    },
+    /// `peer` proved it holds the room secret and its identity key.
+    PeerVerified {
+        /// Who.
+        peer: u64,
+        /// What both can compare out of band.
+        safety_number: String,
+    },
+    /// The handshake with `peer` failed: it stays unverified and gets no keys.
+    PeerUnverified {
+        /// Who.
+        peer: u64,
+        /// Why, for the user.
+        reason: &'static str,
+    },
+    /// The group code changed (membership changed).
+    GroupCode(GroupCode),
+}
+
+/// Counters for stats and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupStats {
+    /// Messages handed to the caller to broadcast.
+    pub messages_sent: u64,
+    /// Messages addressed to us and accepted.
+    pub messages_accepted: u64,
+    /// Messages refused (malformed, unauthentic, spoofed, failed handshakes).
+    pub messages_refused: u64,
+    /// Changes of our own sending key.
+    pub key_changes: u64,
+}
+
+/// Where the channel with one peer stands.
+enum Channel {
+    /// We wait for their message 1 (they initiate), since `since`.
+    Waiting,
+    Initiating(Initiating),
+    Responding(Responding),
+    /// Open; `confirmed` once they have proven the channel (a sealed message, or message 3).
+    Open {
+        open: Box<Open>,
+        /// The initiator keeps message 3 to answer a repeated message 2.
+        message3: Option<Vec<u8>>,
+        confirmed: bool,
+    },
+    /// Failed; retried at `retry_at`.
+    Failed {
+        retry_at: Instant,
+    },
+}
+
+/// A sender key on its way to one peer.
+struct Outgoing {
+    generation: u64,
+    step: u64,
+    key: Zeroizing<Vec<u8>>,
+    next_send: Instant,
+}
+
+struct Peer {
+    channel: Channel,
+    /// When the current handshake began (for the timeout).
+    since: Instant,
+    /// When to resend the pending handshake message.
+    next_retry: Instant,
+    /// Our key waiting for their acknowledgement.
+    outgoing: Option<Outgoing>,
+    /// Whether they ever received a key of ours (then their leaving calls for a fresh key).
+    keyed: bool,
+}
+
+/// Our sending key at one (generation, step).
+struct SendState {
+    generation: u64,
+    step: u64,
+    key: BaseKey,
+}
+
+/// A fresh key handed out but not used yet.
+struct Pending {
+    state: SendState,
+    switch_at: Instant,
+    awaiting: BTreeSet<u64>,
+}
+
+/// A debounced key change.
+struct Plan {
+    due: Instant,
+    latest: Instant,
+    fresh: bool,
+    newcomers: BTreeSet<u64>,
+}
+
+/// One participant's key agreement in one meeting.
+pub struct Group {
+    me: u64,
+    identity: Identity,
+    psk: Psk,
+    suite: CipherSuite,
+    peers: BTreeMap<u64, Peer>,
+    current: SendState,
+    pending: Option<Pending>,
+    plan: Option<Plan>,
+    code: Option<GroupCode>,
+    transmits: VecDeque<Vec<u8>>,
+    events: VecDeque<GroupEvent>,
+    stats: GroupStats,
+    rng: SystemRandom,
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group")
+            .field("me", &self.me)
+            .field("peers", &self.peers.keys().collect::<Vec<_>>())
+            .field("generation", &self.current.generation)
+            .field("step", &self.current.step)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Group {
+    /// Starts key agreement as participant `me`; the first event is our first [`GroupEvent::SendKey`].
+    pub fn new(
+        me: u64,
+        identity: Identity,
+        psk: Psk,
+        suite: CipherSuite,
+    ) -> Result<Group, SetupError> {
+        let rng = SystemRandom::new();
+        let key = random_key(&rng)?;
+        let mut group = Group {
+            me,
+            identity,
+            psk,
+            suite,
+            peers: BTreeMap::new(),
+            current: SendState {
+                generation: 1,
+                step: 0,
+                key,
+            },
+            pending: None,
+            plan: None,
+            code: None,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: GroupStats::default(),
+            rng,
+        };
+        group.emit_send_key();
+        group.update_code();
+        Ok(group)
+    }
+
+    /// Our participant id.
+    pub fn id(&self) -> u64 {
+        self.me
+    }
+
+    /// Our identity key.
+    pub fn identity(&self) -> &[u8; 32] {
+        self.identity.public()
+    }
+
+    /// The current group code.
+    pub fn group_code(&self) -> GroupCode {
+        self.code
+            .clone()
+            .unwrap_or_else(|| GroupCode::of(&[*self.identity.public()]))
+    }
+
+    /// Whether `peer`'s handshake is confirmed.
+    pub fn is_verified(&self, peer: u64) -> bool {
+        self.peers.get(&peer).is_some_and(|p| {
+            matches!(
+                p.channel,
+                Channel::Open {
+                    confirmed: true,
+                    ..
+                }
+            )
+        })
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> GroupStats {
+        self.stats
+    }
+
+    /// The next message to broadcast on our data channel.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event to act on.
+    pub fn poll_event(&mut self) -> Option<GroupEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Group::handle_timeout`] wants to be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let peers = self.peers.values().flat_map(|p| {
+            let handshake = match &p.channel {
+                Channel::Initiating(_) | Channel::Responding(_) => {
+                    Some(p.next_retry.min(p.since + HANDSHAKE_TIMEOUT))
+                }
+                Channel::Waiting => Some(p.since + HANDSHAKE_TIMEOUT),
+                Channel::Open {
+                    confirmed: false, ..
+                } => Some(p.since + CONFIRM_TIMEOUT),
+                Channel::Failed { retry_at } => Some(*retry_at),
+                Channel::Open { .. } => None,
+            };
+            [handshake, p.outgoing.as_ref().map(|o| o.next_send)]
+        });
+        peers
+            .chain([
+                self.plan.as_ref().map(|p| p.due),
+                self.pending.as_ref().map(|p| p.switch_at),
+            ])
+            .flatten()
+            .min()
+    }
+
+    /// A participant appeared at the SFU.
+    pub fn peer_joined(&mut self, peer: u64, now: Instant) {
+        if peer == self.me || self.peers.contains_key(&peer) {
+            return;
+        }
+        let mut p = Peer {
+            channel: Channel::Waiting,
+            since: now,
+            next_retry: now,
+            outgoing: None,
+            keyed: false,
+        };
+        if self.me < peer {
+            self.initiate(peer, &mut p, now);
+        }
+        self.peers.insert(peer, p);
+    }
+
+    /// A participant left the SFU (or was dropped).
+    pub fn peer_left(&mut self, peer: u64, now: Instant) {
+        let Some(p) = self.peers.remove(&peer) else {
+            return;
+        };
+        if let Some(plan) = &mut self.plan {
+            plan.newcomers.remove(&peer);
+        }
+        if let Some(pending) = &mut self.pending {
+            pending.awaiting.remove(&peer);
+        }
+        if p.keyed {
+            self.schedule(now, true, None);
+        }
+        self.update_code();
+    }
+
+    /// Bytes that arrived on `from`'s data channel. Messages for others are ignored (`Ok`).
+    pub fn receive(&mut self, from: u64, bytes: &[u8], now: Instant) -> Result<(), GroupError> {
+        let result = self.receive_inner(from, bytes, now);
+        self.update_code();
+        if self.pending.as_ref().is_some_and(|p| p.awaiting.is_empty()) {
+            // Everyone has the fresh key: no need to wait out the grace period.
+            self.switch_to_pending();
+        }
+        match &result {
+            Ok(true) => self.stats.messages_accepted += 1,
+            Ok(false) => {}
+            Err(_) => self.stats.messages_refused += 1,
+        }
+        result.map(|_| ())
+    }
+
+    fn receive_inner(&mut self, from: u64, bytes: &[u8], now: Instant) -> Result<bool, GroupError> {
+        let message = Message::decode(bytes)?;
+        if message.from != from {
+            return Err(GroupError::Spoofed);
+        }
+        if message.to != self.me || from == self.me {
+            return Ok(false);
+        }
+        if !self.peers.contains_key(&from) {
+            // Their message may overtake the SFU's news of them.
+            self.peer_joined(from, now);
+        }
+        match message.body {
+            Body::Handshake { step, noise } => self.on_handshake(from, step, &noise, now)?,
+            Body::Sealed { nonce, ciphertext } => self.on_sealed(from, nonce, &ciphertext, now)?,
+        }
+        Ok(true)
+    }
+
+    /// Resends, times out, switches keys: whatever is due by `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let ids: Vec<u64> = self.peers.keys().copied().collect();
+        for id in ids {
+            let Some(mut p) = self.peers.remove(&id) else {
+                continue;
+            };
+            self.peer_timers(id, &mut p, now);
+            self.peers.insert(id, p);
+        }
+        if self.plan.as_ref().is_some_and(|p| p.due <= now) {
+            let plan = self.plan.take().expect("checked");
+            self.execute(plan, now);
+        }
+        if let Some(pending) = &self.pending
+            && (pending.switch_at <= now || pending.awaiting.is_empty())
+        {
+            self.switch_to_pending();
+        }
+    }
+
+    fn peer_timers(&mut self, id: u64, p: &mut Peer, now: Instant) {
+        let limit = match p.channel {
+            Channel::Open { .. } => CONFIRM_TIMEOUT,
+            _ => HANDSHAKE_TIMEOUT,
+        };
+        let timed_out = now >= p.since + limit;
+        match &p.channel {
+            Channel::Failed { retry_at } if *retry_at <= now => {
+                p.channel = Channel::Waiting;
+                p.since = now;
+                if self.me < id {
+                    self.initiate(id, p, now);
+                }
+            }
+            Channel::Waiting
+            | Channel::Initiating(_)
+            | Channel::Responding(_)
+            | Channel::Open {
+                confirmed: false, ..
+            } if timed_out => {
+                self.fail(id, p, now, "no answer to the handshake in time");
+            }
+            Channel::Initiating(i) if p.next_retry <= now => {
+                let m = i.message1.clone();
+                self.send(id, Body::Handshake { step: 1, noise: m });
+                p.next_retry = now + RETRY;
+            }
+            Channel::Responding(r) if p.next_retry <= now => {
+                let m = r.message2.clone();
+                self.send(id, Body::Handshake { step: 2, noise: m });
+                p.next_retry = now + RETRY;
+            }
+            _ => {}
+        }
+        if p.outgoing.as_ref().is_some_and(|o| o.next_send <= now) {
+            self.send_outgoing(id, p, now);
+        }
+    }
+
+    fn initiate(&mut self, peer: u64, p: &mut Peer, now: Instant) {
+        match Initiating::start(&self.identity, &self.psk, self.me, peer, None) {
+            Ok(i) => {
+                self.send(
+                    peer,
+                    Body::Handshake {
+                        step: 1,
+                        noise: i.message1.clone(),
+                    },
+                );
+                p.channel = Channel::Initiating(i);
+                p.next_retry = now + RETRY;
+            }
+            Err(_) => self.fail(peer, p, now, "the handshake could not start"),
+        }
+    }
+
+    fn fail(&mut self, peer: u64, p: &mut Peer, now: Instant, reason: &'static str) {
+        let was_confirmed = matches!(
+            p.channel,
+            Channel::Open {
+                confirmed: true,
+                ..
+            }
+        );
+        p.channel = Channel::Failed {
+            retry_at: now + RETRY_AFTER_FAILURE,
+        };
+        p.outgoing = None;
+        self.events
+            .push_back(GroupEvent::PeerUnverified { peer, reason });
+        if was_confirmed {
+            self.update_code();
+        }
+    }
+
+    fn on_handshake(
+        &mut self,
+        from: u64,
+        step: u8,
+        noise: &[u8],
+        now: Instant,
+    ) -> Result<(), GroupError> {
+        let mut p = self.peers.remove(&from).expect("peer_joined ran");
+        let result = self.on_handshake_for(from, &mut p, step, noise, now);
+        self.peers.insert(from, p);
+        result
+    }
+
+    fn on_handshake_for(
+        &mut self,
+        from: u64,
+        p: &mut Peer,
+        step: u8,
+        noise: &[u8],
+        now: Instant,
+    ) -> Result<(), GroupError> {
+        let initiator = from < self.me;
+        match (step, std::mem::replace(&mut p.channel, Channel::Waiting)) {
+            // Message 1 from the lower id: answer it (again, if it is a retransmission).
+            (1, channel) if initiator => match channel {
+                Channel::Responding(r) if r.message1 == noise => {
+                    self.send(
+                        from,
+                        Body::Handshake {
+                            step: 2,
+                            noise: r.message2.clone(),
+                        },
+                    );
+                    p.channel = Channel::Responding(r);
+                }
+                // An established channel is never torn down by a stray message 1.
+                open @ Channel::Open { .. } => {
+                    p.channel = open;
+                    return Err(GroupError::Unexpected(from));
+                }
+                previous => {
+                    match Responding::answer(&self.identity, &self.psk, self.me, from, noise, None)
+                    {
+                        Ok(r) => {
+                            if !matches!(previous, Channel::Responding(_)) {
+                                p.since = now;
+                            }
+                            self.send(
+                                from,
+                                Body::Handshake {
+                                    step: 2,
+                                    noise: r.message2.clone(),
+                                },
+                            );
+                            p.channel = Channel::Responding(r);
+                            p.next_retry = now + RETRY;
+                        }
+                        Err(e) => {
+                            p.channel = previous;
+                            return Err(e);
+                        }
+                    }
+                }
+            },
+            (2, Channel::Initiating(i)) if !initiator => match i.finish(from, noise) {
+                Ok((open, message3)) => {
+                    self.send(
+                        from,
+                        Body::Handshake {
+                            step: 3,
+                            noise: message3.clone(),
+                        },
+                    );
+                    p.channel = Channel::Open {
+                        open: Box::new(open),
+                        message3: Some(message3),
+                        confirmed: false,
+                    };
+                    p.since = now;
+                    self.joined(from, now);
+                }
+                Err(e) => {
+                    self.fail(from, p, now, "the handshake did not verify");
+                    return Err(e);
+                }
+            },
+            // Our message 3 was lost: they repeat message 2.
+            (
+                2,
+                Channel::Open {
+                    open,
+                    message3: Some(m3),
+                    confirmed,
+                },
+            ) => {
+                self.send(
+                    from,
+                    Body::Handshake {
+                        step: 3,
+                        noise: m3.clone(),
+                    },
+                );
+                p.channel = Channel::Open {
+                    open,
+                    message3: Some(m3),
+                    confirmed,
+                };
+            }
+            (3, Channel::Responding(r)) if initiator => match r.finish(from, noise) {
+                Ok(open) => {
+                    p.channel = Channel::Open {
+                        open: Box::new(open),
+                        message3: None,
+                        confirmed: false,
+                    };
+                    self.confirm(from, p);
+                    self.joined(from, now);
+                }
+                Err(e) => {
+                    self.fail(
+                        from,
+                        p,
+                        now,
+                        "they do not hold this room's secret, or someone altered the handshake",
+                    );
+                    return Err(e);
+                }
+            },
+            (_, channel) => {
+                p.channel = channel;
+                return Err(GroupError::Unexpected(from));
+            }
+        }
+        Ok(())
+    }
+
+    fn confirm(&mut self, peer: u64, p: &mut Peer) {
+        if let Channel::Open {
+            open, confirmed, ..
+        } = &mut p.channel
+            && !*confirmed
+        {
+            *confirmed = true;
+            let safety = safety_number(self.identity.public(), open.remote_identity());
+            self.events.push_back(GroupEvent::PeerVerified {
+                peer,
+                safety_number: safety,
+            });
+        }
+    }
+
+    fn on_sealed(
+        &mut self,
+        from: u64,
+        nonce: u64,
+        ciphertext: &[u8],
+        now: Instant,
+    ) -> Result<(), GroupError> {
+        let mut p = self.peers.remove(&from).expect("peer_joined ran");
+        let result = self.on_sealed_for(from, &mut p, nonce, ciphertext, now);
+        self.peers.insert(from, p);
+        result
+    }
+
+    fn on_sealed_for(
+        &mut self,
+        from: u64,
+        p: &mut Peer,
+        nonce: u64,
+        ciphertext: &[u8],
+        now: Instant,
+    ) -> Result<(), GroupError> {
+        let Channel::Open { open, .. } = &mut p.channel else {
+            return Err(GroupError::NoChannel(from));
+        };
+        let plain = open.open(from, nonce, ciphertext)?;
+        let inner = Inner::decode(&plain)?;
+        self.confirm(from, p);
+        let _ = now;
+        match inner {
+            Inner::SenderKey {
+                generation,
+                step,
+                key,
+            } => {
+                let key = BaseKey::new(key.to_vec()).map_err(|_| GroupError::StaleKey(from))?;
+                self.events.push_back(GroupEvent::PeerKey {
+                    peer: from,
+                    generation,
+                    step,
+                    key,
+                });
+                self.seal_to(from, p, &Inner::KeyAck { generation, step });
+            }
+            Inner::KeyAck { generation, step } => {
+                if p.outgoing
+                    .as_ref()
+                    .is_some_and(|o| o.generation == generation && o.step == step)
+                {
+                    p.outgoing = None;
+                    p.keyed = true;
+                    if let Some(pending) = &mut self.pending
+                        && pending.state.generation == generation
+                    {
+                        pending.awaiting.remove(&from);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A channel opened: the peer gets our key at the next debounced change.
+    fn joined(&mut self, peer: u64, now: Instant) {
+        self.schedule(now, false, Some(peer));
+    }
+
+    fn schedule(&mut self, now: Instant, fresh: bool, newcomer: Option<u64>) {
+        let plan = self.plan.get_or_insert_with(|| Plan {
+            due: now + DEBOUNCE,
+            latest: now + MAX_DEBOUNCE,
+            fresh: false,
+            newcomers: BTreeSet::new(),
+        });
+        plan.due = (now + DEBOUNCE).min(plan.latest);
+        plan.fresh |= fresh;
+        plan.newcomers.extend(newcomer);
+    }
+
+    fn execute(&mut self, plan: Plan, now: Instant) {
+        let members: Vec<u64> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| matches!(p.channel, Channel::Open { .. }))
+            .map(|(id, _)| *id)
+            .collect();
+        let newcomers: Vec<u64> = plan
+            .newcomers
+            .iter()
+            .copied()
+            .filter(|id| members.contains(id))
+            .collect();
+        let basis = self.pending.as_ref().map_or(&self.current, |p| &p.state);
+        let fresh = plan.fresh || basis.step >= MAX_STEP;
+        if fresh {
+            let Ok(key) = random_key(&self.rng) else {
+                return;
+            };
+            let state = SendState {
+                generation: basis.generation + 1,
+                step: 0,
+                key,
+            };
+            for id in &members {
+                self.give_key(*id, &state, now);
+            }
+            self.pending = Some(Pending {
+                state,
+                switch_at: now + GRACE,
+                awaiting: members.iter().copied().collect(),
+            });
+            if members.is_empty() {
+                self.switch_to_pending();
+            }
+        } else if !newcomers.is_empty() {
+            // Everyone holding the key can follow the ratchet; newcomers get only the new step.
+            let next = |s: &SendState, suite| SendState {
+                generation: s.generation,
+                step: s.step + 1,
+                key: s.key.ratchet(suite),
+            };
+            if let Some(pending) = &mut self.pending {
+                pending.state = next(&pending.state, self.suite);
+                pending.awaiting.extend(newcomers.iter().copied());
+                let state = SendState {
+                    generation: pending.state.generation,
+                    step: pending.state.step,
+                    key: pending.state.key.clone(),
+                };
+                for id in &newcomers {
+                    self.give_key(*id, &state, now);
+                }
+            } else {
+                self.current = next(&self.current, self.suite);
+                let state = SendState {
+                    generation: self.current.generation,
+                    step: self.current.step,
+                    key: self.current.key.clone(),
+                };
+                for id in &newcomers {
+                    self.give_key(*id, &state, now);
+                }
+                self.emit_send_key();
+            }
+        }
+    }
+
+    fn switch_to_pending(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            self.current = pending.state;
+            self.emit_send_key();
+        }
+    }
+
+    fn emit_send_key(&mut self) {
+        self.stats.key_changes += 1;
+        self.events.push_back(GroupEvent::SendKey {
+            generation: self.current.generation,
+            step: self.current.step,
+            key: self.current.key.clone(),
+        });
+    }
+
+    fn give_key(&mut self, peer: u64, state: &SendState, now: Instant) {
+        let Some(mut p) = self.peers.remove(&peer) else {
+            return;
+        };
+        p.outgoing = Some(Outgoing {
+            generation: state.generation,
+            step: state.step,
+            key: Zeroizing::new(state.key.expose_secret().to_vec()),
+            next_send: now,
+        });
+        self.send_outgoing(peer, &mut p, now);
+        self.peers.insert(peer, p);
+    }
+
+    fn send_outgoing(&mut self, peer: u64, p: &mut Peer, now: Instant) {
+        let Some(o) = &mut p.outgoing else {
+            return;
+        };
+        o.next_send = now + RETRY;
+        let inner = Inner::SenderKey {
+            generation: o.generation,
+            step: o.step,
+            key: o.key.clone(),
+        };
+        // Handing a key over counts as keyed at once: should they leave before acknowledging,
+        // they may still have read it.
+        p.keyed = true;
+        self.seal_to(peer, p, &inner);
+    }
+
+    fn seal_to(&mut self, peer: u64, p: &mut Peer, inner: &Inner) {
+        let Channel::Open { open, .. } = &mut p.channel else {
+            return;
+        };
+        let (nonce, ciphertext) = open.seal(&inner.encode());
+        self.send(peer, Body::Sealed { nonce, ciphertext });
+    }
+
+    fn send(&mut self, to: u64, body: Body) {
+        self.stats.messages_sent += 1;
+        self.transmits.push_back(
+            Message {
+                from: self.me,
+                to,
+                body,
+            }
+            .encode(),
+        );
+    }
+
+    fn update_code(&mut self) {
+        let mut keys = vec![*self.identity.public()];
+        keys.extend(self.peers.values().filter_map(|p| match &p.channel {
+            Channel::Open {
+                open,
+                confirmed: true,
+                ..
+            } => Some(*open.remote_identity()),
+            _ => None,
+        }));
+        let code = GroupCode::of(&keys);
+        if self.code.as_ref() != Some(&code) {
+            self.code = Some(code.clone());
+            self.events.push_back(GroupEvent::GroupCode(code));
+        }
+    }
+}
+
+fn random_key(rng: &SystemRandom) -> Result<BaseKey, SetupError> {
+    let mut bytes = Zeroizing::new(vec![0u8; BASE_KEY_LEN]);
+    rng.fill(&mut bytes).map_err(|_| SetupError::Random)?;
+    BaseKey::new(bytes.to_vec()).map_err(|_| SetupError::Random)
+}

@@ -1,0 +1,53 @@
+//! Applying [`crate::GroupEvent::SendKey`] to an SFrame [`Sender`]: the next ratchet step of the
+//! current generation is taken in place, anything else starts a sender at the new key.
+
+use conclave_e2ee::{BaseKey, CipherSuite, KeyError, KidScheme, Sender};
+
+/// Moves `sender` (or creates it) to `generation`/`step` with `key`.
+pub fn apply(
+    sender: &mut Option<Sender>,
+    suite: CipherSuite,
+    scheme: KidScheme,
+    generation: u64,
+    step: u64,
+    key: BaseKey,
+) -> Result<(), KeyError> {
+    if let Some(s) = sender.as_mut()
+        && s.generation() == generation
+        && s.step() < step
+        && step - s.step() <= 16
+    {
+        while s.step() < step {
+            s.ratchet()?;
+        }
+        if *s.base_key() == key {
+            return Ok(());
+        }
+    }
+    *sender = Some(Sender::at_step(suite, scheme, generation, step, key)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ratchet_step_is_taken_in_place_and_a_new_generation_replaces_the_sender() {
+        let suite = CipherSuite::AesGcm128Sha256;
+        let scheme = KidScheme::default();
+        let k0 = BaseKey::new(vec![1; 32]).unwrap();
+        let mut sender = None;
+        apply(&mut sender, suite, scheme, 1, 0, k0.clone()).unwrap();
+        let s = sender.as_ref().unwrap();
+        assert_eq!((s.generation(), s.step()), (1, 0));
+        apply(&mut sender, suite, scheme, 1, 1, k0.ratchet(suite)).unwrap();
+        let s = sender.as_ref().unwrap();
+        assert_eq!((s.generation(), s.step()), (1, 1));
+        assert_eq!(*s.base_key(), k0.ratchet(suite));
+        let k2 = BaseKey::new(vec![2; 32]).unwrap();
+        apply(&mut sender, suite, scheme, 2, 3, k2.clone()).unwrap();
+        let s = sender.as_ref().unwrap();
+        assert_eq!((s.generation(), s.step(), s.base_key()), (2, 3, &k2));
+    }
+}

@@ -1,0 +1,268 @@
+//! The properties key agreement promises, in virtual time, with the real keys each participant
+//! held.
+
+mod sim;
+
+use std::time::Duration;
+
+use conclave_group::{DEBOUNCE, GRACE, GroupError, Identity, MAX_DEBOUNCE, wire};
+use sim::{Meeting, psk};
+
+const SETTLE: Duration = Duration::from_secs(2);
+
+#[test]
+fn three_participants_verify_each_other_share_one_code_and_decrypt_each_other() {
+    let mut m = Meeting::default();
+    for id in [10, 20, 30] {
+        m.join(id, 1);
+    }
+    m.advance(SETTLE);
+    assert!(m.settled());
+    let codes: Vec<_> = m.people.values().map(|p| p.code.clone().unwrap()).collect();
+    assert!(codes.windows(2).all(|w| w[0] == w[1]), "{codes:?}");
+    // Each pair sees the same safety number.
+    assert_eq!(m.people[&10].verified[&20], m.people[&20].verified[&10]);
+    assert_ne!(m.people[&10].verified[&20], m.people[&10].verified[&30]);
+    for from in [10, 20, 30] {
+        let frame = m.p(from).frame(b"hello");
+        for to in [10, 20, 30].into_iter().filter(|t| *t != from) {
+            assert!(m.p(to).can_decrypt(from, &frame), "{to} reads {from}");
+        }
+    }
+}
+
+#[test]
+fn a_newcomer_cannot_decrypt_what_was_sent_before_it_joined() {
+    let mut m = Meeting::default();
+    m.join(1, 7);
+    m.join(2, 7);
+    m.advance(SETTLE);
+    let before: Vec<Vec<u8>> = (0..20).map(|i| m.p(1).frame(&[i; 50])).collect();
+    let step_before = m.p(1).sender.as_ref().unwrap().step();
+    m.join(3, 7);
+    // Frames sent while the newcomer's handshake and the key change are under way.
+    let mut during = Vec::new();
+    for _ in 0..10 {
+        during.push(m.p(1).frame(b"during"));
+        m.advance(Duration::from_millis(20));
+    }
+    m.advance(SETTLE);
+    assert!(m.settled());
+    let after = m.p(1).frame(b"after");
+    assert!(
+        m.p(3).can_decrypt(1, &after),
+        "the newcomer reads what follows"
+    );
+    for f in before.iter().chain(&during[..1]) {
+        assert!(!m.p(3).can_decrypt(1, f), "the newcomer read the past");
+    }
+    // The others followed the ratchet without a message.
+    assert!(m.p(2).can_decrypt(1, &after));
+    let s = m.p(1).sender.as_ref().unwrap();
+    assert_eq!(
+        (s.generation(), s.step()),
+        (1, step_before + 1),
+        "one ratchet step"
+    );
+}
+
+#[test]
+fn a_leaver_cannot_decrypt_what_is_sent_after_the_grace_period() {
+    let mut m = Meeting::default();
+    for id in [1, 2, 3] {
+        m.join(id, 7);
+    }
+    m.advance(SETTLE);
+    let mut leaver = m.leave(3);
+    let generation_before = m.p(1).sender.as_ref().unwrap().generation();
+    m.advance(DEBOUNCE + GRACE + Duration::from_millis(20));
+    let s = m.p(1).sender.as_ref().unwrap();
+    assert_eq!(
+        s.generation(),
+        generation_before + 1,
+        "a fresh key within the debounce and grace period"
+    );
+    let after = m.p(1).frame(b"after");
+    assert!(!leaver.can_decrypt(1, &after), "the leaver read the future");
+    assert!(m.p(2).can_decrypt(1, &after));
+    let from_2 = m.p(2).frame(b"after");
+    assert!(!leaver.can_decrypt(2, &from_2));
+    assert!(m.p(1).can_decrypt(2, &from_2));
+    // The leaver's old keys were real: it read frames from before it left.
+    let codes: Vec<_> = m.people.values().map(|p| p.code.clone().unwrap()).collect();
+    assert_eq!(codes[0], codes[1]);
+    assert_ne!(Some(codes[0].clone()), leaver.code);
+}
+
+#[test]
+fn the_leaver_did_hold_working_keys_until_it_left() {
+    let mut m = Meeting::default();
+    for id in [1, 2, 3] {
+        m.join(id, 7);
+    }
+    m.advance(SETTLE);
+    let last = m.p(1).frame(b"last");
+    let mut leaver = m.leave(3);
+    assert!(leaver.can_decrypt(1, &last), "so the test above could fail");
+}
+
+#[test]
+fn without_the_room_secret_nobody_verifies_you_or_gives_you_a_key() {
+    let mut m = Meeting::default();
+    m.join(1, 7);
+    m.join(2, 7);
+    m.join(3, 9); // holds a link for the room with another secret
+    m.advance(conclave_group::CONFIRM_TIMEOUT + Duration::from_millis(50));
+    for honest in [1, 2] {
+        let p = m.p(honest);
+        assert!(
+            !p.verified.contains_key(&3),
+            "{honest} verified the intruder"
+        );
+        assert!(p.unverified.contains_key(&3), "{honest} says nothing");
+        assert!(!p.receivers.contains_key(&3));
+    }
+    assert!(m.p(3).verified.is_empty());
+    assert!(m.p(3).receivers.is_empty(), "the intruder got keys");
+    let frame = m.p(1).frame(b"secret");
+    assert!(!m.p(3).can_decrypt(1, &frame));
+    assert!(m.p(2).can_decrypt(1, &frame));
+    assert_eq!(m.people[&1].code, m.people[&2].code);
+    assert_ne!(m.people[&1].code, m.people[&3].code);
+}
+
+#[test]
+fn someone_with_the_link_posing_as_another_changes_the_group_code() {
+    // Bob keeps a persistent identity; Mallory has the link and joins under Bob's id and name.
+    let bob = Identity::from_secret(&[0xb0; 32]).unwrap();
+    let alice = Identity::from_secret(&[0xa1; 32]).unwrap();
+    let genuine = {
+        let mut m = Meeting::default();
+        m.join_as(1, psk(7), alice.clone());
+        m.join_as(2, psk(7), bob.clone());
+        m.advance(SETTLE);
+        assert_eq!(m.people[&1].code, m.people[&2].code);
+        m.p(1).code.clone().unwrap()
+    };
+    let mut m = Meeting::default();
+    m.join_as(1, psk(7), alice);
+    m.join_as(2, psk(7), Identity::generate().unwrap());
+    m.advance(SETTLE);
+    assert!(
+        m.settled(),
+        "the impostor holds the link, so the handshake succeeds"
+    );
+    assert_ne!(
+        m.p(1).code.clone().unwrap(),
+        genuine,
+        "but the code shows it"
+    );
+}
+
+#[test]
+fn an_sfu_in_the_middle_with_the_link_leaves_the_two_sides_with_different_codes() {
+    // Alice talks to "bob" and Bob to "alice", both Mallory's: each side completes a handshake,
+    // but nobody else's view matches.
+    let mut left = Meeting::default();
+    left.join(1, 7); // Alice
+    left.join(2, 7); // Mallory as Bob
+    let mut right = Meeting::default();
+    right.join(1, 7); // Mallory as Alice
+    right.join(2, 7); // Bob
+    left.advance(SETTLE);
+    right.advance(SETTLE);
+    assert!(left.settled() && right.settled());
+    assert_ne!(left.p(1).code, right.p(2).code);
+}
+
+#[test]
+fn handshakes_and_keys_get_through_a_lossy_sfu() {
+    let mut m = Meeting {
+        lose_every: Some(3),
+        ..Meeting::default()
+    };
+    for id in [5, 6, 7, 8] {
+        m.join(id, 1);
+    }
+    m.advance(Duration::from_secs(5));
+    assert!(m.settled());
+    let frame = m.p(8).frame(b"x");
+    assert!(m.p(5).can_decrypt(8, &frame));
+}
+
+#[test]
+fn a_burst_of_joins_changes_the_key_once() {
+    let mut m = Meeting::default();
+    m.join(1, 7);
+    m.advance(SETTLE);
+    let changes = m.p(1).send_key_changes;
+    for id in 2..=6 {
+        m.join(id, 7);
+        m.advance(Duration::from_millis(30));
+    }
+    m.advance(MAX_DEBOUNCE + SETTLE);
+    assert!(m.settled());
+    assert_eq!(
+        m.p(1).send_key_changes,
+        changes + 1,
+        "one ratchet for the burst"
+    );
+}
+
+#[test]
+fn forged_replayed_and_spoofed_messages_are_refused_without_harm() {
+    let mut m = Meeting::default();
+    m.join(1, 7);
+    m.join(2, 7);
+    m.advance(SETTLE);
+    let now = m.now;
+    // Capture a sealed message from 1 to 2 by making 1 hand out a key again.
+    m.join(3, 7);
+    let mut sealed = None;
+    for _ in 0..200 {
+        m.now += Duration::from_millis(5);
+        let now = m.now;
+        let one = m.p(1);
+        one.group.handle_timeout(now);
+        while let Some(bytes) = one.group.poll_transmit() {
+            if let Ok(msg) = wire::Message::decode(&bytes)
+                && matches!(msg.body, wire::Body::Sealed { .. })
+                && msg.to == 3
+            {
+                sealed = Some(bytes);
+            }
+        }
+        if sealed.is_some() {
+            break;
+        }
+    }
+    let sealed = sealed.expect("1 sealed a key for 3");
+    let two = m.p(2);
+    assert_eq!(
+        two.group.receive(3, &sealed, now),
+        Err(GroupError::Spoofed),
+        "relabelled by the SFU"
+    );
+    assert!(two.group.receive(1, &[1, 2, 3], now).is_err());
+    let refused = two.group.stats().messages_refused;
+    assert_eq!(refused, 2);
+    // Addressed to someone else: ignored, not refused.
+    assert_eq!(two.group.receive(1, &sealed, now), Ok(()));
+    // A tampered sealed message for 3 fails at 3; its replay fails too.
+    let mut tampered = sealed.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    let three = m.p(3);
+    assert_eq!(
+        three.group.receive(1, &tampered, now),
+        Err(GroupError::Unauthentic(1))
+    );
+    assert_eq!(three.group.receive(1, &sealed, now), Ok(()));
+    assert_eq!(
+        three.group.receive(1, &sealed, now),
+        Err(GroupError::Unauthentic(1)),
+        "a replay"
+    );
+    // And the meeting still settles.
+    m.advance(SETTLE);
+    assert!(m.settled());
+}
