@@ -6,7 +6,7 @@ BUILD_PACKAGES=(
   build-essential pkg-config cmake nasm libclang-dev libasound2-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
 )
-TEST_PACKAGES=(xvfb pulseaudio pulseaudio-utils libasound2-plugins janus janus-tools iproute2 ffmpeg)
+TEST_PACKAGES=(xvfb pulseaudio pulseaudio-utils libasound2-plugins janus janus-tools iproute2 ffmpeg python3-venv)
 
 # Build output lives outside the clone so that fresh clones (CI) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conclave/target}"

@@ -101,25 +101,48 @@ fn split_annexb(stream: &[u8]) -> Vec<Vec<u8>> {
     units
 }
 
-/// A receiver holding every key the participant used, from its key log (`CONCLAVE_KEYLOG`).
-fn decrypt_all(units: &[Vec<u8>], keylog: &Path) -> Vec<Vec<u8>> {
+/// The keys a participant's key log lists, as a receiver: its own (`send`) or those it received
+/// from participant `from` (`recv`).
+fn receiver_from_keylog(keylog: &Path, from: Option<u64>) -> (Receiver, usize) {
     let mut rx = Receiver::new(CipherSuite::AesGcm128Sha256, KidScheme::default());
     let log = std::fs::read_to_string(keylog).expect("the participant wrote its key log");
     let mut keys = 0;
     for line in log.lines() {
         let f: Vec<&str> = line.split(' ').collect();
-        if let ["send", generation, step, key] = f[..] {
-            let key = BaseKey::new(hex::decode(key).unwrap()).unwrap();
-            // Later steps of a generation follow from the first by the ratchet.
-            if rx
-                .add_key(generation.parse().unwrap(), step.parse().unwrap(), key)
-                .is_ok()
-            {
-                keys += 1;
-            }
+        let (generation, step, key) = match (&f[..], from) {
+            (["send", g, s, k], None) => (*g, *s, *k),
+            (["recv", peer, g, s, k], Some(from)) if *peer == from.to_string() => (*g, *s, *k),
+            _ => continue,
+        };
+        let key = BaseKey::new(hex::decode(key).unwrap()).unwrap();
+        // Later steps of a generation follow from the first by the ratchet.
+        if rx
+            .add_key(generation.parse().unwrap(), step.parse().unwrap(), key)
+            .is_ok()
+        {
+            keys += 1;
         }
     }
-    assert!(keys > 0, "no keys in the key log: {log}");
+    (rx, keys)
+}
+
+/// The participant id in a recording's name: `videoroom-<room>-user-<id>-<time>-video-<n>.mjr`.
+fn recorded_feed(path: &Path) -> u64 {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    name.split("-user-")
+        .nth(1)
+        .unwrap()
+        .split('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A receiver holding every key the participant used, from its key log (`CONCLAVE_KEYLOG`).
+fn decrypt_all(units: &[Vec<u8>], keylog: &Path) -> Vec<Vec<u8>> {
+    let (mut rx, keys) = receiver_from_keylog(keylog, None);
+    assert!(keys > 0, "no keys in the key log");
     units
         .iter()
         .filter_map(|au| rx.unprotect(Codec::H264, au).ok())
@@ -225,4 +248,104 @@ fn janus_records_only_ciphertext_of_an_e2ee_publisher() {
         stamped_pictures(&plain) > 100,
         "control: decrypted conversion shows the pattern"
     );
+}
+
+fn join(
+    net: &JanusNet,
+    link: &str,
+    name: &str,
+    seconds: u32,
+    keylog: Option<&Path>,
+    record: bool,
+) -> std::process::Child {
+    let mut c = net.command(env!("CARGO_BIN_EXE_conclave"));
+    c.args([
+        "join",
+        link,
+        "--name",
+        name,
+        "--camera",
+        "synthetic",
+        "--mic",
+        "tone",
+    ])
+    .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
+    .args(["--duration", &format!("{seconds}s")])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    if let Some(k) = keylog {
+        c.env("CONCLAVE_KEYLOG", k);
+    }
+    if record {
+        c.arg("--record-dir").arg(&net.rec_dir);
+    }
+    c.spawn().unwrap()
+}
+
+/// With the keys it really received, a participant who came late and left early decrypts a
+/// contiguous middle part of what the others sent, as the SFU recorded it: nothing from before
+/// it joined, nothing from after it left (plus the grace period).
+#[test]
+fn a_late_comer_who_leaves_early_decrypts_only_its_own_part_of_a_recording() {
+    let net = JanusNet::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_conclave"))
+        .args(["link", "new", "--sfu", WS_URL, "--room", "31338"])
+        .output()
+        .unwrap();
+    let link = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let alice = join(&net, &link, "alice", 13, None, true);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let bob = join(&net, &link, "bob", 12, None, false);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let carol_keys = net.dir.join("carol-keys.log");
+    let carol = join(&net, &link, "carol", 4, Some(&carol_keys), false);
+    for mut p in [carol, bob, alice] {
+        assert!(p.wait().unwrap().success());
+    }
+
+    let log = std::fs::read_to_string(&carol_keys).unwrap();
+    let mut checked = 0;
+    for path in std::fs::read_dir(&net.rec_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+    {
+        let name = path.to_string_lossy().into_owned();
+        if !name.contains("-video-") || !name.ends_with(".mjr") {
+            continue;
+        }
+        let feed = recorded_feed(&path);
+        if !log.contains(&format!("recv {feed} ")) {
+            continue; // carol's own recording
+        }
+        let (mut rx, keys) = receiver_from_keylog(&carol_keys, Some(feed));
+        assert!(keys > 0);
+        let units = access_units(&mjr_packets(&path));
+        let readable: Vec<bool> = units
+            .iter()
+            .map(|au| rx.unprotect(Codec::H264, au).is_ok())
+            .collect();
+        let first = readable
+            .iter()
+            .position(|r| *r)
+            .expect("carol's keys were real");
+        let last = readable.iter().rposition(|r| *r).unwrap();
+        let inside = readable[first..=last].iter().filter(|r| **r).count();
+        // Joined about 3 s after the others started, at 30 fps; left about 4 s before them.
+        assert!(
+            first > 45,
+            "{name}: carol read frame {first} of {}",
+            units.len()
+        );
+        assert!(
+            units.len() - last > 45,
+            "{name}: carol read frame {last} of {}",
+            units.len()
+        );
+        assert!(
+            inside * 10 >= (last - first + 1) * 9,
+            "{name}: carol read only {inside} of frames {first}..={last}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "alice's and bob's recordings");
 }
