@@ -32,19 +32,7 @@ impl Sender {
         generation: u64,
         base: BaseKey,
     ) -> Result<Sender, KeyError> {
-        let kid = scheme
-            .kid(generation, 0)
-            .ok_or(KeyError::GenerationTooLarge(generation))?;
-        let key = SframeKey::derive(suite, kid, &base);
-        Ok(Sender {
-            suite,
-            scheme,
-            generation,
-            step: 0,
-            base,
-            key,
-            next_ctr: Some(0),
-        })
+        Sender::at_step(suite, scheme, generation, 0, base)
     }
 
     /// A sender whose key `base` is already at ratchet `step` of `generation` (a key handed out

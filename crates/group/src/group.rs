@@ -367,11 +367,7 @@ impl Group {
     pub fn handle_timeout(&mut self, now: Instant) {
         let ids: Vec<u64> = self.peers.keys().copied().collect();
         for id in ids {
-            let Some(mut p) = self.peers.remove(&id) else {
-                continue;
-            };
-            self.peer_timers(id, &mut p, now);
-            self.peers.insert(id, p);
+            self.with_peer(id, |this, p| this.peer_timers(id, p, now));
         }
         if self.plan.as_ref().is_some_and(|p| p.due <= now) {
             let plan = self.plan.take().expect("checked");
@@ -459,6 +455,14 @@ impl Group {
         }
     }
 
+    /// Runs `f` on peer `id` taken out of the map, so that `f` may also use `self`.
+    fn with_peer<T>(&mut self, id: u64, f: impl FnOnce(&mut Self, &mut Peer) -> T) -> Option<T> {
+        let mut p = self.peers.remove(&id)?;
+        let result = f(self, &mut p);
+        self.peers.insert(id, p);
+        Some(result)
+    }
+
     fn on_handshake(
         &mut self,
         from: u64,
@@ -466,10 +470,10 @@ impl Group {
         noise: &[u8],
         now: Instant,
     ) -> Result<(), GroupError> {
-        let mut p = self.peers.remove(&from).expect("peer_joined ran");
-        let result = self.on_handshake_for(from, &mut p, step, noise, now);
-        self.peers.insert(from, p);
-        result
+        self.with_peer(from, |this, p| {
+            this.on_handshake_for(from, p, step, noise, now)
+        })
+        .unwrap_or(Err(GroupError::Unexpected(from)))
     }
 
     fn on_handshake_for(
@@ -617,10 +621,10 @@ impl Group {
         ciphertext: &[u8],
         now: Instant,
     ) -> Result<(), GroupError> {
-        let mut p = self.peers.remove(&from).expect("peer_joined ran");
-        let result = self.on_sealed_for(from, &mut p, nonce, ciphertext, now);
-        self.peers.insert(from, p);
-        result
+        self.with_peer(from, |this, p| {
+            this.on_sealed_for(from, p, nonce, ciphertext, now)
+        })
+        .unwrap_or(Err(GroupError::NoChannel(from)))
     }
 
     fn on_sealed_for(
@@ -773,17 +777,15 @@ impl Group {
     }
 
     fn give_key(&mut self, peer: u64, state: &SendState, now: Instant) {
-        let Some(mut p) = self.peers.remove(&peer) else {
-            return;
-        };
-        p.outgoing = Some(Outgoing {
-            generation: state.generation,
-            step: state.step,
-            key: Zeroizing::new(state.key.expose_secret().to_vec()),
-            next_send: now,
+        self.with_peer(peer, |this, p| {
+            p.outgoing = Some(Outgoing {
+                generation: state.generation,
+                step: state.step,
+                key: Zeroizing::new(state.key.expose_secret().to_vec()),
+                next_send: now,
+            });
+            this.send_outgoing(peer, p, now);
         });
-        self.send_outgoing(peer, &mut p, now);
-        self.peers.insert(peer, p);
     }
 
     fn send_outgoing(&mut self, peer: u64, p: &mut Peer, now: Instant) {
