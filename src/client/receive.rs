@@ -66,6 +66,7 @@ async fn receive_video(
     std::thread::spawn(move || decode_video(feed, decoder_input, decoder_tally));
     let mut assembler = FrameAssembler::default();
     let mut last_pli: Option<Instant> = None;
+    let mut awaiting_keyframe = true;
     let mut ssrc = 0;
     while let Some(event) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
@@ -80,6 +81,7 @@ async fn receive_video(
             match assembler.push(h.sequence_number, h.timestamp, h.marker, packet.payload) {
                 Assembled::Pending => continue,
                 Assembled::Lost => {
+                    awaiting_keyframe = true;
                     lock(&tally).by_feed(feed).video.frames_lost_in_transit += 1;
                     request_keyframe(&track, ssrc, &mut last_pli).await;
                     continue;
@@ -96,14 +98,43 @@ async fn receive_video(
                 Err(e) => count_drop(v, e.reason()),
             }
         }
+        // Until a keyframe decrypts (at the start, or after a frame we could not decrypt, e.g.
+        // one that came under a new key before the key itself), keep asking for one.
+        match &result {
+            Ok(plain) if is_keyframe(plain) => awaiting_keyframe = false,
+            Ok(_) if !awaiting_keyframe => {}
+            _ => {
+                awaiting_keyframe = true;
+                request_keyframe(&track, ssrc, &mut last_pli).await;
+            }
+        }
         if let Ok(plain) = result
             && frames.try_send(plain).is_err()
         {
             // The decoder is behind: this frame is gone, and the next ones need a keyframe.
+            awaiting_keyframe = true;
             request_keyframe(&track, ssrc, &mut last_pli).await;
         }
     }
     let _ = ssrc;
+}
+
+/// Whether an Annex B access unit starts a keyframe: an SPS or IDR slice before any other slice.
+fn is_keyframe(access_unit: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 3 < access_unit.len() {
+        if access_unit[i..i + 3] == [0, 0, 1] {
+            match access_unit[i + 3] & 0x1f {
+                5 | 7 => return true,
+                1..=4 => return false,
+                _ => {}
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 async fn request_keyframe(track: &Arc<dyn TrackRemote>, ssrc: u32, last: &mut Option<Instant>) {
@@ -256,5 +287,21 @@ fn control_message(feed: u64, wire: &[u8], receivers: &Receivers, tally: &Shared
             p.control_messages += 1;
         }
         _ => p.control_dropped += 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_keyframe;
+
+    #[test]
+    fn keyframes_are_told_from_other_frames() {
+        assert!(is_keyframe(&[
+            0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 2, 0, 0, 1, 0x65, 3
+        ]));
+        assert!(is_keyframe(&[0, 0, 1, 0x65, 3]));
+        assert!(!is_keyframe(&[0, 0, 0, 1, 0x41, 9, 0, 0, 1, 0x67]));
+        assert!(!is_keyframe(&[0, 0, 0, 1, 0x09, 0x10]));
+        assert!(!is_keyframe(&[]));
     }
 }
