@@ -215,6 +215,9 @@ impl<'a> Attempt<'a> {
 
     async fn run(mut self, capture: &mut Capture, deadline: Instant) -> Result<(), ClientError> {
         let result = self.drive(capture, deadline).await;
+        if let Some(g) = &self.group {
+            lock(self.tally).key_messages = g.stats();
+        }
         for t in self.tasks.drain(..) {
             t.abort();
         }
@@ -296,7 +299,7 @@ impl<'a> Attempt<'a> {
                 () = tokio::time::sleep_until(timeout) => {
                     let now = std::time::Instant::now();
                     self.session.handle_timeout(now);
-                    if let Some(g) = self.group.as_mut().filter(|g| g.poll_timeout().is_some_and(|t| t <= now)) {
+                    if let Some(g) = &mut self.group {
                         g.handle_timeout(now);
                     }
                 }
@@ -470,20 +473,19 @@ impl<'a> Attempt<'a> {
         while let Some(event) = group.poll_event() {
             events.push(event);
         }
-        let code = group.group_code();
-        let stats = group.stats();
         if let Some(p) = &self.publishing {
             for bytes in outgoing {
-                let mut message = bytes::BytesMut::with_capacity(1 + bytes.len());
-                message.extend_from_slice(&[conclave_room::DATA_KEYS]);
-                message.extend_from_slice(&bytes);
                 // Before the channel opens this fails; key agreement resends what matters.
-                let _ = p.control.send(message).await;
+                let _ = p
+                    .control
+                    .send(tagged(conclave_room::DATA_KEYS, &bytes))
+                    .await;
             }
         }
+        if events.is_empty() {
+            return;
+        }
         let mut tally = lock(self.tally);
-        tally.group_code = Some(code);
-        tally.key_messages = stats;
         for event in events {
             match event {
                 GroupEvent::SendKey {
@@ -535,31 +537,41 @@ impl<'a> Attempt<'a> {
                     p.verified = Some(false);
                     p.verification_failure = Some(reason.to_owned());
                 }
-                GroupEvent::GroupCode(code) => tally.group_code_history.push(code.digits),
+                GroupEvent::GroupCode(code) => {
+                    tally.group_code_history.push(code.digits.clone());
+                    tally.group_code = Some(code);
+                }
             }
         }
     }
 
+    /// Our publishing side and sender, once media can flow and we hold a key.
+    fn live(&mut self) -> Option<(&mut Publishing, &mut Sender)> {
+        Some((
+            self.publishing.as_mut().filter(|p| p.live)?,
+            self.sender.as_mut()?,
+        ))
+    }
+
     /// Tells the others, end-to-end encrypted, who we are and what we send.
     async fn send_hello(&mut self) {
-        let (Some(p), Some(sender)) = (
-            self.publishing.as_mut().filter(|p| p.live),
-            self.sender.as_mut(),
-        ) else {
+        let options = self.options;
+        let Some((p, sender)) = self.live() else {
             return;
         };
         let hello = conclave_room::Control::hello(
-            &self.options.name,
-            self.options.send_audio && p.audio.is_some(),
-            self.options.send_video && p.video.is_some(),
+            &options.name,
+            options.send_audio && p.audio.is_some(),
+            options.send_video && p.video.is_some(),
         );
         let Ok(wire) = sender.protect(Codec::Generic, &hello.encode()) else {
             return;
         };
-        let mut message = bytes::BytesMut::with_capacity(1 + wire.len());
-        message.extend_from_slice(&[conclave_room::DATA_CONTROL]);
-        message.extend_from_slice(&wire);
-        if p.control.send(message).await.is_err() {
+        if p.control
+            .send(tagged(conclave_room::DATA_CONTROL, &wire))
+            .await
+            .is_err()
+        {
             tracing::debug!("the control channel is not open yet");
         }
     }
@@ -568,10 +580,7 @@ impl<'a> Attempt<'a> {
         if !self.options.send_video {
             return;
         }
-        let (Some(p), Some(sender)) = (
-            self.publishing.as_mut().filter(|p| p.live),
-            self.sender.as_mut(),
-        ) else {
+        let Some((p, sender)) = self.live() else {
             return;
         };
         let Some(track) = p.video.clone() else {
@@ -610,10 +619,7 @@ impl<'a> Attempt<'a> {
         if !self.options.send_audio {
             return;
         }
-        let (Some(p), Some(sender)) = (
-            self.publishing.as_mut().filter(|p| p.live),
-            self.sender.as_mut(),
-        ) else {
+        let Some((p, sender)) = self.live() else {
             return;
         };
         let Some(track) = p.audio.clone() else {
@@ -646,6 +652,14 @@ impl<'a> Attempt<'a> {
             lock(self.tally).audio_frames_sent += 1;
         }
     }
+}
+
+/// A data-channel message: the byte saying what it carries, then `body`.
+fn tagged(tag: u8, body: &[u8]) -> bytes::BytesMut {
+    let mut message = bytes::BytesMut::with_capacity(1 + body.len());
+    message.extend_from_slice(&[tag]);
+    message.extend_from_slice(body);
+    message
 }
 
 /// Events of our control channel.

@@ -172,6 +172,8 @@ pub struct Group {
     pending: Option<Pending>,
     plan: Option<Plan>,
     code: Option<GroupCode>,
+    /// A verification changed while its peer was out of `peers`: recompute the code.
+    code_stale: bool,
     transmits: VecDeque<Vec<u8>>,
     events: VecDeque<GroupEvent>,
     stats: GroupStats,
@@ -213,6 +215,7 @@ impl Group {
             pending: None,
             plan: None,
             code: None,
+            code_stale: false,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: GroupStats::default(),
@@ -331,7 +334,9 @@ impl Group {
     /// Bytes that arrived on `from`'s data channel. Messages for others are ignored (`Ok`).
     pub fn receive(&mut self, from: u64, bytes: &[u8], now: Instant) -> Result<(), GroupError> {
         let result = self.receive_inner(from, bytes, now);
-        self.update_code();
+        if self.code_stale {
+            self.update_code();
+        }
         if self.pending.as_ref().is_some_and(|p| p.awaiting.is_empty()) {
             // Everyone has the fresh key: no need to wait out the grace period.
             self.switch_to_pending();
@@ -611,6 +616,7 @@ impl Group {
                 peer,
                 safety_number: safety,
             });
+            self.code_stale = true;
         }
     }
 
@@ -825,6 +831,7 @@ impl Group {
     }
 
     fn update_code(&mut self) {
+        self.code_stale = false;
         let mut keys = vec![*self.identity.public()];
         keys.extend(self.peers.values().filter_map(|p| match &p.channel {
             Channel::Open {
