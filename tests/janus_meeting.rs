@@ -1,90 +1,16 @@
 //! Meetings through a real Janus VideoRoom (started by the test in its own network namespace):
 //! headless participants see and hear each other with every frame end-to-end encrypted; a
-//! participant with the wrong room secret decrypts nothing and says so; a Janus crash is survived.
+//! participant with the wrong room secret decrypts nothing and says so; a muted participant and a
+//! late listener behave. (The Janus restart test has its own binary: `janus_restart.rs`.)
 //!
 //! Needs root and the `janus` package (scripts/test provides both).
 
 mod support;
 
-use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
-use support::janus::{JanusNet, WS_URL};
-
-fn conclave() -> &'static str {
-    env!("CARGO_BIN_EXE_conclave")
-}
-
-fn new_link(room: &str) -> String {
-    let out = Command::new(conclave())
-        .args(["link", "new", "--sfu", WS_URL, "--room", room])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// The same link with another secret.
-fn wrong_secret(link: &str) -> String {
-    let (head, secret) = link.split_once("#k=").unwrap();
-    let flipped = if secret.starts_with('A') { "B" } else { "A" };
-    format!("{head}#k={flipped}{}", &secret[1..])
-}
-
-struct Participant {
-    name: String,
-    child: Child,
-    stats: std::path::PathBuf,
-}
-
-fn spawn(net: &JanusNet, link: &str, name: &str, seconds: u32) -> Participant {
-    spawn_with(
-        net,
-        link,
-        name,
-        seconds,
-        &["--camera", "synthetic", "--mic", "tone"],
-    )
-}
-
-fn spawn_with(net: &JanusNet, link: &str, name: &str, seconds: u32, args: &[&str]) -> Participant {
-    let stats = net.dir.join(format!("{name}.json"));
-    let child = net
-        .command(conclave())
-        .args(["join", link, "--name", name])
-        .args(args)
-        .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
-        .args(["--duration", &format!("{seconds}s"), "--stats-json"])
-        .arg(&stats)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Participant {
-        name: name.to_owned(),
-        child,
-        stats,
-    }
-}
-
-impl Participant {
-    fn finish(self) -> (Value, Output) {
-        let out = self.child.wait_with_output().unwrap();
-        let text = std::fs::read_to_string(&self.stats).unwrap_or_else(|_| {
-            panic!(
-                "{} wrote no stats: {}",
-                self.name,
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (serde_json::from_str(&text).unwrap(), out)
-    }
-}
-
-fn others(stats: &Value) -> &Vec<Value> {
-    stats["participants"].as_array().unwrap()
-}
+use support::janus::JanusNet;
+use support::participant::{Participant, new_link, others, spawn, spawn_with, wrong_secret};
 
 #[test]
 fn three_participants_see_and_hear_each_other_and_a_wrong_secret_decrypts_nothing() {
@@ -198,46 +124,6 @@ fn three_participants_see_and_hear_each_other_and_a_wrong_secret_decrypts_nothin
             .any(|c| c == common[0].as_str()),
         "mallory never shares the code: {stats}"
     );
-}
-
-#[test]
-fn participants_rejoin_after_janus_restarts_and_media_resumes_within_three_seconds() {
-    let mut net = JanusNet::start();
-    let link = new_link("restart-test");
-    let a = spawn(&net, &link, "a", 14);
-    let b = spawn(&net, &link, "b", 14);
-    std::thread::sleep(Duration::from_secs(4));
-    net.kill_janus();
-    std::thread::sleep(Duration::from_secs(1));
-    net.start_janus();
-
-    for p in [a, b] {
-        let name = p.name.clone();
-        let (stats, out) = p.finish();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{name}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
-        assert!(
-            stats["reconnects"].as_u64().unwrap() >= 1,
-            "{name}: {stats}"
-        );
-        let list = others(&stats);
-        assert_eq!(
-            list.len(),
-            1,
-            "the other is one participant across reconnects: {stats}"
-        );
-        let v = &list[0]["video"];
-        assert_eq!(list[0]["feeds"].as_array().unwrap().len(), 2, "{stats}");
-        // Down for about a second; media back within 3 s of Janus being back.
-        let gap = v["longest_gap_ms"].as_f64().unwrap();
-        assert!(gap < 4_500.0, "{name}: video froze for {gap} ms");
-        assert!(
-            v["last_frame_number"].as_u64().unwrap() > 330,
-            "{name}: {v}"
-        );
-        assert_eq!(v["frames_dropped_auth"], 0, "{name}: {v}");
-    }
 }
 
 #[test]

@@ -79,6 +79,20 @@ pub type Receivers = Arc<Mutex<HashMap<u64, Arc<Mutex<Receiver>>>>>;
 /// The tally, shared with the receiving tasks.
 pub type SharedTally = Arc<Mutex<MeetingTally>>;
 
+/// The first reconnection attempt waits this long; each failure doubles the wait up to
+/// [`RETRY_MAX`]. Refused connections cost nothing, and users notice every second of a freeze.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_millis(500);
+/// A connection that lasted this long starts the backoff afresh when it drops.
+const RETRY_RESET_AFTER: Duration = Duration::from_secs(5);
+
+/// A random factor in 0.8..=1.2.
+fn jitter() -> f64 {
+    let mut byte = [128u8];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut byte);
+    0.8 + 0.4 * f64::from(byte[0]) / 255.0
+}
+
 /// Joins, stays for `options.duration` (reconnecting as needed), leaves; returns what it saw.
 pub async fn join(options: JoinOptions) -> MeetingStats {
     let pseudonym = random_pseudonym();
@@ -94,9 +108,10 @@ pub async fn join(options: JoinOptions) -> MeetingStats {
     let keylog = KeyLog::from_env().map(Arc::new);
     let deadline = Instant::now() + options.duration;
     let mut error = None;
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = RETRY_FIRST;
     loop {
         let attempt = Attempt::new(&options, &pseudonym, &tally, keylog.clone());
+        let started = Instant::now();
         match attempt.run(&mut capture, deadline).await {
             Ok(()) => break,
             Err(ClientError::Sfu(Failure::Refused { code, reason })) => {
@@ -105,11 +120,16 @@ pub async fn join(options: JoinOptions) -> MeetingStats {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "connection to the SFU lost; reconnecting");
-                if Instant::now() + backoff >= deadline {
+                if started.elapsed() >= RETRY_RESET_AFTER {
+                    backoff = RETRY_FIRST;
+                }
+                // Jitter, so that a whole meeting does not reconnect in lockstep after an SFU restart.
+                let wait = backoff.mul_f64(jitter());
+                if Instant::now() + wait >= deadline {
                     break;
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_millis(800));
+                tokio::time::sleep(wait).await;
+                backoff = (backoff * 2).min(RETRY_MAX);
                 lock(&tally).reconnects += 1;
             }
         }

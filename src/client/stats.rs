@@ -29,6 +29,8 @@ pub struct MediaTally {
     pub last_decoded_us: Option<u64>,
     /// Longest time without a decoded frame once they started, µs (a freeze).
     pub longest_gap_us: u64,
+    /// When the longest gap ended (wall clock, µs since the Unix epoch).
+    pub longest_gap_end_us: Option<u64>,
 }
 
 impl MediaTally {
@@ -36,7 +38,11 @@ impl MediaTally {
     pub fn decoded(&mut self, now_us: u64) {
         self.frames_decoded += 1;
         if let Some(last) = self.last_decoded_us {
-            self.longest_gap_us = self.longest_gap_us.max(now_us.saturating_sub(last));
+            let gap = now_us.saturating_sub(last);
+            if gap > self.longest_gap_us {
+                self.longest_gap_us = gap;
+                self.longest_gap_end_us = Some(now_us);
+            }
         }
         self.last_decoded_us = Some(now_us);
     }
@@ -63,6 +69,8 @@ pub struct MediaStats {
     pub latency_ms: Percentiles,
     /// Longest freeze: time without a decoded frame once they started.
     pub longest_gap_ms: f64,
+    /// When that freeze ended: the first frame after it (ms since the Unix epoch).
+    pub longest_gap_ended_unix_ms: Option<u64>,
 }
 
 impl From<&MediaTally> for MediaStats {
@@ -77,6 +85,7 @@ impl From<&MediaTally> for MediaStats {
             last_frame_number: t.last_frame_number,
             latency_ms: t.latency.percentiles(),
             longest_gap_ms: t.longest_gap_us as f64 / 1000.0,
+            longest_gap_ended_unix_ms: t.longest_gap_end_us.map(|us| us / 1000),
         }
     }
 }

@@ -1,1 +1,2 @@
 pub mod janus;
+pub mod participant;

@@ -1,0 +1,89 @@
+//! Headless `conclave join` participants for the real-Janus tests.
+// Each test binary uses only some of these helpers.
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+use super::janus::{JanusNet, WS_URL};
+
+pub fn conclave() -> &'static str {
+    env!("CARGO_BIN_EXE_conclave")
+}
+
+pub fn new_link(room: &str) -> String {
+    let out = Command::new(conclave())
+        .args(["link", "new", "--sfu", WS_URL, "--room", room])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The same link with another secret.
+pub fn wrong_secret(link: &str) -> String {
+    let (head, secret) = link.split_once("#k=").unwrap();
+    let flipped = if secret.starts_with('A') { "B" } else { "A" };
+    format!("{head}#k={flipped}{}", &secret[1..])
+}
+
+pub struct Participant {
+    pub name: String,
+    child: Child,
+    stats: std::path::PathBuf,
+}
+
+pub fn spawn(net: &JanusNet, link: &str, name: &str, seconds: u32) -> Participant {
+    spawn_with(
+        net,
+        link,
+        name,
+        seconds,
+        &["--camera", "synthetic", "--mic", "tone"],
+    )
+}
+
+pub fn spawn_with(
+    net: &JanusNet,
+    link: &str,
+    name: &str,
+    seconds: u32,
+    args: &[&str],
+) -> Participant {
+    let stats = net.dir.join(format!("{name}.json"));
+    let child = net
+        .command(conclave())
+        .args(["join", link, "--name", name])
+        .args(args)
+        .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
+        .args(["--duration", &format!("{seconds}s"), "--stats-json"])
+        .arg(&stats)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Participant {
+        name: name.to_owned(),
+        child,
+        stats,
+    }
+}
+
+impl Participant {
+    pub fn finish(self) -> (Value, Output) {
+        let out = self.child.wait_with_output().unwrap();
+        let text = std::fs::read_to_string(&self.stats).unwrap_or_else(|_| {
+            panic!(
+                "{} wrote no stats: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (serde_json::from_str(&text).unwrap(), out)
+    }
+}
+
+pub fn others(stats: &Value) -> &Vec<Value> {
+    stats["participants"].as_array().unwrap()
+}
