@@ -4,6 +4,7 @@
 
 mod capture;
 mod keyframe_requests;
+mod meeting;
 pub mod keylog;
 mod peer;
 mod receive;
@@ -11,8 +12,9 @@ pub mod rtp_video;
 mod run;
 pub mod stats;
 
+pub use meeting::{Meeting, Switches};
 pub use run::{JoinOptions, janus_room, join};
-pub use stats::MeetingStats;
+pub use stats::{Connection, MeetingStats};
 
 /// What can end a meeting for this participant.
 #[derive(Debug, thiserror::Error)]

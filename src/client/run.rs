@@ -16,6 +16,7 @@ use conclave_room::sfu::janus::{Failure, JanusSession, JoinConfig, SfuEvent};
 use futures_util::{SinkExt, StreamExt};
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -26,11 +27,12 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::ClientError;
 use super::capture::{Capture, EncodedAudio};
+use super::meeting::{Command, Meeting, Switches};
 use super::keylog::KeyLog;
 use super::peer::{H264_PT, OPUS_PT, Peer, PeerEvent};
 use super::receive;
 use super::rtp_video::VideoPacketizer;
-use super::stats::{MeetingStats, MeetingTally};
+use super::stats::{Connection, MeetingStats, MeetingTally};
 use crate::selftest::{CameraChoice, MicChoice};
 
 /// How to take part.
@@ -67,6 +69,33 @@ pub struct JoinOptions {
     pub measure_audio_latency: bool,
 }
 
+impl JoinOptions {
+    /// What a person at a desk wants: the first camera and the default microphone, 640×360 at
+    /// 30 fps, until they leave (at most a working day).
+    pub fn new(link: JoinLink, name: String, identity: Identity) -> JoinOptions {
+        JoinOptions {
+            link,
+            name,
+            send_audio: true,
+            send_video: true,
+            camera: CameraChoice::Device(0),
+            mic: MicChoice::Device(None),
+            video: VideoFormat {
+                width: 640,
+                height: 360,
+                fps: 30,
+            },
+            video_bitrate_bps: 600_000,
+            keyframe_interval: Duration::from_secs(10),
+            duration: Duration::from_secs(12 * 3600),
+            ice_ip: None,
+            record_dir: None,
+            identity,
+            measure_audio_latency: false,
+        }
+    }
+}
+
 /// How often we repeat our hello, so that newcomers learn our name and mute state soon.
 const HELLO_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -95,8 +124,17 @@ fn jitter() -> f64 {
 
 /// Joins, stays for `options.duration` (reconnecting as needed), leaves; returns what it saw.
 pub async fn join(options: JoinOptions) -> MeetingStats {
-    let pseudonym = random_pseudonym();
-    let tally: SharedTally = Arc::default();
+    Meeting::start(options).finished().await
+}
+
+/// The meeting: connects, reconnects after losses, until asked to leave or the time is up.
+pub(crate) async fn run(
+    options: JoinOptions,
+    pseudonym: String,
+    switches: Arc<Switches>,
+    mut commands: UnboundedReceiver<Command>,
+    tally: SharedTally,
+) -> MeetingStats {
     let mut capture = Capture::start(
         &options.camera,
         &options.mic,
@@ -110,9 +148,9 @@ pub async fn join(options: JoinOptions) -> MeetingStats {
     let mut error = None;
     let mut backoff = RETRY_FIRST;
     loop {
-        let attempt = Attempt::new(&options, &pseudonym, &tally, keylog.clone());
+        let attempt = Attempt::new(&options, &pseudonym, &tally, &switches, keylog.clone());
         let started = Instant::now();
-        match attempt.run(&mut capture, deadline).await {
+        match attempt.run(&mut capture, &mut commands, deadline).await {
             Ok(()) => break,
             Err(ClientError::Sfu(Failure::Refused { code, reason })) => {
                 error = Some(format!("the SFU refused us ({code}): {reason}"));
@@ -120,29 +158,54 @@ pub async fn join(options: JoinOptions) -> MeetingStats {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "connection to the SFU lost; reconnecting");
+                lock(&tally).connection = Connection::Reconnecting;
                 if started.elapsed() >= RETRY_RESET_AFTER {
                     backoff = RETRY_FIRST;
                 }
                 // Jitter, so that a whole meeting does not reconnect in lockstep after an SFU restart.
                 let wait = backoff.mul_f64(jitter());
                 if Instant::now() + wait >= deadline {
+                    error = Some(format!("the connection to the SFU was lost: {e}"));
                     break;
                 }
-                tokio::time::sleep(wait).await;
+                if wait_or_leave(wait, &mut commands).await {
+                    break;
+                }
                 backoff = (backoff * 2).min(RETRY_MAX);
                 lock(&tally).reconnects += 1;
             }
         }
     }
     capture.stop();
-    lock(&tally).report(&pseudonym, error)
+    let mut t = lock(&tally);
+    t.connection = if error.is_some() {
+        Connection::Failed
+    } else {
+        Connection::Left
+    };
+    t.error = error;
+    t.report(&pseudonym, &switches)
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Sleeps for `wait`; true if asked to leave meanwhile.
+async fn wait_or_leave(wait: Duration, commands: &mut UnboundedReceiver<Command>) -> bool {
+    let until = Instant::now() + wait;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => return false,
+            command = commands.recv() => match command {
+                Some(Command::Leave) | None => return true,
+                Some(Command::SwitchesChanged) => {}
+            },
+        }
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn random_pseudonym() -> String {
+pub(crate) fn random_pseudonym() -> String {
     let mut bytes = [0u8; 4];
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
     format!("p-{}", hex::encode(bytes))
@@ -188,6 +251,7 @@ struct Publishing {
 struct Attempt<'a> {
     options: &'a JoinOptions,
     tally: &'a SharedTally,
+    switches: &'a Switches,
     session: JanusSession,
     publishing: Option<Publishing>,
     subscriber: Option<Peer>,
@@ -208,6 +272,7 @@ impl<'a> Attempt<'a> {
         options: &'a JoinOptions,
         pseudonym: &str,
         tally: &'a SharedTally,
+        switches: &'a Switches,
         keylog: Option<Arc<KeyLog>>,
     ) -> Self {
         let (group_tx, group_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -220,6 +285,7 @@ impl<'a> Attempt<'a> {
         Attempt {
             options,
             tally,
+            switches,
             session,
             publishing: None,
             subscriber: None,
@@ -233,8 +299,13 @@ impl<'a> Attempt<'a> {
         }
     }
 
-    async fn run(mut self, capture: &mut Capture, deadline: Instant) -> Result<(), ClientError> {
-        let result = self.drive(capture, deadline).await;
+    async fn run(
+        mut self,
+        capture: &mut Capture,
+        commands: &mut UnboundedReceiver<Command>,
+        deadline: Instant,
+    ) -> Result<(), ClientError> {
+        let result = self.drive(capture, commands, deadline).await;
         if let Some(g) = &self.group {
             lock(self.tally).key_messages = g.stats();
         }
@@ -250,7 +321,12 @@ impl<'a> Attempt<'a> {
         result
     }
 
-    async fn drive(&mut self, capture: &mut Capture, deadline: Instant) -> Result<(), ClientError> {
+    async fn drive(
+        &mut self,
+        capture: &mut Capture,
+        commands: &mut UnboundedReceiver<Command>,
+        deadline: Instant,
+    ) -> Result<(), ClientError> {
         let mut request = self
             .options
             .link
@@ -331,13 +407,21 @@ impl<'a> Attempt<'a> {
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
-                    self.session.leave(std::time::Instant::now());
-                    while let Some(text) = self.session.poll_transmit() {
-                        let _ = sink.send(Message::text(text)).await;
-                    }
-                    let _ = sink.close().await;
+                    self.leave(&mut sink).await;
                     return Ok(());
                 }
+                command = commands.recv() => match command {
+                    Some(Command::SwitchesChanged) => {
+                        if self.switches.video() {
+                            capture.keyframe.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        self.send_hello().await;
+                    }
+                    Some(Command::Leave) | None => {
+                        self.leave(&mut sink).await;
+                        return Ok(());
+                    }
+                },
                 Some(frame) = capture.video.recv() => self.send_video(frame).await,
                 Some(event) = poll_local(video_track.flatten()) => {
                     if let TrackLocalEvent::OnRtcpPacket(packets) = event
@@ -353,6 +437,7 @@ impl<'a> Attempt<'a> {
                             if let Some(p) = &mut self.publishing {
                                 p.live = true;
                             }
+                            lock(self.tally).connection = Connection::Connected;
                             capture.keyframe.store(true, std::sync::atomic::Ordering::Relaxed);
                         }
                         PeerEvent::State(RTCPeerConnectionState::Failed) => {
@@ -390,6 +475,18 @@ impl<'a> Attempt<'a> {
                 _ = hello_timer.tick() => self.send_hello().await,
             }
         }
+    }
+
+    /// Says goodbye to the SFU.
+    async fn leave<S>(&mut self, sink: &mut S)
+    where
+        S: futures_util::Sink<Message> + Unpin,
+    {
+        self.session.leave(std::time::Instant::now());
+        while let Some(text) = self.session.poll_transmit() {
+            let _ = sink.send(Message::text(text)).await;
+        }
+        let _ = sink.close().await;
     }
 
     async fn on_sfu_event(
@@ -575,14 +672,18 @@ impl<'a> Attempt<'a> {
 
     /// Tells the others, end-to-end encrypted, who we are and what we send.
     async fn send_hello(&mut self) {
-        let options = self.options;
+        let (name, audio, video) = (
+            &self.options.name,
+            self.switches.audio(),
+            self.switches.video(),
+        );
         let Some((p, sender)) = self.live() else {
             return;
         };
         let hello = conclave_room::Control::hello(
-            &options.name,
-            options.send_audio && p.audio.is_some(),
-            options.send_video && p.video.is_some(),
+            name,
+            audio && p.audio.is_some(),
+            video && p.video.is_some(),
         );
         let Ok(wire) = sender.protect(Codec::Generic, &hello.encode()) else {
             return;
@@ -597,7 +698,7 @@ impl<'a> Attempt<'a> {
     }
 
     async fn send_video(&mut self, frame: conclave_media::EncodedVideo) {
-        if !self.options.send_video {
+        if !self.switches.video() {
             return;
         }
         let Some((p, sender)) = self.live() else {
@@ -636,7 +737,7 @@ impl<'a> Attempt<'a> {
     }
 
     async fn send_audio(&mut self, audio: EncodedAudio) {
-        if !self.options.send_audio {
+        if !self.switches.audio() {
             return;
         }
         let Some((p, sender)) = self.live() else {

@@ -119,6 +119,23 @@ pub struct ParticipantTally {
     pub left: bool,
 }
 
+/// Where we stand with the SFU.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// Joining for the first time.
+    #[default]
+    Connecting,
+    /// In the room, media flowing.
+    Connected,
+    /// The connection dropped; trying again.
+    Reconnecting,
+    /// We left.
+    Left,
+    /// The meeting ended on an error (see `error`).
+    Failed,
+}
+
 /// Everything a participant counts while in a meeting.
 #[derive(Clone, Debug, Default)]
 pub struct MeetingTally {
@@ -142,6 +159,10 @@ pub struct MeetingTally {
     pub key_messages: conclave_group::GroupStats,
     /// Things the user should know.
     pub warnings: Vec<String>,
+    /// Where we stand with the SFU.
+    pub connection: Connection,
+    /// Why the meeting ended early, if it did.
+    pub error: Option<String>,
 }
 
 impl MeetingTally {
@@ -220,6 +241,12 @@ pub struct KeyAgreementStats {
 pub struct MeetingStats {
     /// Our pseudonym at the SFU.
     pub pseudonym: String,
+    /// Where we stand with the SFU.
+    pub connection: Connection,
+    /// Whether our microphone is on.
+    pub sending_audio: bool,
+    /// Whether our camera is on.
+    pub sending_video: bool,
     /// The group verification code over everyone verified and us (digits).
     pub group_code: Option<String>,
     /// The same code as seven emoji.
@@ -246,7 +273,11 @@ pub struct MeetingStats {
 
 impl MeetingTally {
     /// The report.
-    pub fn report(&self, pseudonym: &str, error: Option<String>) -> MeetingStats {
+    pub fn report(
+        &self,
+        pseudonym: &str,
+        switches: &super::Switches,
+    ) -> MeetingStats {
         let mut warnings = self.warnings.clone();
         for (name, p) in &self.participants {
             let received = p.video.frames_received + p.audio.frames_received;
@@ -263,6 +294,9 @@ impl MeetingTally {
         }
         MeetingStats {
             pseudonym: pseudonym.to_owned(),
+            connection: self.connection,
+            sending_audio: switches.audio(),
+            sending_video: switches.video(),
             group_code: self.group_code.as_ref().map(|c| c.digits.clone()),
             group_code_emoji: self.group_code.as_ref().map(|c| c.emoji_string()),
             group_code_history: self.group_code_history.clone(),
@@ -295,7 +329,7 @@ impl MeetingTally {
             audio_frames_sent: self.audio_frames_sent,
             reconnects: self.reconnects,
             malformed_signalling: self.malformed_signalling,
-            error,
+            error: self.error.clone(),
             warnings,
         }
     }
