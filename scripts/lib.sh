@@ -6,7 +6,8 @@ BUILD_PACKAGES=(
   build-essential pkg-config cmake nasm libclang-dev libasound2-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
 )
-TEST_PACKAGES=(xvfb pulseaudio pulseaudio-utils libasound2-plugins janus janus-tools iproute2 ffmpeg python3-venv)
+TEST_PACKAGES=(xvfb pulseaudio pulseaudio-utils libasound2-plugins janus janus-tools iproute2 ffmpeg python3-venv
+  webkit2gtk-driver dbus-x11 fonts-noto-color-emoji)
 
 # Build output lives outside the clone so that fresh clones (CI) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conclave/target}"
@@ -39,9 +40,14 @@ need_rust() {
   fi
 }
 
-# Installs a cargo tool at a pinned version unless that version is already there.
+# Installs a cargo tool at a pinned version unless that version is already there (asks cargo,
+# since not every tool has a --version flag).
 need_cargo_tool() {
-  local crate=$1 version=$2 bin=${3:-$1}
+  local crate=$1 version=$2
+  if ! cargo install --list | grep -qx "$crate v$version:"; then
+    cargo install --locked --quiet "$crate" --version "$version"
+  fi
+}
   if ! "$bin" --version 2>/dev/null | grep -q "$version"; then
     cargo install --locked --quiet "$crate" --version "$version"
   fi

@@ -1,35 +1,289 @@
-// The home screen: applies a language and shows what the Rust side reports about itself.
+// The page: pre-join form, meeting view, language. All decisions live in Rust; this file shows
+// state and forwards clicks. Nothing here talks to the network.
 "use strict";
+
+const tauri = window.__TAURI__;
+const invoke = (cmd, args) => tauri.core.invoke(cmd, args);
+const $ = (id) => document.getElementById(id);
 
 let language = defaultLanguage();
 let info = null;
+let screen = "prejoin";
+let state = null; // the last meeting_state
+let poll = null;
+let troubleSince = null; // when the connection was last seen not connected
+let pendingSwitch = null; // a link waiting for "leave and join"
+let lastError = null; // { code } or { key }
 
-function render() {
+function tr(key, ...args) {
+  return t(language, key, ...args);
+}
+
+// ---- rendering -------------------------------------------------------------------------------
+
+function renderStatic() {
   document.documentElement.lang = language;
   for (const el of document.querySelectorAll("[data-i18n]")) {
-    el.textContent = t(language, el.dataset.i18n);
+    el.textContent = tr(el.dataset.i18n);
   }
   for (const button of document.querySelectorAll("[data-lang]")) {
     button.setAttribute("aria-pressed", String(button.dataset.lang === language));
   }
-  document.getElementById("about").textContent = info
-    ? t(language, "about", info.version, info.cipherSuite)
-    : t(language, "noBackend");
+  $("about").textContent = info ? tr("about", info.version, info.cipherSuite) : tr("noBackend");
+  $("error").textContent = lastError ? tr(lastError.code || lastError.key) : "";
+  for (const select of ["camera", "microphone", "speaker"]) {
+    const none = $(select).querySelector('option[value="none"]');
+    if (none) none.textContent = tr("noDevice");
+    const def = $(select).querySelector('option[data-default]');
+    if (def) def.textContent = tr("systemDefault");
+  }
+  validateLink();
+  renderMeeting();
 }
 
-async function load() {
-  const tauri = window.__TAURI__;
-  if (tauri) {
-    info = await tauri.core.invoke("app_info");
-  }
-  render();
+function show(which) {
+  screen = which;
+  $("prejoin").hidden = which !== "prejoin";
+  $("meeting").hidden = which !== "meeting";
+  $("connection").hidden = which !== "meeting";
 }
+
+function participantItem(p) {
+  const li = document.createElement("li");
+  li.dataset.pseudonym = p.pseudonym;
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = p.display_name || "…";
+  const verification = document.createElement("span");
+  verification.className = "verification";
+  verification.dataset.verified = String(p.verified);
+  verification.textContent =
+    p.verified === true ? tr("verified") : p.verified === false ? tr("unverified") : tr("verifying");
+  const mic = document.createElement("span");
+  mic.className = "mic";
+  mic.dataset.on = String(p.sending_audio !== false);
+  mic.textContent = p.sending_audio === false ? tr("micOff") : tr("micOn");
+  li.append(name, " · ", mic, " · ", verification);
+  if (p.sending_video === false) {
+    const cam = document.createElement("span");
+    cam.className = "cam";
+    cam.textContent = tr("camOff");
+    li.append(" · ", cam);
+  }
+  return li;
+}
+
+function tile(p) {
+  const div = document.createElement("div");
+  div.className = "tile";
+  div.dataset.pseudonym = p.pseudonym;
+  const label = document.createElement("span");
+  label.className = "label";
+  label.textContent = p.display_name || "…";
+  const frames = document.createElement("span");
+  frames.className = "frames";
+  frames.textContent = tr("frames", p.video.frames_decoded);
+  div.append(label, frames);
+  return div;
+}
+
+function renderMeeting() {
+  if (screen !== "meeting" || !state) return;
+  const connection = $("connection");
+  const bad = state.connection !== "connected";
+  connection.dataset.state = state.connection;
+  connection.textContent =
+    bad && troubleSince && Date.now() - troubleSince > 5000 ? tr("unreachable") : tr(state.connection);
+  $("group-code").textContent = state.group_code || "–";
+  $("group-emoji").textContent = state.group_code_emoji || "";
+  const words = (state.group_code_words?.[language] || []).join(" · ");
+  $("group-emoji").setAttribute("aria-label", words);
+  $("group-words").textContent = words;
+  const present = state.participants.filter((p) => !p.left);
+  const list = $("participants");
+  const me = document.createElement("li");
+  me.className = "me";
+  me.textContent = `${tr("you")} · ${state.sending_audio ? tr("micOn") : tr("micOff")}`;
+  list.replaceChildren(me, ...present.map(participantItem));
+  const tiles = $("tiles");
+  if (present.length === 0) {
+    const p = document.createElement("p");
+    p.textContent = tr("waiting");
+    tiles.replaceChildren(p);
+  } else {
+    tiles.replaceChildren(...present.map(tile));
+  }
+  $("toggle-mic").setAttribute("aria-pressed", String(state.sending_audio));
+  $("toggle-cam").setAttribute("aria-pressed", String(state.sending_video));
+  $("meeting-error").textContent = state.error || "";
+}
+
+// ---- actions ---------------------------------------------------------------------------------
+
+async function validateLink() {
+  const value = $("link").value.trim();
+  const status = $("link-status");
+  if (!value || !tauri) {
+    status.textContent = "";
+    return false;
+  }
+  try {
+    const summary = await invoke("check_link", { link: value });
+    status.textContent = tr("linkOk", summary.room, summary.server);
+    status.dataset.valid = "true";
+    return true;
+  } catch (e) {
+    status.textContent = tr(e.code || "invalidLink");
+    status.dataset.valid = "false";
+    return false;
+  }
+}
+
+async function refreshState() {
+  try {
+    state = await invoke("meeting_state");
+  } catch {
+    return;
+  }
+  if (!state) return;
+  if (state.connection === "connected") {
+    troubleSince = null;
+  } else if (!troubleSince) {
+    troubleSince = Date.now();
+  }
+  if (state.connection === "left" || state.connection === "failed") {
+    stopPolling();
+    show("prejoin");
+    lastError = state.connection === "failed" ? { key: "failed" } : null;
+    $("error").textContent = state.error ? `${tr("failed")} ${state.error}` : lastError ? tr("failed") : "";
+    if (pendingSwitch) {
+      const link = pendingSwitch;
+      pendingSwitch = null;
+      $("link").value = link;
+      await join();
+    }
+    return;
+  }
+  renderMeeting();
+}
+
+function startPolling() {
+  stopPolling();
+  poll = setInterval(refreshState, 500);
+}
+
+function stopPolling() {
+  if (poll) clearInterval(poll);
+  poll = null;
+}
+
+async function join() {
+  lastError = null;
+  $("error").textContent = "";
+  const devices = {
+    camera: $("camera").value,
+    microphone: $("microphone").value,
+    startMuted: $("start-muted").checked,
+    startCameraOff: $("start-camera-off").checked,
+  };
+  try {
+    await invoke("join", { link: $("link").value.trim(), name: $("name").value, devices });
+  } catch (e) {
+    lastError = { code: e.code || "internal" };
+    $("error").textContent = tr(lastError.code);
+    return;
+  }
+  state = null;
+  troubleSince = Date.now();
+  show("meeting");
+  await refreshState();
+  startPolling();
+}
+
+async function fillDevices() {
+  if (!tauri) return;
+  const devices = await invoke("devices");
+  const fill = (select, list, withNone) => {
+    const options = list.map((d) => {
+      const o = document.createElement("option");
+      o.value = d.id;
+      o.textContent = d.label;
+      if (d.id === "") o.dataset.default = "";
+      return o;
+    });
+    if (withNone || options.length === 0) {
+      const none = document.createElement("option");
+      none.value = "none";
+      none.textContent = tr("noDevice");
+      options.push(none);
+    }
+    $(select).replaceChildren(...options);
+  };
+  fill("camera", devices.cameras, true);
+  fill("microphone", devices.microphones, true);
+  fill("speaker", devices.speakers, false);
+}
+
+async function takeLink() {
+  const link = await invoke("take_pending_link");
+  if (!link) return;
+  if (screen === "meeting") {
+    pendingSwitch = null;
+    $("link-dialog").dataset.link = link;
+    $("link-dialog").showModal();
+  } else {
+    $("link").value = link;
+    await validateLink();
+    $("name").focus();
+  }
+}
+
+// ---- wiring ----------------------------------------------------------------------------------
 
 for (const button of document.querySelectorAll("[data-lang]")) {
   button.addEventListener("click", () => {
     language = button.dataset.lang;
-    render();
+    if (tauri) invoke("set_language", { language });
+    renderStatic();
   });
+}
+
+$("join-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  join();
+});
+$("link").addEventListener("input", validateLink);
+$("toggle-mic").addEventListener("click", async () => {
+  if (!state) return;
+  const on = await invoke("set_audio", { on: !state.sending_audio });
+  if (on !== null) state.sending_audio = on;
+  renderMeeting();
+});
+$("toggle-cam").addEventListener("click", async () => {
+  if (!state) return;
+  const on = await invoke("set_video", { on: !state.sending_video });
+  if (on !== null) state.sending_video = on;
+  renderMeeting();
+});
+$("leave").addEventListener("click", () => invoke("leave"));
+$("switch-yes").addEventListener("click", () => {
+  pendingSwitch = $("link-dialog").dataset.link;
+  $("link-dialog").close();
+  invoke("leave");
+});
+$("switch-no").addEventListener("click", () => $("link-dialog").close());
+
+async function load() {
+  if (tauri) {
+    info = await invoke("app_info");
+    invoke("set_language", { language });
+    await fillDevices();
+    await tauri.event.listen("link-opened", takeLink);
+    await tauri.event.listen("switches", refreshState);
+    await takeLink();
+  }
+  show("prejoin");
+  renderStatic();
 }
 
 load();

@@ -1,7 +1,18 @@
-//! Conclave's Tauri 2 shell. Commands here translate: DTO in, headless-client call, DTO out.
-//! Decisions belong to the `conclave` crate, never to this one.
+//! Conclave's Tauri 2 shell. Commands here translate: DTO in, [`Controller`] call, DTO out.
+//! Decisions about meetings belong to the `conclave` crate, never to this one.
+
+mod controller;
+mod tray;
+
+use std::sync::Mutex;
 
 use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, State, WindowEvent};
+use tauri_plugin_deep_link::DeepLinkExt;
+use tauri_plugin_global_shortcut::{Code, GlobalShortcutExt, Modifiers, Shortcut, ShortcutState};
+
+pub use controller::{AppError, Controller, DeviceChoice};
+use tray::Tray;
 
 /// What the About line of the UI shows.
 #[derive(Serialize)]
@@ -10,6 +21,26 @@ struct AppInfo {
     version: &'static str,
     cipher_suite: &'static str,
 }
+
+/// An error as the UI gets it: a key to translate and the detail in English.
+#[derive(Debug, Serialize)]
+struct ErrorDto {
+    code: &'static str,
+    message: String,
+}
+
+impl From<AppError> for ErrorDto {
+    fn from(e: AppError) -> Self {
+        ErrorDto {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A link the user opened (deep link, second launch) that the page has not taken yet.
+#[derive(Default)]
+struct PendingLink(Mutex<Option<String>>);
 
 /// Version and media encryption in use.
 #[tauri::command]
@@ -20,9 +51,261 @@ fn app_info() -> AppInfo {
     }
 }
 
+/// Where a link leads, for the pre-join screen (the secret stays in Rust).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LinkSummary {
+    room: String,
+    server: String,
+}
+
+#[tauri::command]
+fn check_link(link: String) -> Result<LinkSummary, ErrorDto> {
+    let link = Controller::check_link(&link)?;
+    Ok(LinkSummary {
+        room: link.room.clone(),
+        server: link.sfu.url.clone(),
+    })
+}
+
+/// Device lists for the pickers.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Devices {
+    cameras: Vec<Device>,
+    microphones: Vec<Device>,
+    speakers: Vec<Device>,
+}
+
+#[derive(Serialize)]
+struct Device {
+    id: String,
+    label: String,
+}
+
+/// Synthetic devices appear in the pickers only when asked for (tests, demos).
+fn synthetic_devices() -> bool {
+    std::env::var_os("CONCLAVE_SYNTHETIC_DEVICES").is_some_and(|v| v == "1")
+}
+
+#[tauri::command]
+async fn devices() -> Devices {
+    let synthetic = synthetic_devices();
+    let fake = |label: &str| Device {
+        id: "synthetic".into(),
+        label: label.into(),
+    };
+    let mut cameras: Vec<Device> = conclave_media::cameras()
+        .into_iter()
+        .map(|c| Device {
+            id: c.index.to_string(),
+            label: c.name,
+        })
+        .collect();
+    let audio = |list: Vec<conclave_media::AudioDeviceInfo>| -> Vec<Device> {
+        list.into_iter()
+            .map(|d| Device {
+                id: if d.is_default {
+                    String::new()
+                } else {
+                    d.name.clone()
+                },
+                label: d.name,
+            })
+            .collect()
+    };
+    let mut microphones = audio(conclave_media::microphones());
+    let speakers = audio(conclave_media::speakers());
+    if synthetic {
+        cameras.insert(0, fake("Test pattern"));
+        microphones.insert(0, fake("Test tone"));
+    }
+    Devices {
+        cameras,
+        microphones,
+        speakers,
+    }
+}
+
+#[tauri::command]
+async fn join(
+    app: AppHandle,
+    controller: State<'_, Controller>,
+    link: String,
+    name: String,
+    devices: DeviceChoice,
+) -> Result<(), ErrorDto> {
+    controller.join(&link, &name, &devices)?;
+    refresh(&app);
+    Ok(())
+}
+
+#[tauri::command]
+fn leave(app: AppHandle, controller: State<'_, Controller>) {
+    controller.leave();
+    refresh(&app);
+}
+
+#[tauri::command]
+fn set_audio(app: AppHandle, controller: State<'_, Controller>, on: bool) -> Option<bool> {
+    let result = controller.set_audio(on);
+    refresh(&app);
+    result
+}
+
+#[tauri::command]
+fn set_video(app: AppHandle, controller: State<'_, Controller>, on: bool) -> Option<bool> {
+    let result = controller.set_video(on);
+    refresh(&app);
+    result
+}
+
+/// What the meeting screen shows (polled by the page).
+#[tauri::command]
+fn meeting_state(controller: State<'_, Controller>) -> Option<conclave::client::MeetingStats> {
+    controller.state()
+}
+
+#[tauri::command]
+fn take_pending_link(pending: State<'_, PendingLink>) -> Option<String> {
+    pending.0.lock().ok()?.take()
+}
+
+#[tauri::command]
+fn set_language(app: AppHandle, language: String) {
+    if let Some(tray) = app.try_state::<Tray>() {
+        tray.set_language(&language);
+    }
+}
+
+/// Brings the tray (and anything else that mirrors the switches) up to date, and tells the page.
+fn refresh(app: &AppHandle) {
+    let controller = app.state::<Controller>();
+    if let Some(tray) = app.try_state::<Tray>() {
+        tray.refresh(&controller);
+    }
+    let _ = app.emit("switches", controller.switches());
+}
+
+/// What a tray item does.
+pub(crate) fn tray_action(app: &AppHandle, id: &str) {
+    let controller = app.state::<Controller>();
+    match id {
+        "microphone" => {
+            controller.toggle_audio();
+        }
+        "camera" => {
+            controller.toggle_video();
+        }
+        "show" => tray::show_window(app),
+        "leave" => controller.leave(),
+        "quit" => {
+            controller.leave();
+            app.exit(0);
+        }
+        _ => {}
+    }
+    refresh(app);
+}
+
+/// Ctrl+Shift+M toggles the microphone anywhere; Ctrl+Shift+Space talks while held.
+fn shortcuts() -> (Shortcut, Shortcut) {
+    let mods = Some(Modifiers::CONTROL | Modifiers::SHIFT);
+    (
+        Shortcut::new(mods, Code::KeyM),
+        Shortcut::new(mods, Code::Space),
+    )
+}
+
+fn on_shortcut(app: &AppHandle, shortcut: &Shortcut, state: ShortcutState) {
+    let controller = app.state::<Controller>();
+    let (toggle, push_to_talk) = shortcuts();
+    if *shortcut == toggle && state == ShortcutState::Pressed {
+        controller.toggle_audio();
+    } else if *shortcut == push_to_talk {
+        controller.set_audio(state == ShortcutState::Pressed);
+    }
+    refresh(app);
+}
+
+/// A link arrived (deep link or a second launch): keep it for the page and tell it.
+fn open_link(app: &AppHandle, url: String) {
+    if let Some(pending) = app.try_state::<PendingLink>()
+        && let Ok(mut slot) = pending.0.lock()
+    {
+        *slot = Some(url);
+    }
+    tray::show_window(app);
+    let _ = app.emit("link-opened", ());
+}
+
+/// The address media sockets bind to, for tests in a private network (never needed by users).
+fn ice_ip() -> Option<std::net::IpAddr> {
+    std::env::var("CONCLAVE_ICE_ADDRESS").ok()?.parse().ok()
+}
+
 /// Starts the app and blocks until it quits.
 pub fn run() -> Result<(), tauri::Error> {
     tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![app_info])
+        // First: a second launch hands its link to this one and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tray::show_window(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(
+            tauri_plugin_global_shortcut::Builder::new()
+                .with_handler(|app, shortcut, event| on_shortcut(app, shortcut, event.state))
+                .build(),
+        )
+        .manage(Controller::new(ice_ip()))
+        .manage(PendingLink::default())
+        .setup(|app| {
+            let handle = app.handle().clone();
+            match Tray::build(&handle) {
+                Ok(tray) => {
+                    app.manage(tray);
+                }
+                Err(e) => tracing::warn!(error = %e, "no tray icon"),
+            }
+            let (toggle, push_to_talk) = shortcuts();
+            for s in [toggle, push_to_talk] {
+                if let Err(e) = app.global_shortcut().register(s) {
+                    tracing::warn!(error = %e, "a global shortcut is taken");
+                }
+            }
+            let links = handle.clone();
+            app.deep_link().on_open_url(move |event| {
+                if let Some(url) = event.urls().first() {
+                    open_link(&links, url.to_string());
+                }
+            });
+            if let Ok(Some(urls)) = app.deep_link().get_current()
+                && let Some(url) = urls.first()
+            {
+                open_link(&handle, url.to_string());
+            }
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window during a meeting keeps the call, in the tray.
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.state::<Controller>().in_meeting()
+            {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .invoke_handler(tauri::generate_handler![
+            app_info,
+            check_link,
+            devices,
+            join,
+            leave,
+            set_audio,
+            set_video,
+            meeting_state,
+            take_pending_link,
+            set_language,
+        ])
         .run(tauri::generate_context!())
 }

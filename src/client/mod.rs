@@ -4,8 +4,8 @@
 
 mod capture;
 mod keyframe_requests;
-mod meeting;
 pub mod keylog;
+mod meeting;
 mod peer;
 mod receive;
 pub mod rtp_video;

@@ -27,8 +27,8 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::ClientError;
 use super::capture::{Capture, EncodedAudio};
-use super::meeting::{Command, Meeting, Switches};
 use super::keylog::KeyLog;
+use super::meeting::{Command, Meeting, Switches};
 use super::peer::{H264_PT, OPUS_PT, Peer, PeerEvent};
 use super::receive;
 use super::rtp_video::VideoPacketizer;

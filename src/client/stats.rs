@@ -251,6 +251,8 @@ pub struct MeetingStats {
     pub group_code: Option<String>,
     /// The same code as seven emoji.
     pub group_code_emoji: Option<String>,
+    /// The emoji's names, to read the code out: by language ("en", "de").
+    pub group_code_words: BTreeMap<&'static str, Vec<&'static str>>,
     /// Every group code shown during the meeting, oldest first.
     pub group_code_history: Vec<String>,
     /// Key-agreement messages sent, accepted and refused, and our key changes.
@@ -273,11 +275,7 @@ pub struct MeetingStats {
 
 impl MeetingTally {
     /// The report.
-    pub fn report(
-        &self,
-        pseudonym: &str,
-        switches: &super::Switches,
-    ) -> MeetingStats {
+    pub fn report(&self, pseudonym: &str, switches: &super::Switches) -> MeetingStats {
         let mut warnings = self.warnings.clone();
         for (name, p) in &self.participants {
             let received = p.video.frames_received + p.audio.frames_received;
@@ -299,6 +297,10 @@ impl MeetingTally {
             sending_video: switches.video(),
             group_code: self.group_code.as_ref().map(|c| c.digits.clone()),
             group_code_emoji: self.group_code.as_ref().map(|c| c.emoji_string()),
+            group_code_words: ["en", "de"]
+                .into_iter()
+                .filter_map(|lang| Some((lang, self.group_code.as_ref()?.emoji_names(lang))))
+                .collect(),
             group_code_history: self.group_code_history.clone(),
             key_agreement: KeyAgreementStats {
                 messages_sent: self.key_messages.messages_sent,

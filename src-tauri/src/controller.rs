@@ -1,0 +1,180 @@
+//! The one place that starts, steers and ends the meeting. Buttons in the window, the tray menu
+//! and the global shortcuts all call these methods, so they cannot disagree.
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use conclave::client::{JoinOptions, Meeting, MeetingStats};
+use conclave::selftest::{CameraChoice, MicChoice};
+use conclave_room::JoinLink;
+
+/// What can go wrong when the user acts; the UI shows each as a sentence in their language.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The link does not parse.
+    #[error("the link is not a Conclave meeting link: {0}")]
+    InvalidLink(#[from] conclave_room::LinkError),
+    /// Join was asked while a meeting runs.
+    #[error("already in a meeting")]
+    AlreadyInMeeting,
+    /// No display name.
+    #[error("a display name is needed")]
+    NoName,
+    /// The operating system gave no randomness for our identity key.
+    #[error("no randomness for an identity key: {0}")]
+    NoRandomness(String),
+}
+
+impl AppError {
+    /// A stable key the UI translates.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::InvalidLink(_) => "invalidLink",
+            AppError::AlreadyInMeeting => "alreadyInMeeting",
+            AppError::NoName => "noName",
+            AppError::NoRandomness(_) => "internal",
+        }
+    }
+}
+
+/// Which devices to use, as the pre-join screen chose them.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceChoice {
+    /// "none", "synthetic" or a camera index.
+    pub camera: Option<String>,
+    /// "none", "synthetic" or a microphone name ("" or absent: the system default).
+    pub microphone: Option<String>,
+    /// Join with the microphone off.
+    pub start_muted: bool,
+    /// Join with the camera off.
+    pub start_camera_off: bool,
+}
+
+impl DeviceChoice {
+    fn camera(&self) -> CameraChoice {
+        match self.camera.as_deref() {
+            Some("none") => CameraChoice::None,
+            Some("synthetic") => CameraChoice::Synthetic,
+            Some(index) => CameraChoice::Device(index.parse().unwrap_or(0)),
+            None => CameraChoice::Device(0),
+        }
+    }
+
+    fn microphone(&self) -> MicChoice {
+        match self.microphone.as_deref() {
+            Some("none") => MicChoice::None,
+            Some("synthetic") => MicChoice::Synthetic(conclave_media::synthetic::Signal::Tone {
+                hz: 440.0,
+                amplitude: 0.2,
+            }),
+            Some("") | None => MicChoice::Device(None),
+            Some(name) => MicChoice::Device(Some(name.to_owned())),
+        }
+    }
+}
+
+/// The meeting, if one runs, and how to reach the network.
+#[derive(Default)]
+pub struct Controller {
+    meeting: Mutex<Option<Meeting>>,
+    /// Local address for media sockets (tests bind to their private network).
+    ice_ip: Option<IpAddr>,
+}
+
+impl Controller {
+    /// A controller that binds media sockets to `ice_ip` when given.
+    pub fn new(ice_ip: Option<IpAddr>) -> Controller {
+        Controller {
+            meeting: Mutex::default(),
+            ice_ip,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Meeting>> {
+        self.meeting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Checks a link without joining (the pre-join screen validates as the user types).
+    pub fn check_link(link: &str) -> Result<JoinLink, AppError> {
+        Ok(JoinLink::parse(link)?)
+    }
+
+    /// Joins. Must run inside the async runtime (the meeting is a task on it).
+    pub fn join(&self, link: &str, name: &str, devices: &DeviceChoice) -> Result<(), AppError> {
+        let link = Self::check_link(link)?;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(AppError::NoName);
+        }
+        let mut slot = self.lock();
+        if slot.as_ref().is_some_and(|m| !m.is_finished()) {
+            return Err(AppError::AlreadyInMeeting);
+        }
+        // A fresh identity per meeting: nothing about it outlives the call.
+        let identity = conclave_group::Identity::generate()
+            .map_err(|e| AppError::NoRandomness(e.to_string()))?;
+        let mut options = JoinOptions::new(link, name.to_owned(), identity);
+        options.camera = devices.camera();
+        options.mic = devices.microphone();
+        options.send_audio = !devices.start_muted;
+        options.send_video = !devices.start_camera_off;
+        options.ice_ip = self.ice_ip;
+        *slot = Some(Meeting::start(options));
+        Ok(())
+    }
+
+    /// Leaves the meeting, if any. The final state stays readable until the next join.
+    pub fn leave(&self) {
+        if let Some(m) = self.lock().as_ref() {
+            m.leave();
+        }
+    }
+
+    /// Whether a meeting is running.
+    pub fn in_meeting(&self) -> bool {
+        self.lock().as_ref().is_some_and(|m| !m.is_finished())
+    }
+
+    /// Sets the microphone; returns the new state, or `None` outside a meeting.
+    pub fn set_audio(&self, on: bool) -> Option<bool> {
+        let slot = self.lock();
+        let m = slot.as_ref().filter(|m| !m.is_finished())?;
+        m.set_audio(on);
+        Some(on)
+    }
+
+    /// Sets the camera; returns the new state, or `None` outside a meeting.
+    pub fn set_video(&self, on: bool) -> Option<bool> {
+        let slot = self.lock();
+        let m = slot.as_ref().filter(|m| !m.is_finished())?;
+        m.set_video(on);
+        Some(on)
+    }
+
+    /// Flips the microphone (tray, shortcut).
+    pub fn toggle_audio(&self) -> Option<bool> {
+        let on = self.lock().as_ref()?.switches().audio();
+        self.set_audio(!on)
+    }
+
+    /// Flips the camera (tray).
+    pub fn toggle_video(&self) -> Option<bool> {
+        let on = self.lock().as_ref()?.switches().video();
+        self.set_video(!on)
+    }
+
+    /// (microphone on, camera on), or `None` outside a meeting.
+    pub fn switches(&self) -> Option<(bool, bool)> {
+        let slot = self.lock();
+        let m = slot.as_ref().filter(|m| !m.is_finished())?;
+        Some((m.switches().audio(), m.switches().video()))
+    }
+
+    /// What the meeting screen shows; `None` before the first join.
+    pub fn state(&self) -> Option<MeetingStats> {
+        self.lock().as_ref().map(Meeting::snapshot)
+    }
+}

@@ -1,0 +1,133 @@
+//! The tray icon: microphone and camera switches, show window, leave, quit. Its icon shows
+//! whether the microphone is live. Every item calls the same [`Controller`] as the window.
+
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Manager, Wry};
+
+use crate::controller::Controller;
+
+/// The tray's parts that change with the meeting.
+pub struct Tray {
+    icon: TrayIcon,
+    microphone: CheckMenuItem<Wry>,
+    camera: CheckMenuItem<Wry>,
+    show: MenuItem<Wry>,
+    leave: MenuItem<Wry>,
+    quit: MenuItem<Wry>,
+    live: Image<'static>,
+    muted: Image<'static>,
+}
+
+/// Menu labels in the UI's language.
+fn labels(language: &str) -> [&'static str; 5] {
+    match language {
+        "de" => [
+            "Mikrofon an",
+            "Kamera an",
+            "Fenster zeigen",
+            "Besprechung verlassen",
+            "Beenden",
+        ],
+        _ => [
+            "Microphone on",
+            "Camera on",
+            "Show window",
+            "Leave meeting",
+            "Quit",
+        ],
+    }
+}
+
+/// The app icon with a red bar across its lower part: the microphone is off.
+fn muted_variant(live: &Image<'_>) -> Image<'static> {
+    let (w, h) = (live.width() as usize, live.height() as usize);
+    let mut rgba = live.rgba().to_vec();
+    for y in h * 3 / 4..h {
+        for x in 0..w {
+            let i = (y * w + x) * 4;
+            rgba[i..i + 4].copy_from_slice(&[0xd0, 0x1c, 0x1c, 0xff]);
+        }
+    }
+    Image::new_owned(rgba, w as u32, h as u32)
+}
+
+impl Tray {
+    /// Builds the tray. Without a tray host (a bare X server) it is created but invisible.
+    pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
+        let live = Image::from_bytes(include_bytes!("../icons/32x32.png"))?.to_owned();
+        let muted = muted_variant(&live);
+        let [mic, cam, show, leave, quit] = labels("en");
+        let microphone =
+            CheckMenuItem::with_id(app, "microphone", mic, false, false, None::<&str>)?;
+        let camera = CheckMenuItem::with_id(app, "camera", cam, false, false, None::<&str>)?;
+        let show = MenuItem::with_id(app, "show", show, true, None::<&str>)?;
+        let leave = MenuItem::with_id(app, "leave", leave, false, None::<&str>)?;
+        let quit = MenuItem::with_id(app, "quit", quit, true, None::<&str>)?;
+        let separator = PredefinedMenuItem::separator(app)?;
+        let menu = Menu::with_items(
+            app,
+            &[&microphone, &camera, &separator, &show, &leave, &quit],
+        )?;
+        let icon = TrayIconBuilder::with_id("conclave")
+            .icon(live.clone())
+            .tooltip("Conclave")
+            .menu(&menu)
+            .on_menu_event(|app, event| crate::tray_action(app, event.id.as_ref()))
+            .build(app)?;
+        Ok(Tray {
+            icon,
+            microphone,
+            camera,
+            show,
+            leave,
+            quit,
+            live,
+            muted,
+        })
+    }
+
+    /// Shows the meeting's switches; outside a meeting the switches are disabled.
+    pub fn refresh(&self, controller: &Controller) {
+        let switches = controller.switches();
+        let (mic, cam) = switches.unwrap_or((false, false));
+        let in_meeting = switches.is_some();
+        let _ = self.microphone.set_checked(mic);
+        let _ = self.camera.set_checked(cam);
+        let _ = self.microphone.set_enabled(in_meeting);
+        let _ = self.camera.set_enabled(in_meeting);
+        let _ = self.leave.set_enabled(in_meeting);
+        let icon = if in_meeting && !mic {
+            &self.muted
+        } else {
+            &self.live
+        };
+        let _ = self.icon.set_icon(Some(icon.clone()));
+        let tooltip = match (in_meeting, mic) {
+            (false, _) => "Conclave",
+            (true, true) => "Conclave: microphone on",
+            (true, false) => "Conclave: microphone off",
+        };
+        let _ = self.icon.set_tooltip(Some(tooltip));
+    }
+
+    /// Relabels the menu.
+    pub fn set_language(&self, language: &str) {
+        let [mic, cam, show, leave, quit] = labels(language);
+        let _ = self.microphone.set_text(mic);
+        let _ = self.camera.set_text(cam);
+        let _ = self.show.set_text(show);
+        let _ = self.leave.set_text(leave);
+        let _ = self.quit.set_text(quit);
+    }
+}
+
+/// Brings the main window back (from the tray or a second launch).
+pub fn show_window(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}

@@ -1,0 +1,124 @@
+//! A desktop for the app inside the test's private network: an X server (Xvfb), a D-Bus session
+//! bus, and `tauri-driver` (with WebKitWebDriver) that starts the real app window. The test thread
+//! joins that network so that it reaches the driver on the namespace's own 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::janus::JanusNet;
+
+pub const DRIVER_PORT: u16 = 4444;
+
+pub struct Desktop {
+    pub display: String,
+    pub bus: String,
+    /// The app's HOME: its config, data and cache directories live here.
+    pub home: PathBuf,
+    children: Vec<Child>,
+}
+
+fn wait_until(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Desktop {
+    /// Starts the desktop in `net`'s namespace and moves the calling thread into it.
+    pub fn start(net: &JanusNet) -> Desktop {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let number = 100 + (std::process::id() * 8 + n) % 4000;
+        let display = format!(":{number}");
+        let home = net.dir.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let mut children = Vec::new();
+
+        let xvfb = net
+            .command("Xvfb")
+            .args([&display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is installed (scripts/test installs it)");
+        children.push(xvfb);
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+        wait_until("Xvfb", Duration::from_secs(10), || socket.exists());
+
+        let bus_path = net.dir.join("bus");
+        let bus = format!("unix:path={}", bus_path.display());
+        let dbus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile"])
+            .arg(format!("--address={bus}"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon is installed");
+        children.push(dbus);
+        wait_until("dbus-daemon", Duration::from_secs(10), || bus_path.exists());
+
+        let log = std::fs::File::create(net.dir.join("tauri-driver.log")).unwrap();
+        let mut driver = net.command("tauri-driver");
+        driver
+            .args(["--port", &DRIVER_PORT.to_string()])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        let desktop = Desktop {
+            display,
+            bus,
+            home,
+            children,
+        };
+        desktop.app_env(&mut driver);
+        let driver = driver
+            .spawn()
+            .expect("tauri-driver is installed (scripts/test installs it)");
+        let mut desktop = desktop;
+        desktop.children.push(driver);
+        enter_namespace(&net.ns);
+        desktop
+    }
+
+    /// The environment the app runs in (tauri-driver passes it on to the app).
+    pub fn app_env(&self, command: &mut Command) {
+        command
+            .env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .env("HOME", &self.home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .env("CONCLAVE_ICE_ADDRESS", "127.0.0.2")
+            .env("CONCLAVE_SYNTHETIC_DEVICES", "1")
+            // Software rendering: Xvfb has no GPU.
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+    }
+
+    /// Where screenshots go: a folder next to the build output, named by the test.
+    pub fn screenshot_dir(test: &str) -> PathBuf {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("screenshots")
+            .join(test);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().rev() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Moves this thread into network namespace `ns` (only this thread: tests run one per thread).
+fn enter_namespace(ns: &str) {
+    let file = std::fs::File::open(format!("/var/run/netns/{ns}")).expect("the test's namespace");
+    nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns (needs root)");
+}

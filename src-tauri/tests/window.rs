@@ -1,0 +1,258 @@
+//! The real app window, driven through WebDriver (tauri-driver + WebKitWebDriver) under Xvfb, in
+//! a meeting on a real Janus with a headless `conclave join` participant.
+//!
+//! Needs root, Janus, Xvfb, dbus-daemon, WebKitWebDriver and tauri-driver (scripts/test installs
+//! them). Screenshots land in `$CARGO_TARGET_TMPDIR/screenshots/<test>/`.
+
+#[path = "../../tests/support/janus.rs"]
+#[allow(dead_code)]
+mod janus;
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use janus::{JanusNet, WS_URL};
+use serde_json::{Value, json};
+use support::desktop::{DRIVER_PORT, Desktop};
+use support::webdriver::Session;
+
+fn app() -> &'static str {
+    env!("CARGO_BIN_EXE_conclave-app")
+}
+
+/// The headless client, built next to the app by the same workspace build.
+fn conclave() -> PathBuf {
+    let cli = PathBuf::from(app()).with_file_name("conclave");
+    assert!(cli.exists(), "build the workspace first: {}", cli.display());
+    cli
+}
+
+fn new_link(room: &str) -> String {
+    let out = Command::new(conclave())
+        .args(["link", "new", "--sfu", WS_URL, "--room", room])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn save(dir: &std::path::Path, name: &str, session: &Session) {
+    let png = session.screenshot();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+/// The page's text of `css`.
+fn text(session: &Session, css: &str) -> String {
+    session.find(css).text()
+}
+
+#[test]
+fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_german() {
+    let net = JanusNet::start();
+    let desktop = Desktop::start(&net);
+    let shots = Desktop::screenshot_dir("meeting");
+    let link = new_link("window-test");
+
+    let bob_stats = net.dir.join("bob.json");
+    let bob = net
+        .command(conclave())
+        .args(["join", &link, "--name", "Bob"])
+        .args(["--camera", "synthetic", "--mic", "tone"])
+        .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
+        .args(["--duration", "30s", "--stats-json"])
+        .arg(&bob_stats)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let session = Session::start(DRIVER_PORT, app());
+    // English first, whatever the machine's locale.
+    session.find("button[data-lang=en]").click();
+    assert_eq!(text(&session, "#join"), "Join");
+
+    // A malformed link: a clear message, nothing else happens.
+    session.find("#link").send_keys("conclave://join?room=x");
+    session.wait_for(
+        "the link to be refused",
+        Duration::from_secs(5),
+        "return document.getElementById('link-status').dataset.valid === 'false'",
+    );
+    session.script("document.getElementById('link').value = ''", json!([]));
+
+    session.find("#link").send_keys(&link);
+    session.wait_for(
+        "the link to be accepted",
+        Duration::from_secs(5),
+        "return document.getElementById('link-status').dataset.valid === 'true'",
+    );
+    session.find("#name").send_keys("Alice");
+    session.script(
+        "document.getElementById('camera').value = 'synthetic';\
+         document.getElementById('microphone').value = 'synthetic';",
+        json!([]),
+    );
+    save(&shots, "1-prejoin-en.png", &session);
+    session.find("#join").click();
+
+    // Bob appears, named and verified, and his video is decoded.
+    session.wait_for(
+        "Bob verified in the participant list",
+        Duration::from_secs(20),
+        "const li = [...document.querySelectorAll('#participants li')]\
+           .find(l => l.querySelector('.name')?.textContent === 'Bob');\
+         return li && li.querySelector('.verification').dataset.verified === 'true';",
+    );
+    session.wait_for(
+        "Bob's video frames",
+        Duration::from_secs(15),
+        "const f = document.querySelector('.tile .frames');\
+         return f && parseInt(f.textContent) > 30;",
+    );
+    let code = session.wait_for(
+        "a group code",
+        Duration::from_secs(10),
+        "const c = document.getElementById('group-code').textContent;\
+         return /^([0-9]{4} ){4}[0-9]{4}$/.test(c) && c;",
+    );
+    assert_eq!(text(&session, "#connection"), "Connected");
+    save(&shots, "2-meeting-en.png", &session);
+
+    // Mute in the UI: the button says so at once.
+    session.find("#toggle-mic").click();
+    session.wait_for(
+        "the microphone button to show muted",
+        Duration::from_secs(3),
+        "return document.getElementById('toggle-mic').getAttribute('aria-pressed') === 'false'",
+    );
+
+    // A second launch with a link while in a meeting: the running app asks before leaving.
+    let second_link = new_link("another-room");
+    let mut second = net.command(app());
+    desktop.app_env(&mut second);
+    let status = second
+        .arg(&second_link)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "the second instance hands over and exits");
+    session.wait_for(
+        "the switch-meeting question",
+        Duration::from_secs(10),
+        "return document.getElementById('link-dialog').open",
+    );
+    save(&shots, "3-deep-link-question-en.png", &session);
+    session.find("#switch-no").click();
+    session.wait_for(
+        "the question to close",
+        Duration::from_secs(5),
+        "return !document.getElementById('link-dialog').open",
+    );
+
+    // German.
+    session.find("button[data-lang=de]").click();
+    assert_eq!(text(&session, "#leave"), "Verlassen");
+    assert_eq!(text(&session, "#e2ee-title"), "Ende-zu-Ende-verschlüsselt");
+    session.wait_for(
+        "German participant states",
+        Duration::from_secs(3),
+        "return document.querySelector('#participants .verification[data-verified=true]')\
+           ?.textContent === 'verifiziert'",
+    );
+    save(&shots, "4-meeting-de.png", &session);
+
+    // Bob leaves at his 40 s; his report says what he saw of us.
+    let out = bob.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value = serde_json::from_str(&std::fs::read_to_string(&bob_stats).unwrap()).unwrap();
+    let alice = stats["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["display_name"] == "Alice")
+        .unwrap_or_else(|| panic!("Bob saw Alice: {stats}"));
+    assert_eq!(alice["verified"], true, "{alice}");
+    assert_eq!(
+        alice["sending_audio"], false,
+        "Bob sees Alice muted: {alice}"
+    );
+    assert!(
+        alice["audio"]["frames_decrypted"].as_u64().unwrap() > 50,
+        "Alice's audio reached Bob before she muted: {alice}"
+    );
+    assert!(
+        alice["video"]["frames_decoded"].as_u64().unwrap() > 100,
+        "{alice}"
+    );
+    assert!(
+        stats["group_code_history"]
+            .as_array()
+            .unwrap()
+            .contains(&code),
+        "Bob and Alice saw the same group code {code}: {stats}"
+    );
+
+    session.find("#leave").click();
+    session.wait_for(
+        "the pre-join screen after leaving",
+        Duration::from_secs(10),
+        "return !document.getElementById('prejoin').hidden",
+    );
+    save(&shots, "5-left-de.png", &session);
+    session.close();
+}
+
+#[test]
+fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
+    let net = JanusNet::start();
+    let _desktop = Desktop::start(&net);
+    let shots = Desktop::screenshot_dir("unreachable");
+    // Nothing listens on port 9 of the namespace.
+    let out = Command::new(conclave())
+        .args([
+            "link",
+            "new",
+            "--sfu",
+            "ws://127.0.0.1:9",
+            "--room",
+            "nowhere",
+        ])
+        .output()
+        .unwrap();
+    let link = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let session = Session::start(DRIVER_PORT, app());
+    session.find("button[data-lang=en]").click();
+    session.find("#link").send_keys(&link);
+    session.find("#name").send_keys("Alice");
+    session.script(
+        "document.getElementById('camera').value = 'synthetic';\
+         document.getElementById('microphone').value = 'synthetic';",
+        json!([]),
+    );
+    session.find("#join").click();
+    session.wait_for(
+        "the unreachable-server message",
+        Duration::from_secs(15),
+        "return document.getElementById('connection').textContent.startsWith('Cannot reach')",
+    );
+    save(&shots, "1-unreachable-en.png", &session);
+    session.find("#leave").click();
+    session.wait_for(
+        "the pre-join screen after leaving",
+        Duration::from_secs(10),
+        "return !document.getElementById('prejoin').hidden",
+    );
+    save(&shots, "2-left-en.png", &session);
+    // Still alive: the form works.
+    session.find("button[data-lang=de]").click();
+    assert_eq!(text(&session, "#join"), "Beitreten");
+    session.close();
+}
