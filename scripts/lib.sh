@@ -48,7 +48,3 @@ need_cargo_tool() {
     cargo install --locked --quiet "$crate" --version "$version"
   fi
 }
-  if ! "$bin" --version 2>/dev/null | grep -q "$version"; then
-    cargo install --locked --quiet "$crate" --version "$version"
-  fi
-}
