@@ -292,6 +292,7 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         ice_ip: args.ice_address,
         record_dir: args.record_dir,
         measure_audio_latency: args.measure_audio_latency,
+        video_out: None,
         // A fresh identity per meeting: nothing is stored (the app offers a kept one).
         identity: conclave_group::Identity::generate().context("no randomness for an identity")?,
     };

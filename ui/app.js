@@ -73,18 +73,14 @@ function participantItem(p) {
   return li;
 }
 
-function tile(p) {
-  const div = document.createElement("div");
-  div.className = "tile";
-  div.dataset.pseudonym = p.pseudonym;
-  const label = document.createElement("span");
-  label.className = "label";
-  label.textContent = p.display_name || "…";
-  const frames = document.createElement("span");
-  frames.className = "frames";
-  frames.textContent = tr("frames", p.video.frames_decoded);
-  div.append(label, frames);
-  return div;
+// The active speaker: the loudest of those audible now.
+function speaker(present) {
+  let best = null;
+  for (const p of present) {
+    if (p.sending_audio === false || p.audio_level < 0.02) continue;
+    if (!best || p.audio_level > best.audio_level) best = p;
+  }
+  return best;
 }
 
 function renderMeeting() {
@@ -105,14 +101,12 @@ function renderMeeting() {
   me.className = "me";
   me.textContent = `${tr("you")} · ${state.sending_audio ? tr("micOn") : tr("micOff")}`;
   list.replaceChildren(me, ...present.map(participantItem));
-  const tiles = $("tiles");
-  if (present.length === 0) {
-    const p = document.createElement("p");
-    p.textContent = tr("waiting");
-    tiles.replaceChildren(p);
-  } else {
-    tiles.replaceChildren(...present.map(tile));
-  }
+  const active = speaker(present);
+  $("waiting").hidden = present.length > 0;
+  syncTiles($("tiles"), present, {
+    frames: (n) => tr("frames", n),
+    speaking: (p) => p === active,
+  });
   $("toggle-mic").setAttribute("aria-pressed", String(state.sending_audio));
   $("toggle-cam").setAttribute("aria-pressed", String(state.sending_video));
   $("meeting-error").textContent = state.error || "";
@@ -153,6 +147,7 @@ async function refreshState() {
   }
   if (state.connection === "left" || state.connection === "failed") {
     stopPolling();
+    clearTiles();
     show("prejoin");
     lastError = state.connection === "failed" ? { key: "failed" } : null;
     $("error").textContent = state.error ? `${tr("failed")} ${state.error}` : lastError ? tr("failed") : "";

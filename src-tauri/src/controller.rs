@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use conclave::client::{JoinOptions, Meeting, MeetingStats};
+use std::sync::Arc;
+
+use conclave::client::{JoinOptions, Meeting, MeetingStats, VideoOut};
 use conclave::selftest::{CameraChoice, MicChoice};
 use conclave_room::JoinLink;
 
@@ -74,12 +76,27 @@ impl DeviceChoice {
     }
 }
 
+/// What the shell must do after a tray action, beyond what the controller did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing more.
+    Nothing,
+    /// Bring the window back.
+    ShowWindow,
+    /// Quit the app (the meeting was left).
+    Exit,
+}
+
 /// The meeting, if one runs, and how to reach the network.
 #[derive(Default)]
 pub struct Controller {
     meeting: Mutex<Option<Meeting>>,
     /// Local address for media sockets (tests bind to their private network).
     ice_ip: Option<IpAddr>,
+    /// Decoded pictures for the video tiles.
+    video_out: Arc<VideoOut>,
+    /// The push-to-talk key turned the microphone on, and its release turns it off again.
+    talking: std::sync::atomic::AtomicBool,
 }
 
 impl Controller {
@@ -88,6 +105,8 @@ impl Controller {
         Controller {
             meeting: Mutex::default(),
             ice_ip,
+            video_out: Arc::default(),
+            talking: Default::default(),
         }
     }
 
@@ -122,6 +141,8 @@ impl Controller {
         options.send_audio = !devices.start_muted;
         options.send_video = !devices.start_camera_off;
         options.ice_ip = self.ice_ip;
+        self.video_out.clear();
+        options.video_out = Some(self.video_out.clone());
         *slot = Some(Meeting::start(options));
         Ok(())
     }
@@ -166,6 +187,39 @@ impl Controller {
         self.set_video(!on)
     }
 
+    /// A tray menu item was chosen (by its id).
+    pub fn tray(&self, item: &str) -> Effect {
+        match item {
+            "microphone" => {
+                self.toggle_audio();
+            }
+            "camera" => {
+                self.toggle_video();
+            }
+            "show" => return Effect::ShowWindow,
+            "leave" => self.leave(),
+            "quit" => {
+                self.leave();
+                return Effect::Exit;
+            }
+            _ => {}
+        }
+        Effect::Nothing
+    }
+
+    /// The push-to-talk key went down or up: talk while it is held, if muted when pressed.
+    pub fn push_to_talk(&self, pressed: bool) {
+        use std::sync::atomic::Ordering;
+        if pressed {
+            if matches!(self.switches(), Some((false, _))) {
+                self.talking.store(true, Ordering::Relaxed);
+                self.set_audio(true);
+            }
+        } else if self.talking.swap(false, Ordering::Relaxed) {
+            self.set_audio(false);
+        }
+    }
+
     /// (microphone on, camera on), or `None` outside a meeting.
     pub fn switches(&self) -> Option<(bool, bool)> {
         let slot = self.lock();
@@ -173,8 +227,85 @@ impl Controller {
         Some((m.switches().audio(), m.switches().video()))
     }
 
+    /// The video tiles' pictures.
+    pub fn video_out(&self) -> &VideoOut {
+        &self.video_out
+    }
+
     /// What the meeting screen shows; `None` before the first join.
     pub fn state(&self) -> Option<MeetingStats> {
         self.lock().as_ref().map(Meeting::snapshot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn devices() -> DeviceChoice {
+        DeviceChoice {
+            camera: Some("none".into()),
+            microphone: Some("none".into()),
+            start_muted: true,
+            start_camera_off: false,
+        }
+    }
+
+    /// A meeting whose server does not answer (nothing listens on port 9): it keeps retrying,
+    /// which is all the switches need.
+    const LINK: &str = "conclave://join?sfu=ws%3A%2F%2F127.0.0.1%3A9&room=r\
+                        #k=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    #[tokio::test]
+    async fn tray_and_shortcuts_steer_the_meeting_like_the_window() {
+        let c = Controller::new(None);
+        assert_eq!(c.tray("microphone"), Effect::Nothing);
+        assert_eq!(c.switches(), None, "no meeting: nothing to switch");
+        assert!(matches!(
+            c.join("not a link", "A", &devices()),
+            Err(AppError::InvalidLink(_))
+        ));
+        assert!(matches!(
+            c.join(LINK, "  ", &devices()),
+            Err(AppError::NoName)
+        ));
+        c.join(LINK, "Alice", &devices()).unwrap();
+        assert!(matches!(
+            c.join(LINK, "Alice", &devices()),
+            Err(AppError::AlreadyInMeeting)
+        ));
+        assert_eq!(c.switches(), Some((false, true)), "joined muted");
+
+        assert_eq!(c.tray("microphone"), Effect::Nothing);
+        assert_eq!(c.switches(), Some((true, true)));
+        c.tray("camera");
+        assert_eq!(c.switches(), Some((true, false)));
+        assert_eq!(c.toggle_audio(), Some(false));
+
+        // Push to talk: on while held, off again on release.
+        c.push_to_talk(true);
+        assert_eq!(c.switches(), Some((true, false)));
+        c.push_to_talk(false);
+        assert_eq!(c.switches(), Some((false, false)));
+        // Held while already talking: the release leaves the microphone on.
+        c.set_audio(true);
+        c.push_to_talk(true);
+        c.push_to_talk(false);
+        assert_eq!(c.switches(), Some((true, false)));
+
+        // The meeting state says the same.
+        let state = c.state().unwrap();
+        assert!(state.sending_audio && !state.sending_video);
+
+        assert_eq!(c.tray("show"), Effect::ShowWindow);
+        assert_eq!(c.tray("quit"), Effect::Exit);
+        for _ in 0..100 {
+            if !c.in_meeting() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(!c.in_meeting(), "quitting leaves the meeting");
+        assert_eq!(c.switches(), None);
     }
 }

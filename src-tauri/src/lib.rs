@@ -2,6 +2,7 @@
 //! Decisions about meetings belong to the `conclave` crate, never to this one.
 
 mod controller;
+mod frames;
 mod tray;
 
 use std::sync::Mutex;
@@ -11,7 +12,7 @@ use tauri::{AppHandle, Emitter, Manager, State, WindowEvent};
 use tauri_plugin_deep_link::DeepLinkExt;
 use tauri_plugin_global_shortcut::{Code, GlobalShortcutExt, Modifiers, Shortcut, ShortcutState};
 
-pub use controller::{AppError, Controller, DeviceChoice};
+pub use controller::{AppError, Controller, DeviceChoice, Effect};
 use tray::Tray;
 
 /// What the About line of the UI shows.
@@ -160,9 +161,16 @@ fn set_video(app: AppHandle, controller: State<'_, Controller>, on: bool) -> Opt
     result
 }
 
-/// What the meeting screen shows (polled by the page).
+/// What the meeting screen shows (polled by the page). The tray follows along, so that it
+/// notices a meeting that ended by itself.
 #[tauri::command]
-fn meeting_state(controller: State<'_, Controller>) -> Option<conclave::client::MeetingStats> {
+fn meeting_state(
+    app: AppHandle,
+    controller: State<'_, Controller>,
+) -> Option<conclave::client::MeetingStats> {
+    if let Some(tray) = app.try_state::<Tray>() {
+        tray.refresh(&controller);
+    }
     controller.state()
 }
 
@@ -189,21 +197,10 @@ fn refresh(app: &AppHandle) {
 
 /// What a tray item does.
 pub(crate) fn tray_action(app: &AppHandle, id: &str) {
-    let controller = app.state::<Controller>();
-    match id {
-        "microphone" => {
-            controller.toggle_audio();
-        }
-        "camera" => {
-            controller.toggle_video();
-        }
-        "show" => tray::show_window(app),
-        "leave" => controller.leave(),
-        "quit" => {
-            controller.leave();
-            app.exit(0);
-        }
-        _ => {}
+    match app.state::<Controller>().tray(id) {
+        Effect::Nothing => {}
+        Effect::ShowWindow => tray::show_window(app),
+        Effect::Exit => app.exit(0),
     }
     refresh(app);
 }
@@ -223,7 +220,7 @@ fn on_shortcut(app: &AppHandle, shortcut: &Shortcut, state: ShortcutState) {
     if *shortcut == toggle && state == ShortcutState::Pressed {
         controller.toggle_audio();
     } else if *shortcut == push_to_talk {
-        controller.set_audio(state == ShortcutState::Pressed);
+        controller.push_to_talk(state == ShortcutState::Pressed);
     }
     refresh(app);
 }
@@ -257,6 +254,9 @@ pub fn run() -> Result<(), tauri::Error> {
                 .with_handler(|app, shortcut, event| on_shortcut(app, shortcut, event.state))
                 .build(),
         )
+        .register_uri_scheme_protocol(frames::SCHEME, |ctx, request| {
+            frames::respond(&ctx.app_handle().state::<Controller>(), request.uri())
+        })
         .manage(Controller::new(ice_ip()))
         .manage(PendingLink::default())
         .setup(|app| {

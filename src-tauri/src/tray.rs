@@ -18,6 +18,8 @@ pub struct Tray {
     quit: MenuItem<Wry>,
     live: Image<'static>,
     muted: Image<'static>,
+    /// What the tray shows now, so that unchanged state costs nothing.
+    shown: std::sync::Mutex<Option<Option<(bool, bool)>>>,
 }
 
 /// Menu labels in the UI's language.
@@ -85,12 +87,19 @@ impl Tray {
             quit,
             live,
             muted,
+            shown: std::sync::Mutex::default(),
         })
     }
 
     /// Shows the meeting's switches; outside a meeting the switches are disabled.
     pub fn refresh(&self, controller: &Controller) {
         let switches = controller.switches();
+        if let Ok(mut shown) = self.shown.lock() {
+            if *shown == Some(switches) {
+                return;
+            }
+            *shown = Some(switches);
+        }
         let (mic, cam) = switches.unwrap_or((false, false));
         let in_meeting = switches.is_some();
         let _ = self.microphone.set_checked(mic);

@@ -10,6 +10,8 @@ mod janus;
 mod support;
 
 use std::path::PathBuf;
+
+use base64::Engine;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -42,6 +44,36 @@ fn save(dir: &std::path::Path, name: &str, session: &Session) {
     let png = session.screenshot();
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
     std::fs::write(dir.join(name), png).unwrap();
+}
+
+/// The test-pattern stamp in the first video tile's pixels, as the page drew them.
+fn stamp_on_screen(session: &Session) -> Option<conclave_media::pattern::Stamp> {
+    let url = session.script(
+        "const c = document.querySelector('.tile canvas');\
+         return c && c.width > 0 ? c.toDataURL('image/png') : null;",
+        json!([]),
+    );
+    let b64 = url.as_str()?.strip_prefix("data:image/png;base64,")?;
+    let png = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png))
+        .read_info()
+        .ok()?;
+    let mut rgba = vec![0; reader.output_buffer_size()?];
+    let info = reader.next_frame(&mut rgba).ok()?;
+    assert_eq!(
+        info.color_type,
+        png::ColorType::Rgba,
+        "a canvas reads back as RGBA"
+    );
+    let rgb: Vec<u8> = rgba[..info.buffer_size()]
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let frame =
+        conclave_media::convert::to_i420(conclave_media::convert::PixelFormat::Rgb, w, h, &rgb)
+            .ok()?;
+    conclave_media::pattern::read(&frame)
 }
 
 /// The page's text of `css`.
@@ -111,6 +143,27 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         Duration::from_secs(15),
         "const f = document.querySelector('.tile .frames');\
          return f && parseInt(f.textContent) > 30;",
+    );
+    // The tile shows Bob's test pattern: its frame stamp reads back from the drawn pixels and
+    // advances.
+    session.wait_for(
+        "Bob's tile to draw pictures",
+        Duration::from_secs(10),
+        "const t = document.querySelector('.tile');\
+         return t && parseInt(t.dataset.drawn || '0') > 10;",
+    );
+    // Bob's tone makes him the active speaker.
+    session.wait_for(
+        "Bob highlighted as the speaker",
+        Duration::from_secs(5),
+        "return document.querySelector('.tile.speaking .label')?.textContent === 'Bob'",
+    );
+    let first = stamp_on_screen(&session).expect("the test pattern in Bob's tile");
+    std::thread::sleep(Duration::from_millis(700));
+    let later = stamp_on_screen(&session).expect("the test pattern in Bob's tile");
+    assert!(
+        later.frame > first.frame,
+        "Bob's picture moves: {first:?} then {later:?}"
     );
     let code = session.wait_for(
         "a group code",

@@ -11,10 +11,12 @@ mod receive;
 pub mod rtp_video;
 mod run;
 pub mod stats;
+mod video_out;
 
 pub use meeting::{Meeting, Switches};
 pub use run::{JoinOptions, janus_room, join};
 pub use stats::{Connection, MeetingStats};
+pub use video_out::{Latest, VideoOut};
 
 /// What can end a meeting for this participant.
 #[derive(Debug, thiserror::Error)]

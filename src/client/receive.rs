@@ -15,6 +15,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use super::rtp_video::{Assembled, FrameAssembler};
 use super::run::{Receivers, SharedTally, receiver_for};
 use super::stats::MediaTally;
+use super::video_out::VideoOut;
 
 /// Least time between two keyframe requests for one track.
 const PLI_INTERVAL: Duration = Duration::from_millis(500);
@@ -28,6 +29,7 @@ pub fn spawn(
     track: Arc<dyn TrackRemote>,
     receivers: Receivers,
     tally: SharedTally,
+    video_out: Option<Arc<VideoOut>>,
     measure_audio_latency: bool,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -39,7 +41,7 @@ pub fn spawn(
         let kind = track.kind().await;
         let receiver = receiver_for(&receivers, feed);
         match kind {
-            RtpCodecKind::Video => receive_video(track, feed, receiver, tally).await,
+            RtpCodecKind::Video => receive_video(track, feed, receiver, tally, video_out).await,
             RtpCodecKind::Audio => {
                 receive_audio(track, feed, receiver, tally, measure_audio_latency).await;
             }
@@ -60,10 +62,11 @@ async fn receive_video(
     feed: u64,
     receiver: Arc<Mutex<conclave_e2ee::Receiver>>,
     tally: SharedTally,
+    video_out: Option<Arc<VideoOut>>,
 ) {
     let (frames, decoder_input) = std_mpsc::sync_channel::<Vec<u8>>(4);
     let decoder_tally = tally.clone();
-    std::thread::spawn(move || decode_video(feed, decoder_input, decoder_tally));
+    std::thread::spawn(move || decode_video(feed, decoder_input, decoder_tally, video_out));
     let mut assembler = FrameAssembler::default();
     let mut last_pli: Option<Instant> = None;
     let mut awaiting_keyframe = true;
@@ -149,7 +152,12 @@ async fn request_keyframe(track: &Arc<dyn TrackRemote>, ssrc: u32, last: &mut Op
     let _ = track.write_rtcp(vec![Box::new(pli)]).await;
 }
 
-fn decode_video(feed: u64, input: std_mpsc::Receiver<Vec<u8>>, tally: SharedTally) {
+fn decode_video(
+    feed: u64,
+    input: std_mpsc::Receiver<Vec<u8>>,
+    tally: SharedTally,
+    video_out: Option<Arc<VideoOut>>,
+) {
     let Ok(mut decoder) = H264Decoder::new() else {
         return;
     };
@@ -158,16 +166,21 @@ fn decode_video(feed: u64, input: std_mpsc::Receiver<Vec<u8>>, tally: SharedTall
             continue;
         };
         let done = wall_clock_us();
-        let mut t = lock(&tally);
-        let v = &mut t.by_feed(feed).video;
-        v.decoded(done);
-        if let Some(stamp) = pattern::read(&picture) {
-            v.last_frame_number = Some(stamp.frame);
-            // The stamp holds the low 56 bits of the capture time.
-            let now = done & ((1 << 56) - 1);
-            if now >= stamp.captured_us {
-                v.latency.push(now - stamp.captured_us);
+        {
+            let mut t = lock(&tally);
+            let v = &mut t.by_feed(feed).video;
+            v.decoded(done);
+            if let Some(stamp) = pattern::read(&picture) {
+                v.last_frame_number = Some(stamp.frame);
+                // The stamp holds the low 56 bits of the capture time.
+                let now = done & ((1 << 56) - 1);
+                if now >= stamp.captured_us {
+                    v.latency.push(now - stamp.captured_us);
+                }
             }
+        }
+        if let Some(out) = &video_out {
+            out.put(feed, picture);
         }
     }
 }
@@ -198,20 +211,31 @@ async fn receive_audio(
             _ => None,
         };
         let mut t = lock(&tally);
-        let a = &mut t.by_feed(feed).audio;
-        a.frames_received += 1;
+        let p = t.by_feed(feed);
+        p.audio.frames_received += 1;
         match &result {
-            Ok(_) => a.frames_decrypted += 1,
-            Err(e) => count_drop(a, e.reason()),
+            Ok(_) => p.audio.frames_decrypted += 1,
+            Err(e) => count_drop(&mut p.audio, e.reason()),
         }
         if let Some(current) = samples {
-            a.decoded(now);
+            p.audio.decoded(now);
+            p.audio_level = speech_level(p.audio_level, &current);
             previous = current;
         }
         if let Some(d) = delay {
-            a.latency.push(d);
+            p.audio.latency.push(d);
         }
     }
+}
+
+/// A loudness meter for "who is speaking": the frame's RMS, rising at once and falling over
+/// about half a second, so a speaker stays highlighted across the gaps between words.
+fn speech_level(previous: f32, samples: &[f32]) -> f32 {
+    if samples.is_empty() {
+        return previous;
+    }
+    let rms = (samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32).sqrt();
+    rms.max(previous * 0.92)
 }
 
 /// Mouth-to-ear delay of a timing chirp (see `conclave_media::synthetic::Signal::Chirps`) that

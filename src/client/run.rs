@@ -64,6 +64,8 @@ pub struct JoinOptions {
     pub record_dir: Option<String>,
     /// Who we are in handshakes: a fresh key pair per meeting unless the user keeps one.
     pub identity: Identity,
+    /// Where decoded pictures go for display (none for a headless participant).
+    pub video_out: Option<Arc<super::VideoOut>>,
     /// Look for the synthetic microphone's timing chirps in received audio to measure
     /// mouth-to-ear latency (costs a correlation per frame: off in meetings).
     pub measure_audio_latency: bool,
@@ -91,6 +93,7 @@ impl JoinOptions {
             ice_ip: None,
             record_dir: None,
             identity,
+            video_out: None,
             measure_audio_latency: false,
         }
     }
@@ -452,6 +455,7 @@ impl<'a> Attempt<'a> {
                             track,
                             self.receivers.clone(),
                             self.tally.clone(),
+                            self.options.video_out.clone(),
                             self.options.measure_audio_latency,
                         );
                         self.tasks.push(task);

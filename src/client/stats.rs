@@ -117,6 +117,8 @@ pub struct ParticipantTally {
     pub audio: MediaTally,
     /// Whether they left.
     pub left: bool,
+    /// How loud they are now (RMS of decoded audio, 0–1, falling slowly).
+    pub audio_level: f32,
 }
 
 /// Where we stand with the SFU.
@@ -217,6 +219,8 @@ pub struct ParticipantStats {
     pub feeds: Vec<u64>,
     /// Whether they left before we did.
     pub left: bool,
+    /// How loud they are now (0–1): who is speaking.
+    pub audio_level: f32,
     /// Their video.
     pub video: MediaStats,
     /// Their audio.
@@ -276,6 +280,7 @@ pub struct MeetingStats {
 impl MeetingTally {
     /// The report.
     pub fn report(&self, pseudonym: &str, switches: &super::Switches) -> MeetingStats {
+        let now_us = conclave_media::wall_clock_us();
         let mut warnings = self.warnings.clone();
         for (name, p) in &self.participants {
             let received = p.video.frames_received + p.audio.frames_received;
@@ -323,6 +328,11 @@ impl MeetingTally {
                     verification_failure: p.verification_failure.clone(),
                     feeds: p.feeds.clone(),
                     left: p.left,
+                    // Nothing heard for a while (muted, DTX silence): not speaking.
+                    audio_level: match p.audio.last_decoded_us {
+                        Some(t) if now_us.saturating_sub(t) < 500_000 => p.audio_level,
+                        _ => 0.0,
+                    },
                     video: (&p.video).into(),
                     audio: (&p.audio).into(),
                 })

@@ -1,0 +1,75 @@
+//! Decoded pictures for a display: the newest one per remote participant. A display that falls
+//! behind skips pictures instead of queueing them, so it never shows the past.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use conclave_media::VideoFrame;
+
+/// The newest picture of one participant, numbered so a display can ask only for newer ones.
+#[derive(Clone, Debug)]
+pub struct Latest {
+    /// Counts up with every picture of this participant.
+    pub seq: u32,
+    /// The picture, I420.
+    pub frame: Arc<VideoFrame>,
+}
+
+/// Newest pictures by SFU feed id.
+#[derive(Debug, Default)]
+pub struct VideoOut {
+    latest: Mutex<HashMap<u64, Latest>>,
+}
+
+impl VideoOut {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Latest>> {
+        self.latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps `frame` as `feed`'s newest picture.
+    pub fn put(&self, feed: u64, frame: VideoFrame) {
+        let mut latest = self.lock();
+        let seq = latest.get(&feed).map_or(1, |l| l.seq.wrapping_add(1));
+        latest.insert(
+            feed,
+            Latest {
+                seq,
+                frame: Arc::new(frame),
+            },
+        );
+    }
+
+    /// `feed`'s newest picture if it is not `seen`.
+    pub fn newer_than(&self, feed: u64, seen: u32) -> Option<Latest> {
+        self.lock().get(&feed).filter(|l| l.seq != seen).cloned()
+    }
+
+    /// Forgets every picture (a new meeting starts).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_display_gets_only_pictures_it_has_not_seen() {
+        let out = VideoOut::default();
+        assert!(out.newer_than(7, 0).is_none());
+        out.put(7, VideoFrame::black(4, 4));
+        let first = out.newer_than(7, 0).unwrap();
+        assert!(out.newer_than(7, first.seq).is_none());
+        out.put(7, VideoFrame::black(8, 8));
+        out.put(7, VideoFrame::black(16, 16));
+        // Only the newest is kept.
+        let newest = out.newer_than(7, first.seq).unwrap();
+        assert_eq!(newest.frame.width, 16);
+        assert!(out.newer_than(8, 0).is_none());
+        out.clear();
+        assert!(out.newer_than(7, 0).is_none());
+    }
+}
