@@ -75,6 +75,9 @@ struct JoinArgs {
     /// Microphone: synthetic (speech), tone, chirps, none, default, or a device name.
     #[arg(long, default_value = "default", value_parser = |s: &str| Ok::<_, String>(conclave::cli_args::mic(s)))]
     mic: conclave::selftest::MicChoice,
+    /// Speaker for the others' voices: none, default, or a device name.
+    #[arg(long, default_value = "none", value_parser = |s: &str| Ok::<_, String>(conclave::cli_args::speaker(s)))]
+    speaker: conclave::selftest::SpeakerChoice,
     /// How long to stay, e.g. 30s or 5m.
     #[arg(long, default_value = "60s", value_parser = conclave::cli_args::duration)]
     duration: std::time::Duration,
@@ -281,6 +284,7 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         send_video: !args.mute.iter().any(|m| m == "video"),
         camera: args.camera,
         mic: args.mic,
+        speaker: args.speaker,
         video: conclave_media::VideoFormat {
             width: args.resolution.0,
             height: args.resolution.1,

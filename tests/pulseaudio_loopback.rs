@@ -3,87 +3,13 @@
 //! "speaker" sink after `conclave selftest` took it through Opus, SFrame encryption, decryption,
 //! the jitter buffer and playback — at the same pitch.
 
+mod support;
+
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const RATE: u32 = 48_000;
-
-/// A PulseAudio daemon of our own, in its own runtime directory; killed on drop.
-struct Pulse {
-    dir: PathBuf,
-    daemon: Child,
-}
-
-impl Pulse {
-    fn start(name: &str) -> Pulse {
-        let dir =
-            std::env::temp_dir().join(format!("conclave-pulse-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let daemon = Command::new("pulseaudio")
-            .args([
-                "--daemonize=no",
-                "--exit-idle-time=-1",
-                "--system=false",
-                "--disallow-exit",
-                "-n",
-                "--load=module-null-sink sink_name=conclave_mic",
-                "--load=module-null-sink sink_name=conclave_speaker",
-                "--load=module-native-protocol-unix auth-anonymous=1",
-            ])
-            .envs(env(&dir))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pulseaudio is installed (scripts/test installs it)");
-        let pulse = Pulse { dir, daemon };
-        let socket = pulse.dir.join("pulse/native");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "PulseAudio did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        pulse.pactl(&["set-default-source", "conclave_mic.monitor"]);
-        pulse.pactl(&["set-default-sink", "conclave_speaker"]);
-        pulse
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
-        c.envs(env(&self.dir));
-        c
-    }
-
-    fn pactl(&self, args: &[&str]) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let status = self.command("pactl").args(args).status().unwrap();
-            if status.success() {
-                return;
-            }
-            assert!(Instant::now() < deadline, "pactl {args:?} failed");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn env(dir: &Path) -> Vec<(&'static str, PathBuf)> {
-    vec![
-        ("XDG_RUNTIME_DIR", dir.to_owned()),
-        ("HOME", dir.to_owned()),
-        ("PULSE_SERVER", dir.join("pulse/native")),
-    ]
-}
+use support::pulse::{Pulse, RATE, power_at};
 
 fn tone(hz: f64, seconds: f64) -> Vec<u8> {
     (0..(seconds * f64::from(RATE)) as usize)
@@ -92,19 +18,6 @@ fn tone(hz: f64, seconds: f64) -> Vec<u8> {
             ((s * 32767.0) as i16).to_le_bytes()
         })
         .collect()
-}
-
-/// Power of `hz` in `samples` (Goertzel), normalised by length.
-fn power_at(samples: &[f32], hz: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * hz / f64::from(RATE);
-    let coeff = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in samples {
-        let s0 = f64::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    (s1 * s1 + s2 * s2 - coeff * s1 * s2) / samples.len() as f64
 }
 
 /// Plays `hz` into the microphone sink, runs the self-test on the default devices, and returns

@@ -110,6 +110,13 @@ function renderMeeting() {
   $("toggle-mic").setAttribute("aria-pressed", String(state.sending_audio));
   $("toggle-cam").setAttribute("aria-pressed", String(state.sending_video));
   $("meeting-error").textContent = state.error || "";
+  $("warnings").replaceChildren(
+    ...state.warnings.map((w) => {
+      const li = document.createElement("li");
+      li.textContent = w;
+      return li;
+    }),
+  );
 }
 
 // ---- actions ---------------------------------------------------------------------------------
@@ -178,6 +185,7 @@ async function join() {
   const devices = {
     camera: $("camera").value,
     microphone: $("microphone").value,
+    speaker: $("speaker").value,
     startMuted: $("start-muted").checked,
     startCameraOff: $("start-camera-off").checked,
   };
@@ -216,7 +224,7 @@ async function fillDevices() {
   };
   fill("camera", devices.cameras, true);
   fill("microphone", devices.microphones, true);
-  fill("speaker", devices.speakers, false);
+  fill("speaker", devices.speakers, true);
 }
 
 async function takeLink() {

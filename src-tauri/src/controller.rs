@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::Arc;
 
 use conclave::client::{JoinOptions, Meeting, MeetingStats, VideoOut};
-use conclave::selftest::{CameraChoice, MicChoice};
+use conclave::selftest::{CameraChoice, MicChoice, SpeakerChoice};
 use conclave_room::JoinLink;
 
 /// What can go wrong when the user acts; the UI shows each as a sentence in their language.
@@ -47,6 +47,8 @@ pub struct DeviceChoice {
     pub camera: Option<String>,
     /// "none", "synthetic" or a microphone name ("" or absent: the system default).
     pub microphone: Option<String>,
+    /// "none" or a speaker name ("" or absent: the system default).
+    pub speaker: Option<String>,
     /// Join with the microphone off.
     pub start_muted: bool,
     /// Join with the camera off.
@@ -60,6 +62,14 @@ impl DeviceChoice {
             Some("synthetic") => CameraChoice::Synthetic,
             Some(index) => CameraChoice::Device(index.parse().unwrap_or(0)),
             None => CameraChoice::Device(0),
+        }
+    }
+
+    fn speaker(&self) -> SpeakerChoice {
+        match self.speaker.as_deref() {
+            Some("none") => SpeakerChoice::Null,
+            Some("") | None => SpeakerChoice::Device(None),
+            Some(name) => SpeakerChoice::Device(Some(name.to_owned())),
         }
     }
 
@@ -138,6 +148,7 @@ impl Controller {
         let mut options = JoinOptions::new(link, name.to_owned(), identity);
         options.camera = devices.camera();
         options.mic = devices.microphone();
+        options.speaker = devices.speaker();
         options.send_audio = !devices.start_muted;
         options.send_video = !devices.start_camera_off;
         options.ice_ip = self.ice_ip;
@@ -246,6 +257,7 @@ mod tests {
         DeviceChoice {
             camera: Some("none".into()),
             microphone: Some("none".into()),
+            speaker: Some("none".into()),
             start_muted: true,
             start_camera_off: false,
         }

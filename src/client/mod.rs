@@ -7,6 +7,7 @@ mod keyframe_requests;
 pub mod keylog;
 mod meeting;
 mod peer;
+mod playback;
 mod receive;
 pub mod rtp_video;
 mod run;

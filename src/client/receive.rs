@@ -12,6 +12,7 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use super::playback::Playback;
 use super::rtp_video::{Assembled, FrameAssembler};
 use super::run::{Receivers, SharedTally, receiver_for};
 use super::stats::MediaTally;
@@ -30,6 +31,7 @@ pub fn spawn(
     receivers: Receivers,
     tally: SharedTally,
     video_out: Option<Arc<VideoOut>>,
+    playback: Option<Arc<Playback>>,
     measure_audio_latency: bool,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -43,7 +45,15 @@ pub fn spawn(
         match kind {
             RtpCodecKind::Video => receive_video(track, feed, receiver, tally, video_out).await,
             RtpCodecKind::Audio => {
-                receive_audio(track, feed, receiver, tally, measure_audio_latency).await;
+                receive_audio(
+                    track,
+                    feed,
+                    receiver,
+                    tally,
+                    playback,
+                    measure_audio_latency,
+                )
+                .await;
             }
             _ => {}
         }
@@ -190,6 +200,7 @@ async fn receive_audio(
     feed: u64,
     receiver: Arc<Mutex<conclave_e2ee::Receiver>>,
     tally: SharedTally,
+    playback: Option<Arc<Playback>>,
     measure_latency: bool,
 ) {
     let Ok(mut decoder) = OpusDecoder::new() else {
@@ -204,6 +215,10 @@ async fn receive_audio(
             continue;
         };
         let result = lock(&receiver).unprotect(Codec::Opus, &packet.payload);
+        if let (Some(playback), Ok(plain)) = (&playback, &result) {
+            let h = &packet.header;
+            playback.push(feed, h.sequence_number, h.timestamp, plain.clone());
+        }
         let samples = result.as_ref().ok().and_then(|p| decoder.decode(p).ok());
         let now = wall_clock_us();
         let delay = match (&samples, measure_latency) {

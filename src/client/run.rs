@@ -30,10 +30,11 @@ use super::capture::{Capture, EncodedAudio};
 use super::keylog::KeyLog;
 use super::meeting::{Command, Meeting, Switches};
 use super::peer::{H264_PT, OPUS_PT, Peer, PeerEvent};
+use super::playback::Playback;
 use super::receive;
 use super::rtp_video::VideoPacketizer;
 use super::stats::{Connection, MeetingStats, MeetingTally};
-use crate::selftest::{CameraChoice, MicChoice};
+use crate::selftest::{CameraChoice, MicChoice, SpeakerChoice};
 
 /// How to take part.
 #[derive(Clone, Debug)]
@@ -50,6 +51,8 @@ pub struct JoinOptions {
     pub camera: CameraChoice,
     /// Microphone.
     pub mic: MicChoice,
+    /// Where the others' voices are played (`Null`: nowhere, as for a headless participant).
+    pub speaker: SpeakerChoice,
     /// Picture size and rate.
     pub video: VideoFormat,
     /// Video bitrate.
@@ -82,6 +85,7 @@ impl JoinOptions {
             send_video: true,
             camera: CameraChoice::Device(0),
             mic: MicChoice::Device(None),
+            speaker: SpeakerChoice::Device(None),
             video: VideoFormat {
                 width: 640,
                 height: 360,
@@ -146,12 +150,31 @@ pub(crate) async fn run(
         options.keyframe_interval,
     );
     lock(&tally).warnings.append(&mut capture.warnings);
+    let playback = match &options.speaker {
+        SpeakerChoice::Null => None,
+        SpeakerChoice::Device(name) => match conclave_media::Speaker::open(name.as_deref()) {
+            Ok(speaker) => Some(Playback::start(Box::new(speaker))),
+            Err(e) => {
+                lock(&tally)
+                    .warnings
+                    .push(format!("{e}; the others cannot be heard"));
+                None
+            }
+        },
+    };
     let keylog = KeyLog::from_env().map(Arc::new);
     let deadline = Instant::now() + options.duration;
     let mut error = None;
     let mut backoff = RETRY_FIRST;
     loop {
-        let attempt = Attempt::new(&options, &pseudonym, &tally, &switches, keylog.clone());
+        let attempt = Attempt::new(
+            &options,
+            &pseudonym,
+            &tally,
+            &switches,
+            playback.clone(),
+            keylog.clone(),
+        );
         let started = Instant::now();
         match attempt.run(&mut capture, &mut commands, deadline).await {
             Ok(()) => break,
@@ -181,6 +204,10 @@ pub(crate) async fn run(
     }
     capture.stop();
     let mut t = lock(&tally);
+    if let Some(p) = playback {
+        p.stop();
+        t.audio_frames_played = p.frames_played();
+    }
     t.connection = if error.is_some() {
         Connection::Failed
     } else {
@@ -255,6 +282,7 @@ struct Attempt<'a> {
     options: &'a JoinOptions,
     tally: &'a SharedTally,
     switches: &'a Switches,
+    playback: Option<Arc<Playback>>,
     session: JanusSession,
     publishing: Option<Publishing>,
     subscriber: Option<Peer>,
@@ -276,6 +304,7 @@ impl<'a> Attempt<'a> {
         pseudonym: &str,
         tally: &'a SharedTally,
         switches: &'a Switches,
+        playback: Option<Arc<Playback>>,
         keylog: Option<Arc<KeyLog>>,
     ) -> Self {
         let (group_tx, group_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -289,6 +318,7 @@ impl<'a> Attempt<'a> {
             options,
             tally,
             switches,
+            playback,
             session,
             publishing: None,
             subscriber: None,
@@ -456,6 +486,7 @@ impl<'a> Attempt<'a> {
                             self.receivers.clone(),
                             self.tally.clone(),
                             self.options.video_out.clone(),
+                            self.playback.clone(),
                             self.options.measure_audio_latency,
                         );
                         self.tasks.push(task);
@@ -574,6 +605,9 @@ impl<'a> Attempt<'a> {
                     g.peer_left(feed, now);
                 }
                 lock(&self.receivers).remove(&feed);
+                if let Some(p) = &self.playback {
+                    p.remove(feed);
+                }
             }
             SfuEvent::Failed(failure) => return Err(ClientError::Sfu(failure)),
             _ => {}

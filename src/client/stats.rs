@@ -165,6 +165,8 @@ pub struct MeetingTally {
     pub connection: Connection,
     /// Why the meeting ended early, if it did.
     pub error: Option<String>,
+    /// 20 ms frames of the others' mixed voices handed to our speaker.
+    pub audio_frames_played: u64,
 }
 
 impl MeetingTally {
@@ -267,6 +269,8 @@ pub struct MeetingStats {
     pub video_frames_sent: u64,
     /// Audio frames we sent.
     pub audio_frames_sent: u64,
+    /// 20 ms frames of the others' mixed voices played on our speaker (0 without one).
+    pub audio_frames_played: u64,
     /// Reconnections to the SFU.
     pub reconnects: u32,
     /// Refused signalling messages.
@@ -339,6 +343,7 @@ impl MeetingTally {
                 .collect(),
             video_frames_sent: self.video_frames_sent,
             audio_frames_sent: self.audio_frames_sent,
+            audio_frames_played: self.audio_frames_played,
             reconnects: self.reconnects,
             malformed_signalling: self.malformed_signalling,
             error: self.error.clone(),

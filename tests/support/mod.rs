@@ -1,2 +1,6 @@
+// Each test binary uses only some of the helpers.
+#![allow(dead_code)]
+
 pub mod janus;
 pub mod participant;
+pub mod pulse;

@@ -51,9 +51,20 @@ pub fn spawn_with(
     seconds: u32,
     args: &[&str],
 ) -> Participant {
+    spawn_command(net.command(conclave()), net, link, name, seconds, args)
+}
+
+/// [`spawn_with`] from a prepared command (for an environment of its own).
+pub fn spawn_command(
+    mut command: Command,
+    net: &JanusNet,
+    link: &str,
+    name: &str,
+    seconds: u32,
+    args: &[&str],
+) -> Participant {
     let stats = net.dir.join(format!("{name}.json"));
-    let child = net
-        .command(conclave())
+    let child = command
         .args(["join", link, "--name", name])
         .args(args)
         .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])

@@ -1,0 +1,185 @@
+//! What the others say, out of one speaker: a jitter buffer and an Opus decoder per remote
+//! participant, mixed every 20 ms. A missing packet is concealed (Opus PLC, or FEC from the next
+//! packet); a participant who stops sending falls silent without holding up the others.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use conclave_media::jitter::{JitterBuffer, Playout};
+use conclave_media::{AudioSink, OpusDecoder, SAMPLES_PER_FRAME, wall_clock_us};
+
+/// One remote participant's audio on its way to the speaker.
+struct Stream {
+    jitter: JitterBuffer,
+    decoder: OpusDecoder,
+}
+
+/// The mixer, shared by the receiving tasks (which push) and its own thread (which plays).
+#[derive(Default)]
+pub struct Playback {
+    streams: Mutex<HashMap<u64, Stream>>,
+    stop: AtomicBool,
+    /// Frames handed to the speaker.
+    played: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Playback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Playback").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Playback {
+    /// Starts playing into `speaker` until [`Playback::stop`].
+    pub fn start(mut speaker: Box<dyn AudioSink>) -> Arc<Playback> {
+        let playback = Arc::new(Playback::default());
+        let mixer = playback.clone();
+        let spawned = std::thread::Builder::new()
+            .name("conclave-mixer".into())
+            .spawn(move || {
+                let frame = Duration::from_millis(20);
+                let mut next = Instant::now() + frame;
+                while !mixer.stop.load(Ordering::Relaxed) {
+                    let mix = mixer.mix();
+                    if let Err(e) = speaker.play(&mix) {
+                        tracing::warn!(error = %e, "the speaker failed; audio is no longer played");
+                        return;
+                    }
+                    mixer.played.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                    next += frame;
+                    // After a stall (a suspended laptop), do not try to catch up.
+                    if next < Instant::now() {
+                        next = Instant::now() + frame;
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no audio playback thread");
+        }
+        playback
+    }
+
+    /// Queues a decrypted Opus packet of participant `feed`.
+    pub fn push(&self, feed: u64, seq: u16, rtp_timestamp: u32, packet: Vec<u8>) {
+        let mut streams = lock(&self.streams);
+        let stream = match streams.entry(feed) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let Ok(decoder) = OpusDecoder::new() else {
+                    return;
+                };
+                e.insert(Stream {
+                    jitter: JitterBuffer::new(),
+                    decoder,
+                })
+            }
+        };
+        // 48 kHz RTP clock to microseconds (only differences matter to the jitter estimate).
+        let media_us = u64::from(rtp_timestamp) * 1000 / 48;
+        stream.jitter.push(seq, media_us, packet, wall_clock_us());
+    }
+
+    /// Forgets participant `feed` (they left).
+    pub fn remove(&self, feed: u64) {
+        lock(&self.streams).remove(&feed);
+    }
+
+    /// Frames played so far.
+    pub fn frames_played(&self) -> u64 {
+        self.played.load(Ordering::Relaxed)
+    }
+
+    /// Stops the mixer thread.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// The next 20 ms of everyone together.
+    fn mix(&self) -> Vec<f32> {
+        let mut mix = vec![0f32; SAMPLES_PER_FRAME];
+        for stream in lock(&self.streams).values_mut() {
+            let samples = match stream.jitter.pop() {
+                Playout::Packet { payload, .. } => stream.decoder.decode(&payload),
+                Playout::Lost { next, .. } => stream.decoder.conceal(next.as_deref()),
+                Playout::Silence => continue,
+            };
+            if let Ok(samples) = samples {
+                for (m, s) in mix.iter_mut().zip(samples) {
+                    *m += s;
+                }
+            }
+        }
+        // Several loud speakers at once must not wrap around.
+        for m in &mut mix {
+            *m = m.clamp(-1.0, 1.0);
+        }
+        mix
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conclave_media::{AudioEncoderSettings, OpusEncoder};
+
+    fn tone(hz: f32, amplitude: f32, frame: usize) -> Vec<f32> {
+        (0..SAMPLES_PER_FRAME)
+            .map(|i| {
+                let t = (frame * SAMPLES_PER_FRAME + i) as f32 / 48_000.0;
+                amplitude * (2.0 * std::f32::consts::PI * hz * t).sin()
+            })
+            .collect()
+    }
+
+    fn rms(s: &[f32]) -> f32 {
+        (s.iter().map(|x| x * x).sum::<f32>() / s.len() as f32).sqrt()
+    }
+
+    #[test]
+    fn two_participants_are_mixed_and_a_lost_packet_is_concealed() {
+        let playback = Playback::default();
+        let mut a = OpusEncoder::new(AudioEncoderSettings::default()).unwrap();
+        let mut b = OpusEncoder::new(AudioEncoderSettings::default()).unwrap();
+        // In step with real time: a packet from each, then 20 ms of playback.
+        let mut frames = Vec::new();
+        for i in 0..20u16 {
+            let f = usize::from(i);
+            playback.push(
+                1,
+                i,
+                u32::from(i) * 960,
+                a.encode(&tone(440.0, 0.3, f)).unwrap(),
+            );
+            // Participant 2's packet 5 is lost.
+            let packet = b.encode(&tone(660.0, 0.3, f)).unwrap();
+            if i != 5 {
+                playback.push(2, i, u32::from(i) * 960, packet);
+            }
+            frames.push(playback.mix());
+        }
+        // The jitter buffers wait for their target delay, then play both together.
+        let loud: Vec<f32> = frames.iter().map(|f| rms(f)).collect();
+        assert!(
+            loud.iter().any(|&r| r > 0.25),
+            "both voices mixed: {loud:?}"
+        );
+        assert!(frames.iter().flatten().all(|s| (-1.0..=1.0).contains(s)));
+        let streams = lock(&playback.streams);
+        assert_eq!(
+            streams[&2].jitter.stats().concealed,
+            1,
+            "the gap was concealed"
+        );
+        assert_eq!(streams[&1].jitter.stats().concealed, 0);
+        drop(streams);
+        playback.remove(2);
+        assert_eq!(lock(&playback.streams).len(), 1);
+    }
+}
