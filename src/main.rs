@@ -294,6 +294,7 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         keyframe_interval: args.keyframe_interval,
         duration: args.duration,
         ice_ip: args.ice_address,
+        ice_servers: Vec::new(),
         record_dir: args.record_dir,
         measure_audio_latency: args.measure_audio_latency,
         video_out: None,

@@ -14,6 +14,7 @@ let poll = null;
 let troubleSince = null; // when the connection was last seen not connected
 let pendingSwitch = null; // a link waiting for "leave and join"
 let lastError = null; // { code } or { key }
+let settings = null; // what the user chose to keep (settings.json)
 
 function tr(key, ...args) {
   return t(language, key, ...args);
@@ -190,7 +191,12 @@ async function join() {
     startCameraOff: $("start-camera-off").checked,
   };
   try {
-    await invoke("join", { link: $("link").value.trim(), name: $("name").value, devices });
+    await invoke("join", {
+      link: $("link").value.trim(),
+      name: $("name").value,
+      devices,
+      remember: $("remember").checked,
+    });
   } catch (e) {
     lastError = { code: e.code || "internal" };
     $("error").textContent = tr(lastError.code);
@@ -241,12 +247,109 @@ async function takeLink() {
   }
 }
 
+// ---- settings and remembered rooms -----------------------------------------------------------
+
+async function loadSettings() {
+  try {
+    settings = await invoke("settings_get");
+  } catch {
+    settings = null;
+  }
+  if (!settings) return;
+  if (settings.language) language = settings.language;
+  if (settings.name && !$("name").value) $("name").value = settings.name;
+  renderSavedRooms();
+}
+
+function renderSavedRooms() {
+  const rooms = settings?.rooms || [];
+  $("saved").hidden = rooms.length === 0;
+  $("saved-rooms").replaceChildren(
+    ...rooms.map((r) => {
+      const li = document.createElement("li");
+      const use = document.createElement("button");
+      use.type = "button";
+      use.className = "room";
+      use.textContent = r.room;
+      use.addEventListener("click", async () => {
+        $("link").value = await invoke("room_link", { id: r.id });
+        validateLink();
+        $("name").focus();
+      });
+      const forget = document.createElement("button");
+      forget.type = "button";
+      forget.className = "forget";
+      forget.textContent = tr("forget");
+      forget.setAttribute("aria-label", `${tr("forget")}: ${r.room}`);
+      forget.addEventListener("click", async () => {
+        await invoke("forget_room", { id: r.id });
+        await loadSettings();
+      });
+      li.append(use, " ", forget);
+      return li;
+    }),
+  );
+}
+
+function iceText(servers) {
+  return servers.map((s) => [s.url, s.username, s.credential].filter(Boolean).join(" ")).join("\n");
+}
+
+function parseIce(text) {
+  return text
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((p) => p[0])
+    .map(([url, username = "", credential = ""]) => ({ url, username, credential }));
+}
+
+async function saveSettings(changes) {
+  const next = { ...(settings || {}), ...changes };
+  try {
+    settings = await invoke("settings_save", { settings: next });
+    return true;
+  } catch {
+    $("settings-error").textContent = tr("settingsFailed");
+    return false;
+  }
+}
+
+$("open-settings").addEventListener("click", () => {
+  $("default-name").value = settings?.name || "";
+  $("ice-servers").value = iceText(settings?.ice_servers || settings?.iceServers || []);
+  $("settings-error").textContent = "";
+  $("forgotten").textContent = "";
+  $("settings-dialog").showModal();
+});
+$("settings-cancel").addEventListener("click", () => $("settings-dialog").close());
+$("settings-save").addEventListener("click", async () => {
+  const ok = await saveSettings({
+    name: $("default-name").value.trim(),
+    iceServers: parseIce($("ice-servers").value),
+    language,
+  });
+  if (ok) {
+    if (settings.name) $("name").value = settings.name;
+    $("settings-dialog").close();
+  }
+});
+$("forget-everything").addEventListener("click", async () => {
+  await invoke("forget_everything");
+  settings = null;
+  await loadSettings();
+  $("name").value = "";
+  $("default-name").value = "";
+  $("ice-servers").value = "";
+  $("forgotten").textContent = tr("forgotten");
+});
+
 // ---- wiring ----------------------------------------------------------------------------------
 
 for (const button of document.querySelectorAll("[data-lang]")) {
   button.addEventListener("click", () => {
     language = button.dataset.lang;
     if (tauri) invoke("set_language", { language });
+    if (tauri) saveSettings({ language });
     renderStatic();
   });
 }
@@ -279,6 +382,7 @@ $("switch-no").addEventListener("click", () => $("link-dialog").close());
 async function load() {
   if (tauri) {
     info = await invoke("app_info");
+    await loadSettings();
     invoke("set_language", { language });
     await fillDevices();
     await tauri.event.listen("link-opened", takeLink);

@@ -132,7 +132,13 @@ impl Controller {
     }
 
     /// Joins. Must run inside the async runtime (the meeting is a task on it).
-    pub fn join(&self, link: &str, name: &str, devices: &DeviceChoice) -> Result<(), AppError> {
+    pub fn join(
+        &self,
+        link: &str,
+        name: &str,
+        devices: &DeviceChoice,
+        ice_servers: Vec<conclave::client::IceServer>,
+    ) -> Result<(), AppError> {
         let link = Self::check_link(link)?;
         let name = name.trim();
         if name.is_empty() {
@@ -152,6 +158,7 @@ impl Controller {
         options.send_audio = !devices.start_muted;
         options.send_video = !devices.start_camera_off;
         options.ice_ip = self.ice_ip;
+        options.ice_servers = ice_servers;
         self.video_out.clear();
         options.video_out = Some(self.video_out.clone());
         *slot = Some(Meeting::start(options));
@@ -274,16 +281,16 @@ mod tests {
         assert_eq!(c.tray("microphone"), Effect::Nothing);
         assert_eq!(c.switches(), None, "no meeting: nothing to switch");
         assert!(matches!(
-            c.join("not a link", "A", &devices()),
+            c.join("not a link", "A", &devices(), vec![]),
             Err(AppError::InvalidLink(_))
         ));
         assert!(matches!(
-            c.join(LINK, "  ", &devices()),
+            c.join(LINK, "  ", &devices(), vec![]),
             Err(AppError::NoName)
         ));
-        c.join(LINK, "Alice", &devices()).unwrap();
+        c.join(LINK, "Alice", &devices(), vec![]).unwrap();
         assert!(matches!(
-            c.join(LINK, "Alice", &devices()),
+            c.join(LINK, "Alice", &devices(), vec![]),
             Err(AppError::AlreadyInMeeting)
         ));
         assert_eq!(c.switches(), Some((false, true)), "joined muted");

@@ -3,6 +3,7 @@
 
 mod controller;
 mod frames;
+pub mod settings;
 mod tray;
 
 use std::sync::Mutex;
@@ -13,6 +14,7 @@ use tauri_plugin_deep_link::DeepLinkExt;
 use tauri_plugin_global_shortcut::{Code, GlobalShortcutExt, Modifiers, Shortcut, ShortcutState};
 
 pub use controller::{AppError, Controller, DeviceChoice, Effect};
+use settings::{Settings, SettingsError, Store};
 use tray::Tray;
 
 /// What the About line of the UI shows.
@@ -132,13 +134,56 @@ async fn devices() -> Devices {
 async fn join(
     app: AppHandle,
     controller: State<'_, Controller>,
+    store: State<'_, Store>,
     link: String,
     name: String,
     devices: DeviceChoice,
+    remember: bool,
 ) -> Result<(), ErrorDto> {
-    controller.join(&link, &name, &devices)?;
+    let ice_servers = store.load().map(|s| s.ice_servers).unwrap_or_default();
+    controller.join(&link, &name, &devices, ice_servers)?;
+    // Only on the user's request, and only once the link proved valid.
+    if remember && let Err(e) = store.remember(&link) {
+        tracing::warn!(error = %e, "could not remember the room");
+    }
     refresh(&app);
     Ok(())
+}
+
+fn settings_error(e: SettingsError) -> ErrorDto {
+    ErrorDto {
+        code: match e {
+            SettingsError::Keyring(_) => "keyring",
+            SettingsError::Link(_) => "invalidLink",
+            _ => "settings",
+        },
+        message: e.to_string(),
+    }
+}
+
+#[tauri::command]
+fn settings_get(store: State<'_, Store>) -> Result<Settings, ErrorDto> {
+    store.load().map_err(settings_error)
+}
+
+#[tauri::command]
+fn settings_save(store: State<'_, Store>, settings: Settings) -> Result<Settings, ErrorDto> {
+    store.save_preferences(&settings).map_err(settings_error)
+}
+
+#[tauri::command]
+fn room_link(store: State<'_, Store>, id: String) -> Result<String, ErrorDto> {
+    store.link(&id).map_err(settings_error)
+}
+
+#[tauri::command]
+fn forget_room(store: State<'_, Store>, id: String) -> Result<(), ErrorDto> {
+    store.forget(&id).map_err(settings_error)
+}
+
+#[tauri::command]
+fn forget_everything(store: State<'_, Store>) -> Result<(), ErrorDto> {
+    store.forget_everything().map_err(settings_error)
 }
 
 #[tauri::command]
@@ -261,6 +306,8 @@ pub fn run() -> Result<(), tauri::Error> {
         .manage(PendingLink::default())
         .setup(|app| {
             let handle = app.handle().clone();
+            let config = app.path().app_config_dir()?;
+            app.manage(Store::new(&config, Box::new(settings::Keyring)));
             match Tray::build(&handle) {
                 Ok(tray) => {
                     app.manage(tray);
@@ -306,6 +353,11 @@ pub fn run() -> Result<(), tauri::Error> {
             meeting_state,
             take_pending_link,
             set_language,
+            settings_get,
+            settings_save,
+            room_link,
+            forget_room,
+            forget_everything,
         ])
         .run(tauri::generate_context!())
 }

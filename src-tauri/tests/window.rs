@@ -76,6 +76,28 @@ fn stamp_on_screen(session: &Session) -> Option<conclave_media::pattern::Stamp> 
     conclave_media::pattern::read(&frame)
 }
 
+/// Every file under `dir` with its contents.
+fn files(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => {
+                    out.insert(path.clone(), std::fs::read(&path).unwrap_or_default());
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
 /// The page's text of `css`.
 fn text(session: &Session, css: &str) -> String {
     session.find(css).text()
@@ -128,6 +150,8 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         json!([]),
     );
     save(&shots, "1-prejoin-en.png", &session);
+    // What the app keeps on disk (its config, data and cache under its HOME) before the meeting.
+    let before = files(&desktop.home);
     session.find("#join").click();
 
     // Bob appears, named and verified, and his video is decoded.
@@ -261,6 +285,28 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     );
     save(&shots, "5-left-de.png", &session);
     session.close();
+
+    // No meeting history: after the meeting nothing about it is on disk. The only change allowed
+    // is the settings file, which the language switch wrote (a choice the user made).
+    let after = files(&desktop.home);
+    let secret = link.split_once("#k=").unwrap().1;
+    for (path, content) in &after {
+        let text = String::from_utf8_lossy(content);
+        for needle in ["window-test", "another-room", secret, "Alice", "Bob"] {
+            assert!(
+                !text.contains(needle),
+                "{} mentions {needle}",
+                path.display()
+            );
+        }
+        if before.get(path) != Some(content) {
+            assert!(
+                path.ends_with("settings.json"),
+                "the meeting left {} behind",
+                path.display()
+            );
+        }
+    }
 }
 
 #[test]

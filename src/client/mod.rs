@@ -15,6 +15,7 @@ pub mod stats;
 mod video_out;
 
 pub use meeting::{Meeting, Switches};
+pub use peer::IceServer;
 pub use run::{JoinOptions, janus_room, join};
 pub use stats::{Connection, MeetingStats};
 pub use video_out::{Latest, VideoOut};

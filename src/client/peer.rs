@@ -112,13 +112,30 @@ impl std::fmt::Debug for Peer {
     }
 }
 
+/// A STUN or TURN server (`stun:host:port`, `turn:host:port?transport=udp`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IceServer {
+    /// Its URL.
+    pub url: String,
+    /// TURN user name (empty for STUN).
+    #[serde(default)]
+    pub username: String,
+    /// TURN credential (empty for STUN).
+    #[serde(default)]
+    pub credential: String,
+}
+
 fn rtc_error(what: &'static str) -> impl Fn(webrtc::error::Error) -> ClientError {
     move |e| ClientError::WebRtc(format!("{what}: {e}"))
 }
 
 impl Peer {
-    /// A PeerConnection whose media sockets bind `ice_ip` (all interfaces if unspecified).
-    pub async fn new(ice_ip: Option<IpAddr>) -> Result<Peer, ClientError> {
+    /// A PeerConnection whose media sockets bind `ice_ip` (all interfaces if unspecified), using
+    /// the STUN/TURN servers the user configured (none by default: no third party is asked).
+    pub async fn new(
+        ice_ip: Option<IpAddr>,
+        ice_servers: &[IceServer],
+    ) -> Result<Peer, ClientError> {
         let mut media = MediaEngine::default();
         media
             .register_codec(
@@ -169,7 +186,20 @@ impl Peer {
         });
         let bind = SocketAddr::new(ice_ip.unwrap_or(IpAddr::from([0, 0, 0, 0])), 0);
         let pc = PeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_configuration(
+                RTCConfigurationBuilder::new()
+                    .with_ice_servers(
+                        ice_servers
+                            .iter()
+                            .map(|s| rtc::peer_connection::transport::RTCIceServer {
+                                urls: vec![s.url.clone()],
+                                username: s.username.clone(),
+                                credential: s.credential.clone(),
+                            })
+                            .collect(),
+                    )
+                    .build(),
+            )
             .with_media_engine(media)
             .with_interceptor_registry(registry)
             .with_setting_engine(settings)

@@ -63,6 +63,8 @@ pub struct JoinOptions {
     pub duration: Duration,
     /// Local address for media sockets (all interfaces if `None`).
     pub ice_ip: Option<IpAddr>,
+    /// STUN/TURN servers (none: only host candidates, no third party asked).
+    pub ice_servers: Vec<super::IceServer>,
     /// Have the SFU record the room into this folder when we create it (tests).
     pub record_dir: Option<String>,
     /// Who we are in handshakes: a fresh key pair per meeting unless the user keeps one.
@@ -95,6 +97,7 @@ impl JoinOptions {
             keyframe_interval: Duration::from_secs(10),
             duration: Duration::from_secs(12 * 3600),
             ice_ip: None,
+            ice_servers: Vec::new(),
             record_dir: None,
             identity,
             video_out: None,
@@ -532,7 +535,7 @@ impl<'a> Attempt<'a> {
         let now = std::time::Instant::now();
         match event {
             SfuEvent::Joined { id } => {
-                let mut peer = Peer::new(self.options.ice_ip).await?;
+                let mut peer = Peer::new(self.options.ice_ip, &self.options.ice_servers).await?;
                 let video_ssrc = random_u32();
                 let audio_ssrc = random_u32();
                 // Without camera and microphone we only listen, but still publish a data
@@ -578,7 +581,8 @@ impl<'a> Attempt<'a> {
             }
             SfuEvent::SubscriptionOffer { sdp, .. } => {
                 if self.subscriber.is_none() {
-                    let mut peer = Peer::new(self.options.ice_ip).await?;
+                    let mut peer =
+                        Peer::new(self.options.ice_ip, &self.options.ice_servers).await?;
                     // Janus relays publishers' data to a subscriber only once the subscriber
                     // has opened a data channel of its own (as its JavaScript client does).
                     peer.add_data_channel().await?;

@@ -92,6 +92,10 @@ impl Desktop {
             .env_remove("XDG_CACHE_HOME")
             .env("CONCLAVE_ICE_ADDRESS", "127.0.0.2")
             .env("CONCLAVE_SYNTHETIC_DEVICES", "1")
+            // No accessibility bus: its activation in a bare D-Bus session can stall the app's
+            // main loop for the D-Bus timeout (25 s), and with it a second instance's hand-over.
+            .env("NO_AT_BRIDGE", "1")
+            .env("GTK_A11Y", "none")
             // Software rendering: Xvfb has no GPU.
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
             .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1");

@@ -1,0 +1,310 @@
+//! What the user chose to keep, and nothing else: settings in a small JSON file, and — only for
+//! rooms the user asked to remember — each room's secret in the OS keyring. "Forget everything"
+//! removes both. Meetings themselves leave no trace.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The keyring service name of Conclave's entries.
+pub const SERVICE: &str = "eu.conclave.desktop";
+
+/// What can go wrong with what the user keeps.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The settings file could not be read or written.
+    #[error("settings file: {0}")]
+    File(#[from] std::io::Error),
+    /// The settings file is not ours, or damaged.
+    #[error("settings file is damaged: {0}")]
+    Damaged(#[from] serde_json::Error),
+    /// The OS keyring refused.
+    #[error("keyring: {0}")]
+    Keyring(String),
+    /// The link does not parse.
+    #[error(transparent)]
+    Link(#[from] conclave_room::LinkError),
+    /// No room with that id is remembered.
+    #[error("no such remembered room")]
+    NoSuchRoom,
+}
+
+/// A room the user asked to remember: everything but its secret (that is in the keyring).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedRoom {
+    /// Random id, also the keyring entry's user name.
+    pub id: String,
+    /// The room's name, as the user sees it.
+    pub room: String,
+    /// The link without its fragment (the secret).
+    pub link_without_secret: String,
+}
+
+/// The settings file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Settings {
+    /// Default display name.
+    pub name: String,
+    /// "de" or "en"; `None` follows the OS.
+    pub language: Option<String>,
+    /// Preferred devices (picker ids).
+    pub camera: Option<String>,
+    /// Preferred microphone.
+    pub microphone: Option<String>,
+    /// Preferred speaker.
+    pub speaker: Option<String>,
+    /// STUN/TURN servers; none by default, so that no third party is contacted.
+    pub ice_servers: Vec<conclave::client::IceServer>,
+    /// Rooms the user asked to remember.
+    pub rooms: Vec<SavedRoom>,
+}
+
+/// Where secrets are kept: the OS keyring in the app, something else in tests.
+pub trait SecretStore: Send + Sync {
+    /// Keeps `secret` under `id`.
+    fn set(&self, id: &str, secret: &str) -> Result<(), SettingsError>;
+    /// The secret under `id`.
+    fn get(&self, id: &str) -> Result<String, SettingsError>;
+    /// Removes `id`; removing what is not there is fine.
+    fn delete(&self, id: &str) -> Result<(), SettingsError>;
+}
+
+/// The OS keyring (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows).
+pub struct Keyring;
+
+fn keyring_error(e: keyring::Error) -> SettingsError {
+    SettingsError::Keyring(e.to_string())
+}
+
+impl SecretStore for Keyring {
+    fn set(&self, id: &str, secret: &str) -> Result<(), SettingsError> {
+        keyring::Entry::new(SERVICE, id)
+            .and_then(|e| e.set_password(secret))
+            .map_err(keyring_error)
+    }
+
+    fn get(&self, id: &str) -> Result<String, SettingsError> {
+        keyring::Entry::new(SERVICE, id)
+            .and_then(|e| e.get_password())
+            .map_err(keyring_error)
+    }
+
+    fn delete(&self, id: &str) -> Result<(), SettingsError> {
+        match keyring::Entry::new(SERVICE, id).and_then(|e| e.delete_credential()) {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(keyring_error(e)),
+        }
+    }
+}
+
+/// The settings file and the secret store together.
+pub struct Store {
+    path: PathBuf,
+    secrets: Box<dyn SecretStore>,
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    format!("room-{}", hex::encode(bytes))
+}
+
+impl Store {
+    /// Settings in `dir/settings.json`; nothing is written until something is saved.
+    pub fn new(dir: &Path, secrets: Box<dyn SecretStore>) -> Store {
+        Store {
+            path: dir.join("settings.json"),
+            secrets,
+        }
+    }
+
+    /// The settings (defaults if none were saved).
+    pub fn load(&self) -> Result<Settings, SettingsError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Saves `settings` (atomically: a crash leaves the old file or the new one).
+    pub fn save(&self, settings: &Settings) -> Result<(), SettingsError> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = self.path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(settings)?)?;
+        std::fs::rename(&tmp, &self.path)?;
+        Ok(())
+    }
+
+    /// Saves everything but the rooms from `new`, keeping the remembered rooms as they are.
+    pub fn save_preferences(&self, new: &Settings) -> Result<Settings, SettingsError> {
+        let mut settings = new.clone();
+        settings.rooms = self.load()?.rooms;
+        self.save(&settings)?;
+        Ok(settings)
+    }
+
+    /// Remembers the room of `link`: the secret into the keyring, the rest into the file.
+    pub fn remember(&self, link: &str) -> Result<SavedRoom, SettingsError> {
+        let parsed = conclave_room::JoinLink::parse(link)?;
+        let full = parsed.to_conclave_url();
+        let (without, secret) =
+            full.split_once('#')
+                .ok_or(SettingsError::Link(conclave_room::LinkError::Shape(
+                    "no secret".into(),
+                )))?;
+        let mut settings = self.load()?;
+        // The same room again replaces the old entry.
+        if let Some(old) = settings
+            .rooms
+            .iter()
+            .position(|r| r.link_without_secret == without)
+        {
+            let old = settings.rooms.remove(old);
+            self.secrets.delete(&old.id)?;
+        }
+        let room = SavedRoom {
+            id: random_id(),
+            room: parsed.room.clone(),
+            link_without_secret: without.to_owned(),
+        };
+        self.secrets.set(&room.id, secret)?;
+        settings.rooms.push(room.clone());
+        self.save(&settings)?;
+        Ok(room)
+    }
+
+    /// The full link of a remembered room.
+    pub fn link(&self, id: &str) -> Result<String, SettingsError> {
+        let settings = self.load()?;
+        let room = settings
+            .rooms
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or(SettingsError::NoSuchRoom)?;
+        let secret = self.secrets.get(id)?;
+        Ok(format!("{}#{secret}", room.link_without_secret))
+    }
+
+    /// Forgets one room: its secret and its entry.
+    pub fn forget(&self, id: &str) -> Result<(), SettingsError> {
+        let mut settings = self.load()?;
+        settings.rooms.retain(|r| r.id != id);
+        self.secrets.delete(id)?;
+        self.save(&settings)
+    }
+
+    /// Forgets everything: every remembered room's secret, then the settings file.
+    pub fn forget_everything(&self) -> Result<(), SettingsError> {
+        // A damaged file still names no secrets we could find: remove it regardless.
+        if let Ok(settings) = self.load() {
+            for room in &settings.rooms {
+                self.secrets.delete(&room.id)?;
+            }
+        }
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    /// An in-memory secret store that lets the test look inside.
+    #[derive(Clone, Default)]
+    struct Memory(Arc<Mutex<HashMap<String, String>>>);
+
+    impl SecretStore for Memory {
+        fn set(&self, id: &str, secret: &str) -> Result<(), SettingsError> {
+            self.0.lock().unwrap().insert(id.into(), secret.into());
+            Ok(())
+        }
+        fn get(&self, id: &str) -> Result<String, SettingsError> {
+            self.0
+                .lock()
+                .unwrap()
+                .get(id)
+                .cloned()
+                .ok_or(SettingsError::Keyring("no entry".into()))
+        }
+        fn delete(&self, id: &str) -> Result<(), SettingsError> {
+            self.0.lock().unwrap().remove(id);
+            Ok(())
+        }
+    }
+
+    const LINK: &str = "conclave://join?sfu=ws%3A%2F%2F127.0.0.1%3A8188&room=weekly\
+                        #k=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    #[test]
+    fn a_remembered_room_keeps_its_secret_only_in_the_secret_store() {
+        let dir = std::env::temp_dir().join(format!("conclave-settings-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let memory = Memory::default();
+        let store = Store::new(&dir, Box::new(memory.clone()));
+        assert_eq!(store.load().unwrap(), Settings::default());
+        assert!(
+            !dir.exists(),
+            "nothing is written before the user keeps something"
+        );
+
+        let room = store.remember(LINK).unwrap();
+        assert_eq!(room.room, "weekly");
+        let file = std::fs::read_to_string(dir.join("settings.json")).unwrap();
+        assert!(file.contains("weekly"));
+        assert!(!file.contains("AAAAAAAA"), "no secret in the file: {file}");
+        assert_eq!(memory.0.lock().unwrap().len(), 1);
+        let link = store.link(&room.id).unwrap();
+        assert_eq!(
+            conclave_room::JoinLink::parse(&link)
+                .unwrap()
+                .to_conclave_url(),
+            conclave_room::JoinLink::parse(LINK)
+                .unwrap()
+                .to_conclave_url()
+        );
+
+        // Remembering the same room again replaces it.
+        store.remember(LINK).unwrap();
+        assert_eq!(store.load().unwrap().rooms.len(), 1);
+        assert_eq!(memory.0.lock().unwrap().len(), 1);
+
+        // Preferences keep the rooms.
+        let mut prefs = Settings {
+            name: "Alice".into(),
+            ..Settings::default()
+        };
+        prefs.rooms.clear();
+        let saved = store.save_preferences(&prefs).unwrap();
+        assert_eq!(saved.rooms.len(), 1);
+        assert_eq!(store.load().unwrap().name, "Alice");
+
+        store.forget_everything().unwrap();
+        assert!(memory.0.lock().unwrap().is_empty(), "the secrets are gone");
+        assert!(!dir.join("settings.json").exists(), "the file is gone");
+        assert_eq!(store.load().unwrap(), Settings::default());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_damaged_settings_file_is_an_error_and_can_still_be_forgotten() {
+        let dir = std::env::temp_dir().join(format!("conclave-damaged-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("settings.json"), b"{not json").unwrap();
+        let store = Store::new(&dir, Box::new(Memory::default()));
+        assert!(matches!(store.load(), Err(SettingsError::Damaged(_))));
+        store.forget_everything().unwrap();
+        assert!(!dir.join("settings.json").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
