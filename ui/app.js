@@ -180,21 +180,49 @@ function stopPolling() {
   poll = null;
 }
 
-async function join() {
-  lastError = null;
-  $("error").textContent = "";
-  const devices = {
+function devices() {
+  return {
     camera: $("camera").value,
     microphone: $("microphone").value,
     speaker: $("speaker").value,
     startMuted: $("start-muted").checked,
     startCameraOff: $("start-camera-off").checked,
   };
+}
+
+async function testCall() {
+  const out = $("test-result");
+  const button = $("test-call");
+  button.disabled = true;
+  out.textContent = tr("testing");
+  try {
+    const r = await invoke("test_call", { devices: devices() });
+    const v = r.video;
+    const a = r.audio;
+    const lines = [
+      v
+        ? tr("testVideo", v.end_to_end_ms.p50.toFixed(0), v.end_to_end_ms.p95.toFixed(0), v.psnr_db.toFixed(1), v.frames_lost)
+        : tr("testNoVideo"),
+      a ? tr("testAudio", a.frames_played, a.frames_concealed) : tr("testNoAudio"),
+      ...r.warnings,
+    ];
+    out.textContent = lines.join(" ");
+    out.dataset.done = "true";
+  } catch (e) {
+    out.textContent = tr(e.code || "internal");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function join() {
+  lastError = null;
+  $("error").textContent = "";
   try {
     await invoke("join", {
       link: $("link").value.trim(),
       name: $("name").value,
-      devices,
+      devices: devices(),
       remember: $("remember").checked,
     });
   } catch (e) {
@@ -359,6 +387,7 @@ $("join-form").addEventListener("submit", (e) => {
   join();
 });
 $("link").addEventListener("input", validateLink);
+$("test-call").addEventListener("click", testCall);
 $("toggle-mic").addEventListener("click", async () => {
   if (!state) return;
   const on = await invoke("set_audio", { on: !state.sending_audio });

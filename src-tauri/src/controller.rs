@@ -56,6 +56,22 @@ pub struct DeviceChoice {
 }
 
 impl DeviceChoice {
+    /// The self-test ("test call") on these devices, for `seconds`.
+    pub fn self_test_options(&self, seconds: u64) -> conclave::selftest::Options {
+        let mut options =
+            conclave::selftest::Options::synthetic(std::time::Duration::from_secs(seconds));
+        options.camera = self.camera();
+        options.mic = self.microphone();
+        options.speaker = self.speaker();
+        options.video = conclave_media::VideoFormat {
+            width: 640,
+            height: 360,
+            fps: 30,
+        };
+        options.video_bitrate_bps = 600_000;
+        options
+    }
+
     fn camera(&self) -> CameraChoice {
         match self.camera.as_deref() {
             Some("none") => CameraChoice::None,

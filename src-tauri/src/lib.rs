@@ -150,6 +150,19 @@ async fn join(
     Ok(())
 }
 
+/// The "test call": camera and microphone through encode, encryption, decryption, decode and
+/// playback, with no server, for three seconds.
+#[tauri::command]
+async fn test_call(devices: DeviceChoice) -> Result<conclave::selftest::Report, ErrorDto> {
+    let options = devices.self_test_options(3);
+    tauri::async_runtime::spawn_blocking(move || conclave::selftest::run(&options))
+        .await
+        .map_err(|e| ErrorDto {
+            code: "internal",
+            message: e.to_string(),
+        })
+}
+
 fn settings_error(e: SettingsError) -> ErrorDto {
     ErrorDto {
         code: match e {
@@ -353,6 +366,7 @@ pub fn run() -> Result<(), tauri::Error> {
             meeting_state,
             take_pending_link,
             set_language,
+            test_call,
             settings_get,
             settings_save,
             room_link,

@@ -336,6 +336,21 @@ fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
          document.getElementById('microphone').value = 'synthetic';",
         json!([]),
     );
+    // The test call needs no server: it works even with this link.
+    session.find("#test-call").click();
+    let result = session.wait_for(
+        "the test call's result",
+        Duration::from_secs(20),
+        "const r = document.getElementById('test-result');\
+         return r.dataset.done === 'true' && r.textContent;",
+    );
+    let result = result.as_str().unwrap();
+    assert!(
+        result.starts_with("Picture: ") && result.contains("Sound: "),
+        "{result}"
+    );
+    assert!(!result.contains("no camera"), "{result}");
+    save(&shots, "0-test-call-en.png", &session);
     session.find("#join").click();
     session.wait_for(
         "the unreachable-server message",
