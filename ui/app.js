@@ -157,6 +157,7 @@ async function refreshState() {
     stopPolling();
     clearTiles();
     show("prejoin");
+    startPreview();
     lastError = state.connection === "failed" ? { key: "failed" } : null;
     $("error").textContent = state.error ? `${tr("failed")} ${state.error}` : lastError ? tr("failed") : "";
     if (pendingSwitch) {
@@ -215,9 +216,34 @@ async function testCall() {
   }
 }
 
+// ---- preview ---------------------------------------------------------------------------------
+
+let meter = null;
+
+async function startPreview() {
+  if (!tauri || screen !== "prejoin") return;
+  const warnings = await invoke("preview_start", { devices: devices() });
+  showPreview($("preview"), $("camera").value !== "none");
+  $("preview-warnings").textContent = warnings.join(" ");
+  if (!meter) {
+    meter = setInterval(async () => {
+      $("mic-level").value = await invoke("preview_level");
+    }, 100);
+  }
+}
+
+async function stopPreview() {
+  if (meter) clearInterval(meter);
+  meter = null;
+  $("mic-level").value = 0;
+  showPreview($("preview"), false);
+  if (tauri) await invoke("preview_stop");
+}
+
 async function join() {
   lastError = null;
   $("error").textContent = "";
+  await stopPreview();
   try {
     await invoke("join", {
       link: $("link").value.trim(),
@@ -228,6 +254,7 @@ async function join() {
   } catch (e) {
     lastError = { code: e.code || "internal" };
     $("error").textContent = tr(lastError.code);
+    startPreview();
     return;
   }
   state = null;
@@ -387,7 +414,13 @@ $("join-form").addEventListener("submit", (e) => {
   join();
 });
 $("link").addEventListener("input", validateLink);
-$("test-call").addEventListener("click", testCall);
+$("test-call").addEventListener("click", async () => {
+  // The test call opens the devices itself.
+  await stopPreview();
+  await testCall();
+  startPreview();
+});
+for (const id of ["camera", "microphone"]) $(id).addEventListener("change", startPreview);
 $("toggle-mic").addEventListener("click", async () => {
   if (!state) return;
   const on = await invoke("set_audio", { on: !state.sending_audio });
@@ -420,6 +453,7 @@ async function load() {
   }
   show("prejoin");
   renderStatic();
+  startPreview();
 }
 
 load();

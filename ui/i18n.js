@@ -47,6 +47,7 @@ const STRINGS = {
     alreadyInMeeting: "You are already in a meeting.",
     noName: "Please enter your name.",
     internal: "Something went wrong inside Conclave.",
+    micLevel: "Microphone level",
     testCall: "Test call",
     testing: "Testing camera and microphone for three seconds…",
     testVideo: (p50, p95, psnr, lost) =>
@@ -117,6 +118,7 @@ const STRINGS = {
     alreadyInMeeting: "Sie sind bereits in einer Besprechung.",
     noName: "Bitte geben Sie Ihren Namen ein.",
     internal: "In Conclave ist etwas schiefgegangen.",
+    micLevel: "Mikrofonpegel",
     testCall: "Testanruf",
     testing: "Kamera und Mikrofon werden drei Sekunden lang getestet…",
     testVideo: (p50, p95, psnr, lost) =>

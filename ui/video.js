@@ -164,8 +164,23 @@ function clearTiles() {
   tiles.clear();
 }
 
+// The pre-join preview: our own camera, under feed 0 (src/client/preview.rs).
+let previewTile = null;
+
+function showPreview(container, on) {
+  if (on && !previewTile) {
+    previewTile = new VideoTile();
+    previewTile.feed = 0;
+    container.replaceChildren(previewTile.el);
+  } else if (!on && previewTile) {
+    previewTile.el.remove();
+    previewTile = null;
+  }
+}
+
 function pump() {
   for (const tile of tiles.values()) tile.pull();
+  if (previewTile) previewTile.pull();
   requestAnimationFrame(pump);
 }
 requestAnimationFrame(pump);

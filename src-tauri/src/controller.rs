@@ -123,6 +123,8 @@ pub struct Controller {
     video_out: Arc<VideoOut>,
     /// The push-to-talk key turned the microphone on, and its release turns it off again.
     talking: std::sync::atomic::AtomicBool,
+    /// The pre-join camera preview and microphone meter, while that screen shows.
+    preview: Mutex<Option<conclave::client::Preview>>,
 }
 
 impl Controller {
@@ -133,6 +135,7 @@ impl Controller {
             ice_ip,
             video_out: Arc::default(),
             talking: Default::default(),
+            preview: Mutex::default(),
         }
     }
 
@@ -167,6 +170,8 @@ impl Controller {
         // A fresh identity per meeting: nothing about it outlives the call.
         let identity = conclave_group::Identity::generate()
             .map_err(|e| AppError::NoRandomness(e.to_string()))?;
+        // The meeting opens the devices itself.
+        self.stop_preview();
         let mut options = JoinOptions::new(link, name.to_owned(), identity);
         options.camera = devices.camera();
         options.mic = devices.microphone();
@@ -259,6 +264,43 @@ impl Controller {
         let slot = self.lock();
         let m = slot.as_ref().filter(|m| !m.is_finished())?;
         Some((m.switches().audio(), m.switches().video()))
+    }
+
+    /// Starts (or restarts, with other devices) the pre-join preview; returns what failed.
+    pub fn start_preview(&self, devices: &DeviceChoice) -> Vec<String> {
+        self.stop_preview();
+        if self.in_meeting() {
+            return Vec::new();
+        }
+        let preview =
+            conclave::client::Preview::start(&devices.self_test_options(0), self.video_out.clone());
+        let warnings = preview.warnings.clone();
+        *self
+            .preview
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(preview);
+        warnings
+    }
+
+    /// Stops the preview, closing its devices.
+    pub fn stop_preview(&self) {
+        let preview = self
+            .preview
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(p) = preview {
+            p.stop();
+        }
+    }
+
+    /// The preview microphone's level, 0–1 (0 without a preview).
+    pub fn preview_level(&self) -> f32 {
+        self.preview
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map_or(0.0, conclave::client::Preview::level)
     }
 
     /// The video tiles' pictures.

@@ -163,6 +163,26 @@ async fn test_call(devices: DeviceChoice) -> Result<conclave::selftest::Report, 
         })
 }
 
+/// Starts the pre-join preview on these devices; returns what could not be opened.
+#[tauri::command]
+async fn preview_start(
+    controller: State<'_, Controller>,
+    devices: DeviceChoice,
+) -> Result<Vec<String>, ()> {
+    Ok(controller.start_preview(&devices))
+}
+
+#[tauri::command]
+async fn preview_stop(controller: State<'_, Controller>) -> Result<(), ()> {
+    controller.stop_preview();
+    Ok(())
+}
+
+#[tauri::command]
+fn preview_level(controller: State<'_, Controller>) -> f32 {
+    controller.preview_level()
+}
+
 fn settings_error(e: SettingsError) -> ErrorDto {
     ErrorDto {
         code: match e {
@@ -367,6 +387,9 @@ pub fn run() -> Result<(), tauri::Error> {
             take_pending_link,
             set_language,
             test_call,
+            preview_start,
+            preview_stop,
+            preview_level,
             settings_get,
             settings_save,
             room_link,

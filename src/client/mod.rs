@@ -8,6 +8,7 @@ pub mod keylog;
 mod meeting;
 mod peer;
 mod playback;
+mod preview;
 mod receive;
 pub mod rtp_video;
 mod run;
@@ -16,6 +17,7 @@ mod video_out;
 
 pub use meeting::{Meeting, Switches};
 pub use peer::IceServer;
+pub use preview::{PREVIEW_FEED, Preview};
 pub use run::{JoinOptions, janus_room, join};
 pub use stats::{Connection, MeetingStats};
 pub use video_out::{Latest, VideoOut};

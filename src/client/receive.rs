@@ -245,7 +245,7 @@ async fn receive_audio(
 
 /// A loudness meter for "who is speaking": the frame's RMS, rising at once and falling over
 /// about half a second, so a speaker stays highlighted across the gaps between words.
-fn speech_level(previous: f32, samples: &[f32]) -> f32 {
+pub(crate) fn speech_level(previous: f32, samples: &[f32]) -> f32 {
     if samples.is_empty() {
         return previous;
     }
