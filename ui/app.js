@@ -264,10 +264,19 @@ async function join() {
   startPolling();
 }
 
+// Device lists, refreshed every few seconds on the pre-join screen so that a camera or headset
+// plugged in now appears; the user's choice (or the saved preference) stays selected.
+let deviceSignature = "";
+
 async function fillDevices() {
   if (!tauri) return;
   const devices = await invoke("devices");
-  const fill = (select, list, withNone) => {
+  const signature = JSON.stringify(devices);
+  if (signature === deviceSignature) return;
+  const first = deviceSignature === "";
+  deviceSignature = signature;
+  const fill = (select, list, preferred) => {
+    const previous = first ? preferred : $(select).value;
     const options = list.map((d) => {
       const o = document.createElement("option");
       o.value = d.id;
@@ -275,17 +284,17 @@ async function fillDevices() {
       if (d.id === "") o.dataset.default = "";
       return o;
     });
-    if (withNone || options.length === 0) {
-      const none = document.createElement("option");
-      none.value = "none";
-      none.textContent = tr("noDevice");
-      options.push(none);
-    }
+    const none = document.createElement("option");
+    none.value = "none";
+    none.textContent = tr("noDevice");
+    options.push(none);
     $(select).replaceChildren(...options);
+    if (previous != null && options.some((o) => o.value === previous)) $(select).value = previous;
   };
-  fill("camera", devices.cameras, true);
-  fill("microphone", devices.microphones, true);
-  fill("speaker", devices.speakers, true);
+  fill("camera", devices.cameras, settings?.camera);
+  fill("microphone", devices.microphones, settings?.microphone);
+  fill("speaker", devices.speakers, settings?.speaker);
+  if (!first) startPreview();
 }
 
 async function takeLink() {
@@ -378,10 +387,14 @@ $("open-settings").addEventListener("click", () => {
 });
 $("settings-cancel").addEventListener("click", () => $("settings-dialog").close());
 $("settings-save").addEventListener("click", async () => {
+  // The devices chosen on the pre-join screen become the preferred ones.
   const ok = await saveSettings({
     name: $("default-name").value.trim(),
     iceServers: parseIce($("ice-servers").value),
     language,
+    camera: $("camera").value,
+    microphone: $("microphone").value,
+    speaker: $("speaker").value,
   });
   if (ok) {
     if (settings.name) $("name").value = settings.name;
@@ -447,6 +460,9 @@ async function load() {
     await loadSettings();
     invoke("set_language", { language });
     await fillDevices();
+    setInterval(() => {
+      if (screen === "prejoin") fillDevices();
+    }, 3000);
     await tauri.event.listen("link-opened", takeLink);
     await tauri.event.listen("switches", refreshState);
     await takeLink();

@@ -102,30 +102,40 @@ class VideoTile {
     this.renderer = new YuvRenderer(this.canvas);
     this.feed = null;
     this.seen = 0;
-    this.busy = false;
     this.drawn = 0;
+    this.running = false;
   }
 
-  async pull() {
-    if (this.busy || this.feed === null) return;
-    this.busy = true;
-    try {
-      const response = await fetch(`${FRAME_BASE}${this.feed}?seen=${this.seen}`);
-      if (response.status === 200) {
-        const buffer = await response.arrayBuffer();
-        const head = new DataView(buffer, 0, HEADER);
-        const width = head.getUint32(0, true);
-        const height = head.getUint32(4, true);
-        this.seen = head.getUint32(8, true);
-        this.renderer.draw(width, height, new Uint8Array(buffer, HEADER));
-        this.drawn += 1;
-        this.el.dataset.drawn = String(this.drawn);
+  // One request in flight per tile: Rust answers when a new picture exists (or after 250 ms
+  // with 204), so the loop runs at the sender's frame rate without polling.
+  async run() {
+    this.running = true;
+    while (this.running) {
+      if (this.feed === null) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
       }
-    } catch {
-      // The meeting ended or the feed changed: the next round asks again.
-    } finally {
-      this.busy = false;
+      try {
+        const response = await fetch(`${FRAME_BASE}${this.feed}?seen=${this.seen}`);
+        if (response.status === 200) {
+          const buffer = await response.arrayBuffer();
+          const head = new DataView(buffer, 0, HEADER);
+          const width = head.getUint32(0, true);
+          const height = head.getUint32(4, true);
+          this.seen = head.getUint32(8, true);
+          this.renderer.draw(width, height, new Uint8Array(buffer, HEADER));
+          this.drawn += 1;
+          this.el.dataset.drawn = String(this.drawn);
+        }
+      } catch {
+        // The meeting ended or the feed changed: wait a moment and ask again.
+        await new Promise((r) => setTimeout(r, 200));
+      }
     }
+  }
+
+  stop() {
+    this.running = false;
   }
 }
 
@@ -135,6 +145,7 @@ function syncTiles(container, participants, labels) {
   const present = new Set(participants.map((p) => p.pseudonym));
   for (const [key, tile] of tiles) {
     if (!present.has(key)) {
+      tile.stop();
       tile.el.remove();
       tiles.delete(key);
     }
@@ -145,6 +156,7 @@ function syncTiles(container, participants, labels) {
       tile = new VideoTile();
       tile.el.dataset.pseudonym = p.pseudonym;
       tiles.set(p.pseudonym, tile);
+      tile.run();
     }
     const feed = p.feeds[p.feeds.length - 1];
     if (tile.feed !== feed) {
@@ -160,7 +172,10 @@ function syncTiles(container, participants, labels) {
 }
 
 function clearTiles() {
-  for (const tile of tiles.values()) tile.el.remove();
+  for (const tile of tiles.values()) {
+    tile.stop();
+    tile.el.remove();
+  }
   tiles.clear();
 }
 
@@ -172,15 +187,10 @@ function showPreview(container, on) {
     previewTile = new VideoTile();
     previewTile.feed = 0;
     container.replaceChildren(previewTile.el);
+    previewTile.run();
   } else if (!on && previewTile) {
+    previewTile.stop();
     previewTile.el.remove();
     previewTile = null;
   }
 }
-
-function pump() {
-  for (const tile of tiles.values()) tile.pull();
-  if (previewTile) previewTile.pull();
-  requestAnimationFrame(pump);
-}
-requestAnimationFrame(pump);

@@ -1,6 +1,7 @@
 //! Video to the page without JSON or base64: the page fetches `frame://localhost/FEED?seen=N`
-//! and gets the newest decoded picture as raw I420 (or 204 if it has that one already), which it
-//! draws with a WebGL shader. Newest wins: a page that falls behind skips pictures.
+//! and gets the newest decoded picture as raw I420 — at once if there is one it has not seen,
+//! else as soon as one arrives (or 204 after [`WAIT`]) — which it draws with a WebGL shader.
+//! Newest wins: a page that falls behind skips pictures.
 
 use tauri::http::{Response, StatusCode, Uri};
 
@@ -34,12 +35,16 @@ fn empty(status: StatusCode) -> Response<Vec<u8>> {
     r
 }
 
-/// Answers one request of the page.
-pub fn respond(controller: &Controller, uri: &Uri) -> Response<Vec<u8>> {
+/// How long a request waits for a new picture before it is answered "nothing new" (204).
+pub const WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Answers one request of the page: the newest picture it has not seen, waiting up to `wait`
+/// for one (call it off the main thread).
+pub fn respond(controller: &Controller, uri: &Uri, wait: std::time::Duration) -> Response<Vec<u8>> {
     let Some((feed, seen)) = parse(uri) else {
         return empty(StatusCode::BAD_REQUEST);
     };
-    let Some(latest) = controller.video_out().newer_than(feed, seen) else {
+    let Some(latest) = controller.video_out().wait_newer_than(feed, seen, wait) else {
         return empty(StatusCode::NO_CONTENT);
     };
     let frame = &latest.frame;
@@ -75,11 +80,12 @@ mod tests {
     fn the_page_gets_the_newest_picture_once() {
         let c = Controller::new(None);
         let uri: Uri = "frame://localhost/5?seen=0".parse().unwrap();
-        assert_eq!(respond(&c, &uri).status(), StatusCode::NO_CONTENT);
+        let wait = std::time::Duration::from_millis(10);
+        assert_eq!(respond(&c, &uri, wait).status(), StatusCode::NO_CONTENT);
         let mut picture = conclave_media::VideoFrame::black(4, 2);
         picture.data[0] = 99;
         c.video_out().put(5, picture);
-        let r = respond(&c, &uri);
+        let r = respond(&c, &uri, wait);
         assert_eq!(r.status(), StatusCode::OK);
         let body = r.body();
         assert_eq!(&body[..4], &4u32.to_le_bytes());
@@ -88,6 +94,6 @@ mod tests {
         assert_eq!(body.len(), HEADER + 4 * 2 * 3 / 2);
         assert_eq!(body[HEADER], 99);
         let again: Uri = "frame://localhost/5?seen=1".parse().unwrap();
-        assert_eq!(respond(&c, &again).status(), StatusCode::NO_CONTENT);
+        assert_eq!(respond(&c, &again, wait).status(), StatusCode::NO_CONTENT);
     }
 }

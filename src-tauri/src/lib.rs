@@ -332,8 +332,13 @@ pub fn run() -> Result<(), tauri::Error> {
                 .with_handler(|app, shortcut, event| on_shortcut(app, shortcut, event.state))
                 .build(),
         )
-        .register_uri_scheme_protocol(frames::SCHEME, |ctx, request| {
-            frames::respond(&ctx.app_handle().state::<Controller>(), request.uri())
+        .register_asynchronous_uri_scheme_protocol(frames::SCHEME, |ctx, request, responder| {
+            // Requests wait for the next picture: on the blocking pool, never the main thread.
+            let app = ctx.app_handle().clone();
+            tauri::async_runtime::spawn_blocking(move || {
+                let controller = app.state::<Controller>();
+                responder.respond(frames::respond(&controller, request.uri(), frames::WAIT));
+            });
         })
         .manage(Controller::new(ice_ip()))
         .manage(PendingLink::default())

@@ -2,7 +2,8 @@
 //! behind skips pictures instead of queueing them, so it never shows the past.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use conclave_media::VideoFrame;
 
@@ -19,6 +20,8 @@ pub struct Latest {
 #[derive(Debug, Default)]
 pub struct VideoOut {
     latest: Mutex<HashMap<u64, Latest>>,
+    /// Signalled on every new picture, for displays waiting for one.
+    arrived: Condvar,
 }
 
 impl VideoOut {
@@ -39,6 +42,25 @@ impl VideoOut {
                 frame: Arc::new(frame),
             },
         );
+        self.arrived.notify_all();
+    }
+
+    /// Like [`VideoOut::newer_than`], but waits up to `timeout` for a picture to arrive (so that
+    /// a display asks once per picture instead of polling).
+    pub fn wait_newer_than(&self, feed: u64, seen: u32, timeout: Duration) -> Option<Latest> {
+        let deadline = Instant::now() + timeout;
+        let mut latest = self.lock();
+        loop {
+            if let Some(l) = latest.get(&feed).filter(|l| l.seq != seen) {
+                return Some(l.clone());
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            latest = self
+                .arrived
+                .wait_timeout(latest, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
     }
 
     /// `feed`'s newest picture if it is not `seen`.
@@ -71,5 +93,24 @@ mod tests {
         assert!(out.newer_than(8, 0).is_none());
         out.clear();
         assert!(out.newer_than(7, 0).is_none());
+    }
+
+    #[test]
+    fn a_waiting_display_wakes_when_a_picture_arrives() {
+        let out = Arc::new(VideoOut::default());
+        let t = Instant::now();
+        assert!(
+            out.wait_newer_than(3, 0, Duration::from_millis(50))
+                .is_none()
+        );
+        assert!(t.elapsed() >= Duration::from_millis(50));
+        let producer = out.clone();
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            producer.put(3, VideoFrame::black(4, 4));
+        });
+        let got = out.wait_newer_than(3, 0, Duration::from_secs(10));
+        assert_eq!(got.map(|l| l.seq), Some(1));
+        thread.join().unwrap();
     }
 }
