@@ -103,52 +103,39 @@ class VideoTile {
     this.feed = null;
     this.seen = 0;
     this.drawn = 0;
+    this.running = false;
   }
 
-  draw(width, height, seq, bytes) {
-    this.seen = seq;
-    this.renderer.draw(width, height, bytes);
-    this.drawn += 1;
-    this.el.dataset.drawn = String(this.drawn);
+  // One request in flight per tile: Rust answers when a new picture exists (or after 250 ms
+  // with 204), so the loop runs at the sender's frame rate without polling.
+  async run() {
+    this.running = true;
+    while (this.running) {
+      if (this.feed === null) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      try {
+        const response = await fetch(`${FRAME_BASE}${this.feed}?seen=${this.seen}`);
+        if (response.status === 200) {
+          const buffer = await response.arrayBuffer();
+          const head = new DataView(buffer, 0, HEADER);
+          const width = head.getUint32(0, true);
+          const height = head.getUint32(4, true);
+          this.seen = head.getUint32(8, true);
+          this.renderer.draw(width, height, new Uint8Array(buffer, HEADER));
+          this.drawn += 1;
+          this.el.dataset.drawn = String(this.drawn);
+        }
+      } catch {
+        // The meeting ended or the feed changed: wait a moment and ask again.
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   stop() {
-    this.feed = null;
-  }
-}
-
-// One request in flight for all tiles (WebKit serializes custom-scheme requests, so one per tile
-// would share its round trips): Rust answers as soon as any tile has a new picture, with every
-// new picture at once, or with 204 after 250 ms.
-async function pumpFrames() {
-  for (;;) {
-    const all = [...tiles.values()];
-    if (previewTile) all.push(previewTile);
-    const wanted = all.filter((t) => t.feed !== null);
-    if (wanted.length === 0) {
-      await new Promise((r) => setTimeout(r, 100));
-      continue;
-    }
-    const seen = wanted.map((t) => `${t.feed}:${t.seen}`).join(",");
-    try {
-      const response = await fetch(`${FRAME_BASE}batch?seen=${seen}`);
-      if (response.status !== 200) continue;
-      const buffer = await response.arrayBuffer();
-      const view = new DataView(buffer);
-      let at = 4;
-      for (let i = view.getUint32(0, true); i > 0; i--) {
-        const feed = Number(view.getBigUint64(at, true));
-        const width = view.getUint32(at + 8, true);
-        const height = view.getUint32(at + 12, true);
-        const seq = view.getUint32(at + 16, true);
-        const length = view.getUint32(at + 20, true);
-        const bytes = new Uint8Array(buffer, at + 24, length);
-        at += 24 + length;
-        for (const t of wanted) if (t.feed === feed) t.draw(width, height, seq, bytes);
-      }
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    this.running = false;
   }
 }
 
@@ -169,6 +156,7 @@ function syncTiles(container, participants, labels) {
       tile = new VideoTile();
       tile.el.dataset.pseudonym = p.pseudonym;
       tiles.set(p.pseudonym, tile);
+      tile.run();
     }
     const feed = p.feeds[p.feeds.length - 1];
     if (tile.feed !== feed) {
@@ -199,11 +187,10 @@ function showPreview(container, on) {
     previewTile = new VideoTile();
     previewTile.feed = 0;
     container.replaceChildren(previewTile.el);
+    previewTile.run();
   } else if (!on && previewTile) {
     previewTile.stop();
     previewTile.el.remove();
     previewTile = null;
   }
 }
-
-pumpFrames();

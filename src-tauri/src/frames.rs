@@ -35,67 +35,6 @@ fn empty(status: StatusCode) -> Response<Vec<u8>> {
     r
 }
 
-/// Parses `/batch?seen=FEED:SEQ,FEED:SEQ,…`.
-fn parse_batch(uri: &Uri) -> Option<Vec<(u64, u32)>> {
-    if uri.path() != "/batch" {
-        return None;
-    }
-    let list = uri
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("seen="))
-        .unwrap_or_default();
-    list.split(',')
-        .filter(|s| !s.is_empty())
-        .take(64)
-        .map(|pair| {
-            let (feed, seq) = pair.split_once(':')?;
-            Some((feed.parse().ok()?, seq.parse().ok()?))
-        })
-        .collect()
-}
-
-/// Answers `/batch`: every listed tile's new picture in one response, so that one round trip
-/// (which WebKit serializes) serves all tiles. Body: u32 count, then per picture u64 feed and
-/// u32 width, height, seq, length, then the I420 bytes (all little-endian).
-pub fn respond_batch(
-    controller: &Controller,
-    uri: &Uri,
-    wait: std::time::Duration,
-) -> Response<Vec<u8>> {
-    let Some(seen) = parse_batch(uri) else {
-        return empty(StatusCode::BAD_REQUEST);
-    };
-    let fresh = controller.video_out().wait_any_newer(&seen, wait);
-    if fresh.is_empty() {
-        return empty(StatusCode::NO_CONTENT);
-    }
-    let size: usize = fresh.iter().map(|(_, l)| 24 + l.frame.data.len()).sum();
-    let mut body = Vec::with_capacity(4 + size);
-    body.extend_from_slice(&(fresh.len() as u32).to_le_bytes());
-    for (feed, latest) in &fresh {
-        let f = &latest.frame;
-        body.extend_from_slice(&feed.to_le_bytes());
-        for n in [
-            f.width as u32,
-            f.height as u32,
-            latest.seq,
-            f.data.len() as u32,
-        ] {
-            body.extend_from_slice(&n.to_le_bytes());
-        }
-        body.extend_from_slice(&f.data);
-    }
-    let mut r = empty(StatusCode::OK);
-    *r.body_mut() = body;
-    r.headers_mut().insert(
-        "Content-Type",
-        "application/octet-stream".parse().expect("valid"),
-    );
-    r
-}
-
 /// How long a request waits for a new picture before it is answered "nothing new" (204).
 pub const WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -126,39 +65,6 @@ pub fn respond(controller: &Controller, uri: &Uri, wait: std::time::Duration) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_batch_carries_every_tiles_new_picture() {
-        let c = Controller::new(None);
-        let wait = std::time::Duration::from_millis(10);
-        let uri: Uri = "frame://localhost/batch?seen=5:0,6:0".parse().unwrap();
-        assert_eq!(
-            respond_batch(&c, &uri, wait).status(),
-            StatusCode::NO_CONTENT
-        );
-        c.video_out()
-            .put(5, conclave_media::VideoFrame::black(4, 2));
-        c.video_out()
-            .put(6, conclave_media::VideoFrame::black(8, 4));
-        let r = respond_batch(&c, &uri, wait);
-        assert_eq!(r.status(), StatusCode::OK);
-        let b = r.body();
-        assert_eq!(&b[..4], &2u32.to_le_bytes());
-        assert_eq!(&b[4..12], &5u64.to_le_bytes());
-        assert_eq!(&b[12..16], &4u32.to_le_bytes());
-        assert_eq!(&b[24..28], &12u32.to_le_bytes(), "4x2 I420 is 12 bytes");
-        assert_eq!(b.len(), 4 + 24 + 12 + 24 + 48);
-        let seen: Uri = "frame://localhost/batch?seen=5:1,6:1".parse().unwrap();
-        assert_eq!(
-            respond_batch(&c, &seen, wait).status(),
-            StatusCode::NO_CONTENT
-        );
-        let bad: Uri = "frame://localhost/batch?seen=5".parse().unwrap();
-        assert_eq!(
-            respond_batch(&c, &bad, wait).status(),
-            StatusCode::BAD_REQUEST
-        );
-    }
 
     #[test]
     fn requests_name_a_feed_and_what_the_page_has_seen() {

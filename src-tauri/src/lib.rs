@@ -337,12 +337,7 @@ pub fn run() -> Result<(), tauri::Error> {
             let app = ctx.app_handle().clone();
             tauri::async_runtime::spawn_blocking(move || {
                 let controller = app.state::<Controller>();
-                let uri = request.uri();
-                responder.respond(if uri.path() == "/batch" {
-                    frames::respond_batch(&controller, uri, frames::WAIT)
-                } else {
-                    frames::respond(&controller, uri, frames::WAIT)
-                });
+                responder.respond(frames::respond(&controller, request.uri(), frames::WAIT));
             });
         })
         .manage(Controller::new(ice_ip()))

@@ -68,33 +68,6 @@ impl VideoOut {
         self.lock().get(&feed).filter(|l| l.seq != seen).cloned()
     }
 
-    /// The newest pictures of those `seen` lists (feed, last seen seq) that it has not seen,
-    /// waiting up to `timeout` for at least one (one request serves every tile of a display).
-    pub fn wait_any_newer(&self, seen: &[(u64, u32)], timeout: Duration) -> Vec<(u64, Latest)> {
-        let deadline = Instant::now() + timeout;
-        let mut latest = self.lock();
-        loop {
-            let fresh: Vec<(u64, Latest)> = seen
-                .iter()
-                .filter_map(|&(feed, seq)| {
-                    let l = latest.get(&feed).filter(|l| l.seq != seq)?;
-                    Some((feed, l.clone()))
-                })
-                .collect();
-            if !fresh.is_empty() {
-                return fresh;
-            }
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return fresh;
-            };
-            latest = self
-                .arrived
-                .wait_timeout(latest, left)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
-        }
-    }
-
     /// Forgets every picture (a new meeting starts).
     pub fn clear(&self) {
         self.lock().clear();
@@ -139,12 +112,5 @@ mod tests {
         let got = out.wait_newer_than(3, 0, Duration::from_secs(10));
         assert_eq!(got.map(|l| l.seq), Some(1));
         thread.join().unwrap();
-
-        // Several displays' worth in one wait: only what is new.
-        out.put(4, VideoFrame::black(4, 4));
-        let both = out.wait_any_newer(&[(3, 1), (4, 0), (5, 0)], Duration::from_secs(1));
-        assert_eq!(both.iter().map(|(f, _)| *f).collect::<Vec<_>>(), vec![4]);
-        let none = out.wait_any_newer(&[(3, 1), (4, 1)], Duration::from_millis(20));
-        assert!(none.is_empty());
     }
 }
