@@ -38,8 +38,20 @@ pub struct Capture {
     pub warnings: Vec<String>,
     /// Whether anything is captured at all; without camera and microphone we only listen.
     pub sending: bool,
+    /// Devices that stopped during the meeting (unplugged, failed), as sentences for the user.
+    pub lost: Lost,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// Devices lost while capturing, shared with whoever reports to the user.
+pub type Lost = Arc<std::sync::Mutex<Vec<String>>>;
+
+fn report_lost(lost: &Lost, what: String) {
+    tracing::warn!("{what}");
+    lost.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(what);
 }
 
 impl std::fmt::Debug for Capture {
@@ -65,6 +77,7 @@ impl Capture {
         let stop = Arc::new(AtomicBool::new(false));
         let mut warnings = Vec::new();
         let mut threads = Vec::new();
+        let lost = Lost::default();
 
         let source: Option<Box<dyn VideoSource>> = match camera {
             CameraChoice::None => None,
@@ -84,9 +97,17 @@ impl Capture {
             },
         };
         if let Some(source) = source {
-            let (keyframe, stop) = (keyframe.clone(), stop.clone());
+            let (keyframe, stop, lost) = (keyframe.clone(), stop.clone(), lost.clone());
             threads.push(std::thread::spawn(move || {
-                video_loop(source, bitrate, keyframe_interval, video_tx, keyframe, stop);
+                video_loop(
+                    source,
+                    bitrate,
+                    keyframe_interval,
+                    video_tx,
+                    keyframe,
+                    stop,
+                    lost,
+                );
             }));
         }
 
@@ -102,8 +123,10 @@ impl Capture {
             },
         };
         if let Some(mic) = mic {
-            let stop = stop.clone();
-            threads.push(std::thread::spawn(move || audio_loop(mic, audio_tx, stop)));
+            let (stop, lost) = (stop.clone(), lost.clone());
+            threads.push(std::thread::spawn(move || {
+                audio_loop(mic, audio_tx, stop, lost)
+            }));
         }
         Capture {
             sending: !threads.is_empty(),
@@ -111,6 +134,7 @@ impl Capture {
             audio: audio_rx,
             keyframe,
             warnings,
+            lost,
             stop,
             threads,
         }
@@ -136,6 +160,7 @@ fn video_loop(
     out: mpsc::Sender<EncodedVideo>,
     keyframe: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    lost: Lost,
 ) {
     let format = source.format();
     let mut encoder = H264Encoder::new(VideoEncoderSettings {
@@ -147,9 +172,15 @@ fn video_loop(
             .max(1),
     });
     while !stop.load(Ordering::Relaxed) {
-        let Ok(frame) = source.next_frame() else {
-            tracing::warn!("camera stopped delivering; continuing without video");
-            return;
+        let frame = match source.next_frame() {
+            Ok(frame) => frame,
+            Err(e) => {
+                report_lost(
+                    &lost,
+                    format!("the camera stopped ({e}); continuing without video"),
+                );
+                return;
+            }
         };
         if keyframe.swap(false, Ordering::Relaxed) {
             encoder.request_keyframe();
@@ -161,7 +192,10 @@ fn video_loop(
             },
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "video encoding failed");
+                report_lost(
+                    &lost,
+                    format!("video encoding failed ({e}); continuing without video"),
+                );
                 return;
             }
         }
@@ -172,14 +206,21 @@ fn audio_loop(
     mut mic: Box<dyn AudioSource>,
     out: mpsc::Sender<EncodedAudio>,
     stop: Arc<AtomicBool>,
+    lost: Lost,
 ) {
     let Ok(mut encoder) = OpusEncoder::new(AudioEncoderSettings::default()) else {
         return;
     };
     while !stop.load(Ordering::Relaxed) {
-        let Ok(frame) = mic.next_frame() else {
-            tracing::warn!("microphone stopped delivering; continuing without audio");
-            return;
+        let frame = match mic.next_frame() {
+            Ok(frame) => frame,
+            Err(e) => {
+                report_lost(
+                    &lost,
+                    format!("the microphone stopped ({e}); continuing without audio"),
+                );
+                return;
+            }
         };
         let (level, voice) = audio_level(&frame.samples);
         let Ok(packet) = encoder.encode(&frame.samples) else {
@@ -209,7 +250,57 @@ pub fn audio_level(samples: &[f32]) -> (u8, bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::audio_level;
+    use super::*;
+    use conclave_media::{DeviceError, VideoFrame};
+
+    /// A camera that is unplugged after three frames.
+    struct Unplugged(u32);
+
+    impl VideoSource for Unplugged {
+        fn format(&self) -> VideoFormat {
+            VideoFormat {
+                width: 64,
+                height: 64,
+                fps: 30,
+            }
+        }
+        fn next_frame(&mut self) -> Result<VideoFrame, DeviceError> {
+            self.0 += 1;
+            if self.0 > 3 {
+                return Err(DeviceError::Disconnected {
+                    kind: "camera",
+                    reason: "unplugged".into(),
+                });
+            }
+            Ok(VideoFrame::black(64, 64))
+        }
+    }
+
+    #[test]
+    fn an_unplugged_camera_is_reported_and_capture_goes_on() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let lost = Lost::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let keyframe = Arc::new(AtomicBool::new(true));
+        video_loop(
+            Box::new(Unplugged(0)),
+            300_000,
+            std::time::Duration::from_secs(1),
+            tx,
+            keyframe,
+            stop,
+            lost.clone(),
+        );
+        let mut frames = 0;
+        while rx.try_recv().is_ok() {
+            frames += 1;
+        }
+        assert_eq!(frames, 3, "the frames before the loss were sent");
+        let lost = lost.lock().unwrap();
+        assert_eq!(lost.len(), 1);
+        assert!(lost[0].starts_with("the camera stopped"), "{lost:?}");
+        assert!(lost[0].contains("unplugged"), "{lost:?}");
+    }
 
     #[test]
     fn levels_follow_rfc_6464() {

@@ -18,8 +18,15 @@ pub const ENV: &str = "CONCLAVE_KEYLOG";
 pub struct KeyLog(Mutex<std::fs::File>);
 
 impl KeyLog {
-    /// The key log `CONCLAVE_KEYLOG` asks for, if any.
+    /// The key log `CONCLAVE_KEYLOG` asks for, if any. Release builds ignore the variable unless
+    /// built with the `keylog` feature: a stray environment variable must not leak keys.
     pub fn from_env() -> Option<KeyLog> {
+        if !cfg!(any(debug_assertions, feature = "keylog")) {
+            if std::env::var_os(ENV).is_some() {
+                tracing::warn!("{ENV} is ignored: this build has no key log");
+            }
+            return None;
+        }
         let path = std::env::var_os(ENV)?;
         let file = std::fs::OpenOptions::new()
             .create(true)

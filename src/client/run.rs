@@ -152,7 +152,11 @@ pub(crate) async fn run(
         options.video_bitrate_bps,
         options.keyframe_interval,
     );
-    lock(&tally).warnings.append(&mut capture.warnings);
+    {
+        let mut t = lock(&tally);
+        t.warnings.append(&mut capture.warnings);
+        t.devices_lost = Some(capture.lost.clone());
+    }
     let playback = match &options.speaker {
         SpeakerChoice::Null => None,
         SpeakerChoice::Device(name) => match conclave_media::Speaker::open(name.as_deref()) {

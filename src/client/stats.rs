@@ -167,6 +167,8 @@ pub struct MeetingTally {
     pub error: Option<String>,
     /// 20 ms frames of the others' mixed voices handed to our speaker.
     pub audio_frames_played: u64,
+    /// Our devices that stopped during the meeting (from capture).
+    pub devices_lost: Option<super::capture::Lost>,
 }
 
 impl MeetingTally {
@@ -286,6 +288,14 @@ impl MeetingTally {
     pub fn report(&self, pseudonym: &str, switches: &super::Switches) -> MeetingStats {
         let now_us = conclave_media::wall_clock_us();
         let mut warnings = self.warnings.clone();
+        if let Some(lost) = &self.devices_lost {
+            warnings.extend(
+                lost.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .iter()
+                    .cloned(),
+            );
+        }
         for (name, p) in &self.participants {
             let received = p.video.frames_received + p.audio.frames_received;
             let decrypted = p.video.frames_decrypted + p.audio.frames_decrypted;
