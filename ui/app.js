@@ -380,6 +380,7 @@ async function saveSettings(changes) {
 
 $("open-settings").addEventListener("click", () => {
   $("default-name").value = settings?.name || "";
+  $("keep-identity").checked = Boolean(settings?.keepIdentity);
   $("ice-servers").value = iceText(settings?.ice_servers || settings?.iceServers || []);
   $("settings-error").textContent = "";
   $("forgotten").textContent = "";
@@ -391,6 +392,7 @@ $("settings-save").addEventListener("click", async () => {
   const ok = await saveSettings({
     name: $("default-name").value.trim(),
     iceServers: parseIce($("ice-servers").value),
+    keepIdentity: $("keep-identity").checked,
     language,
     camera: $("camera").value,
     microphone: $("microphone").value,

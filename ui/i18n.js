@@ -62,6 +62,8 @@ const STRINGS = {
     defaultName: "Default name",
     iceServers: "STUN/TURN servers (one per line: URL [user credential])",
     iceHint: "None by default: Conclave then contacts nobody but the meeting server.",
+    keepIdentity:
+      "Keep my identity key on this computer (in the system keyring), so that my safety numbers stay the same across meetings",
     devicesHint: "Saving also keeps the camera, microphone and speaker chosen on the join screen.",
     save: "Save",
     cancel: "Cancel",
@@ -134,6 +136,8 @@ const STRINGS = {
     defaultName: "Standardname",
     iceServers: "STUN/TURN-Server (einer pro Zeile: URL [Benutzer Passwort])",
     iceHint: "Standardmäßig keine: Conclave kontaktiert dann nur den Konferenzserver.",
+    keepIdentity:
+      "Meinen Identitätsschlüssel auf diesem Computer behalten (im Systemschlüsselbund), damit meine Sicherheitsnummern von Besprechung zu Besprechung gleich bleiben",
     devicesHint: "Speichern behält auch Kamera, Mikrofon und Lautsprecher, die auf der Beitrittsseite gewählt sind.",
     save: "Speichern",
     cancel: "Abbrechen",

@@ -157,6 +157,7 @@ impl Controller {
         name: &str,
         devices: &DeviceChoice,
         ice_servers: Vec<conclave::client::IceServer>,
+        kept_identity: Option<conclave_group::Identity>,
     ) -> Result<(), AppError> {
         let link = Self::check_link(link)?;
         let name = name.trim();
@@ -167,9 +168,13 @@ impl Controller {
         if slot.as_ref().is_some_and(|m| !m.is_finished()) {
             return Err(AppError::AlreadyInMeeting);
         }
-        // A fresh identity per meeting: nothing about it outlives the call.
-        let identity = conclave_group::Identity::generate()
-            .map_err(|e| AppError::NoRandomness(e.to_string()))?;
+        // A fresh identity per meeting (nothing about it outlives the call), unless the user
+        // keeps one.
+        let identity = match kept_identity {
+            Some(kept) => kept,
+            None => conclave_group::Identity::generate()
+                .map_err(|e| AppError::NoRandomness(e.to_string()))?,
+        };
         // The meeting opens the devices itself.
         self.stop_preview();
         let mut options = JoinOptions::new(link, name.to_owned(), identity);
@@ -339,16 +344,16 @@ mod tests {
         assert_eq!(c.tray("microphone"), Effect::Nothing);
         assert_eq!(c.switches(), None, "no meeting: nothing to switch");
         assert!(matches!(
-            c.join("not a link", "A", &devices(), vec![]),
+            c.join("not a link", "A", &devices(), vec![], None),
             Err(AppError::InvalidLink(_))
         ));
         assert!(matches!(
-            c.join(LINK, "  ", &devices(), vec![]),
+            c.join(LINK, "  ", &devices(), vec![], None),
             Err(AppError::NoName)
         ));
-        c.join(LINK, "Alice", &devices(), vec![]).unwrap();
+        c.join(LINK, "Alice", &devices(), vec![], None).unwrap();
         assert!(matches!(
-            c.join(LINK, "Alice", &devices(), vec![]),
+            c.join(LINK, "Alice", &devices(), vec![], None),
             Err(AppError::AlreadyInMeeting)
         ));
         assert_eq!(c.switches(), Some((false, true)), "joined muted");

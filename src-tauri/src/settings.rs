@@ -59,7 +59,13 @@ pub struct Settings {
     pub ice_servers: Vec<conclave::client::IceServer>,
     /// Rooms the user asked to remember.
     pub rooms: Vec<SavedRoom>,
+    /// Keep one identity key across meetings (its secret in the keyring), so that safety numbers
+    /// stay the same from one meeting to the next. Off by default: a fresh key per meeting.
+    pub keep_identity: bool,
 }
+
+/// The keyring entry of the kept identity key.
+const IDENTITY: &str = "identity";
 
 /// Where secrets are kept: the OS keyring in the app, something else in tests.
 pub trait SecretStore: Send + Sync {
@@ -190,6 +196,26 @@ impl Store {
         Ok(format!("{}#{secret}", room.link_without_secret))
     }
 
+    /// The identity to meet with: the kept one if the user asked to keep one (created on first
+    /// use), else `None` (the caller draws a fresh one).
+    pub fn identity(&self) -> Result<Option<conclave_group::Identity>, SettingsError> {
+        if !self.load()?.keep_identity {
+            return Ok(None);
+        }
+        let bad = |e: conclave_group::SetupError| SettingsError::Keyring(e.to_string());
+        if let Ok(kept) = self.secrets.get(IDENTITY)
+            && let Ok(bytes) = hex::decode(kept.trim())
+        {
+            return conclave_group::Identity::from_secret(&bytes)
+                .map(Some)
+                .map_err(bad);
+        }
+        let fresh = conclave_group::Identity::generate().map_err(bad)?;
+        self.secrets
+            .set(IDENTITY, &hex::encode(fresh.secret_bytes().as_ref()))?;
+        Ok(Some(fresh))
+    }
+
     /// Forgets one room: its secret and its entry.
     pub fn forget(&self, id: &str) -> Result<(), SettingsError> {
         let mut settings = self.load()?;
@@ -200,6 +226,7 @@ impl Store {
 
     /// Forgets everything: every remembered room's secret, then the settings file.
     pub fn forget_everything(&self) -> Result<(), SettingsError> {
+        self.secrets.delete(IDENTITY)?;
         // A damaged file still names no secrets we could find: remove it regardless.
         if let Ok(settings) = self.load() {
             for room in &settings.rooms {
@@ -293,6 +320,45 @@ mod tests {
         assert!(memory.0.lock().unwrap().is_empty(), "the secrets are gone");
         assert!(!dir.join("settings.json").exists(), "the file is gone");
         assert_eq!(store.load().unwrap(), Settings::default());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_kept_identity_is_the_same_in_every_meeting_until_forgotten() {
+        let dir = std::env::temp_dir().join(format!("conclave-identity-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let memory = Memory::default();
+        let store = Store::new(&dir, Box::new(memory.clone()));
+        assert!(store.identity().unwrap().is_none(), "off by default");
+        assert!(memory.0.lock().unwrap().is_empty());
+        store
+            .save_preferences(&Settings {
+                keep_identity: true,
+                ..Settings::default()
+            })
+            .unwrap();
+        let first = store.identity().unwrap().unwrap();
+        let again = store.identity().unwrap().unwrap();
+        assert_eq!(first.public(), again.public());
+        assert!(
+            !std::fs::read_to_string(dir.join("settings.json"))
+                .unwrap()
+                .contains(&hex::encode(first.secret_bytes().as_ref()))
+        );
+        store.forget_everything().unwrap();
+        assert!(memory.0.lock().unwrap().is_empty(), "the key is gone");
+        store
+            .save_preferences(&Settings {
+                keep_identity: true,
+                ..Settings::default()
+            })
+            .unwrap();
+        let after = store.identity().unwrap().unwrap();
+        assert_ne!(
+            after.public(),
+            first.public(),
+            "a new identity after forgetting"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
