@@ -6,9 +6,6 @@
 
 mod support;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-
 use support::janus::JanusNet;
 use support::participant::{new_link, others, spawn_with};
 use support::pulse::{Pulse, RATE, power_at};
@@ -18,23 +15,7 @@ fn a_participant_hears_anothers_tone_on_its_speaker() {
     let net = JanusNet::start();
     let pulse = Pulse::start("meeting");
     let link = new_link("audio-test");
-    let mut recorder = pulse
-        .command("parec")
-        .args([
-            "--device=conclave_speaker.monitor",
-            "--raw",
-            "--format=s16le",
-        ])
-        .args(["--latency-msec=20", "--rate=48000", "--channels=1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut recording = recorder.stdout.take().unwrap();
-    let drain = std::thread::spawn(move || {
-        let mut raw = Vec::new();
-        let _ = recording.read_to_end(&mut raw);
-        raw
-    });
+    let recording = pulse.record_speaker();
 
     // The speaker sends a 1 kHz tone ("--mic tone"); the listener plays what it hears.
     let speaker = spawn_with(
@@ -61,9 +42,7 @@ fn a_participant_hears_anothers_tone_on_its_speaker() {
         String::from_utf8_lossy(&out.stderr)
     );
     let _ = speaker.finish();
-    let _ = Command::new("kill").arg(recorder.id().to_string()).status();
-    let _ = recorder.wait();
-    let raw = drain.join().unwrap();
+    let recorded = recording.stop();
 
     assert!(stats["warnings"].as_array().unwrap().is_empty(), "{stats}");
     let heard = &others(&stats)[0]["audio"];
@@ -72,10 +51,6 @@ fn a_participant_hears_anothers_tone_on_its_speaker() {
         stats["audio_frames_played"].as_u64().unwrap() > 100,
         "the mixer played: {stats}"
     );
-    let recorded: Vec<f32> = raw
-        .chunks_exact(2)
-        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
-        .collect();
     assert!(
         recorded.len() > RATE as usize * 3,
         "recorded {} samples",

@@ -5,8 +5,8 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::process::Stdio;
 use std::time::Duration;
 
 use support::pulse::{Pulse, RATE, power_at};
@@ -41,25 +41,7 @@ fn loop_tone(hz: f64) -> (Vec<f32>, serde_json::Value) {
     let feeder = std::thread::spawn(move || {
         let _ = stdin.write_all(&samples);
     });
-    let mut recorder = pulse
-        .command("parec")
-        .args([
-            "--device=conclave_speaker.monitor",
-            "--raw",
-            "--format=s16le",
-        ])
-        .arg("--latency-msec=20")
-        .args(["--rate=48000", "--channels=1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Drain the recording as it comes: a full pipe would stall parec.
-    let mut recording = recorder.stdout.take().unwrap();
-    let drain = std::thread::spawn(move || {
-        let mut raw = Vec::new();
-        let _ = recording.read_to_end(&mut raw);
-        raw
-    });
+    let recording = pulse.record_speaker();
 
     let selftest = pulse
         .command(env!("CARGO_BIN_EXE_conclave"))
@@ -84,17 +66,10 @@ fn loop_tone(hz: f64) -> (Vec<f32>, serde_json::Value) {
     let report: serde_json::Value = serde_json::from_slice(&selftest.stdout).unwrap();
 
     std::thread::sleep(Duration::from_millis(300));
-    // SIGTERM lets parec flush what it holds; SIGKILL would lose it.
-    let _ = Command::new("kill").arg(recorder.id().to_string()).status();
-    let _ = recorder.wait();
-    let raw = drain.join().unwrap();
+    let recorded = recording.stop();
     let _ = player.kill();
     let _ = player.wait();
     let _ = feeder.join();
-    let recorded = raw
-        .chunks_exact(2)
-        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
-        .collect();
     (recorded, report)
 }
 

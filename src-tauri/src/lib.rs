@@ -140,12 +140,12 @@ async fn join(
     devices: DeviceChoice,
     remember: bool,
 ) -> Result<(), ErrorDto> {
-    let ice_servers = store.load().map(|s| s.ice_servers).unwrap_or_default();
-    let identity = store.identity().unwrap_or_else(|e| {
+    let settings = store.load().unwrap_or_default();
+    let identity = store.identity(&settings).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "the kept identity is unavailable; using a fresh one");
         None
     });
-    controller.join(&link, &name, &devices, ice_servers, identity)?;
+    controller.join(&link, &name, &devices, settings.ice_servers, identity)?;
     // Only on the user's request, and only once the link proved valid.
     if remember && let Err(e) = store.remember(&link) {
         tracing::warn!(error = %e, "could not remember the room");

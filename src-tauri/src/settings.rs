@@ -196,10 +196,13 @@ impl Store {
         Ok(format!("{}#{secret}", room.link_without_secret))
     }
 
-    /// The identity to meet with: the kept one if the user asked to keep one (created on first
-    /// use), else `None` (the caller draws a fresh one).
-    pub fn identity(&self) -> Result<Option<conclave_group::Identity>, SettingsError> {
-        if !self.load()?.keep_identity {
+    /// The identity to meet with under `settings`: the kept one if the user asked to keep one
+    /// (created on first use), else `None` (the caller draws a fresh one).
+    pub fn identity(
+        &self,
+        settings: &Settings,
+    ) -> Result<Option<conclave_group::Identity>, SettingsError> {
+        if !settings.keep_identity {
             return Ok(None);
         }
         let bad = |e: conclave_group::SetupError| SettingsError::Keyring(e.to_string());
@@ -329,16 +332,19 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let memory = Memory::default();
         let store = Store::new(&dir, Box::new(memory.clone()));
-        assert!(store.identity().unwrap().is_none(), "off by default");
+        assert!(
+            store.identity(&store.load().unwrap()).unwrap().is_none(),
+            "off by default"
+        );
         assert!(memory.0.lock().unwrap().is_empty());
-        store
+        let keep = store
             .save_preferences(&Settings {
                 keep_identity: true,
                 ..Settings::default()
             })
             .unwrap();
-        let first = store.identity().unwrap().unwrap();
-        let again = store.identity().unwrap().unwrap();
+        let first = store.identity(&keep).unwrap().unwrap();
+        let again = store.identity(&store.load().unwrap()).unwrap().unwrap();
         assert_eq!(first.public(), again.public());
         assert!(
             !std::fs::read_to_string(dir.join("settings.json"))
@@ -347,13 +353,13 @@ mod tests {
         );
         store.forget_everything().unwrap();
         assert!(memory.0.lock().unwrap().is_empty(), "the key is gone");
-        store
+        let keep = store
             .save_preferences(&Settings {
                 keep_identity: true,
                 ..Settings::default()
             })
             .unwrap();
-        let after = store.identity().unwrap().unwrap();
+        let after = store.identity(&keep).unwrap().unwrap();
         assert_ne!(
             after.public(),
             first.public(),

@@ -6,10 +6,12 @@
 //! session's address is per process). Needs dbus-daemon, gnome-keyring and secret-tool
 //! (scripts/test installs them).
 
+#[path = "support/bus.rs"]
+mod bus;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use conclave_app::settings::{Keyring, SERVICE, Store};
 
@@ -34,25 +36,10 @@ fn a_remembered_room_lives_in_the_secret_service_until_everything_is_forgotten()
     let dir = std::env::temp_dir().join(format!("conclave-keyring-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("home")).unwrap();
-    let bus_path = dir.join("bus");
-    let bus = format!("unix:path={}", bus_path.display());
+    let (dbus, bus) = bus::session_bus(&dir);
     let mut session = Session {
-        children: Vec::new(),
+        children: vec![dbus],
     };
-    session.children.push(
-        Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile"])
-            .arg(format!("--address={bus}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon is installed"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !bus_path.exists() {
-        assert!(Instant::now() < deadline, "dbus-daemon did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     // A login keyring unlocked with a password given on stdin, as a desktop login would.
     let mut keyring = Command::new("gnome-keyring-daemon")
         .args(["--unlock", "--components=secrets", "--foreground"])

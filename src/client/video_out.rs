@@ -65,7 +65,7 @@ impl VideoOut {
 
     /// `feed`'s newest picture if it is not `seen`.
     pub fn newer_than(&self, feed: u64, seen: u32) -> Option<Latest> {
-        self.lock().get(&feed).filter(|l| l.seq != seen).cloned()
+        self.wait_newer_than(feed, seen, Duration::ZERO)
     }
 
     /// Forgets every picture (a new meeting starts).

@@ -4,8 +4,10 @@
 // Each test binary uses only some of these helpers.
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The sample rate of recordings and tones.
@@ -56,6 +58,29 @@ impl Pulse {
         env(&self.dir)
     }
 
+    /// Starts recording what is played on the speaker sink (48 kHz mono).
+    pub fn record_speaker(&self) -> Recording {
+        let mut recorder = self
+            .command("parec")
+            .args([
+                "--device=conclave_speaker.monitor",
+                "--raw",
+                "--format=s16le",
+            ])
+            .args(["--latency-msec=20", "--rate=48000", "--channels=1"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Drain the recording as it comes: a full pipe would stall parec.
+        let mut out = recorder.stdout.take().unwrap();
+        let drain = std::thread::spawn(move || {
+            let mut raw = Vec::new();
+            let _ = out.read_to_end(&mut raw);
+            raw
+        });
+        Recording { recorder, drain }
+    }
+
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
         c.envs(env(&self.dir));
@@ -102,4 +127,25 @@ pub fn power_at(samples: &[f32], hz: f64) -> f64 {
         s1 = s0;
     }
     (s1 * s1 + s2 * s2 - coeff * s1 * s2) / samples.len() as f64
+}
+
+/// A recording of the speaker sink in progress.
+pub struct Recording {
+    recorder: Child,
+    drain: JoinHandle<Vec<u8>>,
+}
+
+impl Recording {
+    /// Stops recording and returns the samples.
+    pub fn stop(mut self) -> Vec<f32> {
+        // SIGTERM lets parec flush what it holds; SIGKILL would lose it.
+        let _ = Command::new("kill")
+            .arg(self.recorder.id().to_string())
+            .status();
+        let _ = self.recorder.wait();
+        let raw = self.drain.join().unwrap();
+        raw.chunks_exact(2)
+            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+            .collect()
+    }
 }

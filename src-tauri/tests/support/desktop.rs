@@ -48,16 +48,8 @@ impl Desktop {
         let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
         wait_until("Xvfb", Duration::from_secs(10), || socket.exists());
 
-        let bus_path = net.dir.join("bus");
-        let bus = format!("unix:path={}", bus_path.display());
-        let dbus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile"])
-            .arg(format!("--address={bus}"))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon is installed");
+        let (dbus, bus) = super::bus::session_bus(&net.dir);
         children.push(dbus);
-        wait_until("dbus-daemon", Duration::from_secs(10), || bus_path.exists());
 
         let log = std::fs::File::create(net.dir.join("tauri-driver.log")).unwrap();
         let mut driver = net.command("tauri-driver");

@@ -1,2 +1,3 @@
+pub mod bus;
 pub mod desktop;
 pub mod webdriver;
