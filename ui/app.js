@@ -244,8 +244,9 @@ async function join() {
   lastError = null;
   $("error").textContent = "";
   await stopPreview();
+  let notice = null;
   try {
-    await invoke("join", {
+    notice = await invoke("join", {
       link: $("link").value.trim(),
       name: $("name").value,
       devices: devices(),
@@ -259,6 +260,8 @@ async function join() {
   }
   state = null;
   troubleSince = Date.now();
+  // Joined, but the room could not be remembered (no keyring): say so in the meeting.
+  $("notice").textContent = notice ? tr(notice.code) : "";
   show("meeting");
   await refreshState();
   startPolling();

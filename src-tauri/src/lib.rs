@@ -139,19 +139,25 @@ async fn join(
     name: String,
     devices: DeviceChoice,
     remember: bool,
-) -> Result<(), ErrorDto> {
+) -> Result<Option<ErrorDto>, ErrorDto> {
     let settings = store.load().unwrap_or_default();
     let identity = store.identity(&settings).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "the kept identity is unavailable; using a fresh one");
         None
     });
     controller.join(&link, &name, &devices, settings.ice_servers, identity)?;
-    // Only on the user's request, and only once the link proved valid.
-    if remember && let Err(e) = store.remember(&link) {
-        tracing::warn!(error = %e, "could not remember the room");
-    }
+    // Only on the user's request, and only once the link proved valid. Failing to remember
+    // does not stop the meeting: the user is told, and the meeting goes on.
+    let not_remembered = if remember {
+        store.remember(&link).err().map(|e| {
+            tracing::warn!(error = %e, "could not remember the room");
+            settings_error(e)
+        })
+    } else {
+        None
+    };
     refresh(&app);
-    Ok(())
+    Ok(not_remembered)
 }
 
 /// The "test call": camera and microphone through encode, encryption, decryption, decode and
@@ -192,7 +198,7 @@ fn settings_error(e: SettingsError) -> ErrorDto {
         code: match e {
             SettingsError::Keyring(_) => "keyring",
             SettingsError::Link(_) => "invalidLink",
-            _ => "settings",
+            _ => "settingsFailed",
         },
         message: e.to_string(),
     }

@@ -368,7 +368,15 @@ fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
     );
     assert!(!result.contains("no camera"), "{result}");
     save(&shots, "0-test-call-en.png", &session);
+    // This desktop has no keyring: asking to remember the room must say so, and still join.
+    session.find("#remember").click();
     session.find("#join").click();
+    session.wait_for(
+        "the no-keyring notice",
+        Duration::from_secs(10),
+        "return document.getElementById('notice').textContent\
+           .startsWith('The system keyring is not available')",
+    );
     session.wait_for(
         "the unreachable-server message",
         Duration::from_secs(15),
