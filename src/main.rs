@@ -298,6 +298,7 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         record_dir: args.record_dir,
         measure_audio_latency: args.measure_audio_latency,
         video_out: None,
+        encoded_out: None,
         // A fresh identity per meeting: nothing is stored (the app offers a kept one).
         identity: conclave_group::Identity::generate().context("no randomness for an identity")?,
     };

@@ -247,10 +247,13 @@ async function join() {
   let notice = null;
   try {
     notice = await invoke("join", {
-      link: $("link").value.trim(),
-      name: $("name").value,
-      devices: devices(),
-      remember: $("remember").checked,
+      request: {
+        link: $("link").value.trim(),
+        name: $("name").value,
+        devices: devices(),
+        remember: $("remember").checked,
+        pageDecodes: (await chooseVideoTransport()) === "h264",
+      },
     });
   } catch (e) {
     lastError = { code: e.code || "internal" };

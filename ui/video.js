@@ -1,11 +1,40 @@
-// Video tiles: each fetches its participant's newest decoded picture (raw I420, see
-// src-tauri/src/frames.rs) and draws it with a WebGL shader that converts YUV to RGB on the GPU.
+// Video tiles. Two ways to get a participant's video onto the page (src-tauri/src/frames.rs):
+// - "i420": fetch the newest picture the app decoded, raw I420, and draw it with a WebGL shader
+//   that converts YUV to RGB on the GPU;
+// - "h264": fetch the H.264 access units the app received and decode them here with WebCodecs.
 "use strict";
+
+// "auto" until the first meeting: then "h264" where WebCodecs can decode H.264, else "i420".
+const videoTransport = { name: "auto" };
+// Constrained Baseline, level 3.1 (up to 1280x720 at 30 fps): what OpenH264 sends.
+const H264_CODEC = "avc1.42C01F";
+
+async function chooseVideoTransport() {
+  if (videoTransport.name !== "auto") return videoTransport.name;
+  let supported = false;
+  try {
+    supported =
+      typeof VideoDecoder !== "undefined" &&
+      (await VideoDecoder.isConfigSupported({ codec: H264_CODEC })).supported === true;
+  } catch {
+    supported = false;
+  }
+  videoTransport.name = supported ? "h264" : "i420";
+  return videoTransport.name;
+}
 
 const FRAME_BASE = navigator.userAgent.includes("Windows")
   ? "http://frame.localhost/"
   : "frame://localhost/";
 const HEADER = 16;
+const UNIT_HEADER = 16;
+
+// Milliseconds from the app having a picture (or access unit) to it being drawn, from the low
+// 32 bits of Unix time the app stamps on it.
+function sinceArrival(arrivedLow32) {
+  const now = Date.now() % 2 ** 32;
+  return now >= arrivedLow32 ? now - arrivedLow32 : now + 2 ** 32 - arrivedLow32;
+}
 
 const VERTEX = `
 attribute vec2 pos;
@@ -89,7 +118,8 @@ class YuvRenderer {
 
 // One tile per remote participant, kept across re-renders (its canvas and WebGL state persist).
 class VideoTile {
-  constructor() {
+  constructor(transport) {
+    this.transport = transport;
     this.el = document.createElement("div");
     this.el.className = "tile";
     this.canvas = document.createElement("canvas");
@@ -99,16 +129,30 @@ class VideoTile {
     this.frames = document.createElement("span");
     this.frames.className = "frames";
     this.el.append(this.canvas, this.label, this.frames);
-    this.renderer = new YuvRenderer(this.canvas);
+    this.el.dataset.transport = transport;
+    this.renderer = null;
     this.feed = null;
     this.seen = 0;
     this.drawn = 0;
+    this.latencyMs = 0; // summed over what was drawn
     this.running = false;
+  }
+
+  counted(arrivedLow32) {
+    this.drawn += 1;
+    this.latencyMs += sinceArrival(arrivedLow32);
+    this.el.dataset.drawn = String(this.drawn);
+    this.el.dataset.latencyMs = String(this.latencyMs);
+  }
+
+  run() {
+    return this.transport === "h264" ? this.runH264() : this.runI420();
   }
 
   // One request in flight per tile: Rust answers when a new picture exists (or after 250 ms
   // with 204), so the loop runs at the sender's frame rate without polling.
-  async run() {
+  async runI420() {
+    this.renderer = new YuvRenderer(this.canvas);
     this.running = true;
     while (this.running) {
       if (this.feed === null) {
@@ -124,14 +168,80 @@ class VideoTile {
           const height = head.getUint32(4, true);
           this.seen = head.getUint32(8, true);
           this.renderer.draw(width, height, new Uint8Array(buffer, HEADER));
-          this.drawn += 1;
-          this.el.dataset.drawn = String(this.drawn);
+          this.counted(head.getUint32(12, true));
         }
       } catch {
         // The meeting ended or the feed changed: wait a moment and ask again.
         await new Promise((r) => setTimeout(r, 200));
       }
     }
+  }
+
+  // One request in flight per tile: Rust answers with every access unit after the last one
+  // this tile decoded (or from a fresh keyframe), waiting while there is none.
+  async runH264() {
+    this.running = true;
+    const context = this.canvas.getContext("2d");
+    const arrivals = new Map(); // chunk timestamp -> arrival stamp
+    let decoder = null;
+    let feed = null;
+    let after = 0;
+    const start = () => {
+      if (decoder && decoder.state !== "closed") decoder.close();
+      arrivals.clear();
+      decoder = new VideoDecoder({
+        output: (frame) => {
+          if (this.canvas.width !== frame.displayWidth || this.canvas.height !== frame.displayHeight) {
+            this.canvas.width = frame.displayWidth;
+            this.canvas.height = frame.displayHeight;
+          }
+          context.drawImage(frame, 0, 0);
+          const arrived = arrivals.get(frame.timestamp);
+          arrivals.delete(frame.timestamp);
+          frame.close();
+          if (arrived !== undefined) this.counted(arrived);
+        },
+        // A broken stream: the loop starts again from a keyframe.
+        error: () => {},
+      });
+      decoder.configure({ codec: H264_CODEC, optimizeForLatency: true });
+    };
+    while (this.running) {
+      if (this.feed === null) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (feed !== this.feed) {
+        feed = this.feed;
+        after = 0;
+      }
+      // New, broken, or falling behind: start again at a fresh keyframe, never in the past.
+      const restart = decoder === null || decoder.state === "closed" || decoder.decodeQueueSize > 15;
+      if (restart) start();
+      try {
+        const query = `after=${after}${restart ? "&restart=1" : ""}`;
+        const response = await fetch(`${FRAME_BASE}h264/${feed}?${query}`);
+        if (response.status !== 200) continue;
+        const buffer = await response.arrayBuffer();
+        if (feed !== this.feed || decoder.state === "closed") continue;
+        const view = new DataView(buffer);
+        for (let at = 0; at + UNIT_HEADER <= buffer.byteLength; ) {
+          const seq = view.getUint32(at, true);
+          const arrived = view.getUint32(at + 4, true);
+          const keyframe = (view.getUint32(at + 8, true) & 1) === 1;
+          const length = view.getUint32(at + 12, true);
+          const data = new Uint8Array(buffer, at + UNIT_HEADER, length);
+          at += UNIT_HEADER + length;
+          after = seq;
+          const timestamp = seq * 33333;
+          arrivals.set(timestamp, arrived);
+          decoder.decode(new EncodedVideoChunk({ type: keyframe ? "key" : "delta", timestamp, data }));
+        }
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    if (decoder && decoder.state !== "closed") decoder.close();
   }
 
   stop() {
@@ -153,7 +263,7 @@ function syncTiles(container, participants, labels) {
   for (const p of participants) {
     let tile = tiles.get(p.pseudonym);
     if (!tile) {
-      tile = new VideoTile();
+      tile = new VideoTile(videoTransport.name === "h264" ? "h264" : "i420");
       tile.el.dataset.pseudonym = p.pseudonym;
       tiles.set(p.pseudonym, tile);
       tile.run();
@@ -164,7 +274,8 @@ function syncTiles(container, participants, labels) {
       tile.seen = 0;
     }
     tile.label.textContent = p.display_name || "…";
-    tile.frames.textContent = labels.frames(p.video.frames_decoded);
+    // Pictures received intact (decrypted); the app or the page decodes them.
+    tile.frames.textContent = labels.frames(p.video.frames_decrypted);
     tile.el.classList.toggle("speaking", labels.speaking(p));
     tile.el.classList.toggle("camera-off", p.sending_video === false);
     if (tile.el.parentNode !== container) container.append(tile.el);
@@ -184,7 +295,7 @@ let previewTile = null;
 
 function showPreview(container, on) {
   if (on && !previewTile) {
-    previewTile = new VideoTile();
+    previewTile = new VideoTile("i420");
     previewTile.feed = 0;
     container.replaceChildren(previewTile.el);
     previewTile.run();

@@ -1,9 +1,16 @@
 //! What showing video costs the app: CPU of the app and of WebKit's web process, the tiles' frame
-//! rate, and resident memory, in a real meeting on Janus with five headless publishers (one
-//! 1280x720, four 640x360, 30 fps) while the app only listens. Tiles get raw I420 over the
-//! `frame://` scheme and draw it with a WebGL shader (`ui/video.js`).
+//! rate and latency, and resident memory, for one 1280x720 and four 640x360 tiles at 30 fps, with
+//! both ways of getting video onto the page (`ui/video.js`): decoded I420 drawn by a WebGL shader
+//! ("i420") and H.264 decoded in the page by WebCodecs ("h264").
 //!
-//!     cargo build --release -p conclave && cargo bench -p conclave-app --bench video_tiles
+//! - `synthetic`: the app plays looped, pre-encoded test-pattern streams into the tiles (feature
+//!   `bench-feeds`), so only getting video onto the page competes for the cores;
+//! - `meeting`: the app listens in a real meeting on Janus with five headless publishers.
+//!
+//! Run:
+//!
+//!     cargo build --release -p conclave
+//!     cargo bench -p conclave-app --features bench-feeds --bench video_tiles [-- synthetic|meeting]
 //!
 //! Needs what the window tests need (root, Janus, Xvfb, WebKitWebDriver, tauri-driver).
 
@@ -55,7 +62,129 @@ fn pids(needle: &str) -> Vec<u32> {
         .collect()
 }
 
+const SIZES: [&str; 5] = ["1280x720", "640x360", "640x360", "640x360", "640x360"];
+const TRANSPORTS: [&str; 2] = ["i420", "h264"];
+
 fn main() {
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if only.as_deref() != Some("meeting") {
+        for transport in TRANSPORTS {
+            synthetic(transport);
+        }
+    }
+    if only.as_deref() != Some("synthetic") {
+        for transport in TRANSPORTS {
+            meeting(transport);
+        }
+    }
+}
+
+/// Measures the app and WebKit while the page shows `expected` tiles, for [`SECONDS`].
+fn measure(session: &Session, what: &str, expected: usize) {
+    session.wait_for(
+        "the tiles drawing",
+        Duration::from_secs(60),
+        &format!(
+            "const t = [...document.querySelectorAll('.tile[data-pseudonym]')];\
+             return t.length === {expected} && t.every(e => parseInt(e.dataset.drawn || '0') > 60);"
+        ),
+    );
+    // (canvas width, pictures drawn, summed latency in ms) per tile.
+    let drawn = || -> Vec<(u64, u64, u64)> {
+        let v = session.script(
+            "return [...document.querySelectorAll('.tile[data-pseudonym]')].map(e => [\
+               e.querySelector('canvas').width,\
+               parseInt(e.dataset.drawn || '0'),\
+               parseInt(e.dataset.latencyMs || '0')]);",
+            json!([]),
+        );
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p[0].as_u64().unwrap(),
+                    p[1].as_u64().unwrap(),
+                    p[2].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let app_pids = pids("release/conclave-app");
+    let web_pids = pids("WebKitWebProcess");
+    let total = |list: &[u32]| -> (f64, u64) {
+        list.iter()
+            .filter_map(|&p| usage(p))
+            .fold((0.0, 0), |(c, r), (c2, r2)| (c + c2, r + r2))
+    };
+    let (app0, web0, drawn0, t0) = (total(&app_pids), total(&web_pids), drawn(), Instant::now());
+    std::thread::sleep(Duration::from_secs(SECONDS));
+    let (app1, web1, drawn1) = (total(&app_pids), total(&web_pids), drawn());
+    let elapsed = t0.elapsed().as_secs_f64();
+    println!("{what}, {elapsed:.1} s:");
+    println!(
+        "  app process: {:.0} % of a core, RSS {} MiB",
+        100.0 * (app1.0 - app0.0) / elapsed,
+        app1.1 / 1024
+    );
+    println!(
+        "  WebKit web process: {:.0} % of a core, RSS {} MiB",
+        100.0 * (web1.0 - web0.0) / elapsed,
+        web1.1 / 1024
+    );
+    for (a, b) in drawn0.iter().zip(&drawn1) {
+        let pictures = b.1 - a.1;
+        println!(
+            "  tile {} px wide: {:.1} pictures/s drawn, {:.0} ms mean from the app to the page",
+            b.0,
+            pictures as f64 / elapsed,
+            (b.2 - a.2) as f64 / pictures.max(1) as f64
+        );
+    }
+}
+
+/// The app plays five looped streams into five tiles; nothing else runs.
+fn synthetic(transport: &str) {
+    let net = JanusNet::start();
+    let feeds = SIZES.join(",");
+    let decode = if transport == "i420" { "1" } else { "0" };
+    let _desktop = Desktop::start_with_env(
+        &net,
+        &[
+            ("CONCLAVE_BENCH_FEEDS", &feeds),
+            ("CONCLAVE_BENCH_DECODE", decode),
+        ],
+    );
+    let session = Session::start(DRIVER_PORT, app());
+    let participants: Vec<_> = (0..SIZES.len())
+        .map(|i| {
+            json!({
+                "pseudonym": format!("p{i}"), "display_name": format!("P{i}"),
+                "feeds": [1001 + i], "video": { "frames_decoded": 0 }, "sending_video": true,
+            })
+        })
+        .collect();
+    session.script(
+        "const camera = document.getElementById('camera');\
+         camera.value = 'none';\
+         camera.dispatchEvent(new Event('change'));\
+         videoTransport.name = arguments[0];\
+         const grid = document.createElement('div');\
+         grid.style = 'display:grid;grid-template-columns:repeat(3,1fr);position:fixed;inset:0;';\
+         document.body.append(grid);\
+         syncTiles(grid, arguments[1], { frames: () => '', speaking: () => false });",
+        json!([transport, participants]),
+    );
+    measure(
+        &session,
+        &format!("synthetic, 1x1280x720 + 4x640x360 looped at 30 fps, {transport}"),
+        SIZES.len(),
+    );
+    session.close();
+}
+
+/// The app listens in a real meeting with five publishers.
+fn meeting(transport: &str) {
     let cli = PathBuf::from(app()).with_file_name("conclave");
     assert!(
         cli.exists(),
@@ -71,10 +200,7 @@ fn main() {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let mut publishers = Vec::new();
-    for (i, size) in ["1280x720", "640x360", "640x360", "640x360", "640x360"]
-        .iter()
-        .enumerate()
-    {
+    for (i, size) in SIZES.iter().enumerate() {
         let bitrate = if i == 0 { "1500k" } else { "500k" };
         publishers.push(
             net.command(&cli)
@@ -89,6 +215,7 @@ fn main() {
         );
     }
     let session = Session::start(DRIVER_PORT, app());
+    session.script("videoTransport.name = arguments[0];", json!([transport]));
     session.find("#link").send_keys(&link);
     session.find("#name").send_keys("Listener");
     session.script(
@@ -98,53 +225,11 @@ fn main() {
         json!([]),
     );
     session.find("#join").click();
-    session.wait_for(
-        "five tiles drawing",
-        Duration::from_secs(60),
-        "const t = [...document.querySelectorAll('.tile')];\
-         return t.length === 5 && t.every(e => parseInt(e.dataset.drawn || '0') > 60);",
+    measure(
+        &session,
+        &format!("meeting on Janus, 1x1280x720 + 4x640x360 publishers, {transport}"),
+        SIZES.len(),
     );
-    let drawn = || -> Vec<u64> {
-        let v = session.script(
-            "return [...document.querySelectorAll('.tile')]\
-               .map(e => [e.querySelector('canvas').width, parseInt(e.dataset.drawn || '0')]);",
-            json!([]),
-        );
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p[1].as_u64().unwrap() * 10_000 + p[0].as_u64().unwrap())
-            .collect()
-    };
-    let app_pids = pids("release/conclave-app");
-    let web_pids = pids("WebKitWebProcess");
-    let total = |list: &[u32]| -> (f64, u64) {
-        list.iter()
-            .filter_map(|&p| usage(p))
-            .fold((0.0, 0), |(c, r), (c2, r2)| (c + c2, r + r2))
-    };
-    let (app0, web0, drawn0, t0) = (total(&app_pids), total(&web_pids), drawn(), Instant::now());
-    std::thread::sleep(Duration::from_secs(SECONDS));
-    let (app1, web1, drawn1) = (total(&app_pids), total(&web_pids), drawn());
-    let elapsed = t0.elapsed().as_secs_f64();
-    println!("video tiles: 1x1280x720 + 4x640x360 publishers, the app listening, {elapsed:.1} s");
-    println!(
-        "app process (receive, decrypt, decode 5 streams): {:.0} % of a core, RSS {} MiB",
-        100.0 * (app1.0 - app0.0) / elapsed,
-        app1.1 / 1024
-    );
-    println!(
-        "WebKit web process (fetch, upload, draw): {:.0} % of a core, RSS {} MiB",
-        100.0 * (web1.0 - web0.0) / elapsed,
-        web1.1 / 1024
-    );
-    for (a, b) in drawn0.iter().zip(&drawn1) {
-        println!(
-            "tile {} px wide: {:.1} pictures/s drawn",
-            b % 10_000,
-            (b / 10_000 - a / 10_000) as f64 / elapsed
-        );
-    }
     session.close();
     for mut p in publishers {
         let _ = p.kill();

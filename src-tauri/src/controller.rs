@@ -121,6 +121,8 @@ pub struct Controller {
     ice_ip: Option<IpAddr>,
     /// Decoded pictures for the video tiles.
     video_out: Arc<VideoOut>,
+    /// Encoded pictures, for tiles that decode with WebCodecs.
+    encoded_out: Arc<conclave::client::EncodedOut>,
     /// The push-to-talk key turned the microphone on, and its release turns it off again.
     talking: std::sync::atomic::AtomicBool,
     /// The pre-join camera preview and microphone meter, while that screen shows.
@@ -134,6 +136,7 @@ impl Controller {
             meeting: Mutex::default(),
             ice_ip,
             video_out: Arc::default(),
+            encoded_out: Arc::default(),
             talking: Default::default(),
             preview: Mutex::default(),
         }
@@ -158,6 +161,7 @@ impl Controller {
         devices: &DeviceChoice,
         ice_servers: Vec<conclave::client::IceServer>,
         kept_identity: Option<conclave_group::Identity>,
+        page_decodes: bool,
     ) -> Result<(), AppError> {
         let link = Self::check_link(link)?;
         let name = name.trim();
@@ -185,8 +189,15 @@ impl Controller {
         options.send_video = !devices.start_camera_off;
         options.ice_ip = self.ice_ip;
         options.ice_servers = ice_servers;
+        // The page decodes video itself (WebCodecs) where it can: far cheaper than decoding here
+        // and handing it raw pictures (BENCHMARKS.md).
         self.video_out.clear();
-        options.video_out = Some(self.video_out.clone());
+        self.encoded_out.clear();
+        if page_decodes {
+            options.encoded_out = Some(self.encoded_out.clone());
+        } else {
+            options.video_out = Some(self.video_out.clone());
+        }
         *slot = Some(Meeting::start(options));
         Ok(())
     }
@@ -309,8 +320,13 @@ impl Controller {
     }
 
     /// The video tiles' pictures.
-    pub fn video_out(&self) -> &VideoOut {
+    pub fn video_out(&self) -> &Arc<VideoOut> {
         &self.video_out
+    }
+
+    /// Encoded pictures for the video tiles that decode themselves.
+    pub fn encoded_out(&self) -> &Arc<conclave::client::EncodedOut> {
+        &self.encoded_out
     }
 
     /// What the meeting screen shows; `None` before the first join.
@@ -344,16 +360,17 @@ mod tests {
         assert_eq!(c.tray("microphone"), Effect::Nothing);
         assert_eq!(c.switches(), None, "no meeting: nothing to switch");
         assert!(matches!(
-            c.join("not a link", "A", &devices(), vec![], None),
+            c.join("not a link", "A", &devices(), vec![], None, false),
             Err(AppError::InvalidLink(_))
         ));
         assert!(matches!(
-            c.join(LINK, "  ", &devices(), vec![], None),
+            c.join(LINK, "  ", &devices(), vec![], None, false),
             Err(AppError::NoName)
         ));
-        c.join(LINK, "Alice", &devices(), vec![], None).unwrap();
+        c.join(LINK, "Alice", &devices(), vec![], None, false)
+            .unwrap();
         assert!(matches!(
-            c.join(LINK, "Alice", &devices(), vec![], None),
+            c.join(LINK, "Alice", &devices(), vec![], None, false),
             Err(AppError::AlreadyInMeeting)
         ));
         assert_eq!(c.switches(), Some((false, true)), "joined muted");

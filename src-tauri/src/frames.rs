@@ -1,7 +1,10 @@
-//! Video to the page without JSON or base64: the page fetches `frame://localhost/FEED?seen=N`
-//! and gets the newest decoded picture as raw I420 — at once if there is one it has not seen,
-//! else as soon as one arrives (or 204 after [`WAIT`]) — which it draws with a WebGL shader.
-//! Newest wins: a page that falls behind skips pictures.
+//! Video to the page without JSON or base64, in one of two forms:
+//! - `frame://localhost/FEED?seen=N`: the newest decoded picture as raw I420 — at once if there
+//!   is one the page has not seen, else as soon as one arrives (or 204 after [`WAIT`]) — which it
+//!   draws with a WebGL shader. Newest wins: a page that falls behind skips pictures.
+//! - `frame://localhost/h264/FEED?after=N[&restart=1]`: the H.264 access units after the page's
+//!   `N`th (or from a fresh keyframe, see [`conclave::client::EncodedOut`]), which it decodes with
+//!   WebCodecs.
 
 use tauri::http::{Response, StatusCode, Uri};
 
@@ -10,21 +13,49 @@ use crate::controller::Controller;
 /// The URI scheme (on Windows the page sees it as `http://frame.localhost/`).
 pub const SCHEME: &str = "frame";
 
-/// Bytes before the planes: width, height and sequence number, each u32 little-endian, and one
-/// reserved u32.
+/// Bytes before the planes, each u32 little-endian: width, height, sequence number, and the low
+/// 32 bits of when the picture was decoded (Unix milliseconds; the page measures its latency).
 pub const HEADER: usize = 16;
 
-/// Parses `/FEED` and `seen=N` from the request.
-fn parse(uri: &Uri) -> Option<(u64, u32)> {
-    let feed = uri.path().trim_start_matches('/').parse().ok()?;
-    let seen = uri
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("seen="))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    Some((feed, seen))
+/// Bytes before each access unit, each u32 little-endian: its number, the low 32 bits of when
+/// it arrived (Unix milliseconds), flags (1: keyframe) and its length.
+pub const UNIT_HEADER: usize = 16;
+
+/// What the page asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Request {
+    /// The newest decoded picture of a feed that is not the `seen`th.
+    Picture { feed: u64, seen: u32 },
+    /// The access units of a feed after the `after`th; from a keyframe if the page `restart`s.
+    Units {
+        feed: u64,
+        after: u32,
+        restart: bool,
+    },
+}
+
+/// Parses `/FEED?seen=N` or `/h264/FEED?after=N`.
+fn parse(uri: &Uri) -> Option<Request> {
+    let path = uri.path().trim_start_matches('/');
+    let number = |key: &str| -> u32 {
+        uri.query()
+            .unwrap_or_default()
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    match path.strip_prefix("h264/") {
+        Some(feed) => Some(Request::Units {
+            feed: feed.parse().ok()?,
+            after: number("after"),
+            restart: number("restart") == 1,
+        }),
+        None => Some(Request::Picture {
+            feed: path.parse().ok()?,
+            seen: number("seen"),
+        }),
+    }
 }
 
 fn empty(status: StatusCode) -> Response<Vec<u8>> {
@@ -38,21 +69,21 @@ fn empty(status: StatusCode) -> Response<Vec<u8>> {
 /// How long a request waits for a new picture before it is answered "nothing new" (204).
 pub const WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Answers one request of the page: the newest picture it has not seen, waiting up to `wait`
-/// for one (call it off the main thread).
+/// Answers one request of the page, waiting up to `wait` for something new (call it off the
+/// main thread).
 pub fn respond(controller: &Controller, uri: &Uri, wait: std::time::Duration) -> Response<Vec<u8>> {
-    let Some((feed, seen)) = parse(uri) else {
-        return empty(StatusCode::BAD_REQUEST);
-    };
-    let Some(latest) = controller.video_out().wait_newer_than(feed, seen, wait) else {
-        return empty(StatusCode::NO_CONTENT);
-    };
-    let frame = &latest.frame;
-    let mut body = Vec::with_capacity(HEADER + frame.data.len());
-    for n in [frame.width as u32, frame.height as u32, latest.seq, 0] {
-        body.extend_from_slice(&n.to_le_bytes());
+    match parse(uri) {
+        None => empty(StatusCode::BAD_REQUEST),
+        Some(Request::Picture { feed, seen }) => picture(controller, feed, seen, wait),
+        Some(Request::Units {
+            feed,
+            after,
+            restart,
+        }) => units(controller, feed, after, restart, wait),
     }
-    body.extend_from_slice(&frame.data);
+}
+
+fn binary(body: Vec<u8>) -> Response<Vec<u8>> {
     let mut r = empty(StatusCode::OK);
     *r.body_mut() = body;
     r.headers_mut().insert(
@@ -62,18 +93,91 @@ pub fn respond(controller: &Controller, uri: &Uri, wait: std::time::Duration) ->
     r
 }
 
+fn units(
+    controller: &Controller,
+    feed: u64,
+    after: u32,
+    restart: bool,
+    wait: std::time::Duration,
+) -> Response<Vec<u8>> {
+    let units = controller
+        .encoded_out()
+        .wait_after(feed, after, restart, wait);
+    if units.is_empty() {
+        return empty(StatusCode::NO_CONTENT);
+    }
+    let size = units.iter().map(|u| UNIT_HEADER + u.data.len()).sum();
+    let mut body = Vec::with_capacity(size);
+    for u in &units {
+        for n in [
+            u.seq,
+            u.arrived_unix_ms as u32,
+            u32::from(u.keyframe),
+            u.data.len() as u32,
+        ] {
+            body.extend_from_slice(&n.to_le_bytes());
+        }
+        body.extend_from_slice(&u.data);
+    }
+    binary(body)
+}
+
+fn picture(
+    controller: &Controller,
+    feed: u64,
+    seen: u32,
+    wait: std::time::Duration,
+) -> Response<Vec<u8>> {
+    let Some(latest) = controller.video_out().wait_newer_than(feed, seen, wait) else {
+        return empty(StatusCode::NO_CONTENT);
+    };
+    let frame = &latest.frame;
+    let mut body = Vec::with_capacity(HEADER + frame.data.len());
+    for n in [
+        frame.width as u32,
+        frame.height as u32,
+        latest.seq,
+        latest.arrived_unix_ms as u32,
+    ] {
+        body.extend_from_slice(&n.to_le_bytes());
+    }
+    body.extend_from_slice(&frame.data);
+    binary(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn requests_name_a_feed_and_what_the_page_has_seen() {
-        let uri: Uri = "frame://localhost/42?seen=7".parse().unwrap();
-        assert_eq!(parse(&uri), Some((42, 7)));
-        let uri: Uri = "http://frame.localhost/42".parse().unwrap();
-        assert_eq!(parse(&uri), Some((42, 0)));
-        let uri: Uri = "frame://localhost/x".parse().unwrap();
-        assert_eq!(parse(&uri), None);
+        let parsed = |s: &str| parse(&s.parse::<Uri>().unwrap());
+        assert_eq!(
+            parsed("frame://localhost/42?seen=7"),
+            Some(Request::Picture { feed: 42, seen: 7 })
+        );
+        assert_eq!(
+            parsed("http://frame.localhost/42"),
+            Some(Request::Picture { feed: 42, seen: 0 })
+        );
+        assert_eq!(
+            parsed("frame://localhost/h264/9?after=3"),
+            Some(Request::Units {
+                feed: 9,
+                after: 3,
+                restart: false
+            })
+        );
+        assert_eq!(
+            parsed("frame://localhost/h264/9?after=3&restart=1"),
+            Some(Request::Units {
+                feed: 9,
+                after: 3,
+                restart: true
+            })
+        );
+        assert_eq!(parsed("frame://localhost/x"), None);
+        assert_eq!(parsed("frame://localhost/h264/x?after=1"), None);
     }
 
     #[test]
@@ -95,5 +199,32 @@ mod tests {
         assert_eq!(body[HEADER], 99);
         let again: Uri = "frame://localhost/5?seen=1".parse().unwrap();
         assert_eq!(respond(&c, &again, wait).status(), StatusCode::NO_CONTENT);
+    }
+
+    #[test]
+    fn the_page_gets_the_access_units_it_has_not_decoded() {
+        let c = Controller::new(None);
+        let wait = std::time::Duration::from_millis(10);
+        let uri = |after: u32| -> Uri {
+            format!("frame://localhost/h264/3?after={after}")
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(respond(&c, &uri(0), wait).status(), StatusCode::NO_CONTENT);
+        c.encoded_out().put(3, b"key", true);
+        c.encoded_out().put(3, b"delta", false);
+        let r = respond(&c, &uri(0), wait);
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = r.body();
+        assert_eq!(body.len(), 2 * UNIT_HEADER + 3 + 5);
+        assert_eq!(&body[..4], &1u32.to_le_bytes());
+        assert_eq!(&body[8..12], &1u32.to_le_bytes(), "a keyframe");
+        assert_eq!(&body[12..16], &3u32.to_le_bytes());
+        assert_eq!(&body[16..19], b"key");
+        let second = &body[19..];
+        assert_eq!(&second[..4], &2u32.to_le_bytes());
+        assert_eq!(&second[8..12], &0u32.to_le_bytes(), "a delta");
+        assert_eq!(&second[UNIT_HEADER..], b"delta");
+        assert_eq!(respond(&c, &uri(2), wait).status(), StatusCode::NO_CONTENT);
     }
 }

@@ -1,6 +1,8 @@
 //! Conclave's Tauri 2 shell. Commands here translate: DTO in, [`Controller`] call, DTO out.
 //! Decisions about meetings belong to the `conclave` crate, never to this one.
 
+#[cfg(feature = "bench-feeds")]
+mod bench_feeds;
 mod controller;
 mod frames;
 pub mod settings;
@@ -130,22 +132,46 @@ async fn devices() -> Devices {
     }
 }
 
+/// What the pre-join screen asks for.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JoinRequest {
+    link: String,
+    name: String,
+    devices: DeviceChoice,
+    /// Keep the room (its secret in the OS keyring).
+    remember: bool,
+    /// The page decodes H.264 itself (WebCodecs) instead of drawing decoded pictures.
+    page_decodes: bool,
+}
+
 #[tauri::command]
 async fn join(
     app: AppHandle,
     controller: State<'_, Controller>,
     store: State<'_, Store>,
-    link: String,
-    name: String,
-    devices: DeviceChoice,
-    remember: bool,
+    request: JoinRequest,
 ) -> Result<Option<ErrorDto>, ErrorDto> {
+    let JoinRequest {
+        link,
+        name,
+        devices,
+        remember,
+        page_decodes,
+    } = request;
     let settings = store.load().unwrap_or_default();
     let identity = store.identity(&settings).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "the kept identity is unavailable; using a fresh one");
         None
     });
-    controller.join(&link, &name, &devices, settings.ice_servers, identity)?;
+    controller.join(
+        &link,
+        &name,
+        &devices,
+        settings.ice_servers,
+        identity,
+        page_decodes,
+    )?;
     // Only on the user's request, and only once the link proved valid. Failing to remember
     // does not stop the meeting: the user is told, and the meeting goes on.
     let not_remembered = if remember {
@@ -354,6 +380,11 @@ pub fn run() -> Result<(), tauri::Error> {
         .manage(PendingLink::default())
         .setup(|app| {
             let handle = app.handle().clone();
+            #[cfg(feature = "bench-feeds")]
+            {
+                let controller = app.state::<Controller>();
+                bench_feeds::start(controller.video_out(), controller.encoded_out());
+            }
             let config = app.path().app_config_dir()?;
             app.manage(Store::new(&config, Box::new(settings::Keyring)));
             match Tray::build(&handle) {

@@ -3,6 +3,7 @@
 //! tests all drive this.
 
 mod capture;
+mod encoded_out;
 mod keyframe_requests;
 pub mod keylog;
 mod meeting;
@@ -15,6 +16,7 @@ mod run;
 pub mod stats;
 mod video_out;
 
+pub use encoded_out::{EncodedOut, Unit};
 pub use meeting::{Meeting, Switches};
 pub use peer::IceServer;
 pub use preview::{PREVIEW_FEED, Preview};

@@ -1,6 +1,7 @@
 //! Receiving one remote track: RTP in, frames reassembled, decrypted (or dropped and counted),
 //! decoded, and measured. Video decoding runs on its own thread so a slow decoder never stalls
-//! the network side; frames it cannot keep up with are dropped.
+//! the network side; frames it cannot keep up with are dropped. A display that decodes video
+//! itself gets the decrypted access units instead.
 
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
@@ -12,11 +13,29 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use super::encoded_out::EncodedOut;
 use super::playback::Playback;
 use super::rtp_video::{Assembled, FrameAssembler};
 use super::run::{Receivers, SharedTally, receiver_for};
 use super::stats::MediaTally;
 use super::video_out::VideoOut;
+
+/// Where received video goes besides the statistics.
+#[derive(Clone, Debug, Default)]
+pub struct VideoSinks {
+    /// Decoded pictures.
+    pub decoded: Option<Arc<VideoOut>>,
+    /// Decrypted access units, for a display that decodes them.
+    pub encoded: Option<Arc<EncodedOut>>,
+}
+
+impl VideoSinks {
+    /// Whether anything here needs video decoded: a display of pictures, or nobody (a headless
+    /// participant decodes to measure).
+    fn decode(&self) -> bool {
+        self.decoded.is_some() || self.encoded.is_none()
+    }
+}
 
 /// Least time between two keyframe requests for one track.
 const PLI_INTERVAL: Duration = Duration::from_millis(500);
@@ -30,7 +49,7 @@ pub fn spawn(
     track: Arc<dyn TrackRemote>,
     receivers: Receivers,
     tally: SharedTally,
-    video_out: Option<Arc<VideoOut>>,
+    video: VideoSinks,
     playback: Option<Arc<Playback>>,
     measure_audio_latency: bool,
 ) -> tokio::task::JoinHandle<()> {
@@ -43,7 +62,7 @@ pub fn spawn(
         let kind = track.kind().await;
         let receiver = receiver_for(&receivers, feed);
         match kind {
-            RtpCodecKind::Video => receive_video(track, feed, receiver, tally, video_out).await,
+            RtpCodecKind::Video => receive_video(track, feed, receiver, tally, video).await,
             RtpCodecKind::Audio => {
                 receive_audio(
                     track,
@@ -72,11 +91,15 @@ async fn receive_video(
     feed: u64,
     receiver: Arc<Mutex<conclave_e2ee::Receiver>>,
     tally: SharedTally,
-    video_out: Option<Arc<VideoOut>>,
+    sinks: VideoSinks,
 ) {
-    let (frames, decoder_input) = std_mpsc::sync_channel::<Vec<u8>>(4);
-    let decoder_tally = tally.clone();
-    std::thread::spawn(move || decode_video(feed, decoder_input, decoder_tally, video_out));
+    let frames = sinks.decode().then(|| {
+        let (frames, decoder_input) = std_mpsc::sync_channel::<Vec<u8>>(4);
+        let decoder_tally = tally.clone();
+        let video_out = sinks.decoded.clone();
+        std::thread::spawn(move || decode_video(feed, decoder_input, decoder_tally, video_out));
+        frames
+    });
     let mut assembler = FrameAssembler::default();
     let mut last_pli: Option<Instant> = None;
     let mut awaiting_keyframe = true;
@@ -113,15 +136,27 @@ async fn receive_video(
         }
         // Until a keyframe decrypts (at the start, or after a frame we could not decrypt, e.g.
         // one that came under a new key before the key itself), keep asking for one.
+        let keyframe = result.as_ref().is_ok_and(|plain| is_keyframe(plain));
         match &result {
-            Ok(plain) if is_keyframe(plain) => awaiting_keyframe = false,
+            Ok(_) if keyframe => awaiting_keyframe = false,
             Ok(_) if !awaiting_keyframe => {}
             _ => {
                 awaiting_keyframe = true;
                 request_keyframe(&track, ssrc, &mut last_pli).await;
             }
         }
-        if let Ok(plain) = result
+        if let Some(encoded) = &sinks.encoded {
+            // Only what a decoder can follow: nothing between a loss and the next keyframe.
+            if let Ok(plain) = &result
+                && !awaiting_keyframe
+            {
+                encoded.put(feed, plain, keyframe);
+            }
+            if encoded.take_keyframe_wish(feed) {
+                request_keyframe(&track, ssrc, &mut last_pli).await;
+            }
+        }
+        if let (Ok(plain), Some(frames)) = (result, &frames)
             && frames.try_send(plain).is_err()
         {
             // The decoder is behind: this frame is gone, and the next ones need a keyframe.

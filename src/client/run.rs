@@ -71,6 +71,9 @@ pub struct JoinOptions {
     pub identity: Identity,
     /// Where decoded pictures go for display (none for a headless participant).
     pub video_out: Option<Arc<super::VideoOut>>,
+    /// Where received access units go for a display that decodes them itself. With this and
+    /// without `video_out`, video is not decoded here at all (only counted).
+    pub encoded_out: Option<Arc<super::EncodedOut>>,
     /// Look for the synthetic microphone's timing chirps in received audio to measure
     /// mouth-to-ear latency (costs a correlation per frame: off in meetings).
     pub measure_audio_latency: bool,
@@ -101,6 +104,7 @@ impl JoinOptions {
             record_dir: None,
             identity,
             video_out: None,
+            encoded_out: None,
             measure_audio_latency: false,
         }
     }
@@ -492,7 +496,10 @@ impl<'a> Attempt<'a> {
                             track,
                             self.receivers.clone(),
                             self.tally.clone(),
-                            self.options.video_out.clone(),
+                            receive::VideoSinks {
+                                decoded: self.options.video_out.clone(),
+                                encoded: self.options.encoded_out.clone(),
+                            },
                             self.playback.clone(),
                             self.options.measure_audio_latency,
                         );

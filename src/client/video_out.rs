@@ -14,6 +14,8 @@ pub struct Latest {
     pub seq: u32,
     /// The picture, I420.
     pub frame: Arc<VideoFrame>,
+    /// When it was put here, milliseconds since the Unix epoch (a display measures its latency).
+    pub arrived_unix_ms: u64,
 }
 
 /// Newest pictures by SFU feed id.
@@ -40,6 +42,9 @@ impl VideoOut {
             Latest {
                 seq,
                 frame: Arc::new(frame),
+                arrived_unix_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
             },
         );
         self.arrived.notify_all();

@@ -15,6 +15,8 @@ pub struct Desktop {
     pub bus: String,
     /// The app's HOME: its config, data and cache directories live here.
     pub home: PathBuf,
+    /// More environment for the app.
+    extra_env: Vec<(String, String)>,
     children: Vec<Child>,
 }
 
@@ -29,6 +31,11 @@ fn wait_until(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
 impl Desktop {
     /// Starts the desktop in `net`'s namespace and moves the calling thread into it.
     pub fn start(net: &JanusNet) -> Desktop {
+        Desktop::start_with_env(net, &[])
+    }
+
+    /// Like [`Desktop::start`], with more environment for the app.
+    pub fn start_with_env(net: &JanusNet, extra_env: &[(&str, &str)]) -> Desktop {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let number = 100 + (std::process::id() * 8 + n) % 4000;
@@ -61,6 +68,10 @@ impl Desktop {
             display,
             bus,
             home,
+            extra_env: extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             children,
         };
         desktop.app_env(&mut driver);
@@ -90,7 +101,8 @@ impl Desktop {
             .env("GTK_A11Y", "none")
             // Software rendering: Xvfb has no GPU.
             .env("LIBGL_ALWAYS_SOFTWARE", "1")
-            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)));
     }
 
     /// Where screenshots go: a folder next to the build output, named by the test.
