@@ -159,6 +159,7 @@ mod tests {
             out.wait_after(1, 0, false, NOW).is_empty(),
             "nothing to start from"
         );
+        assert!(out.take_keyframe_wish(1), "still waiting");
         out.put(1, b"key", true);
         out.put(1, b"d", false);
         out.put(1, b"key", true);
