@@ -18,6 +18,7 @@ use std::time::Duration;
 use janus::{JanusNet, WS_URL};
 use serde_json::{Value, json};
 use support::desktop::{DRIVER_PORT, Desktop};
+use support::tray::TrayHost;
 use support::webdriver::Session;
 
 fn app() -> &'static str {
@@ -76,6 +77,39 @@ fn stamp_on_screen(session: &Session) -> Option<conclave_media::pattern::Stamp> 
     conclave_media::pattern::read(&frame)
 }
 
+/// Whether the tray icon carries the red "microphone off" bar across its lower quarter.
+fn red_bar(tray: &TrayHost) -> bool {
+    let (w, h, rgba) = tray.icon();
+    let lower = &rgba[(w * h * 3 / 4 * 4) as usize..];
+    let red = lower
+        .chunks_exact(4)
+        .filter(|p| p[0] > 0xc0 && p[1] < 0x40 && p[2] < 0x40 && p[3] == 0xff)
+        .count();
+    red * 2 > lower.len() / 4
+}
+
+/// Types keys on the desktop's X server, as a user's keyboard would (XTEST).
+fn keys(desktop: &Desktop, args: &[&str]) {
+    let status = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", &desktop.display)
+        .status()
+        .expect("xdotool is installed (scripts/test installs it)");
+    assert!(status.success(), "xdotool {args:?}");
+}
+
+fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn mic_button_on(on: bool) -> String {
+    format!("return document.getElementById('toggle-mic').getAttribute('aria-pressed') === '{on}'")
+}
+
 /// Every file under `dir` with its contents.
 fn files(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
@@ -116,7 +150,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         .args(["join", &link, "--name", "Bob"])
         .args(["--camera", "synthetic", "--mic", "tone"])
         .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
-        .args(["--duration", "30s", "--stats-json"])
+        .args(["--duration", "45s", "--stats-json"])
         .arg(&bob_stats)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -220,7 +254,47 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     session.wait_for(
         "the microphone button to show muted",
         Duration::from_secs(3),
-        "return document.getElementById('toggle-mic').getAttribute('aria-pressed') === 'false'",
+        &mic_button_on(false),
+    );
+
+    // The tray, as a desktop panel sees it over D-Bus: the microphone shows off, in the menu and
+    // as a red bar on the icon; picking the entry turns it on for the whole app.
+    let tray = TrayHost::find(&desktop.bus, Duration::from_secs(10));
+    wait_until("the tray to show the microphone off", Duration::from_secs(5), || {
+        let entry = tray.entry("Microphone on");
+        entry.enabled && entry.checked == Some(false) && red_bar(&tray)
+    });
+    tray.click("Microphone on");
+    session.wait_for(
+        "the tray to turn the microphone on",
+        Duration::from_secs(5),
+        &mic_button_on(true),
+    );
+    wait_until("the tray to show the microphone on", Duration::from_secs(5), || {
+        tray.entry("Microphone on").checked == Some(true) && !red_bar(&tray)
+    });
+
+    // The global shortcut through the X server, whatever window has the focus: Ctrl+Shift+M
+    // mutes again.
+    keys(&desktop, &["key", "ctrl+shift+m"]);
+    session.wait_for(
+        "the shortcut to mute",
+        Duration::from_secs(5),
+        &mic_button_on(false),
+    );
+    // Push-to-talk: the microphone is on while Ctrl+Shift+Space is held, off when released.
+    keys(&desktop, &["keydown", "ctrl+shift+space"]);
+    session.wait_for(
+        "push-to-talk to open the microphone",
+        Duration::from_secs(5),
+        &mic_button_on(true),
+    );
+    keys(&desktop, &["keyup", "space"]);
+    keys(&desktop, &["keyup", "ctrl+shift"]);
+    session.wait_for(
+        "releasing push-to-talk to close it",
+        Duration::from_secs(5),
+        &mic_button_on(false),
     );
 
     // A second launch with a link while in a meeting: the running app asks before leaving.
@@ -259,7 +333,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     );
     save(&shots, "4-meeting-de.png", &session);
 
-    // Bob leaves at his 40 s; his report says what he saw of us.
+    // Bob leaves at his 45 s; his report says what he saw of us.
     let out = bob.wait_with_output().unwrap();
     assert!(
         out.status.success(),

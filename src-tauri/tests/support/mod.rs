@@ -1,3 +1,4 @@
 pub mod bus;
 pub mod desktop;
 pub mod webdriver;
+pub mod tray;
