@@ -158,6 +158,8 @@ async function refreshState() {
     clearTiles();
     show("prejoin");
     startPreview();
+    // A room remembered when joining is in the list now.
+    loadSettings();
     lastError = state.connection === "failed" ? { key: "failed" } : null;
     $("error").textContent = state.error ? `${tr("failed")} ${state.error}` : lastError ? tr("failed") : "";
     if (pendingSwitch) {

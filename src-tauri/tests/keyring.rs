@@ -9,9 +9,8 @@
 #[path = "support/bus.rs"]
 mod bus;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use conclave_app::settings::{Keyring, SERVICE, Store};
 
@@ -40,20 +39,7 @@ fn a_remembered_room_lives_in_the_secret_service_until_everything_is_forgotten()
     let mut session = Session {
         children: vec![dbus],
     };
-    // A login keyring unlocked with a password given on stdin, as a desktop login would.
-    let mut keyring = Command::new("gnome-keyring-daemon")
-        .args(["--unlock", "--components=secrets", "--foreground"])
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-        .env("HOME", dir.join("home"))
-        .env("XDG_RUNTIME_DIR", &dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("gnome-keyring is installed");
-    let mut stdin = keyring.stdin.take().unwrap();
-    stdin.write_all(b"PASS").unwrap();
-    drop(stdin);
+    let keyring = bus::unlocked_keyring(&dir, &bus);
     session.children.push(keyring);
 
     let inner = Command::new(std::env::current_exe().unwrap())
@@ -72,18 +58,8 @@ fn a_remembered_room_lives_in_the_secret_service_until_everything_is_forgotten()
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// What the Secret Service holds for Conclave, asked with `secret-tool` (not our code).
 fn secret_tool_search(bus: &str) -> String {
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "--unlock", "service", SERVICE])
-        .env("DBUS_SESSION_BUS_ADDRESS", bus)
-        .output()
-        .expect("secret-tool is installed");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    bus::secret_tool_search(bus, SERVICE)
 }
 
 #[test]

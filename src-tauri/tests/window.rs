@@ -101,7 +101,10 @@ fn keys(desktop: &Desktop, args: &[&str]) {
 fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + within;
     while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -260,19 +263,25 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     // The tray, as a desktop panel sees it over D-Bus: the microphone shows off, in the menu and
     // as a red bar on the icon; picking the entry turns it on for the whole app.
     let tray = TrayHost::find(&desktop.bus, Duration::from_secs(10));
-    wait_until("the tray to show the microphone off", Duration::from_secs(5), || {
-        let entry = tray.entry("Microphone on");
-        entry.enabled && entry.checked == Some(false) && red_bar(&tray)
-    });
+    wait_until(
+        "the tray to show the microphone off",
+        Duration::from_secs(5),
+        || {
+            let entry = tray.entry("Microphone on");
+            entry.enabled && entry.checked == Some(false) && red_bar(&tray)
+        },
+    );
     tray.click("Microphone on");
     session.wait_for(
         "the tray to turn the microphone on",
         Duration::from_secs(5),
         &mic_button_on(true),
     );
-    wait_until("the tray to show the microphone on", Duration::from_secs(5), || {
-        tray.entry("Microphone on").checked == Some(true) && !red_bar(&tray)
-    });
+    wait_until(
+        "the tray to show the microphone on",
+        Duration::from_secs(5),
+        || tray.entry("Microphone on").checked == Some(true) && !red_bar(&tray),
+    );
 
     // The global shortcut through the X server, whatever window has the focus: Ctrl+Shift+M
     // mutes again.
@@ -479,4 +488,85 @@ fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
     session.find("button[data-lang=de]").click();
     assert_eq!(text(&session, "#join"), "Beitreten");
     session.close();
+}
+
+#[test]
+fn a_room_remembered_in_the_window_stays_in_the_keyring_until_everything_is_forgotten() {
+    let net = JanusNet::start();
+    let desktop = Desktop::start(&net);
+    // This desktop has a Secret Service (gnome-keyring), as a logged-in user's would.
+    let mut keyring = support::bus::unlocked_keyring(&net.dir, &desktop.bus);
+    let shots = Desktop::screenshot_dir("remember");
+    let link = new_link("kept-room");
+    let secret = link.split_once("#k=").unwrap().1.to_owned();
+    let held = || support::bus::secret_tool_search(&desktop.bus, conclave_app::settings::SERVICE);
+
+    let session = Session::start(DRIVER_PORT, app());
+    session.find("button[data-lang=en]").click();
+    session.find("#link").send_keys(&link);
+    session.find("#name").send_keys("Carol");
+    session.script(
+        "document.getElementById('camera').value = 'none';\
+         document.getElementById('microphone').value = 'none';",
+        json!([]),
+    );
+    session.find("#remember").click();
+    session.find("#join").click();
+    session.wait_for(
+        "the meeting",
+        Duration::from_secs(15),
+        "return document.getElementById('connection').textContent === 'Connected'",
+    );
+    assert_eq!(
+        text(&session, "#notice"),
+        "",
+        "remembered without complaint"
+    );
+    // The secret is in the keyring (seen by secret-tool, not our code), and in no file.
+    wait_until("the secret in the keyring", Duration::from_secs(5), || {
+        held().contains(&secret)
+    });
+    for (path, content) in files(&desktop.home) {
+        assert!(
+            !String::from_utf8_lossy(&content).contains(&secret),
+            "{} holds the room's secret",
+            path.display()
+        );
+    }
+
+    session.find("#leave").click();
+    session.wait_for(
+        "the pre-join screen with the remembered room",
+        Duration::from_secs(10),
+        "return !document.getElementById('prejoin').hidden\
+           && !document.getElementById('saved').hidden\
+           && document.querySelector('#saved-rooms .room')?.textContent === 'kept-room'",
+    );
+    save(&shots, "1-remembered-en.png", &session);
+    // Picking it brings back the whole link, secret included, from the keyring.
+    session.script("document.getElementById('link').value = ''", json!([]));
+    session.find("#saved-rooms .room").click();
+    session.wait_for(
+        "the remembered link",
+        Duration::from_secs(5),
+        &format!(
+            "return document.getElementById('link').value === {}",
+            json!(link)
+        ),
+    );
+
+    // Forget everything: the room leaves the list and the keyring.
+    session.find("#open-settings").click();
+    session.find("#forget-everything").click();
+    session.wait_for(
+        "the room to be forgotten",
+        Duration::from_secs(5),
+        "return document.getElementById('saved').hidden",
+    );
+    save(&shots, "2-forgotten-en.png", &session);
+    let after = held();
+    assert!(!after.contains(&secret), "still in the keyring: {after}");
+    session.close();
+    let _ = keyring.kill();
+    let _ = keyring.wait();
 }

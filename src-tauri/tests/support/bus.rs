@@ -22,3 +22,39 @@ pub fn session_bus(dir: &Path) -> (Child, String) {
     }
     (daemon, address)
 }
+
+/// Starts gnome-keyring's Secret Service on `bus` with a login keyring unlocked by a password on
+/// stdin, as a desktop login would. Its files live under `dir`.
+pub fn unlocked_keyring(dir: &Path, bus: &str) -> Child {
+    use std::io::Write;
+    let home = dir.join("keyring-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut keyring = Command::new("gnome-keyring-daemon")
+        .args(["--unlock", "--components=secrets", "--foreground"])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gnome-keyring is installed");
+    let mut stdin = keyring.stdin.take().unwrap();
+    stdin.write_all(b"PASS").unwrap();
+    drop(stdin);
+    keyring
+}
+
+/// What the Secret Service on `bus` holds for `service`, asked with `secret-tool` (not our code).
+pub fn secret_tool_search(bus: &str, service: &str) -> String {
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "--unlock", "service", service])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .output()
+        .expect("secret-tool is installed");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

@@ -1,4 +1,4 @@
 pub mod bus;
 pub mod desktop;
-pub mod webdriver;
 pub mod tray;
+pub mod webdriver;
