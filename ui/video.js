@@ -11,16 +11,42 @@ const H264_CODEC = "avc1.42C01F";
 
 async function chooseVideoTransport() {
   if (videoTransport.name !== "auto") return videoTransport.name;
-  let supported = false;
-  try {
-    supported =
-      typeof VideoDecoder !== "undefined" &&
-      (await VideoDecoder.isConfigSupported({ codec: H264_CODEC })).supported === true;
-  } catch {
-    supported = false;
-  }
-  videoTransport.name = supported ? "h264" : "i420";
+  videoTransport.name = (await canDecodeH264()) ? "h264" : "i420";
   return videoTransport.name;
+}
+
+// Whether this webview decodes H.264: it must say so and then really turn the app's probe
+// keyframe into a picture (a claim is not a decoder: WebKitGTK decodes with GStreamer plugins,
+// which may be missing).
+async function canDecodeH264() {
+  try {
+    if (typeof VideoDecoder === "undefined") return false;
+    if (!(await VideoDecoder.isConfigSupported({ codec: H264_CODEC })).supported) return false;
+    const probe = new Uint8Array(await invoke("h264_probe"));
+    if (probe.length === 0) return false;
+    let decoder = null;
+    const decoded = await new Promise((resolve) => {
+      decoder = new VideoDecoder({
+        output: (frame) => {
+          frame.close();
+          resolve(true);
+        },
+        error: () => resolve(false),
+      });
+      decoder.configure({ codec: H264_CODEC, optimizeForLatency: true });
+      decoder.decode(new EncodedVideoChunk({ type: "key", timestamp: 0, data: probe }));
+      // Outputs come before the flush completes: a flush alone means no picture.
+      decoder.flush().then(
+        () => resolve(false),
+        () => resolve(false),
+      );
+      setTimeout(() => resolve(false), 3000);
+    });
+    if (decoder.state !== "closed") decoder.close();
+    return decoded;
+  } catch {
+    return false;
+  }
 }
 
 const FRAME_BASE = navigator.userAgent.includes("Windows")

@@ -13,6 +13,22 @@ use crate::controller::Controller;
 /// The URI scheme (on Windows the page sees it as `http://frame.localhost/`).
 pub const SCHEME: &str = "frame";
 
+/// One small H.264 keyframe (64x64, black) for the page to try decoding before it asks the app
+/// for access units: a webview may claim H.264 support and then lack the decoder (on Linux,
+/// GStreamer's libav plugin). Empty if the encoder fails.
+pub fn h264_probe() -> Vec<u8> {
+    let mut encoder = conclave_media::H264Encoder::new(conclave_media::VideoEncoderSettings {
+        bitrate_bps: 100_000,
+        fps: 30,
+        keyframe_interval_frames: 30,
+    });
+    let picture = conclave_media::VideoFrame::black(64, 64);
+    match encoder.encode(&picture) {
+        Ok(Some(unit)) if unit.keyframe => unit.data,
+        _ => Vec::new(),
+    }
+}
+
 /// Bytes before the planes, each u32 little-endian: width, height, sequence number, and the low
 /// 32 bits of when the picture was decoded (Unix milliseconds; the page measures its latency).
 pub const HEADER: usize = 16;
@@ -199,6 +215,15 @@ mod tests {
         assert_eq!(body[HEADER], 99);
         let again: Uri = "frame://localhost/5?seen=1".parse().unwrap();
         assert_eq!(respond(&c, &again, wait).status(), StatusCode::NO_CONTENT);
+    }
+
+    #[test]
+    fn the_probe_is_a_keyframe_a_decoder_turns_into_a_picture() {
+        let probe = h264_probe();
+        assert!(!probe.is_empty());
+        let mut decoder = conclave_media::H264Decoder::new().unwrap();
+        let picture = decoder.decode(&probe, 0).unwrap().expect("a picture");
+        assert_eq!((picture.width, picture.height), (64, 64));
     }
 
     #[test]

@@ -47,6 +47,12 @@ impl From<AppError> for ErrorDto {
 #[derive(Default)]
 struct PendingLink(Mutex<Option<String>>);
 
+/// A small H.264 keyframe the page decodes to learn whether its WebCodecs really can.
+#[tauri::command]
+fn h264_probe() -> tauri::ipc::Response {
+    tauri::ipc::Response::new(frames::h264_probe())
+}
+
 /// Version and media encryption in use.
 #[tauri::command]
 fn app_info() -> AppInfo {
@@ -423,6 +429,7 @@ pub fn run() -> Result<(), tauri::Error> {
         })
         .invoke_handler(tauri::generate_handler![
             app_info,
+            h264_probe,
             check_link,
             devices,
             join,
