@@ -265,7 +265,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     let tray = TrayHost::find(&desktop.bus, Duration::from_secs(10));
     wait_until(
         "the tray to show the microphone off",
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         || {
             let entry = tray.entry("Microphone on");
             entry.enabled && entry.checked == Some(false) && red_bar(&tray)
@@ -274,12 +274,12 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     tray.click("Microphone on");
     session.wait_for(
         "the tray to turn the microphone on",
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         &mic_button_on(true),
     );
     wait_until(
         "the tray to show the microphone on",
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         || tray.entry("Microphone on").checked == Some(true) && !red_bar(&tray),
     );
 
@@ -288,21 +288,21 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     keys(&desktop, &["key", "ctrl+shift+m"]);
     session.wait_for(
         "the shortcut to mute",
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         &mic_button_on(false),
     );
     // Push-to-talk: the microphone is on while Ctrl+Shift+Space is held, off when released.
     keys(&desktop, &["keydown", "ctrl+shift+space"]);
     session.wait_for(
         "push-to-talk to open the microphone",
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         &mic_button_on(true),
     );
     keys(&desktop, &["keyup", "space"]);
     keys(&desktop, &["keyup", "ctrl+shift"]);
     session.wait_for(
         "releasing push-to-talk to close it",
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         &mic_button_on(false),
     );
 

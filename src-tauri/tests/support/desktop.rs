@@ -15,6 +15,9 @@ pub struct Desktop {
     pub bus: String,
     /// The app's HOME: its config, data and cache directories live here.
     pub home: PathBuf,
+    /// The app's runtime and temporary files (the tray icon's image among them): its own, since
+    /// the tests' apps run side by side.
+    pub tmp: PathBuf,
     /// More environment for the app.
     extra_env: Vec<(String, String)>,
     children: Vec<Child>,
@@ -42,6 +45,8 @@ impl Desktop {
         let display = format!(":{number}");
         let home = net.dir.join("home");
         std::fs::create_dir_all(&home).unwrap();
+        let tmp = net.dir.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
         let mut children = Vec::new();
 
         let xvfb = net
@@ -68,6 +73,7 @@ impl Desktop {
             display,
             bus,
             home,
+            tmp,
             extra_env: extra_env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -90,6 +96,8 @@ impl Desktop {
             .env("DISPLAY", &self.display)
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
             .env("HOME", &self.home)
+            .env("TMPDIR", &self.tmp)
+            .env("XDG_RUNTIME_DIR", &self.tmp)
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("XDG_DATA_HOME")
             .env_remove("XDG_CACHE_HOME")
