@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use janus::{JanusNet, WS_URL};
 use serde_json::{Value, json};
-use support::desktop::{DRIVER_PORT, Desktop};
+use support::desktop::{DRIVER_PORT, Desktop, wait_until};
 use support::tray::TrayHost;
 use support::webdriver::Session;
 
@@ -98,15 +98,28 @@ fn keys(desktop: &Desktop, args: &[&str]) {
     assert!(status.success(), "xdotool {args:?}");
 }
 
-fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + within;
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Fills the pre-join form in English: link, name, and the same choice for camera and microphone.
+fn prejoin(session: &Session, link: &str, name: &str, devices: &str) {
+    session.find("button[data-lang=en]").click();
+    session.find("#link").send_keys(link);
+    session.find("#name").send_keys(name);
+    session.script(
+        "document.getElementById('camera').value = arguments[0];\
+         document.getElementById('microphone').value = arguments[0];",
+        json!([devices]),
+    );
+}
+
+/// The first tile shows the test pattern and it moves: its frame stamp, read back from the drawn
+/// pixels, advances.
+fn assert_pattern_moves(session: &Session) {
+    let first = stamp_on_screen(session).expect("the test pattern in the tile");
+    std::thread::sleep(Duration::from_millis(700));
+    let later = stamp_on_screen(session).expect("the test pattern in the tile");
+    assert!(
+        later.frame > first.frame,
+        "the picture moves: {first:?} then {later:?}"
+    );
 }
 
 fn mic_button_on(on: bool) -> String {
@@ -236,13 +249,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         Duration::from_secs(5),
         "return document.querySelector('.tile.speaking .label')?.textContent === 'Bob'",
     );
-    let first = stamp_on_screen(&session).expect("the test pattern in Bob's tile");
-    std::thread::sleep(Duration::from_millis(700));
-    let later = stamp_on_screen(&session).expect("the test pattern in Bob's tile");
-    assert!(
-        later.frame > first.frame,
-        "Bob's picture moves: {first:?} then {later:?}"
-    );
+    assert_pattern_moves(&session);
     let code = session.wait_for(
         "a group code",
         Duration::from_secs(10),
@@ -439,14 +446,7 @@ fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
         .unwrap();
     let link = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let session = Session::start(DRIVER_PORT, app());
-    session.find("button[data-lang=en]").click();
-    session.find("#link").send_keys(&link);
-    session.find("#name").send_keys("Alice");
-    session.script(
-        "document.getElementById('camera').value = 'synthetic';\
-         document.getElementById('microphone').value = 'synthetic';",
-        json!([]),
-    );
+    prejoin(&session, &link, "Alice", "synthetic");
     // The test call needs no server: it works even with this link.
     session.find("#test-call").click();
     let result = session.wait_for(
@@ -539,14 +539,7 @@ fn without_webcodecs_h264_video_still_shows_and_a_remembered_room_lives_in_the_k
         .unwrap();
 
     let session = Session::start(DRIVER_PORT, app());
-    session.find("button[data-lang=en]").click();
-    session.find("#link").send_keys(&link);
-    session.find("#name").send_keys("Carol");
-    session.script(
-        "document.getElementById('camera').value = 'none';\
-         document.getElementById('microphone').value = 'none';",
-        json!([]),
-    );
+    prejoin(&session, &link, "Carol", "none");
     session.find("#remember").click();
     session.find("#join").click();
     session.wait_for(
@@ -573,10 +566,7 @@ fn without_webcodecs_h264_video_still_shows_and_a_remembered_room_lives_in_the_k
         ),
         "i420"
     );
-    let first = stamp_on_screen(&session).expect("the test pattern in Bob's tile");
-    std::thread::sleep(Duration::from_millis(500));
-    let later = stamp_on_screen(&session).expect("the test pattern in Bob's tile");
-    assert!(later.frame > first.frame, "{first:?} then {later:?}");
+    assert_pattern_moves(&session);
     save(&shots, "0-meeting-i420-en.png", &session);
     // The secret is in the keyring (seen by secret-tool, not our code), and in no file.
     wait_until("the secret in the keyring", Duration::from_secs(5), || {

@@ -23,10 +23,11 @@ pub struct Desktop {
     children: Vec<Child>,
 }
 
-fn wait_until(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
+/// Polls `ready` until it holds, failing the test after `within`.
+pub fn wait_until(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !ready() {
-        assert!(Instant::now() < deadline, "{what} did not start");
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

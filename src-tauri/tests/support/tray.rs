@@ -91,21 +91,27 @@ impl TrayHost {
         }
     }
 
+    /// Calls `method` on the app's object at `path` (the item, or its menu under `/Menu`).
+    fn call(&self, path: &str, method: &str, args: &[&str]) -> Result<String, String> {
+        let path = format!("{ITEM}{path}");
+        let mut all = vec![
+            "--dest",
+            &self.owner,
+            "--object-path",
+            &path,
+            "--method",
+            method,
+            "--",
+        ];
+        all.extend_from_slice(args);
+        gdbus(&self.bus, &all)
+    }
+
     fn layout(&self) -> Result<String, String> {
-        gdbus(
-            &self.bus,
-            &[
-                "--dest",
-                &self.owner,
-                "--object-path",
-                &format!("{ITEM}/Menu"),
-                "--method",
-                "com.canonical.dbusmenu.GetLayout",
-                "--",
-                "0",
-                "-1",
-                "[]",
-            ],
+        self.call(
+            "/Menu",
+            "com.canonical.dbusmenu.GetLayout",
+            &["0", "-1", "[]"],
         )
     }
 
@@ -125,41 +131,23 @@ impl TrayHost {
     /// Clicks the entry labelled `label`, as a panel does when the user picks it.
     pub fn click(&self, label: &str) {
         let id = self.entry(label).id.to_string();
-        gdbus(
-            &self.bus,
-            &[
-                "--dest",
-                &self.owner,
-                "--object-path",
-                &format!("{ITEM}/Menu"),
-                "--method",
-                "com.canonical.dbusmenu.Event",
-                "--",
-                &id,
-                "clicked",
-                "<0>",
-                "0",
-            ],
+        self.call(
+            "/Menu",
+            "com.canonical.dbusmenu.Event",
+            &[&id, "clicked", "<0>", "0"],
         )
         .expect("the click reaches the app");
     }
 
     /// The icon as RGBA pixels (width, height, bytes), read from the file the item names.
     pub fn icon(&self) -> (u32, u32, Vec<u8>) {
-        let answer = gdbus(
-            &self.bus,
-            &[
-                "--dest",
-                &self.owner,
-                "--object-path",
-                ITEM,
-                "--method",
+        let answer = self
+            .call(
+                "",
                 "org.freedesktop.DBus.Properties.Get",
-                "org.kde.StatusNotifierItem",
-                "IconName",
-            ],
-        )
-        .expect("the tray's icon name");
+                &["org.kde.StatusNotifierItem", "IconName"],
+            )
+            .expect("the tray's icon name");
         let path = answer.split('\'').nth(1).expect("a quoted icon name");
         let png = std::fs::read(path).expect("the icon file");
         let mut reader = png::Decoder::new(std::io::Cursor::new(png))
