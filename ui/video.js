@@ -203,77 +203,124 @@ class VideoTile {
     }
   }
 
-  // One request in flight per tile: Rust answers with every access unit after the last one
-  // this tile decoded (or from a fresh keyframe), waiting while there is none.
-  async runH264() {
+  // H.264 tiles get their access units from the shared pump (below) and decode them here.
+  runH264() {
     this.running = true;
-    const context = this.canvas.getContext("2d");
-    const arrivals = new Map(); // chunk timestamp -> arrival stamp
-    let decoder = null;
-    let feed = null;
-    let after = 0;
-    const start = () => {
-      if (decoder && decoder.state !== "closed") decoder.close();
-      arrivals.clear();
-      decoder = new VideoDecoder({
-        output: (frame) => {
-          if (this.canvas.width !== frame.displayWidth || this.canvas.height !== frame.displayHeight) {
-            this.canvas.width = frame.displayWidth;
-            this.canvas.height = frame.displayHeight;
-          }
-          context.drawImage(frame, 0, 0);
-          const arrived = arrivals.get(frame.timestamp);
-          arrivals.delete(frame.timestamp);
-          frame.close();
-          if (arrived !== undefined) this.counted(arrived);
-        },
-        // A broken stream: the loop starts again from a keyframe.
-        error: () => {},
-      });
-      decoder.configure({ codec: H264_CODEC, optimizeForLatency: true });
-    };
-    while (this.running) {
-      if (this.feed === null) {
+    this.context = this.canvas.getContext("2d");
+    this.arrivals = new Map(); // chunk timestamp -> arrival stamp
+    this.decoder = null;
+    this.after = 0; // the last access unit taken
+    this.askedFeed = null;
+    this.needKey = true;
+    h264Pump.add(this);
+  }
+
+  // Before each request: what to ask for. A new feed, a broken decoder or one falling behind
+  // starts again at a fresh keyframe rather than show the past late.
+  ask() {
+    const decoder = this.decoder;
+    if (this.askedFeed !== this.feed || !decoder || decoder.state === "closed" || decoder.decodeQueueSize > 15) {
+      this.askedFeed = this.feed;
+      this.after = 0;
+      this.startDecoder();
+    }
+    return `${this.askedFeed}.${this.after}.${this.needKey ? 1 : 0}`;
+  }
+
+  startDecoder() {
+    if (this.decoder && this.decoder.state !== "closed") this.decoder.close();
+    this.arrivals.clear();
+    this.needKey = true;
+    this.decoder = new VideoDecoder({
+      output: (frame) => {
+        if (this.canvas.width !== frame.displayWidth || this.canvas.height !== frame.displayHeight) {
+          this.canvas.width = frame.displayWidth;
+          this.canvas.height = frame.displayHeight;
+        }
+        this.context.drawImage(frame, 0, 0);
+        const arrived = this.arrivals.get(frame.timestamp);
+        this.arrivals.delete(frame.timestamp);
+        frame.close();
+        if (arrived !== undefined) this.counted(arrived);
+      },
+      // A broken stream: the next ask starts again from a keyframe.
+      error: () => {},
+    });
+    this.decoder.configure({ codec: H264_CODEC, optimizeForLatency: true });
+  }
+
+  // One access unit for the feed this tile asked for.
+  take(feed, seq, arrived, keyframe, data) {
+    if (feed !== this.askedFeed || this.decoder.state === "closed") return;
+    if (this.needKey && !keyframe) return;
+    this.needKey = false;
+    this.after = seq;
+    const timestamp = seq * 33333;
+    this.arrivals.set(timestamp, arrived);
+    try {
+      this.decoder.decode(new EncodedVideoChunk({ type: keyframe ? "key" : "delta", timestamp, data }));
+    } catch {
+      this.decoder.close();
+    }
+  }
+
+  stop() {
+    this.running = false;
+    if (this.transport === "h264") {
+      h264Pump.remove(this);
+      if (this.decoder && this.decoder.state !== "closed") this.decoder.close();
+    }
+  }
+}
+
+// One request in flight for all H.264 tiles: Rust answers with every access unit each tile has
+// not taken (waiting while there is none, and gathering for a moment once some arrived), so the
+// page makes one round trip per picture time instead of one per tile and picture.
+const h264Pump = {
+  tiles: new Set(),
+  running: false,
+
+  add(tile) {
+    this.tiles.add(tile);
+    if (!this.running) this.run();
+  },
+
+  remove(tile) {
+    this.tiles.delete(tile);
+  },
+
+  async run() {
+    this.running = true;
+    while (this.tiles.size > 0) {
+      const asking = [...this.tiles].filter((t) => t.feed !== null);
+      if (asking.length === 0) {
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
-      if (feed !== this.feed) {
-        feed = this.feed;
-        after = 0;
-      }
-      // New, broken, or falling behind: start again at a fresh keyframe, never in the past.
-      const restart = decoder === null || decoder.state === "closed" || decoder.decodeQueueSize > 15;
-      if (restart) start();
+      const feeds = asking.map((t) => t.ask());
       try {
-        const query = `after=${after}${restart ? "&restart=1" : ""}`;
-        const response = await fetch(`${FRAME_BASE}h264/${feed}?${query}`);
+        const response = await fetch(`${FRAME_BASE}h264?feeds=${feeds.join(",")}`);
         if (response.status !== 200) continue;
         const buffer = await response.arrayBuffer();
-        if (feed !== this.feed || decoder.state === "closed") continue;
         const view = new DataView(buffer);
         for (let at = 0; at + UNIT_HEADER <= buffer.byteLength; ) {
           const seq = view.getUint32(at, true);
           const arrived = view.getUint32(at + 4, true);
-          const keyframe = (view.getUint32(at + 8, true) & 1) === 1;
+          const flags = view.getUint32(at + 8, true);
           const length = view.getUint32(at + 12, true);
           const data = new Uint8Array(buffer, at + UNIT_HEADER, length);
           at += UNIT_HEADER + length;
-          after = seq;
-          const timestamp = seq * 33333;
-          arrivals.set(timestamp, arrived);
-          decoder.decode(new EncodedVideoChunk({ type: keyframe ? "key" : "delta", timestamp, data }));
+          const tile = asking[flags >>> 8];
+          const feed = Number(feeds[flags >>> 8].split(".")[0]);
+          if (tile) tile.take(feed, seq, arrived, (flags & 1) === 1, data);
         }
       } catch {
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    if (decoder && decoder.state !== "closed") decoder.close();
-  }
-
-  stop() {
     this.running = false;
-  }
-}
+  },
+};
 
 const tiles = new Map(); // pseudonym -> VideoTile
 

@@ -53,6 +53,30 @@ fn usage(pid: u32) -> Option<(f64, u64)> {
     Some((ticks as f64 / 100.0, rss))
 }
 
+/// CPU seconds per thread name of a process.
+fn threads(pid: u32) -> std::collections::HashMap<String, f64> {
+    let mut by_name = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        *by_name.entry(stat[open + 1..close].to_owned()).or_default() +=
+            (ticks(11) + ticks(12)) / 100.0;
+    }
+    by_name
+}
+
 /// Processes whose command line contains `needle`.
 fn pids(needle: &str) -> Vec<u32> {
     let out = Command::new("pgrep").args(["-f", needle]).output().unwrap();
@@ -117,6 +141,11 @@ fn measure(session: &Session, what: &str, expected: usize) {
             .filter_map(|&p| usage(p))
             .fold((0.0, 0), |(c, r), (c2, r2)| (c + c2, r + r2))
     };
+    let threads0: Vec<_> = app_pids
+        .iter()
+        .chain(&web_pids)
+        .map(|&p| (p, threads(p)))
+        .collect();
     let (app0, web0, drawn0, t0) = (total(&app_pids), total(&web_pids), drawn(), Instant::now());
     std::thread::sleep(Duration::from_secs(SECONDS));
     let (app1, web1, drawn1) = (total(&app_pids), total(&web_pids), drawn());
@@ -132,6 +161,22 @@ fn measure(session: &Session, what: &str, expected: usize) {
         100.0 * (web1.0 - web0.0) / elapsed,
         web1.1 / 1024
     );
+    // Where the time goes: the busiest threads of each process (by name; WebKit's UI side runs in
+    // the app process).
+    for (pid, before) in &threads0 {
+        let after = threads(*pid);
+        let mut busy: Vec<(String, f64)> = after
+            .iter()
+            .map(|(name, t)| {
+                let used = t - before.get(name).copied().unwrap_or(0.0);
+                (name.clone(), 100.0 * used / elapsed)
+            })
+            .filter(|(_, percent)| *percent >= 2.0)
+            .collect();
+        busy.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let list: Vec<String> = busy.iter().map(|(n, p)| format!("{n} {p:.0} %")).collect();
+        println!("  threads of {pid}: {}", list.join(", "));
+    }
     for (a, b) in drawn0.iter().zip(&drawn1) {
         let pictures = b.1 - a.1;
         println!(

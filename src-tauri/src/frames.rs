@@ -2,11 +2,14 @@
 //! - `frame://localhost/FEED?seen=N`: the newest decoded picture as raw I420 — at once if there
 //!   is one the page has not seen, else as soon as one arrives (or 204 after [`WAIT`]) — which it
 //!   draws with a WebGL shader. Newest wins: a page that falls behind skips pictures.
-//! - `frame://localhost/h264/FEED?after=N[&restart=1]`: the H.264 access units after the page's
-//!   `N`th (or from a fresh keyframe, see [`conclave::client::EncodedOut`]), which it decodes with
-//!   WebCodecs.
+//! - `frame://localhost/h264?feeds=FEED.N.R,…`: for every tile in one request, the H.264 access
+//!   units after the `N`th it took (or, with `R` = 1, from a fresh keyframe; see
+//!   [`conclave::client::EncodedOut`]), which the page decodes with WebCodecs. One request for
+//!   all tiles: each round trip through the webview's IPC costs more than the units it carries.
 
 use tauri::http::{Response, StatusCode, Uri};
+
+use conclave::client::Ask;
 
 use crate::controller::Controller;
 
@@ -34,23 +37,27 @@ pub fn h264_probe() -> Vec<u8> {
 pub const HEADER: usize = 16;
 
 /// Bytes before each access unit, each u32 little-endian: its number, the low 32 bits of when
-/// it arrived (Unix milliseconds), flags (1: keyframe) and its length.
+/// it arrived (Unix milliseconds), flags (bit 0: keyframe; bits 8 and up: which of the asked
+/// feeds it belongs to) and its length.
 pub const UNIT_HEADER: usize = 16;
+
+/// Most feeds one request may ask for.
+const MAX_ASKS: usize = 64;
+
+/// How long an answer that has units for some tiles waits for the others' (added latency, traded
+/// for fewer round trips).
+pub const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// What the page asks for.
 #[derive(Debug, PartialEq, Eq)]
 enum Request {
     /// The newest decoded picture of a feed that is not the `seen`th.
     Picture { feed: u64, seen: u32 },
-    /// The access units of a feed after the `after`th; from a keyframe if the page `restart`s.
-    Units {
-        feed: u64,
-        after: u32,
-        restart: bool,
-    },
+    /// The access units of several feeds.
+    Units(Vec<Ask>),
 }
 
-/// Parses `/FEED?seen=N` or `/h264/FEED?after=N`.
+/// Parses `/FEED?seen=N` or `/h264?feeds=FEED.N.R,…`.
 fn parse(uri: &Uri) -> Option<Request> {
     let path = uri.path().trim_start_matches('/');
     let number = |key: &str| -> u32 {
@@ -61,17 +68,29 @@ fn parse(uri: &Uri) -> Option<Request> {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0)
     };
-    match path.strip_prefix("h264/") {
-        Some(feed) => Some(Request::Units {
-            feed: feed.parse().ok()?,
-            after: number("after"),
-            restart: number("restart") == 1,
-        }),
-        None => Some(Request::Picture {
-            feed: path.parse().ok()?,
-            seen: number("seen"),
-        }),
+    if path == "h264" {
+        let feeds = uri
+            .query()?
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("feeds="))?;
+        let asks = feeds
+            .split(',')
+            .map(|ask| {
+                let mut parts = ask.split('.');
+                let ask = Ask {
+                    feed: parts.next()?.parse().ok()?,
+                    after: parts.next()?.parse().ok()?,
+                    restart: parts.next()? == "1",
+                };
+                parts.next().is_none().then_some(ask)
+            })
+            .collect::<Option<Vec<Ask>>>()?;
+        return (asks.len() <= MAX_ASKS).then_some(Request::Units(asks));
     }
+    Some(Request::Picture {
+        feed: path.parse().ok()?,
+        seen: number("seen"),
+    })
 }
 
 fn empty(status: StatusCode) -> Response<Vec<u8>> {
@@ -91,11 +110,7 @@ pub fn respond(controller: &Controller, uri: &Uri, wait: std::time::Duration) ->
     match parse(uri) {
         None => empty(StatusCode::BAD_REQUEST),
         Some(Request::Picture { feed, seen }) => picture(controller, feed, seen, wait),
-        Some(Request::Units {
-            feed,
-            after,
-            restart,
-        }) => units(controller, feed, after, restart, wait),
+        Some(Request::Units(asks)) => units(controller, &asks, wait),
     }
 }
 
@@ -109,31 +124,25 @@ fn binary(body: Vec<u8>) -> Response<Vec<u8>> {
     r
 }
 
-fn units(
-    controller: &Controller,
-    feed: u64,
-    after: u32,
-    restart: bool,
-    wait: std::time::Duration,
-) -> Response<Vec<u8>> {
-    let units = controller
-        .encoded_out()
-        .wait_after(feed, after, restart, wait);
-    if units.is_empty() {
+fn units(controller: &Controller, asks: &[Ask], wait: std::time::Duration) -> Response<Vec<u8>> {
+    let answer = controller.encoded_out().wait_many(asks, GATHER, wait);
+    if answer.iter().all(Vec::is_empty) {
         return empty(StatusCode::NO_CONTENT);
     }
-    let size = units.iter().map(|u| UNIT_HEADER + u.data.len()).sum();
+    let size = answer
+        .iter()
+        .flatten()
+        .map(|u| UNIT_HEADER + u.data.len())
+        .sum();
     let mut body = Vec::with_capacity(size);
-    for u in &units {
-        for n in [
-            u.seq,
-            u.arrived_unix_ms as u32,
-            u32::from(u.keyframe),
-            u.data.len() as u32,
-        ] {
-            body.extend_from_slice(&n.to_le_bytes());
+    for (index, units) in answer.iter().enumerate() {
+        for u in units {
+            let flags = u32::from(u.keyframe) | (index as u32) << 8;
+            for n in [u.seq, u.arrived_unix_ms as u32, flags, u.data.len() as u32] {
+                body.extend_from_slice(&n.to_le_bytes());
+            }
+            body.extend_from_slice(&u.data);
         }
-        body.extend_from_slice(&u.data);
     }
     binary(body)
 }
@@ -176,24 +185,34 @@ mod tests {
             parsed("http://frame.localhost/42"),
             Some(Request::Picture { feed: 42, seen: 0 })
         );
+        let ask = |feed, after, restart| Ask {
+            feed,
+            after,
+            restart,
+        };
         assert_eq!(
-            parsed("frame://localhost/h264/9?after=3"),
-            Some(Request::Units {
-                feed: 9,
-                after: 3,
-                restart: false
-            })
-        );
-        assert_eq!(
-            parsed("frame://localhost/h264/9?after=3&restart=1"),
-            Some(Request::Units {
-                feed: 9,
-                after: 3,
-                restart: true
-            })
+            parsed("frame://localhost/h264?feeds=9.3.0,12.0.1"),
+            Some(Request::Units(vec![ask(9, 3, false), ask(12, 0, true)]))
         );
         assert_eq!(parsed("frame://localhost/x"), None);
-        assert_eq!(parsed("frame://localhost/h264/x?after=1"), None);
+        for bad in [
+            "feeds=x.1.0",
+            "feeds=9.3",
+            "feeds=9.3.0.1",
+            "feeds=",
+            "after=1",
+        ] {
+            assert_eq!(
+                parsed(&format!("frame://localhost/h264?{bad}")),
+                None,
+                "{bad}"
+            );
+        }
+        let too_many = vec!["1.0.0"; MAX_ASKS + 1].join(",");
+        assert_eq!(
+            parsed(&format!("frame://localhost/h264?feeds={too_many}")),
+            None
+        );
     }
 
     #[test]
@@ -227,29 +246,43 @@ mod tests {
     }
 
     #[test]
-    fn the_page_gets_the_access_units_it_has_not_decoded() {
+    fn the_page_gets_the_access_units_it_has_not_decoded_for_all_its_tiles() {
         let c = Controller::new(None);
         let wait = std::time::Duration::from_millis(10);
-        let uri = |after: u32| -> Uri {
-            format!("frame://localhost/h264/3?after={after}")
+        let uri = |query: &str| -> Uri {
+            format!("frame://localhost/h264?feeds={query}")
                 .parse()
                 .unwrap()
         };
-        assert_eq!(respond(&c, &uri(0), wait).status(), StatusCode::NO_CONTENT);
-        c.encoded_out().put(3, b"key", true);
-        c.encoded_out().put(3, b"delta", false);
-        let r = respond(&c, &uri(0), wait);
+        assert_eq!(
+            respond(&c, &uri("3.0.0,4.0.0"), wait).status(),
+            StatusCode::NO_CONTENT
+        );
+        c.encoded_out().put(4, b"key", true);
+        c.encoded_out().put(4, b"delta", false);
+        let r = respond(&c, &uri("3.0.0,4.0.0"), wait);
         assert_eq!(r.status(), StatusCode::OK);
         let body = r.body();
         assert_eq!(body.len(), 2 * UNIT_HEADER + 3 + 5);
         assert_eq!(&body[..4], &1u32.to_le_bytes());
-        assert_eq!(&body[8..12], &1u32.to_le_bytes(), "a keyframe");
+        assert_eq!(
+            &body[8..12],
+            &(1u32 | 1 << 8).to_le_bytes(),
+            "a keyframe of the second"
+        );
         assert_eq!(&body[12..16], &3u32.to_le_bytes());
         assert_eq!(&body[16..19], b"key");
         let second = &body[19..];
         assert_eq!(&second[..4], &2u32.to_le_bytes());
-        assert_eq!(&second[8..12], &0u32.to_le_bytes(), "a delta");
+        assert_eq!(
+            &second[8..12],
+            &(1u32 << 8).to_le_bytes(),
+            "a delta of the second"
+        );
         assert_eq!(&second[UNIT_HEADER..], b"delta");
-        assert_eq!(respond(&c, &uri(2), wait).status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            respond(&c, &uri("3.0.0,4.2.0"), wait).status(),
+            StatusCode::NO_CONTENT
+        );
     }
 }

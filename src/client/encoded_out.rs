@@ -28,6 +28,18 @@ pub struct Unit {
     pub data: Arc<[u8]>,
 }
 
+/// What one display asks for: the units of `feed` after its `after`th, from a keyframe if it
+/// `restart`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ask {
+    /// The participant's SFU feed.
+    pub feed: u64,
+    /// The last unit the display took (0: none).
+    pub after: u32,
+    /// The display starts again and needs a keyframe.
+    pub restart: bool,
+}
+
 #[derive(Debug, Default)]
 struct Stream {
     units: VecDeque<Unit>,
@@ -73,20 +85,42 @@ impl EncodedOut {
     /// follow it, or — when it `restart`s, is new, or they are gone — everything from a fresh
     /// keyframe after it. Waits up to `timeout` while there is nothing; empty if nothing came.
     pub fn wait_after(&self, feed: u64, after: u32, restart: bool, timeout: Duration) -> Vec<Unit> {
+        let ask = Ask {
+            feed,
+            after,
+            restart,
+        };
+        self.wait_many(&[ask], Duration::ZERO, timeout)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// [`EncodedOut::wait_after`] for several displays at once, answered in the order asked:
+    /// once any has units, whatever else arrives within `gather` comes along (so that one answer
+    /// serves several displays); empty lists after `timeout` if nothing came.
+    pub fn wait_many(&self, asks: &[Ask], gather: Duration, timeout: Duration) -> Vec<Vec<Unit>> {
         let deadline = Instant::now() + timeout;
+        let mut answer_by: Option<Instant> = None;
         let mut streams = self.lock();
         loop {
-            let stream = streams.entry(feed).or_default();
-            let units = next_units(stream, after, restart);
-            if !units.is_empty() {
+            let units: Vec<Vec<Unit>> = asks
+                .iter()
+                .map(|a| next_units(streams.entry(a.feed).or_default(), a.after, a.restart))
+                .collect();
+            let ready = units.iter().filter(|u| !u.is_empty()).count();
+            let now = Instant::now();
+            if ready > 0 {
+                let by = *answer_by.get_or_insert(now + gather);
+                if ready == asks.len() || now >= by {
+                    return units;
+                }
+            } else if now >= deadline {
                 return units;
             }
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return Vec::new();
-            };
+            let until = answer_by.unwrap_or(deadline);
             streams = self
                 .arrived
-                .wait_timeout(streams, left)
+                .wait_timeout(streams, until.saturating_duration_since(now))
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
         }
@@ -240,6 +274,38 @@ mod tests {
             seqs(&out.wait_after(1, 1, false, NOW)),
             [KEEP as u32 + 3, KEEP as u32 + 4]
         );
+    }
+
+    #[test]
+    fn one_answer_serves_several_displays() {
+        let out = Arc::new(EncodedOut::default());
+        let ask = |feed| Ask {
+            feed,
+            after: 0,
+            restart: false,
+        };
+        out.put(1, b"key", true);
+        // Feed 2 arrives within the gathering time and comes along; feed 3 never does.
+        let writer = out.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            writer.put(2, b"key", true);
+        });
+        let answer = out.wait_many(
+            &[ask(1), ask(2), ask(3)],
+            Duration::from_millis(300),
+            Duration::from_secs(5),
+        );
+        t.join().unwrap();
+        let seqs: Vec<Vec<u32>> = answer.iter().map(|u| seqs(u)).collect();
+        assert_eq!(seqs, [vec![1], vec![1], vec![]]);
+        // Nothing new anywhere: empty for all, after the timeout.
+        let later = out.wait_many(
+            &[Ask { after: 1, ..ask(1) }, ask(3)],
+            Duration::from_secs(2),
+            Duration::from_millis(20),
+        );
+        assert!(later.iter().all(Vec::is_empty));
     }
 
     #[test]

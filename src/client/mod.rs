@@ -16,7 +16,7 @@ mod run;
 pub mod stats;
 mod video_out;
 
-pub use encoded_out::{EncodedOut, Unit};
+pub use encoded_out::{Ask, EncodedOut, Unit};
 pub use meeting::{Meeting, Switches};
 pub use peer::IceServer;
 pub use preview::{PREVIEW_FEED, Preview};
