@@ -7,7 +7,8 @@ BUILD_PACKAGES=(
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
 )
 TEST_PACKAGES=(xvfb pulseaudio pulseaudio-utils libasound2-plugins janus janus-tools iproute2 ffmpeg python3-venv
-  webkit2gtk-driver dbus-x11 fonts-noto-color-emoji gnome-keyring libsecret-tools gstreamer1.0-libav xdotool libglib2.0-bin)
+  webkit2gtk-driver dbus-x11 fonts-noto-color-emoji gnome-keyring libsecret-tools gstreamer1.0-libav xdotool libglib2.0-bin
+  desktop-file-utils xdg-utils)
 
 # Build output lives outside the clone so that fresh clones (CI) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conclave/target}"

@@ -15,37 +15,12 @@ use base64::Engine;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use janus::{JanusNet, WS_URL};
+use janus::JanusNet;
 use serde_json::{Value, json};
+use support::app::{app, conclave, mic_button_on, new_link, prejoin, save};
 use support::desktop::{DRIVER_PORT, Desktop, wait_until};
 use support::tray::TrayHost;
 use support::webdriver::Session;
-
-fn app() -> &'static str {
-    env!("CARGO_BIN_EXE_conclave-app")
-}
-
-/// The headless client, built next to the app by the same workspace build.
-fn conclave() -> PathBuf {
-    let cli = PathBuf::from(app()).with_file_name("conclave");
-    assert!(cli.exists(), "build the workspace first: {}", cli.display());
-    cli
-}
-
-fn new_link(room: &str) -> String {
-    let out = Command::new(conclave())
-        .args(["link", "new", "--sfu", WS_URL, "--room", room])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn save(dir: &std::path::Path, name: &str, session: &Session) {
-    let png = session.screenshot();
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    std::fs::write(dir.join(name), png).unwrap();
-}
 
 /// The test-pattern stamp in the first video tile's pixels, as the page drew them.
 fn stamp_on_screen(session: &Session) -> Option<conclave_media::pattern::Stamp> {
@@ -77,17 +52,6 @@ fn stamp_on_screen(session: &Session) -> Option<conclave_media::pattern::Stamp> 
     conclave_media::pattern::read(&frame)
 }
 
-/// Whether the tray icon carries the red "microphone off" bar across its lower quarter.
-fn red_bar(tray: &TrayHost) -> bool {
-    let (w, h, rgba) = tray.icon();
-    let lower = &rgba[(w * h * 3 / 4 * 4) as usize..];
-    let red = lower
-        .chunks_exact(4)
-        .filter(|p| p[0] > 0xc0 && p[1] < 0x40 && p[2] < 0x40 && p[3] == 0xff)
-        .count();
-    red * 2 > lower.len() / 4
-}
-
 /// Types keys on the desktop's X server, as a user's keyboard would (XTEST).
 fn keys(desktop: &Desktop, args: &[&str]) {
     let status = Command::new("xdotool")
@@ -96,18 +60,6 @@ fn keys(desktop: &Desktop, args: &[&str]) {
         .status()
         .expect("xdotool is installed (scripts/test installs it)");
     assert!(status.success(), "xdotool {args:?}");
-}
-
-/// Fills the pre-join form in English: link, name, and the same choice for camera and microphone.
-fn prejoin(session: &Session, link: &str, name: &str, devices: &str) {
-    session.find("button[data-lang=en]").click();
-    session.find("#link").send_keys(link);
-    session.find("#name").send_keys(name);
-    session.script(
-        "document.getElementById('camera').value = arguments[0];\
-         document.getElementById('microphone').value = arguments[0];",
-        json!([devices]),
-    );
 }
 
 /// The first tile shows the test pattern and it moves: its frame stamp, read back from the drawn
@@ -120,10 +72,6 @@ fn assert_pattern_moves(session: &Session) {
         later.frame > first.frame,
         "the picture moves: {first:?} then {later:?}"
     );
-}
-
-fn mic_button_on(on: bool) -> String {
-    format!("return document.getElementById('toggle-mic').getAttribute('aria-pressed') === '{on}'")
 }
 
 /// Every file under `dir` with its contents.
@@ -275,7 +223,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         Duration::from_secs(10),
         || {
             let entry = tray.entry("Microphone on");
-            entry.enabled && entry.checked == Some(false) && red_bar(&tray)
+            entry.enabled && entry.checked == Some(false) && tray.shows_muted()
         },
     );
     tray.click("Microphone on");
@@ -287,7 +235,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     wait_until(
         "the tray to show the microphone on",
         Duration::from_secs(10),
-        || tray.entry("Microphone on").checked == Some(true) && !red_bar(&tray),
+        || tray.entry("Microphone on").checked == Some(true) && !tray.shows_muted(),
     );
 
     // The global shortcut through the X server, whatever window has the focus: Ctrl+Shift+M

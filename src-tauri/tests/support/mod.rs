@@ -1,3 +1,6 @@
+#![allow(dead_code, reason = "each test binary uses a part of it")]
+
+pub mod app;
 pub mod bus;
 pub mod desktop;
 pub mod tray;

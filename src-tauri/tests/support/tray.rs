@@ -139,6 +139,17 @@ impl TrayHost {
         .expect("the click reaches the app");
     }
 
+    /// Whether the icon carries the red "microphone off" bar across its lower quarter.
+    pub fn shows_muted(&self) -> bool {
+        let (w, h, rgba) = self.icon();
+        let lower = &rgba[(w * h * 3 / 4 * 4) as usize..];
+        let red = lower
+            .chunks_exact(4)
+            .filter(|p| p[0] > 0xc0 && p[1] < 0x40 && p[2] < 0x40 && p[3] == 0xff)
+            .count();
+        red * 2 > lower.len() / 4
+    }
+
     /// The icon as RGBA pixels (width, height, bytes), read from the file the item names.
     pub fn icon(&self) -> (u32, u32, Vec<u8>) {
         let answer = self

@@ -1,0 +1,55 @@
+//! The app and its headless counterpart as the desktop tests use them.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::json;
+
+use super::webdriver::Session;
+use crate::janus::WS_URL;
+
+/// The app as cargo built it for these tests.
+pub fn app() -> &'static str {
+    env!("CARGO_BIN_EXE_conclave-app")
+}
+
+/// The headless client, built next to the app by the same workspace build.
+pub fn conclave() -> PathBuf {
+    let cli = PathBuf::from(app()).with_file_name("conclave");
+    assert!(cli.exists(), "build the workspace first: {}", cli.display());
+    cli
+}
+
+/// A new join link to `room` on the test's Janus.
+pub fn new_link(room: &str) -> String {
+    let out = Command::new(conclave())
+        .args(["link", "new", "--sfu", WS_URL, "--room", room])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Saves a screenshot of the window as `dir/name`.
+pub fn save(dir: &std::path::Path, name: &str, session: &Session) {
+    let png = session.screenshot();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+/// Fills the pre-join form in English: link, name, and the same choice for camera and microphone.
+pub fn prejoin(session: &Session, link: &str, name: &str, devices: &str) {
+    session.find("button[data-lang=en]").click();
+    session.find("#link").send_keys(link);
+    session.find("#name").send_keys(name);
+    session.script(
+        "document.getElementById('camera').value = arguments[0];\
+         document.getElementById('microphone').value = arguments[0];",
+        json!([devices]),
+    );
+}
+
+/// A script that holds when the window's microphone button shows `on`.
+pub fn mic_button_on(on: bool) -> String {
+    format!("return document.getElementById('toggle-mic').getAttribute('aria-pressed') === '{on}'")
+}
