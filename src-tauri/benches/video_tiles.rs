@@ -18,7 +18,6 @@
 #[allow(dead_code)]
 mod janus;
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::path::PathBuf;
