@@ -111,8 +111,20 @@ function renderMeeting() {
   $("toggle-mic").setAttribute("aria-pressed", String(state.sending_audio));
   $("toggle-cam").setAttribute("aria-pressed", String(state.sending_video));
   $("meeting-error").textContent = state.error || "";
+  // The participants' troubles in the UI's language; the rest as the app words them.
+  const troubles = present.flatMap((p) => {
+    const name = p.display_name || p.pseudonym;
+    const received = p.video.frames_received + p.audio.frames_received;
+    const decrypted = p.video.frames_decrypted + p.audio.frames_decrypted;
+    const lines = [];
+    if (received > 0 && decrypted === 0) lines.push(tr("undecryptable", name, received));
+    if (p.verified === false && p.verification_failure) {
+      lines.push(tr("notVerified", name, tr(p.verification_failure)));
+    }
+    return lines;
+  });
   $("warnings").replaceChildren(
-    ...state.warnings.map((w) => {
+    ...[...state.meeting_warnings, ...troubles].map((w) => {
       const li = document.createElement("li");
       li.textContent = w;
       return li;

@@ -33,6 +33,9 @@ const STRINGS = {
     camOff: "camera off",
     waiting: "Waiting for others to join…",
     frames: (n) => `${n} frames`,
+    undecryptable: (name, n) =>
+      `none of the ${n} frames from ${name} could be decrypted: a wrong room secret on one side?`,
+    notVerified: (name, why) => `${name} is not verified and gets no keys: ${why}`,
     connecting: "Connecting…",
     connected: "Connected",
     reconnecting: "Connection lost — reconnecting…",
@@ -107,6 +110,15 @@ const STRINGS = {
     camOff: "Kamera aus",
     waiting: "Warten auf weitere Teilnehmende…",
     frames: (n) => `${n} Bilder`,
+    undecryptable: (name, n) =>
+      `Keiner der ${n} Frames von ${name} ließ sich entschlüsseln: Hat eine Seite einen falschen Raumschlüssel?`,
+    notVerified: (name, why) => `${name} ist nicht verifiziert und erhält keine Schlüssel: ${why}`,
+    // Why a handshake failed, as the key agreement (crates/group) says it.
+    "no answer to the handshake in time": "keine rechtzeitige Antwort auf den Schlüsselaustausch",
+    "the handshake could not start": "der Schlüsselaustausch konnte nicht beginnen",
+    "the handshake did not verify": "der Schlüsselaustausch ließ sich nicht prüfen",
+    "they do not hold this room's secret, or someone altered the handshake":
+      "hat nicht den Raumschlüssel dieses Raums, oder jemand hat den Schlüsselaustausch verändert",
     connecting: "Verbindung wird aufgebaut…",
     connected: "Verbunden",
     reconnecting: "Verbindung unterbrochen — neuer Versuch…",

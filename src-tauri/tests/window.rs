@@ -566,3 +566,70 @@ fn without_webcodecs_h264_video_still_shows_and_a_remembered_room_lives_in_the_k
         let _ = child.wait();
     }
 }
+
+#[test]
+fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn() {
+    let net = JanusNet::start();
+    let _desktop = Desktop::start(&net);
+    let shots = Desktop::screenshot_dir("wrong-secret");
+    // Two links to the same room with different secrets: Janus puts both in one room, but the
+    // handshakes on the secret fail.
+    let ours = new_link("secret-test");
+    let theirs = new_link("secret-test");
+    assert_ne!(ours, theirs);
+    let bob = net
+        .command(conclave())
+        .args(["join", &theirs, "--name", "Bob"])
+        .args(["--camera", "synthetic", "--mic", "tone"])
+        .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
+        .args(["--duration", "25s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let session = Session::start(DRIVER_PORT, app());
+    prejoin(&session, &ours, "Alice", "synthetic");
+    session.find("#join").click();
+    // His name never reaches us (it travels only to those who hold the secret): he is listed by
+    // his pseudonym's placeholder, not verified, and a warning says why.
+    session.wait_for(
+        "Bob shown as not verified",
+        Duration::from_secs(20),
+        "const v = document.querySelector('#participants .verification');\
+         return v && v.dataset.verified === 'false'\
+           && v.textContent === 'not verified — gets no keys';",
+    );
+    assert!(!text(&session, "#participants").contains("Bob"));
+    session.wait_for(
+        "a warning about the secret",
+        Duration::from_secs(10),
+        "return [...document.querySelectorAll('#warnings li')]\
+           .some(w => w.textContent.includes('a wrong room secret on one side?'));",
+    );
+    // Nothing of Bob's can be decrypted, so nothing of his is drawn.
+    std::thread::sleep(Duration::from_secs(2));
+    let drawn = session.script(
+        "return [...document.querySelectorAll('.tile')]\
+           .reduce((n, t) => n + parseInt(t.dataset.drawn || '0'), 0)",
+        json!([]),
+    );
+    assert_eq!(drawn, 0, "pictures drawn without the keys");
+    save(&shots, "1-unverified-en.png", &session);
+    session.find("button[data-lang=de]").click();
+    session.wait_for(
+        "the German state",
+        Duration::from_secs(5),
+        "return document.querySelector('#participants .verification[data-verified=false]')\
+           ?.textContent === 'nicht verifiziert — erhält keine Schlüssel'\
+           && [...document.querySelectorAll('#warnings li')]\
+             .some(w => w.textContent.includes('falschen Raumschlüssel'))\
+           && [...document.querySelectorAll('#warnings li')]\
+             .some(w => w.textContent.includes('ist nicht verifiziert'));",
+    );
+    save(&shots, "2-unverified-de.png", &session);
+    session.close();
+    let mut bob = bob;
+    let _ = bob.kill();
+    let _ = bob.wait();
+}

@@ -281,6 +281,9 @@ pub struct MeetingStats {
     pub error: Option<String>,
     /// Things the user should know (no camera, undecryptable participants, ...).
     pub warnings: Vec<String>,
+    /// Those of `warnings` that are not about one participant (a display that words the
+    /// participants' states itself, in its language, shows only these).
+    pub meeting_warnings: Vec<String>,
 }
 
 impl MeetingTally {
@@ -296,6 +299,7 @@ impl MeetingTally {
                     .cloned(),
             );
         }
+        let meeting_warnings = warnings.clone();
         for (name, p) in &self.participants {
             let received = p.video.frames_received + p.audio.frames_received;
             let decrypted = p.video.frames_decrypted + p.audio.frames_decrypted;
@@ -358,6 +362,7 @@ impl MeetingTally {
             malformed_signalling: self.malformed_signalling,
             error: self.error.clone(),
             warnings,
+            meeting_warnings,
         }
     }
 }
