@@ -60,11 +60,16 @@ function participantItem(p) {
   verification.dataset.verified = String(p.verified);
   verification.textContent =
     p.verified === true ? tr("verified") : p.verified === false ? tr("unverified") : tr("verifying");
-  const mic = document.createElement("span");
-  mic.className = "mic";
-  mic.dataset.on = String(p.sending_audio !== false);
-  mic.textContent = p.sending_audio === false ? tr("micOff") : tr("micOn");
-  li.append(name, " · ", mic, " · ", verification);
+  li.append(name, " · ");
+  // Their microphone's state comes with their (encrypted) hello: unknown until one arrives.
+  if (typeof p.sending_audio === "boolean") {
+    const mic = document.createElement("span");
+    mic.className = "mic";
+    mic.dataset.on = String(p.sending_audio);
+    mic.textContent = p.sending_audio ? tr("micOn") : tr("micOff");
+    li.append(mic, " · ");
+  }
+  li.append(verification);
   if (p.sending_video === false) {
     const cam = document.createElement("span");
     cam.className = "cam";

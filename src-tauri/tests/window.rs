@@ -600,7 +600,10 @@ fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn
          return v && v.dataset.verified === 'false'\
            && v.textContent === 'not verified — gets no keys';",
     );
-    assert!(!text(&session, "#participants").contains("Bob"));
+    let listed = text(&session, "#participants");
+    assert!(!listed.contains("Bob"), "{listed}");
+    // Nor his microphone's state, which only his hello would tell.
+    assert_eq!(listed.matches("microphone").count(), 1, "{listed}");
     session.wait_for(
         "a warning about the secret",
         Duration::from_secs(10),
