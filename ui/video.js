@@ -249,9 +249,9 @@ class VideoTile {
     this.decoder.configure({ codec: H264_CODEC, optimizeForLatency: true });
   }
 
-  // One access unit for the feed this tile asked for.
-  take(feed, seq, arrived, keyframe, data) {
-    if (feed !== this.askedFeed || this.decoder.state === "closed") return;
+  // One access unit for the feed this tile asked for (dropped if it shows another one since).
+  take(seq, arrived, keyframe, data) {
+    if (this.feed !== this.askedFeed || this.decoder.state === "closed") return;
     if (this.needKey && !keyframe) return;
     this.needKey = false;
     this.after = seq;
@@ -310,9 +310,7 @@ const h264Pump = {
           const length = view.getUint32(at + 12, true);
           const data = new Uint8Array(buffer, at + UNIT_HEADER, length);
           at += UNIT_HEADER + length;
-          const tile = asking[flags >>> 8];
-          const feed = Number(feeds[flags >>> 8].split(".")[0]);
-          if (tile) tile.take(feed, seq, arrived, (flags & 1) === 1, data);
+          asking[flags >>> 8]?.take(seq, arrived, (flags & 1) === 1, data);
         }
       } catch {
         await new Promise((r) => setTimeout(r, 200));

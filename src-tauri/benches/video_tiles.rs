@@ -20,20 +20,16 @@ mod janus;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use janus::{JanusNet, WS_URL};
+use janus::JanusNet;
 use serde_json::json;
+use support::app::{app, conclave, new_link};
 use support::desktop::{DRIVER_PORT, Desktop};
 use support::webdriver::Session;
 
 const SECONDS: u64 = 15;
-
-fn app() -> &'static str {
-    env!("CARGO_BIN_EXE_conclave-app")
-}
 
 /// CPU seconds (user + system) and resident KiB of a process.
 fn usage(pid: u32) -> Option<(f64, u64)> {
@@ -229,20 +225,11 @@ fn synthetic(transport: &str) {
 
 /// The app listens in a real meeting with five publishers.
 fn meeting(transport: &str) {
-    let cli = PathBuf::from(app()).with_file_name("conclave");
-    assert!(
-        cli.exists(),
-        "build the CLI first: cargo build --release -p conclave"
-    );
+    // Needs the release CLI next to the release app: cargo build --release -p conclave.
+    let cli = conclave();
     let net = JanusNet::start();
     let _desktop = Desktop::start(&net);
-    let link = {
-        let out = Command::new(&cli)
-            .args(["link", "new", "--sfu", WS_URL, "--room", "bench"])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
+    let link = new_link("bench");
     let mut publishers = Vec::new();
     for (i, size) in SIZES.iter().enumerate() {
         let bitrate = if i == 0 { "1500k" } else { "500k" };

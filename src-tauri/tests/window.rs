@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use janus::JanusNet;
 use serde_json::{Value, json};
-use support::app::{app, conclave, mic_button_on, new_link, prejoin, save};
+use support::app::{app, conclave, headless, mic_button_on, new_link, prejoin, save};
 use support::desktop::{DRIVER_PORT, Desktop, wait_until};
 use support::tray::TrayHost;
 use support::webdriver::Session;
@@ -109,14 +109,9 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     let link = new_link("window-test");
 
     let bob_stats = net.dir.join("bob.json");
-    let bob = net
-        .command(conclave())
-        .args(["join", &link, "--name", "Bob"])
-        .args(["--camera", "synthetic", "--mic", "tone"])
-        .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
-        .args(["--duration", "45s", "--stats-json"])
+    let bob = headless(&net, &link, "Bob", "tone", "45s")
+        .arg("--stats-json")
         .arg(&bob_stats)
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -475,16 +470,7 @@ fn without_webcodecs_h264_video_still_shows_and_a_remembered_room_lives_in_the_k
     let link = new_link("kept-room");
     let secret = link.split_once("#k=").unwrap().1.to_owned();
     let held = || support::bus::secret_tool_search(&desktop.bus, conclave_app::settings::SERVICE);
-    let bob = net
-        .command(conclave())
-        .args(["join", &link, "--name", "Bob"])
-        .args(["--camera", "synthetic", "--mic", "none"])
-        .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
-        .args(["--duration", "30s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let bob = headless(&net, &link, "Bob", "none", "30s").spawn().unwrap();
 
     let session = Session::start(DRIVER_PORT, app());
     prejoin(&session, &link, "Carol", "none");
@@ -577,14 +563,7 @@ fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn
     let ours = new_link("secret-test");
     let theirs = new_link("secret-test");
     assert_ne!(ours, theirs);
-    let bob = net
-        .command(conclave())
-        .args(["join", &theirs, "--name", "Bob"])
-        .args(["--camera", "synthetic", "--mic", "tone"])
-        .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
-        .args(["--duration", "25s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+    let bob = headless(&net, &theirs, "Bob", "tone", "25s")
         .spawn()
         .unwrap();
 

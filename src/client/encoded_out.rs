@@ -28,8 +28,7 @@ pub struct Unit {
     pub data: Arc<[u8]>,
 }
 
-/// What one display asks for: the units of `feed` after its `after`th, from a keyframe if it
-/// `restart`s.
+/// What one display asks for (see [`EncodedOut::wait_many`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ask {
     /// The participant's SFU feed.
@@ -81,23 +80,11 @@ impl EncodedOut {
         self.arrived.notify_all();
     }
 
-    /// What a display that has decoded up to `after` (0: nothing yet) needs next: the units that
-    /// follow it, or — when it `restart`s, is new, or they are gone — everything from a fresh
-    /// keyframe after it. Waits up to `timeout` while there is nothing; empty if nothing came.
-    pub fn wait_after(&self, feed: u64, after: u32, restart: bool, timeout: Duration) -> Vec<Unit> {
-        let ask = Ask {
-            feed,
-            after,
-            restart,
-        };
-        self.wait_many(&[ask], Duration::ZERO, timeout)
-            .pop()
-            .unwrap_or_default()
-    }
-
-    /// [`EncodedOut::wait_after`] for several displays at once, answered in the order asked:
-    /// once any has units, whatever else arrives within `gather` comes along (so that one answer
-    /// serves several displays); empty lists after `timeout` if nothing came.
+    /// For each display that asks (in the order asked), what it needs next: the units that
+    /// follow its `after`th, or — when it restarts, is new, or they are gone — everything from a
+    /// fresh keyframe after it. Answers once any has units, with whatever else arrives within
+    /// `gather` (so that one answer serves several displays); empty lists after `timeout` if
+    /// nothing came.
     pub fn wait_many(&self, asks: &[Ask], gather: Duration, timeout: Duration) -> Vec<Vec<Unit>> {
         let deadline = Instant::now() + timeout;
         let mut answer_by: Option<Instant> = None;
@@ -174,6 +161,20 @@ mod tests {
     use super::*;
 
     const NOW: Duration = Duration::ZERO;
+
+    impl EncodedOut {
+        /// One display's [`EncodedOut::wait_many`].
+        fn wait_after(&self, feed: u64, after: u32, restart: bool, timeout: Duration) -> Vec<Unit> {
+            let ask = Ask {
+                feed,
+                after,
+                restart,
+            };
+            self.wait_many(&[ask], Duration::ZERO, timeout)
+                .pop()
+                .unwrap_or_default()
+        }
+    }
 
     fn seqs(units: &[Unit]) -> Vec<u32> {
         units.iter().map(|u| u.seq).collect()

@@ -1,12 +1,12 @@
 //! The app and its headless counterpart as the desktop tests use them.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde_json::json;
 
 use super::webdriver::Session;
-use crate::janus::WS_URL;
+use crate::janus::{JanusNet, WS_URL};
 
 /// The app as cargo built it for these tests.
 pub fn app() -> &'static str {
@@ -52,4 +52,18 @@ pub fn prejoin(session: &Session, link: &str, name: &str, devices: &str) {
 /// A script that holds when the window's microphone button shows `on`.
 pub fn mic_button_on(on: bool) -> String {
     format!("return document.getElementById('toggle-mic').getAttribute('aria-pressed') === '{on}'")
+}
+
+/// A headless participant joining `link` in `net` with the synthetic camera (320x240) and
+/// `mic`, for `duration`; its output is discarded unless the caller says otherwise.
+pub fn headless(net: &JanusNet, link: &str, name: &str, mic: &str, duration: &str) -> Command {
+    let mut command = net.command(conclave());
+    command
+        .args(["join", link, "--name", name])
+        .args(["--camera", "synthetic", "--mic", mic])
+        .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
+        .args(["--duration", duration])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
 }
