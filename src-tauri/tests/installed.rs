@@ -13,12 +13,12 @@ mod janus;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use janus::JanusNet;
 use serde_json::{Value, json};
-use support::app::{conclave, mic_button_on, new_link, save};
+use support::app::{headless, mic_button_on, new_link, save};
 use support::desktop::{DRIVER_PORT, Desktop, wait_until};
 use support::tray::TrayHost;
 use support::webdriver::Session;
@@ -98,15 +98,10 @@ fn the_installed_app_opens_a_clicked_link_joins_and_mutes_from_the_tray() {
     let link = new_link("installed-room");
 
     let bob_stats = net.dir.join("bob.json");
-    let bob = net
-        .command(conclave())
-        .args(["join", &link, "--name", "Bob"])
-        .args(["--camera", "synthetic", "--mic", "tone"])
-        .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
-        .args(["--duration", "30s", "--stats-json"])
+    // Long enough to outlast the join and the mute on a loaded machine (30 s once did not).
+    let bob = headless(&net, &link, "Bob", "tone", "45s")
+        .arg("--stats-json")
         .arg(&bob_stats)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
 
