@@ -96,6 +96,18 @@ struct JoinArgs {
     /// Local address for media (default: all interfaces).
     #[arg(long, value_name = "IP")]
     ice_address: Option<std::net::IpAddr>,
+    /// A STUN or TURN server (repeatable), e.g. `turn:turn.example.org:3478?transport=udp`.
+    /// None by default: only the SFU is contacted. A TURN server's password is read from the
+    /// environment variable CONCLAVE_TURN_CREDENTIAL (a command line is visible to other users).
+    #[arg(long = "ice-server", value_name = "URL")]
+    ice_servers: Vec<String>,
+    /// User name for the TURN servers.
+    #[arg(long, value_name = "NAME", default_value = "")]
+    turn_username: String,
+    /// Send and receive media only through a TURN relay: the SFU sees the relay's address,
+    /// never yours.
+    #[arg(long)]
+    relay_only: bool,
     /// Send a keyframe at least this often (receivers also ask for one when they need it).
     #[arg(long, default_value = "2s", value_parser = conclave::cli_args::duration)]
     keyframe_interval: std::time::Duration,
@@ -275,6 +287,25 @@ fn link(action: LinkAction) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The servers given on the command line, TURN ones with the user name and the password from
+/// the environment.
+fn ice_servers(urls: &[String], username: &str) -> Vec<conclave::client::IceServer> {
+    let credential = std::env::var("CONCLAVE_TURN_CREDENTIAL").unwrap_or_default();
+    urls.iter()
+        .map(|url| {
+            let mut server = conclave::client::IceServer {
+                url: url.clone(),
+                ..Default::default()
+            };
+            if server.is_turn() {
+                server.username = username.to_owned();
+                server.credential = credential.clone();
+            }
+            server
+        })
+        .collect()
+}
+
 fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
     let link = conclave_room::JoinLink::parse(&args.link).context("the join link is unusable")?;
     let options = conclave::client::JoinOptions {
@@ -294,7 +325,8 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         keyframe_interval: args.keyframe_interval,
         duration: args.duration,
         ice_ip: args.ice_address,
-        ice_servers: Vec::new(),
+        ice_servers: ice_servers(&args.ice_servers, &args.turn_username),
+        relay_only: args.relay_only,
         record_dir: args.record_dir,
         measure_audio_latency: args.measure_audio_latency,
         video_out: None,

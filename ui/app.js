@@ -115,7 +115,7 @@ function renderMeeting() {
   });
   $("toggle-mic").setAttribute("aria-pressed", String(state.sending_audio));
   $("toggle-cam").setAttribute("aria-pressed", String(state.sending_video));
-  $("meeting-error").textContent = state.error || "";
+  $("meeting-error").textContent = endText(state);
   // The participants' troubles in the UI's language; the rest as the app words them.
   const troubles = present.flatMap((p) => {
     const name = p.display_name || p.pseudonym;
@@ -135,6 +135,17 @@ function renderMeeting() {
       return li;
     }),
   );
+}
+
+// Why the meeting ended: in the UI's language for the reasons the app names, else as it words it.
+function endText(s) {
+  const key = {
+    sfu_refused: "endSfuRefused",
+    connection_lost: "endConnectionLost",
+    no_turn_server: "endNoTurnServer",
+    no_relay: "endNoRelay",
+  }[s.error_kind];
+  return key ? tr(key, s.error) : s.error || "";
 }
 
 // ---- actions ---------------------------------------------------------------------------------
@@ -174,11 +185,14 @@ async function refreshState() {
     stopPolling();
     clearTiles();
     show("prejoin");
-    startPreview();
     // A room remembered when joining is in the list now.
     loadSettings();
     lastError = state.connection === "failed" ? { key: "failed" } : null;
-    $("error").textContent = state.error ? `${tr("failed")} ${state.error}` : lastError ? tr("failed") : "";
+    $("error").textContent = state.error ? `${tr("failed")} ${endText(state)}` : lastError ? tr("failed") : "";
+    const previewing = startPreview();
+    // The message sits by the join button, below the preview: in view once the preview has
+    // taken its place.
+    if (lastError) previewing.finally(() => $("error").scrollIntoView({ block: "nearest" }));
     if (pendingSwitch) {
       const link = pendingSwitch;
       pendingSwitch = null;
@@ -286,7 +300,8 @@ async function join() {
   $("notice").textContent = notice ? tr(notice.code) : "";
   show("meeting");
   await refreshState();
-  startPolling();
+  // A meeting that ended at once (a refused TURN server) is over already: nothing to poll.
+  if (screen === "meeting") startPolling();
 }
 
 // Device lists, refreshed every few seconds on the pre-join screen so that a camera or headset
@@ -397,8 +412,8 @@ async function saveSettings(changes) {
   try {
     settings = await invoke("settings_save", { settings: next });
     return true;
-  } catch {
-    $("settings-error").textContent = tr("settingsFailed");
+  } catch (e) {
+    $("settings-error").textContent = tr(e?.code === "relayWithoutTurn" ? e.code : "settingsFailed");
     return false;
   }
 }
@@ -407,6 +422,7 @@ $("open-settings").addEventListener("click", () => {
   $("default-name").value = settings?.name || "";
   $("keep-identity").checked = Boolean(settings?.keepIdentity);
   $("ice-servers").value = iceText(settings?.ice_servers || settings?.iceServers || []);
+  $("relay-only").checked = Boolean(settings?.relayOnly);
   $("settings-error").textContent = "";
   $("forgotten").textContent = "";
   $("settings-dialog").showModal();
@@ -418,6 +434,7 @@ $("settings-save").addEventListener("click", async () => {
     name: $("default-name").value.trim(),
     iceServers: parseIce($("ice-servers").value),
     keepIdentity: $("keep-identity").checked,
+    relayOnly: $("relay-only").checked,
     language,
     camera: $("camera").value,
     microphone: $("microphone").value,
@@ -435,6 +452,7 @@ $("forget-everything").addEventListener("click", async () => {
   $("name").value = "";
   $("default-name").value = "";
   $("ice-servers").value = "";
+  $("relay-only").checked = false;
   $("forgotten").textContent = tr("forgotten");
 });
 

@@ -41,6 +41,12 @@ const STRINGS = {
     reconnecting: "Connection lost — reconnecting…",
     left: "You left the meeting.",
     failed: "The meeting ended with an error.",
+    endSfuRefused: (detail) => `The meeting server refused to let you in (${detail}).`,
+    endConnectionLost: "The meeting server could not be reached, so Conclave stopped trying.",
+    endNoTurnServer:
+      "Media only through a TURN server is set, but no TURN server is configured (see Settings).",
+    endNoRelay:
+      "The TURN server gave no relay: it refused the user name or password, or did not answer. Check the TURN settings.",
     unreachable: "Cannot reach the meeting server. Still trying — check the link or your network.",
     switchTitle: "Join another meeting?",
     switchText: "You are in a meeting. Leave it and join the one from the link?",
@@ -65,6 +71,9 @@ const STRINGS = {
     defaultName: "Default name",
     iceServers: "STUN/TURN servers (one per line: URL [user credential])",
     iceHint: "None by default: Conclave then contacts nobody but the meeting server.",
+    relayOnly:
+      "Send media only through the TURN server, so that the meeting server never sees this computer's address",
+    relayWithoutTurn: "Media only through a TURN server needs a TURN server (a turn: line above).",
     keepIdentity:
       "Keep my identity key on this computer (in the system keyring), so that my safety numbers stay the same across meetings",
     devicesHint: "Saving also keeps the camera, microphone and speaker chosen on the join screen.",
@@ -124,6 +133,12 @@ const STRINGS = {
     reconnecting: "Verbindung unterbrochen — neuer Versuch…",
     left: "Sie haben die Besprechung verlassen.",
     failed: "Die Besprechung wurde mit einem Fehler beendet.",
+    endSfuRefused: (detail) => `Der Konferenzserver hat den Beitritt abgelehnt (${detail}).`,
+    endConnectionLost: "Der Konferenzserver war nicht erreichbar; Conclave hat es aufgegeben.",
+    endNoTurnServer:
+      "Medien nur über einen TURN-Server sind eingestellt, aber kein TURN-Server ist eingetragen (siehe Einstellungen).",
+    endNoRelay:
+      "Der TURN-Server hat kein Relay vergeben: Er hat Benutzername oder Passwort abgelehnt oder nicht geantwortet. Bitte die TURN-Einstellungen prüfen.",
     unreachable: "Der Konferenzserver ist nicht erreichbar. Neue Versuche laufen — prüfen Sie den Link oder Ihr Netzwerk.",
     switchTitle: "An einer anderen Besprechung teilnehmen?",
     switchText: "Sie sind in einer Besprechung. Diese verlassen und der Besprechung aus dem Link beitreten?",
@@ -148,6 +163,9 @@ const STRINGS = {
     defaultName: "Standardname",
     iceServers: "STUN/TURN-Server (einer pro Zeile: URL [Benutzer Passwort])",
     iceHint: "Standardmäßig keine: Conclave kontaktiert dann nur den Konferenzserver.",
+    relayOnly:
+      "Medien nur über den TURN-Server senden, damit der Konferenzserver die Adresse dieses Computers nie sieht",
+    relayWithoutTurn: "Medien nur über einen TURN-Server brauchen einen TURN-Server (eine turn:-Zeile oben).",
     keepIdentity:
       "Meinen Identitätsschlüssel auf diesem Computer behalten (im Systemschlüsselbund), damit meine Sicherheitsnummern von Besprechung zu Besprechung gleich bleiben",
     devicesHint: "Speichern behält auch Kamera, Mikrofon und Lautsprecher, die auf der Beitrittsseite gewählt sind.",

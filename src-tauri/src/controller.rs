@@ -113,6 +113,15 @@ pub enum Effect {
     Exit,
 }
 
+/// How media reaches the SFU: the user's STUN/TURN servers, and whether only through a relay.
+#[derive(Clone, Debug, Default)]
+pub struct Network {
+    /// STUN/TURN servers (none: only the SFU is contacted).
+    pub ice_servers: Vec<conclave::client::IceServer>,
+    /// Media only through a TURN relay among `ice_servers`.
+    pub relay_only: bool,
+}
+
 /// The meeting, if one runs, and how to reach the network.
 #[derive(Default)]
 pub struct Controller {
@@ -159,7 +168,7 @@ impl Controller {
         link: &str,
         name: &str,
         devices: &DeviceChoice,
-        ice_servers: Vec<conclave::client::IceServer>,
+        network: Network,
         kept_identity: Option<conclave_group::Identity>,
         page_decodes: bool,
     ) -> Result<(), AppError> {
@@ -188,7 +197,8 @@ impl Controller {
         options.send_audio = !devices.start_muted;
         options.send_video = !devices.start_camera_off;
         options.ice_ip = self.ice_ip;
-        options.ice_servers = ice_servers;
+        options.ice_servers = network.ice_servers;
+        options.relay_only = network.relay_only;
         // The page decodes video itself (WebCodecs) where it can: far cheaper than decoding here
         // and handing it raw pictures (BENCHMARKS.md).
         self.video_out.clear();
@@ -360,17 +370,24 @@ mod tests {
         assert_eq!(c.tray("microphone"), Effect::Nothing);
         assert_eq!(c.switches(), None, "no meeting: nothing to switch");
         assert!(matches!(
-            c.join("not a link", "A", &devices(), vec![], None, false),
+            c.join(
+                "not a link",
+                "A",
+                &devices(),
+                Network::default(),
+                None,
+                false
+            ),
             Err(AppError::InvalidLink(_))
         ));
         assert!(matches!(
-            c.join(LINK, "  ", &devices(), vec![], None, false),
+            c.join(LINK, "  ", &devices(), Network::default(), None, false),
             Err(AppError::NoName)
         ));
-        c.join(LINK, "Alice", &devices(), vec![], None, false)
+        c.join(LINK, "Alice", &devices(), Network::default(), None, false)
             .unwrap();
         assert!(matches!(
-            c.join(LINK, "Alice", &devices(), vec![], None, false),
+            c.join(LINK, "Alice", &devices(), Network::default(), None, false),
             Err(AppError::AlreadyInMeeting)
         ));
         assert_eq!(c.switches(), Some((false, true)), "joined muted");

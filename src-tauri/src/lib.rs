@@ -174,7 +174,10 @@ async fn join(
         &link,
         &name,
         &devices,
-        settings.ice_servers,
+        controller::Network {
+            ice_servers: settings.ice_servers,
+            relay_only: settings.relay_only,
+        },
         identity,
         page_decodes,
     )?;
@@ -230,6 +233,7 @@ fn settings_error(e: SettingsError) -> ErrorDto {
         code: match e {
             SettingsError::Keyring(_) => "keyring",
             SettingsError::Link(_) => "invalidLink",
+            SettingsError::RelayWithoutTurn => "relayWithoutTurn",
             _ => "settingsFailed",
         },
         message: e.to_string(),

@@ -27,6 +27,9 @@ pub enum SettingsError {
     /// No room with that id is remembered.
     #[error("no such remembered room")]
     NoSuchRoom,
+    /// Relay-only media needs a TURN server to relay it.
+    #[error("media only through a TURN relay needs a TURN server")]
+    RelayWithoutTurn,
 }
 
 /// A room the user asked to remember: everything but its secret (that is in the keyring).
@@ -57,6 +60,9 @@ pub struct Settings {
     pub speaker: Option<String>,
     /// STUN/TURN servers; none by default, so that no third party is contacted.
     pub ice_servers: Vec<conclave::client::IceServer>,
+    /// Media only through a TURN relay among `ice_servers`, so that the meeting server never
+    /// learns this computer's addresses. Off by default.
+    pub relay_only: bool,
     /// Rooms the user asked to remember.
     pub rooms: Vec<SavedRoom>,
     /// Keep one identity key across meetings (its secret in the keyring), so that safety numbers
@@ -148,6 +154,14 @@ impl Store {
 
     /// Saves everything but the rooms from `new`, keeping the remembered rooms as they are.
     pub fn save_preferences(&self, new: &Settings) -> Result<Settings, SettingsError> {
+        if new.relay_only
+            && !new
+                .ice_servers
+                .iter()
+                .any(conclave::client::IceServer::is_turn)
+        {
+            return Err(SettingsError::RelayWithoutTurn);
+        }
         let mut settings = new.clone();
         settings.rooms = self.load()?.rooms;
         self.save(&settings)?;
@@ -365,6 +379,32 @@ mod tests {
             first.public(),
             "a new identity after forgetting"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn relay_only_is_refused_without_a_turn_server_and_kept_with_one() {
+        let dir = std::env::temp_dir().join(format!("conclave-relay-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::new(&dir, Box::new(Memory::default()));
+        let server = |url: &str| conclave::client::IceServer {
+            url: url.into(),
+            ..Default::default()
+        };
+        let mut wish = Settings {
+            relay_only: true,
+            ice_servers: vec![server("stun:stun.example.org:3478")],
+            ..Settings::default()
+        };
+        assert!(matches!(
+            store.save_preferences(&wish),
+            Err(SettingsError::RelayWithoutTurn)
+        ));
+        assert!(!dir.exists(), "nothing saved");
+        wish.ice_servers
+            .push(server("turn:turn.example.org:3478?transport=udp"));
+        store.save_preferences(&wish).unwrap();
+        assert!(store.load().unwrap().relay_only);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -8,6 +8,8 @@
 #[allow(dead_code)]
 mod janus;
 mod support;
+#[path = "../../tests/support/turn.rs"]
+mod turn;
 
 use std::path::PathBuf;
 
@@ -610,6 +612,78 @@ fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn
              .some(w => w.textContent.includes('ist nicht verifiziert'));",
     );
     save(&shots, "2-unverified-de.png", &session);
+    session.close();
+    let mut bob = bob;
+    let _ = bob.kill();
+    let _ = bob.wait();
+}
+
+#[test]
+fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_said_in_german() {
+    let net = JanusNet::start();
+    let _desktop = Desktop::start(&net);
+    let turn = turn::TurnServer::start(&net, "alice", "s3cret");
+    let shots = Desktop::screenshot_dir("turn");
+    let link = new_link("relayed");
+    let bob = headless(&net, &link, "Bob", "tone", "60s").spawn().unwrap();
+    let session = Session::start(DRIVER_PORT, app());
+    let settings = |servers: &str, relay_only: bool| {
+        session.find("#open-settings").click();
+        session.script(
+            "document.getElementById('ice-servers').value = arguments[0];\
+             document.getElementById('relay-only').checked = arguments[1];",
+            json!([servers, relay_only]),
+        );
+        session.find("#settings-save").click();
+    };
+    prejoin(&session, &link, "Alice", "synthetic");
+    session.find("button[data-lang=de]").click();
+
+    // Relay-only without a TURN server cannot be saved, and the dialog says why.
+    settings("stun:127.0.0.2:3478", true);
+    session.wait_for(
+        "the refusal",
+        Duration::from_secs(5),
+        "return document.getElementById('settings-error').textContent\
+           .startsWith('Medien nur über einen TURN-Server brauchen einen TURN-Server')",
+    );
+    save(&shots, "0-relay-without-turn-de.png", &session);
+    session.find("#settings-cancel").click();
+
+    // A wrong password: the meeting ends at once, saying what to check, and the app goes on.
+    settings(&format!("{} alice wrong", turn::URL), true);
+    session.find("#join").click();
+    session.wait_for(
+        "the TURN failure on the join screen",
+        Duration::from_secs(20),
+        "return !document.getElementById('prejoin').hidden\
+           && document.getElementById('error').textContent\
+             .includes('Der TURN-Server hat kein Relay vergeben')",
+    );
+    // In sight, not below the preview.
+    session.wait_for(
+        "the message in view",
+        Duration::from_secs(5),
+        "return document.getElementById('error').getBoundingClientRect().bottom\
+           <= window.innerHeight",
+    );
+    save(&shots, "1-wrong-turn-password-de.png", &session);
+
+    // The right one: Bob is seen, and the relay carried it.
+    settings(&format!("{} alice s3cret", turn::URL), true);
+    session.find("#join").click();
+    session.wait_for(
+        "Bob's tile to draw pictures through the relay",
+        Duration::from_secs(30),
+        "const t = document.querySelector('.tile');\
+         return t && parseInt(t.dataset.drawn || '0') > 30;",
+    );
+    assert_pattern_moves(&session);
+    save(&shots, "2-relayed-de.png", &session);
+    session.find("#leave").click();
+    let (to_janus, from_janus) = turn.relayed("alice", Duration::from_secs(15));
+    assert!(from_janus > 100_000, "{}", turn.text());
+    assert!(to_janus > 100_000, "{}", turn.text());
     session.close();
     let mut bob = bob;
     let _ = bob.kill();

@@ -21,7 +21,7 @@ pub use meeting::{Meeting, Switches};
 pub use peer::IceServer;
 pub use preview::{PREVIEW_FEED, Preview};
 pub use run::{JoinOptions, janus_room, join};
-pub use stats::{Connection, MeetingStats};
+pub use stats::{Connection, ErrorKind, MeetingStats};
 pub use video_out::{Latest, VideoOut};
 
 /// What can end a meeting for this participant.
@@ -40,4 +40,9 @@ pub enum ClientError {
     /// Keys could not be set up.
     #[error("keys: {0}")]
     Keys(String),
+    /// Relay-only media, but the TURN server gave no relay address.
+    #[error(
+        "the TURN server gave no relay address: it refused the user name or password, or did not answer"
+    )]
+    NoRelay,
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::RTCIceTransportPolicy;
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_nack, configure_rtcp_reports,
 };
@@ -104,6 +105,8 @@ pub struct Peer {
     gathering: watch::Receiver<RTCIceGatheringState>,
     /// Data channels we opened, kept open for the connection's life.
     channels: Vec<Arc<dyn DataChannel>>,
+    /// Only relay candidates may be offered (and there must be one).
+    relay_only: bool,
 }
 
 impl std::fmt::Debug for Peer {
@@ -125,6 +128,14 @@ pub struct IceServer {
     pub credential: String,
 }
 
+impl IceServer {
+    /// A TURN server (`turn:` or `turns:`), which can relay media; STUN only tells addresses.
+    pub fn is_turn(&self) -> bool {
+        let scheme = self.url.split(':').next().unwrap_or("");
+        scheme.eq_ignore_ascii_case("turn") || scheme.eq_ignore_ascii_case("turns")
+    }
+}
+
 fn rtc_error(what: &'static str) -> impl Fn(webrtc::error::Error) -> ClientError {
     move |e| ClientError::WebRtc(format!("{what}: {e}"))
 }
@@ -132,9 +143,12 @@ fn rtc_error(what: &'static str) -> impl Fn(webrtc::error::Error) -> ClientError
 impl Peer {
     /// A PeerConnection whose media sockets bind `ice_ip` (all interfaces if unspecified), using
     /// the STUN/TURN servers the user configured (none by default: no third party is asked).
+    /// With `relay_only` it offers only TURN relay candidates, so the SFU never learns the
+    /// user's own addresses.
     pub async fn new(
         ice_ip: Option<IpAddr>,
         ice_servers: &[IceServer],
+        relay_only: bool,
     ) -> Result<Peer, ClientError> {
         let mut media = MediaEngine::default();
         media
@@ -198,6 +212,11 @@ impl Peer {
                             })
                             .collect(),
                     )
+                    .with_ice_transport_policy(if relay_only {
+                        RTCIceTransportPolicy::Relay
+                    } else {
+                        RTCIceTransportPolicy::All
+                    })
                     .build(),
             )
             .with_media_engine(media)
@@ -213,6 +232,7 @@ impl Peer {
             events,
             gathering,
             channels: Vec::new(),
+            relay_only,
         })
     }
 
@@ -317,18 +337,61 @@ impl Peer {
                 }
             }
         };
-        // Host candidates only: gathering takes milliseconds. After a renegotiation the state may
-        // already be complete.
+        // Host candidates take milliseconds, a TURN allocation a round trip or two; an
+        // allocation that takes longer than this would make a poor relay anyway. After a
+        // renegotiation the state may already be complete.
         let _ = tokio::time::timeout(Duration::from_secs(5), gathered).await;
-        self.pc
+        let sdp = self
+            .pc
             .local_description()
             .await
             .map(|d| d.sdp)
-            .ok_or_else(|| ClientError::WebRtc("no local description".into()))
+            .ok_or_else(|| ClientError::WebRtc("no local description".into()))?;
+        // A refused or silent TURN server leaves a relay-only connection without a single
+        // candidate; it would wait for media forever.
+        if self.relay_only && !has_candidate(&sdp) {
+            return Err(ClientError::NoRelay);
+        }
+        Ok(sdp)
     }
 
     /// Closes the connection.
     pub async fn close(&self) {
         let _ = self.pc.close().await;
+    }
+}
+
+/// Whether an SDP offers any ICE candidate.
+fn has_candidate(sdp: &str) -> bool {
+    sdp.lines().any(|l| l.starts_with("a=candidate:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IceServer, has_candidate};
+
+    #[test]
+    fn an_sdp_without_candidate_lines_has_none() {
+        let without = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=end-of-candidates\r\n";
+        assert!(!has_candidate(without));
+        let with = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n\
+                    a=candidate:1 1 udp 16777215 192.0.2.1 30000 typ relay raddr 0.0.0.0 rport 0\r\n";
+        assert!(has_candidate(with));
+    }
+
+    fn server(url: &str) -> IceServer {
+        IceServer {
+            url: url.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_turn_urls_can_relay() {
+        assert!(server("turn:turn.example.org:3478?transport=udp").is_turn());
+        assert!(server("TURNS:turn.example.org:5349").is_turn());
+        assert!(!server("stun:stun.example.org:3478").is_turn());
+        assert!(!server("turnx:example.org").is_turn());
+        assert!(!server("").is_turn());
     }
 }

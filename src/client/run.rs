@@ -33,7 +33,7 @@ use super::peer::{H264_PT, OPUS_PT, Peer, PeerEvent};
 use super::playback::Playback;
 use super::receive;
 use super::rtp_video::VideoPacketizer;
-use super::stats::{Connection, MeetingStats, MeetingTally};
+use super::stats::{Connection, ErrorKind, MeetingStats, MeetingTally};
 use crate::selftest::{CameraChoice, MicChoice, SpeakerChoice};
 
 /// How to take part.
@@ -65,6 +65,9 @@ pub struct JoinOptions {
     pub ice_ip: Option<IpAddr>,
     /// STUN/TURN servers (none: only host candidates, no third party asked).
     pub ice_servers: Vec<super::IceServer>,
+    /// Media only through a TURN relay among `ice_servers`: the SFU sees the relay's address,
+    /// never the user's.
+    pub relay_only: bool,
     /// Have the SFU record the room into this folder when we create it (tests).
     pub record_dir: Option<String>,
     /// Who we are in handshakes: a fresh key pair per meeting unless the user keeps one.
@@ -101,6 +104,7 @@ impl JoinOptions {
             duration: Duration::from_secs(12 * 3600),
             ice_ip: None,
             ice_servers: Vec::new(),
+            relay_only: false,
             record_dir: None,
             identity,
             video_out: None,
@@ -149,6 +153,16 @@ pub(crate) async fn run(
     mut commands: UnboundedReceiver<Command>,
     tally: SharedTally,
 ) -> MeetingStats {
+    if options.relay_only && !options.ice_servers.iter().any(super::IceServer::is_turn) {
+        let mut t = lock(&tally);
+        t.connection = Connection::Failed;
+        t.error = Some(
+            "media only through a TURN relay was asked for, but no TURN server is configured"
+                .to_owned(),
+        );
+        t.error_kind = Some(ErrorKind::NoTurnServer);
+        return t.report(&pseudonym, &switches);
+    }
     let mut capture = Capture::start(
         &options.camera,
         &options.mic,
@@ -176,6 +190,7 @@ pub(crate) async fn run(
     let keylog = KeyLog::from_env().map(Arc::new);
     let deadline = Instant::now() + options.duration;
     let mut error = None;
+    let mut error_kind = None;
     let mut backoff = RETRY_FIRST;
     loop {
         let attempt = Attempt::new(
@@ -191,6 +206,13 @@ pub(crate) async fn run(
             Ok(()) => break,
             Err(ClientError::Sfu(Failure::Refused { code, reason })) => {
                 error = Some(format!("the SFU refused us ({code}): {reason}"));
+                error_kind = Some(ErrorKind::SfuRefused);
+                break;
+            }
+            // Retrying cannot help until the user fixes the TURN settings.
+            Err(e @ ClientError::NoRelay) => {
+                error = Some(e.to_string());
+                error_kind = Some(ErrorKind::NoRelay);
                 break;
             }
             Err(e) => {
@@ -203,6 +225,7 @@ pub(crate) async fn run(
                 let wait = backoff.mul_f64(jitter());
                 if Instant::now() + wait >= deadline {
                     error = Some(format!("the connection to the SFU was lost: {e}"));
+                    error_kind = Some(ErrorKind::ConnectionLost);
                     break;
                 }
                 if wait_or_leave(wait, &mut commands).await {
@@ -225,6 +248,7 @@ pub(crate) async fn run(
         Connection::Left
     };
     t.error = error;
+    t.error_kind = error_kind;
     t.report(&pseudonym, &switches)
 }
 
@@ -546,7 +570,12 @@ impl<'a> Attempt<'a> {
         let now = std::time::Instant::now();
         match event {
             SfuEvent::Joined { id } => {
-                let mut peer = Peer::new(self.options.ice_ip, &self.options.ice_servers).await?;
+                let mut peer = Peer::new(
+                    self.options.ice_ip,
+                    &self.options.ice_servers,
+                    self.options.relay_only,
+                )
+                .await?;
                 let video_ssrc = random_u32();
                 let audio_ssrc = random_u32();
                 // Without camera and microphone we only listen, but still publish a data
@@ -592,8 +621,12 @@ impl<'a> Attempt<'a> {
             }
             SfuEvent::SubscriptionOffer { sdp, .. } => {
                 if self.subscriber.is_none() {
-                    let mut peer =
-                        Peer::new(self.options.ice_ip, &self.options.ice_servers).await?;
+                    let mut peer = Peer::new(
+                        self.options.ice_ip,
+                        &self.options.ice_servers,
+                        self.options.relay_only,
+                    )
+                    .await?;
                     // Janus relays publishers' data to a subscriber only once the subscriber
                     // has opened a data channel of its own (as its JavaScript client does).
                     peer.add_data_channel().await?;

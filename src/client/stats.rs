@@ -138,6 +138,21 @@ pub enum Connection {
     Failed,
 }
 
+/// Why a meeting ended early, for a display to word in its own language (`error` has the
+/// details, in English).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The SFU refused us (a wrong PIN, a full room, ...).
+    SfuRefused,
+    /// The SFU could not be reached or kept, until we gave up.
+    ConnectionLost,
+    /// Media only through a TURN relay was asked for, but none is configured.
+    NoTurnServer,
+    /// The TURN server gave us no relay address (refused our credentials or did not answer).
+    NoRelay,
+}
+
 /// Everything a participant counts while in a meeting.
 #[derive(Clone, Debug, Default)]
 pub struct MeetingTally {
@@ -165,6 +180,8 @@ pub struct MeetingTally {
     pub connection: Connection,
     /// Why the meeting ended early, if it did.
     pub error: Option<String>,
+    /// What kind of reason `error` is.
+    pub error_kind: Option<ErrorKind>,
     /// 20 ms frames of the others' mixed voices handed to our speaker.
     pub audio_frames_played: u64,
     /// Our devices that stopped during the meeting (from capture).
@@ -279,6 +296,8 @@ pub struct MeetingStats {
     pub malformed_signalling: u64,
     /// Why the meeting ended early, if it did.
     pub error: Option<String>,
+    /// What kind of reason `error` is.
+    pub error_kind: Option<ErrorKind>,
     /// Things the user should know (no camera, undecryptable participants, ...).
     pub warnings: Vec<String>,
     /// Those of `warnings` that are not about one participant (a display that words the
@@ -361,6 +380,7 @@ impl MeetingTally {
             reconnects: self.reconnects,
             malformed_signalling: self.malformed_signalling,
             error: self.error.clone(),
+            error_kind: self.error_kind,
             warnings,
             meeting_warnings,
         }

@@ -4,3 +4,4 @@
 pub mod janus;
 pub mod participant;
 pub mod pulse;
+pub mod turn;

@@ -13,8 +13,13 @@ pub fn conclave() -> &'static str {
 }
 
 pub fn new_link(room: &str) -> String {
+    new_link_for(WS_URL, room)
+}
+
+/// A link to `room` at another SFU address.
+pub fn new_link_for(sfu: &str, room: &str) -> String {
     let out = Command::new(conclave())
-        .args(["link", "new", "--sfu", WS_URL, "--room", room])
+        .args(["link", "new", "--sfu", sfu, "--room", room])
         .output()
         .unwrap();
     assert!(out.status.success());
