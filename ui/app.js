@@ -413,7 +413,8 @@ async function saveSettings(changes) {
     settings = await invoke("settings_save", { settings: next });
     return true;
   } catch (e) {
-    $("settings-error").textContent = tr(e?.code === "relayWithoutTurn" ? e.code : "settingsFailed");
+    const known = { relayWithoutTurn: "relayWithoutTurn", keyring: "keyringSettings" };
+    $("settings-error").textContent = tr(known[e?.code] || "settingsFailed");
     return false;
   }
 }

@@ -69,7 +69,7 @@ const STRINGS = {
     remember: "Remember this room on this computer (its secret goes into the system keyring)",
     forget: "Forget",
     defaultName: "Default name",
-    iceServers: "STUN/TURN servers (one per line: URL [user credential])",
+    iceServers: "STUN/TURN servers (one per line: URL [user password]; passwords go into the system keyring)",
     iceHint: "None by default: Conclave then contacts nobody but the meeting server.",
     relayOnly:
       "Send media only through the TURN server, so that the meeting server never sees this computer's address",
@@ -84,6 +84,7 @@ const STRINGS = {
     forgetEverything: "Forget everything",
     forgotten: "Everything Conclave kept is deleted: settings and remembered rooms.",
     keyring: "The system keyring is not available; the room was not remembered.",
+    keyringSettings: "The system keyring is not available, so the TURN password cannot be kept: nothing was saved.",
     settingsFailed: "The settings could not be saved.",
     about: (v, suite) => `Version ${v} · media encryption: SFrame ${suite}`,
     noBackend: "Running outside the Conclave app: no version information.",
@@ -161,7 +162,7 @@ const STRINGS = {
     remember: "Diesen Raum auf diesem Computer merken (sein Geheimnis kommt in den Systemschlüsselbund)",
     forget: "Vergessen",
     defaultName: "Standardname",
-    iceServers: "STUN/TURN-Server (einer pro Zeile: URL [Benutzer Passwort])",
+    iceServers: "STUN/TURN-Server (einer pro Zeile: URL [Benutzer Passwort]; Passwörter kommen in den Systemschlüsselbund)",
     iceHint: "Standardmäßig keine: Conclave kontaktiert dann nur den Konferenzserver.",
     relayOnly:
       "Medien nur über den TURN-Server senden, damit der Konferenzserver die Adresse dieses Computers nie sieht",
@@ -176,6 +177,8 @@ const STRINGS = {
     forgetEverything: "Alles vergessen",
     forgotten: "Alles, was Conclave gespeichert hatte, ist gelöscht: Einstellungen und gemerkte Räume.",
     keyring: "Der Systemschlüsselbund ist nicht verfügbar; der Raum wurde nicht gemerkt.",
+    keyringSettings:
+      "Der Systemschlüsselbund ist nicht verfügbar, daher kann das TURN-Passwort nicht aufbewahrt werden: Nichts wurde gespeichert.",
     settingsFailed: "Die Einstellungen konnten nicht gespeichert werden.",
     about: (v, suite) => `Version ${v} · Medienverschlüsselung: SFrame ${suite}`,
     noBackend: "Läuft außerhalb der Conclave-App: keine Versionsangaben.",

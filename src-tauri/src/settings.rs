@@ -58,7 +58,8 @@ pub struct Settings {
     pub microphone: Option<String>,
     /// Preferred speaker.
     pub speaker: Option<String>,
-    /// STUN/TURN servers; none by default, so that no third party is contacted.
+    /// STUN/TURN servers; none by default, so that no third party is contacted. A TURN
+    /// server's password is kept in the keyring, never in the file.
     pub ice_servers: Vec<conclave::client::IceServer>,
     /// Media only through a TURN relay among `ice_servers`, so that the meeting server never
     /// learns this computer's addresses. Off by default.
@@ -117,6 +118,16 @@ pub struct Store {
     secrets: Box<dyn SecretStore>,
 }
 
+/// The keyring entry of a STUN/TURN server's password: named by a digest of its URL and user
+/// name, so that the entry's name tells nothing about the server.
+fn credential_id(server: &conclave::client::IceServer) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{}\n{}", server.url, server.username).as_bytes(),
+    );
+    format!("turn-{}", hex::encode(&digest.as_ref()[..8]))
+}
+
 fn random_id() -> String {
     let mut bytes = [0u8; 8];
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
@@ -132,8 +143,22 @@ impl Store {
         }
     }
 
-    /// The settings (defaults if none were saved).
+    /// The settings (defaults if none were saved), TURN passwords from the keyring.
     pub fn load(&self) -> Result<Settings, SettingsError> {
+        let mut settings = self.load_file()?;
+        for server in &mut settings.ice_servers {
+            // A password still in the file (written by an older version) stays until the next
+            // save moves it; a keyring that cannot be read leaves it empty.
+            if server.credential.is_empty()
+                && let Ok(credential) = self.secrets.get(&credential_id(server))
+            {
+                server.credential = credential;
+            }
+        }
+        Ok(settings)
+    }
+
+    fn load_file(&self) -> Result<Settings, SettingsError> {
         match std::fs::read(&self.path) {
             Ok(bytes) => Ok(serde_json::from_slice(&bytes)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
@@ -146,8 +171,12 @@ impl Store {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
+        let mut file = settings.clone();
+        for server in &mut file.ice_servers {
+            server.credential.clear();
+        }
         let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(settings)?)?;
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&file)?)?;
         std::fs::rename(&tmp, &self.path)?;
         Ok(())
     }
@@ -162,8 +191,23 @@ impl Store {
         {
             return Err(SettingsError::RelayWithoutTurn);
         }
+        let old = self.load_file()?;
+        // Passwords into the keyring first: should it refuse, nothing changes.
+        for server in &new.ice_servers {
+            if !server.credential.is_empty() {
+                self.secrets
+                    .set(&credential_id(server), &server.credential)?;
+            }
+        }
+        for gone in old.ice_servers.iter().filter(|o| {
+            !new.ice_servers
+                .iter()
+                .any(|n| credential_id(n) == credential_id(o) && !n.credential.is_empty())
+        }) {
+            self.secrets.delete(&credential_id(gone))?;
+        }
         let mut settings = new.clone();
-        settings.rooms = self.load()?.rooms;
+        settings.rooms = old.rooms;
         self.save(&settings)?;
         Ok(settings)
     }
@@ -177,7 +221,7 @@ impl Store {
                 .ok_or(SettingsError::Link(conclave_room::LinkError::Shape(
                     "no secret".into(),
                 )))?;
-        let mut settings = self.load()?;
+        let mut settings = self.load_file()?;
         // The same room again replaces the old entry.
         if let Some(old) = settings
             .rooms
@@ -200,7 +244,7 @@ impl Store {
 
     /// The full link of a remembered room.
     pub fn link(&self, id: &str) -> Result<String, SettingsError> {
-        let settings = self.load()?;
+        let settings = self.load_file()?;
         let room = settings
             .rooms
             .iter()
@@ -235,7 +279,7 @@ impl Store {
 
     /// Forgets one room: its secret and its entry.
     pub fn forget(&self, id: &str) -> Result<(), SettingsError> {
-        let mut settings = self.load()?;
+        let mut settings = self.load_file()?;
         settings.rooms.retain(|r| r.id != id);
         self.secrets.delete(id)?;
         self.save(&settings)
@@ -245,9 +289,12 @@ impl Store {
     pub fn forget_everything(&self) -> Result<(), SettingsError> {
         self.secrets.delete(IDENTITY)?;
         // A damaged file still names no secrets we could find: remove it regardless.
-        if let Ok(settings) = self.load() {
+        if let Ok(settings) = self.load_file() {
             for room in &settings.rooms {
                 self.secrets.delete(&room.id)?;
+            }
+            for server in &settings.ice_servers {
+                self.secrets.delete(&credential_id(server))?;
             }
         }
         match std::fs::remove_file(&self.path) {
@@ -405,6 +452,98 @@ mod tests {
             .push(server("turn:turn.example.org:3478?transport=udp"));
         store.save_preferences(&wish).unwrap();
         assert!(store.load().unwrap().relay_only);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_turn_password_lives_in_the_secret_store_and_goes_with_its_server() {
+        let dir = std::env::temp_dir().join(format!("conclave-turn-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let memory = Memory::default();
+        let store = Store::new(&dir, Box::new(memory.clone()));
+        let turn = conclave::client::IceServer {
+            url: "turn:turn.example.org:3478?transport=udp".into(),
+            username: "alice".into(),
+            credential: "pa55word".into(),
+        };
+        let stun = conclave::client::IceServer {
+            url: "stun:stun.example.org:3478".into(),
+            ..Default::default()
+        };
+        let saved = store
+            .save_preferences(&Settings {
+                ice_servers: vec![turn.clone(), stun.clone()],
+                ..Settings::default()
+            })
+            .unwrap();
+        assert_eq!(saved.ice_servers, vec![turn.clone(), stun.clone()]);
+        let file = std::fs::read_to_string(dir.join("settings.json")).unwrap();
+        assert!(
+            file.contains("turn.example.org") && file.contains("alice"),
+            "{file}"
+        );
+        assert!(
+            !file.contains("pa55word"),
+            "no password in the file: {file}"
+        );
+        assert_eq!(memory.0.lock().unwrap().len(), 1);
+        // Loading (for the page and for joining) brings it back; a remembered room keeps it.
+        assert_eq!(store.load().unwrap().ice_servers[0].credential, "pa55word");
+        store.remember(LINK).unwrap();
+        assert_eq!(store.load().unwrap().ice_servers[0].credential, "pa55word");
+        assert!(
+            !std::fs::read_to_string(dir.join("settings.json"))
+                .unwrap()
+                .contains("pa55word")
+        );
+
+        // Removing the server removes its password.
+        store
+            .save_preferences(&Settings {
+                ice_servers: vec![stun.clone()],
+                ..Settings::default()
+            })
+            .unwrap();
+        assert_eq!(
+            memory.0.lock().unwrap().len(),
+            1,
+            "only the room's secret is left"
+        );
+
+        // Forget everything takes a kept password too.
+        store
+            .save_preferences(&Settings {
+                ice_servers: vec![turn.clone()],
+                ..Settings::default()
+            })
+            .unwrap();
+        assert_eq!(memory.0.lock().unwrap().len(), 2);
+        store.forget_everything().unwrap();
+        assert!(memory.0.lock().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_password_left_in_an_older_file_still_works_and_moves_to_the_secret_store() {
+        let dir = std::env::temp_dir().join(format!("conclave-oldturn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("settings.json"),
+            r#"{"iceServers":[{"url":"turn:t.example.org","username":"u","credential":"0ld-pa55"}]}"#,
+        )
+        .unwrap();
+        let memory = Memory::default();
+        let store = Store::new(&dir, Box::new(memory.clone()));
+        let settings = store.load().unwrap();
+        assert_eq!(settings.ice_servers[0].credential, "0ld-pa55");
+        store.save_preferences(&settings).unwrap();
+        assert!(
+            !std::fs::read_to_string(dir.join("settings.json"))
+                .unwrap()
+                .contains("0ld-pa55")
+        );
+        assert_eq!(store.load().unwrap().ice_servers[0].credential, "0ld-pa55");
+        assert_eq!(memory.0.lock().unwrap().len(), 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -375,7 +375,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
 #[test]
 fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
     let net = JanusNet::start();
-    let _desktop = Desktop::start(&net);
+    let desktop = Desktop::start(&net);
     let shots = Desktop::screenshot_dir("unreachable");
     // Nothing listens on port 9 of the namespace.
     let out = Command::new(conclave())
@@ -429,6 +429,28 @@ fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
         "return !document.getElementById('prejoin').hidden",
     );
     save(&shots, "2-left-en.png", &session);
+    // Without a keyring a TURN password cannot be kept: the settings say so and keep nothing.
+    session.find("#open-settings").click();
+    session.script(
+        "document.getElementById('ice-servers').value = arguments[0];",
+        json!(["turn:127.0.0.2:3478 alice s3cret"]),
+    );
+    session.find("#settings-save").click();
+    session.wait_for(
+        "the keyring refusal",
+        Duration::from_secs(10),
+        "return document.getElementById('settings-error').textContent\
+           .startsWith('The system keyring is not available, so the TURN password cannot be kept')",
+    );
+    save(&shots, "3-turn-password-without-keyring-en.png", &session);
+    session.find("#settings-cancel").click();
+    for (path, content) in files(&desktop.home) {
+        assert!(
+            !String::from_utf8_lossy(&content).contains("s3cret"),
+            "{} holds the TURN password",
+            path.display()
+        );
+    }
     // Still alive: the form works.
     session.find("button[data-lang=de]").click();
     assert_eq!(text(&session, "#join"), "Beitreten");
@@ -621,7 +643,9 @@ fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn
 #[test]
 fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_said_in_german() {
     let net = JanusNet::start();
-    let _desktop = Desktop::start(&net);
+    let desktop = Desktop::start(&net);
+    // TURN passwords go into the keyring.
+    let keyring = support::bus::unlocked_keyring(&net.dir, &desktop.bus);
     let turn = turn::TurnServer::start(&net, "alice", "s3cret");
     let shots = Desktop::screenshot_dir("turn");
     let link = new_link("relayed");
@@ -684,8 +708,19 @@ fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_sa
     let (to_janus, from_janus) = turn.relayed("alice", Duration::from_secs(15));
     assert!(from_janus > 100_000, "{}", turn.text());
     assert!(to_janus > 100_000, "{}", turn.text());
+    // The password is in the keyring (as secret-tool sees it), in no file.
+    let held = support::bus::secret_tool_search(&desktop.bus, conclave_app::settings::SERVICE);
+    assert!(held.contains("s3cret"), "{held}");
+    for (path, content) in files(&desktop.home) {
+        assert!(
+            !String::from_utf8_lossy(&content).contains("s3cret"),
+            "{} holds the TURN password",
+            path.display()
+        );
+    }
     session.close();
-    let mut bob = bob;
-    let _ = bob.kill();
-    let _ = bob.wait();
+    for mut child in [keyring, bob] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }

@@ -69,15 +69,24 @@ impl TurnServer {
         server
     }
 
-    /// Bytes the relay sent to and received from peers (Janus) for `user`, once its closed
-    /// allocations show both (coturn writes an allocation's totals when it closes: the clients
-    /// release theirs on leave), or whatever they show after `within`.
+    /// Bytes the relay sent to and received from peers (Janus) for `user`, once all of the
+    /// user's allocations are closed (coturn writes an allocation's totals when it closes: the
+    /// clients release theirs on leave), or whatever the closed ones show after `within`.
     pub fn relayed(&self, user: &str, within: Duration) -> (u64, u64) {
         let deadline = Instant::now() + within;
         loop {
-            let (sent, received) = peer_usage(&self.text(), user);
-            if (sent > 0 && received > 0) || Instant::now() >= deadline {
-                return (sent, received);
+            let log = self.text();
+            let who = format!("username=<{user}>");
+            let opened = log
+                .lines()
+                .filter(|l| l.contains(": new, realm=") && l.contains(&who))
+                .count();
+            let closed = log
+                .lines()
+                .filter(|l| l.contains("peer usage: ") && l.contains(&who))
+                .count();
+            if (opened > 0 && closed == opened) || Instant::now() >= deadline {
+                return peer_usage(&log, user);
             }
             std::thread::sleep(Duration::from_millis(200));
         }

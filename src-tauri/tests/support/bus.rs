@@ -42,7 +42,23 @@ pub fn unlocked_keyring(dir: &Path, bus: &str) -> Child {
     let mut stdin = keyring.stdin.take().unwrap();
     stdin.write_all(b"PASS").unwrap();
     drop(stdin);
+    // Ready once it owns the Secret Service's name (an app asking sooner finds no keyring).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !name_has_owner(bus, "org.freedesktop.secrets") {
+        assert!(Instant::now() < deadline, "gnome-keyring did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     keyring
+}
+
+fn name_has_owner(bus: &str, name: &str) -> bool {
+    Command::new("gdbus")
+        .args(["call", "--session", "--dest", "org.freedesktop.DBus"])
+        .args(["--object-path", "/org/freedesktop/DBus"])
+        .args(["--method", "org.freedesktop.DBus.NameHasOwner", name])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("true"))
 }
 
 /// What the Secret Service on `bus` holds for `service`, asked with `secret-tool` (not our code).
