@@ -181,6 +181,7 @@ class VideoTile {
     this.renderer = new YuvRenderer(this.canvas);
     this.running = true;
     while (this.running) {
+      await shown();
       if (this.feed === null) {
         await new Promise((r) => setTimeout(r, 100));
         continue;
@@ -273,6 +274,21 @@ class VideoTile {
   }
 }
 
+// Resolves once the page is shown. While the window is hidden (a call kept in the tray) the tiles
+// fetch and decode nothing: on return they start at a fresh keyframe, which the app asks the
+// sender for.
+function shown() {
+  if (!document.hidden) return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => {
+      if (document.hidden) return;
+      document.removeEventListener("visibilitychange", check);
+      resolve();
+    };
+    document.addEventListener("visibilitychange", check);
+  });
+}
+
 // One request in flight for all H.264 tiles: Rust answers with every access unit each tile has
 // not taken (waiting while there is none, and gathering for a moment once some arrived), so the
 // page makes one round trip per picture time instead of one per tile and picture.
@@ -292,6 +308,7 @@ const h264Pump = {
   async run() {
     this.running = true;
     while (this.tiles.size > 0) {
+      await shown();
       const asking = [...this.tiles].filter((t) => t.feed !== null);
       if (asking.length === 0) {
         await new Promise((r) => setTimeout(r, 100));

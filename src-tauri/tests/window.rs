@@ -258,6 +258,45 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         &mic_button_on(false),
     );
 
+    // The window hidden (as closing it does; here unmapped through the X server, which has no
+    // window manager to ask): the page knows, and its tiles fetch and draw nothing.
+    keys(
+        &desktop,
+        &[
+            "search",
+            "--sync",
+            "--name",
+            "^Conclave$",
+            "windowunmap",
+            "--sync",
+        ],
+    );
+    session.wait_for(
+        "the page to know it is hidden",
+        Duration::from_secs(10),
+        "return document.hidden",
+    );
+    let drawn = "return parseInt(document.querySelector('.tile').dataset.drawn)";
+    std::thread::sleep(Duration::from_millis(500));
+    let hidden_at = session.script(drawn, json!([])).as_u64().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let after = session.script(drawn, json!([])).as_u64().unwrap();
+    assert!(
+        after <= hidden_at + 2,
+        "drawn while hidden: {hidden_at} -> {after}"
+    );
+    // Shown again from the tray: pictures come back (from a fresh keyframe).
+    tray.click("Show window");
+    session.wait_for(
+        "pictures again once shown",
+        Duration::from_secs(15),
+        &format!(
+            "return !document.hidden && {} > {after} + 10",
+            &drawn["return ".len()..]
+        ),
+    );
+    assert_pattern_moves(&session);
+
     // A second launch with a link while in a meeting: the running app asks before leaving.
     let second_link = new_link("another-room");
     let mut second = net.command(app());
