@@ -10,22 +10,20 @@ mod support;
 use std::time::Duration;
 
 use support::janus::JanusNet;
-use support::participant::{conclave, new_link, others, spawn, spawn_command};
+use support::participant::{Participant, conclave, new_link, others, spawn, spawn_command};
 use support::turn::{self, TurnServer};
 
-#[test]
-fn relay_only_media_goes_through_the_turn_server() {
-    let net = JanusNet::start();
-    let turn = TurnServer::start(&net, "alice", "s3cret");
-    let link = new_link("5151");
+/// Alice with the synthetic camera and a tone, media only through the test's TURN server as
+/// user `alice` with `password`, for `seconds`.
+fn relay_only_alice(net: &JanusNet, link: &str, password: &str, seconds: u32) -> Participant {
     let mut command = net.command(conclave());
-    command.env("CONCLAVE_TURN_CREDENTIAL", "s3cret");
-    let alice = spawn_command(
+    command.env("CONCLAVE_TURN_CREDENTIAL", password);
+    spawn_command(
         command,
-        &net,
-        &link,
+        net,
+        link,
         "alice",
-        12,
+        seconds,
         &[
             "--camera",
             "synthetic",
@@ -37,7 +35,15 @@ fn relay_only_media_goes_through_the_turn_server() {
             "alice",
             "--relay-only",
         ],
-    );
+    )
+}
+
+#[test]
+fn relay_only_media_goes_through_the_turn_server() {
+    let net = JanusNet::start();
+    let turn = TurnServer::start(&net, "alice", "s3cret");
+    let link = new_link("5151");
+    let alice = relay_only_alice(&net, &link, "s3cret", 12);
     std::thread::sleep(Duration::from_millis(500));
     let bob = spawn(&net, &link, "bob", 12);
     for p in [alice, bob] {
@@ -70,26 +76,7 @@ fn a_wrong_turn_password_ends_the_meeting_with_a_clear_message() {
     let net = JanusNet::start();
     let _turn = TurnServer::start(&net, "alice", "s3cret");
     let link = new_link("5152");
-    let mut command = net.command(conclave());
-    command.env("CONCLAVE_TURN_CREDENTIAL", "wrong");
-    let alice = spawn_command(
-        command,
-        &net,
-        &link,
-        "alice",
-        20,
-        &[
-            "--camera",
-            "synthetic",
-            "--mic",
-            "tone",
-            "--ice-server",
-            turn::URL,
-            "--turn-username",
-            "alice",
-            "--relay-only",
-        ],
-    );
+    let alice = relay_only_alice(&net, &link, "wrong", 20);
     let (stats, out) = alice.finish();
     assert!(!out.status.success(), "{stats}");
     assert_eq!(stats["connection"], "failed", "{stats}");

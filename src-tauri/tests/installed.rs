@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use janus::JanusNet;
 use serde_json::{Value, json};
-use support::app::{headless, mic_button_on, new_link, save};
+use support::app::{headless, mic_button_on, new_link, save, wait_drawn};
 use support::desktop::{DRIVER_PORT, Desktop, wait_until};
 use support::tray::TrayHost;
 use support::webdriver::Session;
@@ -138,12 +138,7 @@ fn the_installed_app_opens_a_clicked_link_joins_and_mutes_from_the_tray() {
          return document.getElementById('connection').textContent === 'Connected'\
            && li && li.querySelector('.verification').dataset.verified === 'true';",
     );
-    session.wait_for(
-        "Bob's picture",
-        Duration::from_secs(15),
-        "const t = document.querySelector('.tile');\
-         return t && parseInt(t.dataset.drawn || '0') > 10;",
-    );
+    wait_drawn(&session, "Bob's picture", Duration::from_secs(15), 10);
     save(&shots, "1-joined-from-a-clicked-link.png", &session);
 
     // Mute from the tray.

@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use janus::JanusNet;
 use serde_json::{Value, json};
-use support::app::{app, conclave, headless, mic_button_on, new_link, prejoin, save};
+use support::app::{
+    TILE_DRAWN, app, conclave, headless, mic_button_on, new_link, prejoin, save, wait_drawn,
+};
 use support::desktop::{DRIVER_PORT, Desktop, wait_until};
 use support::tray::TrayHost;
 use support::webdriver::Session;
@@ -173,11 +175,11 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     );
     // The tile shows Bob's test pattern: its frame stamp reads back from the drawn pixels and
     // advances.
-    session.wait_for(
+    wait_drawn(
+        &session,
         "Bob's tile to draw pictures",
         Duration::from_secs(10),
-        "const t = document.querySelector('.tile');\
-         return t && parseInt(t.dataset.drawn || '0') > 10;",
+        10,
     );
     // The page decodes them itself (WebCodecs; the test command installs GStreamer's H.264
     // decoder, which the .deb depends on).
@@ -276,24 +278,27 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         Duration::from_secs(10),
         "return document.hidden",
     );
-    let drawn = "return parseInt(document.querySelector('.tile').dataset.drawn)";
     std::thread::sleep(Duration::from_millis(500));
-    let hidden_at = session.script(drawn, json!([])).as_u64().unwrap();
+    let hidden_at = session.script(TILE_DRAWN, json!([])).as_u64().unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    let after = session.script(drawn, json!([])).as_u64().unwrap();
+    let after = session.script(TILE_DRAWN, json!([])).as_u64().unwrap();
     assert!(
         after <= hidden_at + 2,
         "drawn while hidden: {hidden_at} -> {after}"
     );
     // Shown again from the tray: pictures come back (from a fresh keyframe).
     tray.click("Show window");
-    session.wait_for(
+    wait_drawn(
+        &session,
         "pictures again once shown",
         Duration::from_secs(15),
-        &format!(
-            "return !document.hidden && {} > {after} + 10",
-            &drawn["return ".len()..]
-        ),
+        after + 10,
+    );
+    assert!(
+        !session
+            .script("return document.hidden", json!([]))
+            .as_bool()
+            .unwrap()
     );
     assert_pattern_moves(&session);
 
@@ -550,11 +555,11 @@ fn without_webcodecs_h264_video_still_shows_and_a_remembered_room_lives_in_the_k
         "remembered without complaint"
     );
     // No H.264 decoder in the webview: the app decodes, the page draws raw pictures.
-    session.wait_for(
+    wait_drawn(
+        &session,
         "Bob's tile to draw pictures",
         Duration::from_secs(20),
-        "const t = document.querySelector('.tile');\
-         return t && parseInt(t.dataset.drawn || '0') > 10;",
+        10,
     );
     assert_eq!(
         session.script(
@@ -735,11 +740,11 @@ fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_sa
     // The right one: Bob is seen, and the relay carried it.
     settings(&format!("{} alice s3cret", turn::URL), true);
     session.find("#join").click();
-    session.wait_for(
+    wait_drawn(
+        &session,
         "Bob's tile to draw pictures through the relay",
         Duration::from_secs(30),
-        "const t = document.querySelector('.tile');\
-         return t && parseInt(t.dataset.drawn || '0') > 30;",
+        30,
     );
     assert_pattern_moves(&session);
     save(&shots, "2-relayed-de.png", &session);

@@ -49,6 +49,19 @@ pub fn prejoin(session: &Session, link: &str, name: &str, devices: &str) {
     );
 }
 
+/// A script that gives how many pictures the first video tile drew (0 without a tile).
+pub const TILE_DRAWN: &str =
+    "const t = document.querySelector('.tile'); return t ? parseInt(t.dataset.drawn || '0') : 0;";
+
+/// Waits until the first video tile drew more than `pictures`.
+pub fn wait_drawn(session: &Session, what: &str, within: std::time::Duration, pictures: u64) {
+    session.wait_for(
+        what,
+        within,
+        &format!("return (() => {{ {TILE_DRAWN} }})() > {pictures};"),
+    );
+}
+
 /// A script that holds when the window's microphone button shows `on`.
 pub fn mic_button_on(on: bool) -> String {
     format!("return document.getElementById('toggle-mic').getAttribute('aria-pressed') === '{on}'")
