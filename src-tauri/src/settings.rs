@@ -183,28 +183,22 @@ impl Store {
 
     /// Saves everything but the rooms from `new`, keeping the remembered rooms as they are.
     pub fn save_preferences(&self, new: &Settings) -> Result<Settings, SettingsError> {
-        if new.relay_only
-            && !new
-                .ice_servers
-                .iter()
-                .any(conclave::client::IceServer::is_turn)
-        {
+        if conclave::client::IceServer::relay_impossible(new.relay_only, &new.ice_servers) {
             return Err(SettingsError::RelayWithoutTurn);
         }
         let old = self.load_file()?;
         // Passwords into the keyring first: should it refuse, nothing changes.
-        for server in &new.ice_servers {
-            if !server.credential.is_empty() {
-                self.secrets
-                    .set(&credential_id(server), &server.credential)?;
-            }
+        let mut kept = Vec::new();
+        for server in new.ice_servers.iter().filter(|s| !s.credential.is_empty()) {
+            let id = credential_id(server);
+            self.secrets.set(&id, &server.credential)?;
+            kept.push(id);
         }
-        for gone in old.ice_servers.iter().filter(|o| {
-            !new.ice_servers
-                .iter()
-                .any(|n| credential_id(n) == credential_id(o) && !n.credential.is_empty())
-        }) {
-            self.secrets.delete(&credential_id(gone))?;
+        // Then those of servers that are gone or have no password any more.
+        for id in old.ice_servers.iter().map(credential_id) {
+            if !kept.contains(&id) {
+                self.secrets.delete(&id)?;
+            }
         }
         let mut settings = new.clone();
         settings.rooms = old.rooms;

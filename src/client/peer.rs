@@ -134,6 +134,12 @@ impl IceServer {
         let scheme = self.url.split(':').next().unwrap_or("");
         scheme.eq_ignore_ascii_case("turn") || scheme.eq_ignore_ascii_case("turns")
     }
+
+    /// Whether media only through a relay (`relay_only`) is asked for with no TURN server among
+    /// `servers` to relay it: a setting that can never connect.
+    pub fn relay_impossible(relay_only: bool, servers: &[IceServer]) -> bool {
+        relay_only && !servers.iter().any(IceServer::is_turn)
+    }
 }
 
 fn rtc_error(what: &'static str) -> impl Fn(webrtc::error::Error) -> ClientError {
@@ -393,5 +399,18 @@ mod tests {
         assert!(!server("stun:stun.example.org:3478").is_turn());
         assert!(!server("turnx:example.org").is_turn());
         assert!(!server("").is_turn());
+    }
+
+    #[test]
+    fn relay_only_needs_a_turn_server() {
+        let stun = server("stun:stun.example.org:3478");
+        let turn = server("turn:turn.example.org:3478");
+        assert!(IceServer::relay_impossible(true, &[]));
+        assert!(IceServer::relay_impossible(
+            true,
+            std::slice::from_ref(&stun)
+        ));
+        assert!(!IceServer::relay_impossible(true, &[stun.clone(), turn]));
+        assert!(!IceServer::relay_impossible(false, &[stun]));
     }
 }

@@ -153,14 +153,14 @@ pub(crate) async fn run(
     mut commands: UnboundedReceiver<Command>,
     tally: SharedTally,
 ) -> MeetingStats {
-    if options.relay_only && !options.ice_servers.iter().any(super::IceServer::is_turn) {
+    if super::IceServer::relay_impossible(options.relay_only, &options.ice_servers) {
         let mut t = lock(&tally);
         t.connection = Connection::Failed;
-        t.error = Some(
+        t.ended = Some((
+            ErrorKind::NoTurnServer,
             "media only through a TURN relay was asked for, but no TURN server is configured"
                 .to_owned(),
-        );
-        t.error_kind = Some(ErrorKind::NoTurnServer);
+        ));
         return t.report(&pseudonym, &switches);
     }
     let mut capture = Capture::start(
@@ -189,8 +189,8 @@ pub(crate) async fn run(
     };
     let keylog = KeyLog::from_env().map(Arc::new);
     let deadline = Instant::now() + options.duration;
-    let mut error = None;
-    let mut error_kind = None;
+    // Why the meeting ended early, if it did.
+    let mut ended: Option<(ErrorKind, String)> = None;
     let mut backoff = RETRY_FIRST;
     loop {
         let attempt = Attempt::new(
@@ -205,14 +205,15 @@ pub(crate) async fn run(
         match attempt.run(&mut capture, &mut commands, deadline).await {
             Ok(()) => break,
             Err(ClientError::Sfu(Failure::Refused { code, reason })) => {
-                error = Some(format!("the SFU refused us ({code}): {reason}"));
-                error_kind = Some(ErrorKind::SfuRefused);
+                ended = Some((
+                    ErrorKind::SfuRefused,
+                    format!("the SFU refused us ({code}): {reason}"),
+                ));
                 break;
             }
             // Retrying cannot help until the user fixes the TURN settings.
             Err(e @ ClientError::NoRelay) => {
-                error = Some(e.to_string());
-                error_kind = Some(ErrorKind::NoRelay);
+                ended = Some((ErrorKind::NoRelay, e.to_string()));
                 break;
             }
             Err(e) => {
@@ -224,8 +225,10 @@ pub(crate) async fn run(
                 // Jitter, so that a whole meeting does not reconnect in lockstep after an SFU restart.
                 let wait = backoff.mul_f64(jitter());
                 if Instant::now() + wait >= deadline {
-                    error = Some(format!("the connection to the SFU was lost: {e}"));
-                    error_kind = Some(ErrorKind::ConnectionLost);
+                    ended = Some((
+                        ErrorKind::ConnectionLost,
+                        format!("the connection to the SFU was lost: {e}"),
+                    ));
                     break;
                 }
                 if wait_or_leave(wait, &mut commands).await {
@@ -242,13 +245,12 @@ pub(crate) async fn run(
         p.stop();
         t.audio_frames_played = p.frames_played();
     }
-    t.connection = if error.is_some() {
+    t.connection = if ended.is_some() {
         Connection::Failed
     } else {
         Connection::Left
     };
-    t.error = error;
-    t.error_kind = error_kind;
+    t.ended = ended;
     t.report(&pseudonym, &switches)
 }
 

@@ -178,10 +178,8 @@ pub struct MeetingTally {
     pub warnings: Vec<String>,
     /// Where we stand with the SFU.
     pub connection: Connection,
-    /// Why the meeting ended early, if it did.
-    pub error: Option<String>,
-    /// What kind of reason `error` is.
-    pub error_kind: Option<ErrorKind>,
+    /// Why the meeting ended early, if it did: its kind and the details.
+    pub ended: Option<(ErrorKind, String)>,
     /// 20 ms frames of the others' mixed voices handed to our speaker.
     pub audio_frames_played: u64,
     /// Our devices that stopped during the meeting (from capture).
@@ -379,8 +377,8 @@ impl MeetingTally {
             audio_frames_played: self.audio_frames_played,
             reconnects: self.reconnects,
             malformed_signalling: self.malformed_signalling,
-            error: self.error.clone(),
-            error_kind: self.error_kind,
+            error: self.ended.as_ref().map(|(_, why)| why.clone()),
+            error_kind: self.ended.as_ref().map(|(kind, _)| *kind),
             warnings,
             meeting_warnings,
         }
