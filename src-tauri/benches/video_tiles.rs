@@ -4,7 +4,8 @@
 //! ("i420") and H.264 decoded in the page by WebCodecs ("h264").
 //!
 //! - `synthetic`: the app plays looped, pre-encoded test-pattern streams into the tiles (feature
-//!   `bench-feeds`), so only getting video onto the page competes for the cores;
+//!   `bench-feeds`), so only getting video onto the page competes for the cores; then the same
+//!   with the window hidden (as when the call is kept in the tray);
 //! - `meeting`: the app listens in a real meeting on Janus with five headless publishers.
 //!
 //! Run:
@@ -108,6 +109,11 @@ fn measure(session: &Session, what: &str, expected: usize) {
              return t.length === {expected} && t.every(e => parseInt(e.dataset.drawn || '0') > 60);"
         ),
     );
+    sample(session, what);
+}
+
+/// The app's and WebKit's CPU and memory and the tiles' pictures over [`SECONDS`], as they are.
+fn sample(session: &Session, what: &str) {
     // (canvas width, pictures drawn, summed latency in ms) per tile.
     let drawn = || -> Vec<(u64, u64, u64)> {
         let v = session.script(
@@ -188,7 +194,7 @@ fn synthetic(transport: &str) {
     let net = JanusNet::start();
     let feeds = SIZES.join(",");
     let decode = if transport == "i420" { "1" } else { "0" };
-    let _desktop = Desktop::start_with_env(
+    let desktop = Desktop::start_with_env(
         &net,
         &[
             ("CONCLAVE_BENCH_FEEDS", &feeds),
@@ -219,6 +225,30 @@ fn synthetic(transport: &str) {
         &session,
         &format!("synthetic, 1x1280x720 + 4x640x360 looped at 30 fps, {transport}"),
         SIZES.len(),
+    );
+    // Hidden, as closing the window to the tray does (unmapped through the X server, which has
+    // no window manager to ask).
+    let status = Command::new("xdotool")
+        .args([
+            "search",
+            "--sync",
+            "--name",
+            "^Conclave$",
+            "windowunmap",
+            "--sync",
+        ])
+        .env("DISPLAY", &desktop.display)
+        .status()
+        .expect("xdotool is installed");
+    assert!(status.success());
+    session.wait_for(
+        "the page hidden",
+        Duration::from_secs(10),
+        "return document.hidden",
+    );
+    sample(
+        &session,
+        &format!("synthetic, the same with the window hidden, {transport}"),
     );
     session.close();
 }
