@@ -10,7 +10,9 @@ mod support;
 use std::time::Duration;
 
 use support::janus::JanusNet;
-use support::participant::{Participant, conclave, new_link, others, spawn, spawn_command};
+use support::participant::{
+    Participant, conclave, new_link, others, spawn, spawn_command, spawn_with,
+};
 use support::turn::{self, TurnServer};
 
 /// Alice with the synthetic camera and a tone, media only through the test's TURN server as
@@ -123,4 +125,29 @@ fn relay_only_without_a_turn_server_is_refused_before_joining() {
         stats["error"].as_str().unwrap().contains("no TURN server"),
         "{stats}"
     );
+}
+
+#[test]
+fn an_unusable_ice_server_ends_the_meeting_at_once_with_a_clear_message() {
+    let net = JanusNet::start();
+    let link = new_link("5153");
+    for (server, says) in [
+        ("turn:", "turn:"),
+        // A TURN server needs a user name and password.
+        (turn::URL, "user name and password"),
+    ] {
+        let (stats, out) = spawn_with(
+            &net,
+            &link,
+            "alice",
+            20,
+            &["--camera", "none", "--mic", "none", "--ice-server", server],
+        )
+        .finish();
+        assert!(!out.status.success(), "{stats}");
+        assert_eq!(stats["error_kind"], "bad_ice_server", "{stats}");
+        let error = stats["error"].as_str().unwrap();
+        assert!(error.contains(says), "{error}");
+        assert_eq!(stats["reconnects"], 0, "{stats}");
+    }
 }

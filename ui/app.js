@@ -144,6 +144,7 @@ function endText(s) {
     connection_lost: "endConnectionLost",
     no_turn_server: "endNoTurnServer",
     no_relay: "endNoRelay",
+    bad_ice_server: "endBadIceServer",
   }[s.error_kind];
   return key ? tr(key, s.error) : s.error || "";
 }
@@ -413,8 +414,8 @@ async function saveSettings(changes) {
     settings = await invoke("settings_save", { settings: next });
     return true;
   } catch (e) {
-    const known = { relayWithoutTurn: "relayWithoutTurn", keyring: "keyringSettings" };
-    $("settings-error").textContent = tr(known[e?.code] || "settingsFailed");
+    const known = { relayWithoutTurn: "relayWithoutTurn", keyring: "keyringSettings", badIceServer: "badIceServer" };
+    $("settings-error").textContent = tr(known[e?.code] || "settingsFailed", e?.message);
     return false;
   }
 }

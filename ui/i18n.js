@@ -45,6 +45,7 @@ const STRINGS = {
     endConnectionLost: "The meeting server could not be reached, so Conclave stopped trying.",
     endNoTurnServer:
       "Media only through a TURN server is set, but no TURN server is configured (see Settings).",
+    endBadIceServer: (detail) => `A configured STUN/TURN server cannot be used (${detail}). Check the settings.`,
     endNoRelay:
       "The TURN server gave no relay: it refused the user name or password, or did not answer. Check the TURN settings.",
     unreachable: "Cannot reach the meeting server. Still trying — check the link or your network.",
@@ -74,6 +75,7 @@ const STRINGS = {
     relayOnly:
       "Send media only through the TURN server, so that the meeting server never sees this computer's address",
     relayWithoutTurn: "Media only through a TURN server needs a TURN server (a turn: line above).",
+    badIceServer: (detail) => `A STUN/TURN server cannot be used (${detail}); nothing was saved.`,
     keepIdentity:
       "Keep my identity key on this computer (in the system keyring), so that my safety numbers stay the same across meetings",
     devicesHint: "Saving also keeps the camera, microphone and speaker chosen on the join screen.",
@@ -138,6 +140,8 @@ const STRINGS = {
     endConnectionLost: "Der Konferenzserver war nicht erreichbar; Conclave hat es aufgegeben.",
     endNoTurnServer:
       "Medien nur über einen TURN-Server sind eingestellt, aber kein TURN-Server ist eingetragen (siehe Einstellungen).",
+    endBadIceServer: (detail) =>
+      `Ein eingetragener STUN/TURN-Server ist nicht verwendbar (${detail}). Bitte die Einstellungen prüfen.`,
     endNoRelay:
       "Der TURN-Server hat kein Relay vergeben: Er hat Benutzername oder Passwort abgelehnt oder nicht geantwortet. Bitte die TURN-Einstellungen prüfen.",
     unreachable: "Der Konferenzserver ist nicht erreichbar. Neue Versuche laufen — prüfen Sie den Link oder Ihr Netzwerk.",
@@ -167,6 +171,7 @@ const STRINGS = {
     relayOnly:
       "Medien nur über den TURN-Server senden, damit der Konferenzserver die Adresse dieses Computers nie sieht",
     relayWithoutTurn: "Medien nur über einen TURN-Server brauchen einen TURN-Server (eine turn:-Zeile oben).",
+    badIceServer: (detail) => `Ein STUN/TURN-Server ist nicht verwendbar (${detail}); nichts wurde gespeichert.`,
     keepIdentity:
       "Meinen Identitätsschlüssel auf diesem Computer behalten (im Systemschlüsselbund), damit meine Sicherheitsnummern von Besprechung zu Besprechung gleich bleiben",
     devicesHint: "Speichern behält auch Kamera, Mikrofon und Lautsprecher, die auf der Beitrittsseite gewählt sind.",

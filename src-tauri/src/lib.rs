@@ -234,6 +234,7 @@ fn settings_error(e: SettingsError) -> ErrorDto {
             SettingsError::Keyring(_) => "keyring",
             SettingsError::Link(_) => "invalidLink",
             SettingsError::RelayWithoutTurn => "relayWithoutTurn",
+            SettingsError::BadIceServer(_) => "badIceServer",
             _ => "settingsFailed",
         },
         message: e.to_string(),

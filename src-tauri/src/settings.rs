@@ -30,6 +30,9 @@ pub enum SettingsError {
     /// Relay-only media needs a TURN server to relay it.
     #[error("media only through a TURN relay needs a TURN server")]
     RelayWithoutTurn,
+    /// A STUN/TURN server that could never be used (malformed, or TURN without a login).
+    #[error("{0}")]
+    BadIceServer(String),
 }
 
 /// A room the user asked to remember: everything but its secret (that is in the keyring).
@@ -183,6 +186,9 @@ impl Store {
 
     /// Saves everything but the rooms from `new`, keeping the remembered rooms as they are.
     pub fn save_preferences(&self, new: &Settings) -> Result<Settings, SettingsError> {
+        if let Some(why) = new.ice_servers.iter().find_map(|s| s.problem()) {
+            return Err(SettingsError::BadIceServer(why));
+        }
         if conclave::client::IceServer::relay_impossible(new.relay_only, &new.ice_servers) {
             return Err(SettingsError::RelayWithoutTurn);
         }
@@ -442,8 +448,16 @@ mod tests {
             Err(SettingsError::RelayWithoutTurn)
         ));
         assert!(!dir.exists(), "nothing saved");
+        // A TURN server without its login could never relay: refused too.
         wish.ice_servers
             .push(server("turn:turn.example.org:3478?transport=udp"));
+        assert!(matches!(
+            store.save_preferences(&wish),
+            Err(SettingsError::BadIceServer(why)) if why.contains("user name and password")
+        ));
+        assert!(!dir.exists(), "nothing saved");
+        wish.ice_servers[1].username = "alice".into();
+        wish.ice_servers[1].credential = "pa55".into();
         store.save_preferences(&wish).unwrap();
         assert!(store.load().unwrap().relay_only);
         let _ = std::fs::remove_dir_all(&dir);

@@ -717,6 +717,16 @@ fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_sa
     );
     save(&shots, "0-relay-without-turn-de.png", &session);
     session.find("#settings-cancel").click();
+    // A TURN server without its login could never relay: refused, saying which.
+    settings(turn::URL, true);
+    session.wait_for(
+        "the refusal of a TURN server without login",
+        Duration::from_secs(5),
+        "const e = document.getElementById('settings-error').textContent;\
+         return e.startsWith('Ein STUN/TURN-Server ist nicht verwendbar')\
+           && e.includes('127.0.0.2:3478') && e.includes('user name and password');",
+    );
+    session.find("#settings-cancel").click();
 
     // A wrong password: the meeting ends at once, saying what to check, and the app goes on.
     settings(&format!("{} alice wrong", turn::URL), true);

@@ -135,6 +135,32 @@ impl IceServer {
         scheme.eq_ignore_ascii_case("turn") || scheme.eq_ignore_ascii_case("turns")
     }
 
+    /// Why this server cannot be used (a malformed URL, a TURN server without user name or
+    /// password), checked as WebRTC will check it, but before joining: a connection built with
+    /// it would fail on every attempt.
+    pub fn problem(&self) -> Option<String> {
+        let server = self.rtc();
+        match server.urls() {
+            Ok(_) => None,
+            Err(webrtc::error::Error::ErrNoTurnCredentials) => Some(format!(
+                "the TURN server {} needs a user name and password",
+                self.url
+            )),
+            Err(e) => Some(format!(
+                "the STUN/TURN server {} is unusable: {e}",
+                self.url
+            )),
+        }
+    }
+
+    fn rtc(&self) -> rtc::peer_connection::transport::RTCIceServer {
+        rtc::peer_connection::transport::RTCIceServer {
+            urls: vec![self.url.clone()],
+            username: self.username.clone(),
+            credential: self.credential.clone(),
+        }
+    }
+
     /// Whether media only through a relay (`relay_only`) is asked for with no TURN server among
     /// `servers` to relay it: a setting that can never connect.
     pub fn relay_impossible(relay_only: bool, servers: &[IceServer]) -> bool {
@@ -208,16 +234,7 @@ impl Peer {
         let pc = PeerConnectionBuilder::new()
             .with_configuration(
                 RTCConfigurationBuilder::new()
-                    .with_ice_servers(
-                        ice_servers
-                            .iter()
-                            .map(|s| rtc::peer_connection::transport::RTCIceServer {
-                                urls: vec![s.url.clone()],
-                                username: s.username.clone(),
-                                credential: s.credential.clone(),
-                            })
-                            .collect(),
-                    )
+                    .with_ice_servers(ice_servers.iter().map(IceServer::rtc).collect())
                     .with_ice_transport_policy(if relay_only {
                         RTCIceTransportPolicy::Relay
                     } else {
@@ -399,6 +416,26 @@ mod tests {
         assert!(!server("stun:stun.example.org:3478").is_turn());
         assert!(!server("turnx:example.org").is_turn());
         assert!(!server("").is_turn());
+    }
+
+    #[test]
+    fn a_server_webrtc_would_refuse_is_a_problem_before_joining() {
+        assert_eq!(server("stun:stun.example.org:3478").problem(), None);
+        assert!(server("turn:").problem().unwrap().contains("turn:"));
+        assert!(server("http://example.org").problem().is_some());
+        let turn = "turn:turn.example.org:3478?transport=udp";
+        assert!(
+            server(turn)
+                .problem()
+                .unwrap()
+                .contains("user name and password")
+        );
+        let with_login = IceServer {
+            url: turn.into(),
+            username: "alice".into(),
+            credential: "pa55".into(),
+        };
+        assert_eq!(with_login.problem(), None);
     }
 
     #[test]

@@ -153,14 +153,27 @@ pub(crate) async fn run(
     mut commands: UnboundedReceiver<Command>,
     tally: SharedTally,
 ) -> MeetingStats {
-    if super::IceServer::relay_impossible(options.relay_only, &options.ice_servers) {
+    // Settings that can never connect end the meeting before it starts, not in a reconnect loop.
+    let unusable = options
+        .ice_servers
+        .iter()
+        .find_map(|s| s.problem().map(|why| (ErrorKind::BadIceServer, why)))
+        .or_else(|| {
+            super::IceServer::relay_impossible(options.relay_only, &options.ice_servers).then(
+                || {
+                    (
+                        ErrorKind::NoTurnServer,
+                        "media only through a TURN relay was asked for, but no TURN server is \
+                         configured"
+                            .to_owned(),
+                    )
+                },
+            )
+        });
+    if let Some(ended) = unusable {
         let mut t = lock(&tally);
         t.connection = Connection::Failed;
-        t.ended = Some((
-            ErrorKind::NoTurnServer,
-            "media only through a TURN relay was asked for, but no TURN server is configured"
-                .to_owned(),
-        ));
+        t.ended = Some(ended);
         return t.report(&pseudonym, &switches);
     }
     let mut capture = Capture::start(

@@ -149,6 +149,8 @@ pub enum ErrorKind {
     ConnectionLost,
     /// Media only through a TURN relay was asked for, but none is configured.
     NoTurnServer,
+    /// A configured STUN/TURN server cannot be used (malformed, or TURN without a login).
+    BadIceServer,
     /// The TURN server gave us no relay address (refused our credentials or did not answer).
     NoRelay,
 }
