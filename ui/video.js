@@ -274,16 +274,15 @@ class VideoTile {
   }
 }
 
-// Resolves once the page is shown. While the window is hidden (a call kept in the tray) the tiles
-// fetch and decode nothing: on return they start at a fresh keyframe, which the app asks the
-// sender for.
+// Resolves once the page is shown: true if it had to wait. While the window is hidden (a call
+// kept in the tray) the tiles fetch and decode nothing.
 function shown() {
-  if (!document.hidden) return Promise.resolve();
+  if (!document.hidden) return Promise.resolve(false);
   return new Promise((resolve) => {
     const check = () => {
       if (document.hidden) return;
       document.removeEventListener("visibilitychange", check);
-      resolve();
+      resolve(true);
     };
     document.addEventListener("visibilitychange", check);
   });
@@ -308,7 +307,10 @@ const h264Pump = {
   async run() {
     this.running = true;
     while (this.tiles.size > 0) {
-      await shown();
+      // Back from hiding: each tile starts again with a new decoder at a fresh keyframe (which
+      // the app asks the sender for) instead of decoding what it missed, or trusting a decoder
+      // WebKit held while hidden.
+      if (await shown()) for (const tile of this.tiles) tile.askedFeed = null;
       const asking = [...this.tiles].filter((t) => t.feed !== null);
       if (asking.length === 0) {
         await new Promise((r) => setTimeout(r, 100));
