@@ -5,6 +5,7 @@
 pub mod cli_args;
 pub mod client;
 pub mod conformance;
+pub mod logging;
 pub mod selftest;
 pub mod stats;
 

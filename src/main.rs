@@ -168,10 +168,7 @@ enum ConformanceSuite {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    conclave::logging::init();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {

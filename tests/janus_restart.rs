@@ -33,6 +33,9 @@ fn participants_rejoin_after_janus_restarts_and_media_resumes_within_three_secon
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{name}: {stderr}");
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        // The lost connection is said, without the SFU's address (WebRTC's own lines are off).
+        assert!(stderr.contains("reconnecting"), "{name}: {stderr}");
+        assert!(!stderr.contains("127.0.0.2"), "{name}: {stderr}");
         assert!(
             stats["reconnects"].as_u64().unwrap() >= 1,
             "{name}: {stats}"

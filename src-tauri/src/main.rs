@@ -2,6 +2,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() -> std::process::ExitCode {
+    conclave::logging::init();
     match conclave_app::run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
