@@ -19,6 +19,7 @@ use conclave_media::{
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
 
+use crate::client::{Device, DeviceProblem};
 use crate::stats::{Percentiles, Samples};
 
 /// Which camera to use.
@@ -165,7 +166,9 @@ pub struct Report {
     pub video: Option<VideoReport>,
     /// The audio path; absent without a microphone.
     pub audio: Option<AudioReport>,
-    /// What was skipped and why (no camera, no microphone, device errors).
+    /// Devices that could not be tested, or stopped during the test, and why.
+    pub device_problems: Vec<DeviceProblem>,
+    /// `device_problems` as English sentences.
     pub warnings: Vec<String>,
 }
 
@@ -175,21 +178,22 @@ pub fn run(options: &Options) -> Report {
 }
 
 /// A camera to test, `Ok(None)` for none, or why it could not be opened.
-pub type CameraSlot = Result<Option<Box<dyn VideoSource>>, String>;
+pub type CameraSlot = Result<Option<Box<dyn VideoSource>>, DeviceProblem>;
 
 /// A microphone and speaker to test, `Ok(None)` for none, or why they could not be opened.
-pub type AudioSlot = Result<Option<(Box<dyn AudioSource>, Box<dyn AudioSink>)>, String>;
+pub type AudioSlot = Result<Option<(Box<dyn AudioSource>, Box<dyn AudioSink>)>, DeviceProblem>;
 
 /// Opens the camera `options` names.
 pub fn open_camera(options: &Options) -> CameraSlot {
     Ok(Some(match &options.camera {
         CameraChoice::None => return Ok(None),
         CameraChoice::Synthetic => Box::new(
-            SyntheticCamera::new(options.video).map_err(|e| format!("synthetic camera: {e}"))?,
+            SyntheticCamera::new(options.video)
+                .map_err(|e| DeviceProblem::from_error(Device::Camera, &e))?,
         ),
         CameraChoice::Device(index) => Box::new(
             Camera::open(*index, options.video)
-                .map_err(|e| format!("{e}; continuing without video"))?,
+                .map_err(|e| DeviceProblem::from_error(Device::Camera, &e))?,
         ),
     }))
 }
@@ -201,14 +205,15 @@ pub fn open_audio(options: &Options) -> AudioSlot {
         MicChoice::Synthetic(signal) => Box::new(SyntheticMic::new(signal.clone())),
         MicChoice::Device(name) => Box::new(
             Microphone::open(name.as_deref())
-                .map_err(|e| format!("{e}; continuing without audio"))?,
+                .map_err(|e| DeviceProblem::from_error(Device::Microphone, &e))?,
         ),
     };
     let sink: Box<dyn AudioSink> = match &options.speaker {
         SpeakerChoice::Null => Box::new(NullSpeaker),
-        SpeakerChoice::Device(name) => {
-            Box::new(Speaker::open(name.as_deref()).map_err(|e| format!("{e}; audio not played"))?)
-        }
+        SpeakerChoice::Device(name) => Box::new(
+            Speaker::open(name.as_deref())
+                .map_err(|e| DeviceProblem::from_error(Device::Speaker, &e))?,
+        ),
     };
     Ok(Some((source, sink)))
 }
@@ -228,10 +233,14 @@ pub fn run_with(options: &Options, camera: CameraSlot, audio: AudioSlot) -> Repo
             Ok(None) => (None, None),
             Err(w) => (None, Some(w)),
         });
-        let failed = "a self-test thread failed unexpectedly".to_owned();
+        let failed = |device| DeviceProblem::failed(device, "the self-test thread failed");
         (
-            video.join().unwrap_or((None, Some(failed.clone()))),
-            audio.join().unwrap_or((None, Some(failed))),
+            video
+                .join()
+                .unwrap_or_else(|_| (None, Some(failed(Device::Camera)))),
+            audio
+                .join()
+                .unwrap_or_else(|_| (None, Some(failed(Device::Microphone)))),
         )
     });
     if let Some(v) = video {
@@ -242,8 +251,13 @@ pub fn run_with(options: &Options, camera: CameraSlot, audio: AudioSlot) -> Repo
         report.video = Some(v);
     }
     report.audio = audio;
-    report.warnings.extend(video_warning);
-    report.warnings.extend(audio_warning);
+    report.device_problems.extend(video_warning);
+    report.device_problems.extend(audio_warning);
+    report.warnings = report
+        .device_problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     report
 }
 
@@ -270,7 +284,7 @@ fn run_video(
     options: &Options,
     mut source: Box<dyn VideoSource>,
     base: &BaseKey,
-) -> (Option<VideoReport>, Option<String>) {
+) -> (Option<VideoReport>, Option<DeviceProblem>) {
     let synthetic = options.camera == CameraChoice::Synthetic;
     let format = source.format();
     let mut encoder = H264Encoder::new(VideoEncoderSettings {
@@ -280,7 +294,12 @@ fn run_video(
     });
     let mut decoder = match H264Decoder::new() {
         Ok(d) => d,
-        Err(e) => return (None, Some(e.to_string())),
+        Err(e) => {
+            return (
+                None,
+                Some(DeviceProblem::from_codec_error(Device::Camera, &e)),
+            );
+        }
     };
     let mut stopped = None;
     // Video and audio from one participant share a sender key in a meeting; here each path has
@@ -300,10 +319,7 @@ fn run_video(
         let frame = match source.next_frame() {
             Ok(f) => f,
             Err(e) => {
-                stopped = Some(format!(
-                    "{e}; video stopped after {} frames",
-                    report.frames_captured
-                ));
+                stopped = Some(DeviceProblem::from_error(Device::Camera, &e));
                 break;
             }
         };
@@ -313,7 +329,7 @@ fn run_video(
             Ok(Some(e)) => e,
             Ok(None) => continue,
             Err(e) => {
-                stopped = Some(format!("{e}; video stopped"));
+                stopped = Some(DeviceProblem::from_codec_error(Device::Camera, &e));
                 break;
             }
         };
@@ -324,7 +340,7 @@ fn run_video(
         let wire = match tx.protect(Codec::H264, &encoded.data) {
             Ok(w) => w,
             Err(e) => {
-                stopped = Some(format!("{e}; video stopped"));
+                stopped = Some(DeviceProblem::failed(Device::Camera, e.to_string()));
                 break;
             }
         };
@@ -389,12 +405,15 @@ fn run_audio(
     mut source: Box<dyn AudioSource>,
     mut sink: Box<dyn AudioSink>,
     base: &BaseKey,
-) -> (Option<AudioReport>, Option<String>) {
+) -> (Option<AudioReport>, Option<DeviceProblem>) {
     let codecs = OpusEncoder::new(AudioEncoderSettings::default())
         .and_then(|e| Ok((e, OpusDecoder::new()?)));
     let (mut encoder, mut decoder) = match codecs {
         Ok(c) => c,
-        Err(e) => return (None, Some(e.to_string())),
+        Err(e) => {
+            let problem = DeviceProblem::from_codec_error(Device::Microphone, &e);
+            return (None, Some(problem));
+        }
     };
     let mut stopped = None;
     let (mut tx, mut rx) = e2ee_pair(base, 2);
@@ -408,18 +427,20 @@ fn run_audio(
     let deadline = Instant::now() + options.duration;
     let mut seq: u16 = 0;
     while Instant::now() < deadline {
-        let mut step = || -> Result<(), String> {
-            let frame = source.next_frame().map_err(|e| {
-                format!("{e}; audio stopped after {} frames", report.frames_captured)
-            })?;
+        let mut step = || -> Result<(), DeviceProblem> {
+            let frame = source
+                .next_frame()
+                .map_err(|e| DeviceProblem::from_error(Device::Microphone, &e))?;
             report.frames_captured += 1;
             let t = Instant::now();
-            let packet = encoder.encode(&frame.samples).map_err(|e| e.to_string())?;
+            let packet = encoder
+                .encode(&frame.samples)
+                .map_err(|e| DeviceProblem::from_codec_error(Device::Microphone, &e))?;
             encode.push_since(t);
             let t = Instant::now();
             let wire = tx
                 .protect(Codec::Opus, &packet)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| DeviceProblem::failed(Device::Microphone, e.to_string()))?;
             encrypt.push_since(t);
             let t = Instant::now();
             if let Ok(plain) = rx.unprotect(Codec::Opus, &wire) {
@@ -436,10 +457,11 @@ fn run_audio(
                 Playout::Lost { seq, next } => (seq, decoder.conceal(next.as_deref())),
                 Playout::Silence => return Ok(()),
             };
-            let samples = samples.map_err(|e| e.to_string())?;
+            let samples =
+                samples.map_err(|e| DeviceProblem::from_codec_error(Device::Microphone, &e))?;
             decode.push_since(t);
             sink.play(&samples)
-                .map_err(|e| format!("{e}; audio stopped"))?;
+                .map_err(|e| DeviceProblem::from_error(Device::Speaker, &e))?;
             report.frames_played += 1;
             if let Some(at) = captured_at.remove(&played) {
                 e2e.push(wall_clock_us().saturating_sub(at));

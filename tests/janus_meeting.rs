@@ -146,18 +146,28 @@ fn a_late_listener_asks_for_a_keyframe_and_gets_one_at_once() {
         ],
     );
     std::thread::sleep(Duration::from_secs(3));
+    // It asks for camera 0, which this machine lacks: it says so and listens all the same.
     let listener = spawn_with(
         &net,
         &link,
         "listener",
         7,
-        &["--camera", "none", "--mic", "none"],
+        &["--camera", "0", "--mic", "none"],
     );
     let (stats, out) = listener.finish();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stats["device_problems"],
+        serde_json::json!([{"device": "camera", "problem": "not_found", "detail": ""}]),
+        "{stats}"
+    );
+    assert_eq!(
+        stats["warnings"],
+        serde_json::json!(["no camera found; continuing without video"])
     );
     let list = others(&stats);
     assert_eq!(list.len(), 1, "{stats}");

@@ -85,6 +85,7 @@ fn bad_arguments_are_refused_with_a_message() {
 mod unplugged {
     use std::time::Duration;
 
+    use conclave::client::{Device, Problem};
     use conclave::selftest::{self, NullSpeaker, Options};
     use conclave_media::synthetic::{Signal, SyntheticCamera, SyntheticMic, Unplugging};
     use conclave_media::{AudioSink, AudioSource, VideoFormat, VideoSource};
@@ -125,11 +126,14 @@ mod unplugged {
         assert!(audio.frames_captured >= 60, "{}", audio.frames_captured);
         assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
         assert!(
-            r.warnings[0].contains("camera was disconnected")
-                && r.warnings[0].contains("video stopped after 20 frames"),
+            r.warnings[0].starts_with("the camera was disconnected")
+                && r.warnings[0].ends_with("; continuing without video"),
             "{:?}",
             r.warnings
         );
+        assert_eq!(r.device_problems.len(), 1);
+        assert_eq!(r.device_problems[0].device, Device::Camera);
+        assert_eq!(r.device_problems[0].problem, Problem::Stopped);
     }
 
     #[test]
@@ -137,13 +141,14 @@ mod unplugged {
         let r = selftest::run_with(&options(), Ok(Some(camera(u64::MAX))), Ok(Some(audio(10))));
         assert_eq!(r.audio.expect("partial audio report").frames_captured, 10);
         assert!(r.video.expect("video report").frames_captured >= 30);
-        assert!(
-            r.warnings
-                .iter()
-                .any(|w| w.contains("microphone was disconnected")
-                    && w.contains("audio stopped after 10 frames")),
-            "{:?}",
-            r.warnings
+        assert_eq!(
+            r.warnings,
+            [format!(
+                "the microphone was disconnected: {}; continuing without audio",
+                r.device_problems[0].detail
+            )]
         );
+        assert_eq!(r.device_problems[0].device, Device::Microphone);
+        assert_eq!(r.device_problems[0].problem, Problem::Stopped);
     }
 }

@@ -39,6 +39,8 @@ function renderStatic() {
     if (def) def.textContent = tr("systemDefault");
   }
   validateLink();
+  renderPreviewProblems();
+  renderTestResult();
   renderMeeting();
 }
 
@@ -129,7 +131,7 @@ function renderMeeting() {
     return lines;
   });
   $("warnings").replaceChildren(
-    ...[...state.meeting_warnings, ...troubles].map((w) => {
+    ...[...state.device_problems.map((p) => tr("deviceProblem", p)), ...troubles].map((w) => {
       const li = document.createElement("li");
       li.textContent = w;
       return li;
@@ -225,26 +227,41 @@ function devices() {
   };
 }
 
-async function testCall() {
+// The test call's outcome, kept so that switching the language words it again: null (none yet),
+// { testing: true }, { report } or { code } (an error).
+let testOutcome = null;
+
+function renderTestResult() {
   const out = $("test-result");
-  const button = $("test-call");
-  button.disabled = true;
-  out.textContent = tr("testing");
-  try {
-    const r = await invoke("test_call", { devices: devices() });
-    const v = r.video;
-    const a = r.audio;
-    const lines = [
+  if (!testOutcome) return;
+  if (testOutcome.testing) {
+    out.textContent = tr("testing");
+  } else if (testOutcome.code) {
+    out.textContent = tr(testOutcome.code);
+  } else {
+    const { video: v, audio: a, device_problems: problems } = testOutcome.report;
+    out.textContent = [
       v
         ? tr("testVideo", v.end_to_end_ms.p50.toFixed(0), v.end_to_end_ms.p95.toFixed(0), v.psnr_db.toFixed(1), v.frames_lost)
         : tr("testNoVideo"),
       a ? tr("testAudio", a.frames_played, a.frames_concealed) : tr("testNoAudio"),
-      ...r.warnings,
-    ];
-    out.textContent = lines.join(" ");
-    out.dataset.done = "true";
+      ...problems.map((p) => tr("deviceProblem", p)),
+    ].join(" ");
+  }
+}
+
+async function testCall() {
+  const button = $("test-call");
+  button.disabled = true;
+  testOutcome = { testing: true };
+  renderTestResult();
+  try {
+    testOutcome = { report: await invoke("test_call", { devices: devices() }) };
+    renderTestResult();
+    $("test-result").dataset.done = "true";
   } catch (e) {
-    out.textContent = tr(e.code || "internal");
+    testOutcome = { code: e.code || "internal" };
+    renderTestResult();
   } finally {
     button.disabled = false;
   }
@@ -253,12 +270,19 @@ async function testCall() {
 // ---- preview ---------------------------------------------------------------------------------
 
 let meter = null;
+let previewProblems = []; // devices the preview could not open
+
+function renderPreviewProblems() {
+  $("preview-warnings").textContent = previewProblems.map((p) => tr("deviceProblem", p)).join(" ");
+}
 
 async function startPreview() {
   if (!tauri || screen !== "prejoin") return;
-  const warnings = await invoke("preview_start", { devices: devices() });
-  showPreview($("preview"), $("camera").value !== "none");
-  $("preview-warnings").textContent = warnings.join(" ");
+  previewProblems = await invoke("preview_start", { devices: devices() });
+  // A camera that could not be opened shows nothing (not the last picture of the one before).
+  const noCamera = previewProblems.some((p) => p.device === "camera");
+  showPreview($("preview"), $("camera").value !== "none" && !noCamera);
+  renderPreviewProblems();
   if (!meter) {
     meter = setInterval(async () => {
       $("mic-level").value = await invoke("preview_level");

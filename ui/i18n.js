@@ -36,6 +36,23 @@ const STRINGS = {
     undecryptable: (name, n) =>
       `none of the ${n} frames from ${name} could be decrypted: a wrong room secret on one side?`,
     notVerified: (name, why) => `${name} is not verified and gets no keys: ${why}`,
+    // A device the app could not use ({ device, problem, detail } from the app).
+    deviceProblem: ({ device, problem, detail }) => {
+      const noun = { camera: "camera", microphone: "microphone", speaker: "speaker" }[device];
+      const why = detail ? ` (${detail})` : "";
+      const what = {
+        not_found: detail ? `No ${noun} named “${detail}” was found` : `No ${noun} was found`,
+        unavailable: `The ${noun} could not be opened${why}`,
+        stopped: `The ${noun} stopped${why}`,
+        failed: `The ${noun} failed${why}`,
+      }[problem];
+      const then = {
+        camera: "you take part without video",
+        microphone: "you take part without sound",
+        speaker: "you cannot hear the others",
+      }[device];
+      return `${what}; ${then}.`;
+    },
     connecting: "Connecting…",
     connected: "Connected",
     reconnecting: "Connection lost — reconnecting…",
@@ -125,6 +142,26 @@ const STRINGS = {
     undecryptable: (name, n) =>
       `Keiner der ${n} Frames von ${name} ließ sich entschlüsseln: Hat eine Seite einen falschen Raumschlüssel?`,
     notVerified: (name, why) => `${name} ist nicht verifiziert und erhält keine Schlüssel: ${why}`,
+    deviceProblem: ({ device, problem, detail }) => {
+      const [article, noun, none] = {
+        camera: ["Die", "Kamera", "Keine"],
+        microphone: ["Das", "Mikrofon", "Kein"],
+        speaker: ["Der", "Lautsprecher", "Kein"],
+      }[device];
+      const why = detail ? ` (${detail})` : "";
+      const what = {
+        not_found: detail ? `${none} ${noun} namens „${detail}“ gefunden` : `${none} ${noun} gefunden`,
+        unavailable: `${article} ${noun} ließ sich nicht öffnen${why}`,
+        stopped: `${article} ${noun} ist ausgefallen${why}`,
+        failed: `${article} ${noun} funktioniert nicht${why}`,
+      }[problem];
+      const then = {
+        camera: "Sie nehmen ohne Bild teil",
+        microphone: "Sie nehmen ohne Ton teil",
+        speaker: "Sie hören die anderen nicht",
+      }[device];
+      return `${what}; ${then}.`;
+    },
     // Why a handshake failed, as the key agreement (crates/group) says it.
     "no answer to the handshake in time": "keine rechtzeitige Antwort auf den Schlüsselaustausch",
     "the handshake could not start": "der Schlüsselaustausch konnte nicht beginnen",

@@ -293,7 +293,7 @@ impl Controller {
     }
 
     /// Starts (or restarts, with other devices) the pre-join preview; returns what failed.
-    pub fn start_preview(&self, devices: &DeviceChoice) -> Vec<String> {
+    pub fn start_preview(&self, devices: &DeviceChoice) -> Vec<conclave::client::DeviceProblem> {
         self.stop_preview();
         if self.in_meeting() {
             return Vec::new();

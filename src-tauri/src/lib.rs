@@ -213,7 +213,7 @@ async fn test_call(devices: DeviceChoice) -> Result<conclave::selftest::Report, 
 async fn preview_start(
     controller: State<'_, Controller>,
     devices: DeviceChoice,
-) -> Result<Vec<String>, ()> {
+) -> Result<Vec<conclave::client::DeviceProblem>, ()> {
     Ok(controller.start_preview(&devices))
 }
 

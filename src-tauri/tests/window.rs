@@ -500,6 +500,43 @@ fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
     // Still alive: the form works.
     session.find("button[data-lang=de]").click();
     assert_eq!(text(&session, "#join"), "Beitreten");
+    // The test call's result is worded again in the new language.
+    let result = text(&session, "#test-result");
+    assert!(
+        result.starts_with("Bild: ") && result.contains("Ton: "),
+        "{result}"
+    );
+    // A camera that is not there (this machine has none): the preview says so, in German, and
+    // in English once the language is switched.
+    session.script(
+        "const camera = document.getElementById('camera');\
+         const gone = document.createElement('option');\
+         gone.value = '7';\
+         camera.append(gone);\
+         camera.value = '7';\
+         camera.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    session.wait_for(
+        "the missing camera, in German",
+        Duration::from_secs(10),
+        "return document.getElementById('preview-warnings').textContent\
+           === 'Keine Kamera gefunden; Sie nehmen ohne Bild teil.'",
+    );
+    // Not the test pattern's last picture: no picture at all.
+    assert_eq!(
+        session.script(
+            "return document.getElementById('preview').childElementCount",
+            json!([])
+        ),
+        0
+    );
+    save(&shots, "4-no-camera-de.png", &session);
+    session.find("button[data-lang=en]").click();
+    assert_eq!(
+        text(&session, "#preview-warnings"),
+        "No camera was found; you take part without video."
+    );
     session.close();
 }
 

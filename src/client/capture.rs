@@ -13,6 +13,7 @@ use conclave_media::{
 };
 use tokio::sync::mpsc;
 
+use super::device_problem::{Device, DeviceProblem};
 use crate::selftest::{CameraChoice, MicChoice};
 
 /// One encoded Opus packet and its loudness for the RFC 6464 header extension.
@@ -34,20 +35,21 @@ pub struct Capture {
     pub audio: mpsc::Receiver<EncodedAudio>,
     /// Set to ask the encoder for a keyframe (a new subscriber, a loss report, a reconnect).
     pub keyframe: Arc<AtomicBool>,
-    /// Problems opening devices (the meeting goes on without them).
-    pub warnings: Vec<String>,
+    /// Devices that could not be opened (the meeting goes on without them).
+    pub warnings: Vec<DeviceProblem>,
     /// Whether anything is captured at all; without camera and microphone we only listen.
     pub sending: bool,
-    /// Devices that stopped during the meeting (unplugged, failed), as sentences for the user.
+    /// Devices that stopped during the meeting (unplugged, failed).
     pub lost: Lost,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
 
 /// Devices lost while capturing, shared with whoever reports to the user.
-pub type Lost = Arc<std::sync::Mutex<Vec<String>>>;
+pub type Lost = Arc<std::sync::Mutex<Vec<DeviceProblem>>>;
 
-fn report_lost(lost: &Lost, what: String) {
+/// Adds `what` to `lost`; the meeting reports it to the user.
+pub fn report_lost(lost: &Lost, what: DeviceProblem) {
     tracing::warn!("{what}");
     lost.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -84,14 +86,14 @@ impl Capture {
             CameraChoice::Synthetic => match SyntheticCamera::new(video) {
                 Ok(c) => Some(Box::new(c)),
                 Err(e) => {
-                    warnings.push(format!("synthetic camera: {e}"));
+                    warnings.push(DeviceProblem::from_error(Device::Camera, &e));
                     None
                 }
             },
             CameraChoice::Device(index) => match Camera::open(*index, video) {
                 Ok(c) => Some(Box::new(c)),
                 Err(e) => {
-                    warnings.push(format!("{e}; joining without video"));
+                    warnings.push(DeviceProblem::from_error(Device::Camera, &e));
                     None
                 }
             },
@@ -117,7 +119,7 @@ impl Capture {
             MicChoice::Device(name) => match Microphone::open(name.as_deref()) {
                 Ok(m) => Some(Box::new(m)),
                 Err(e) => {
-                    warnings.push(format!("{e}; joining without audio"));
+                    warnings.push(DeviceProblem::from_error(Device::Microphone, &e));
                     None
                 }
             },
@@ -175,10 +177,7 @@ fn video_loop(
         let frame = match source.next_frame() {
             Ok(frame) => frame,
             Err(e) => {
-                report_lost(
-                    &lost,
-                    format!("the camera stopped ({e}); continuing without video"),
-                );
+                report_lost(&lost, DeviceProblem::from_error(Device::Camera, &e));
                 return;
             }
         };
@@ -192,10 +191,7 @@ fn video_loop(
             },
             Ok(None) => {}
             Err(e) => {
-                report_lost(
-                    &lost,
-                    format!("video encoding failed ({e}); continuing without video"),
-                );
+                report_lost(&lost, DeviceProblem::from_codec_error(Device::Camera, &e));
                 return;
             }
         }
@@ -208,23 +204,34 @@ fn audio_loop(
     stop: Arc<AtomicBool>,
     lost: Lost,
 ) {
-    let Ok(mut encoder) = OpusEncoder::new(AudioEncoderSettings::default()) else {
-        return;
+    let mut encoder = match OpusEncoder::new(AudioEncoderSettings::default()) {
+        Ok(encoder) => encoder,
+        Err(e) => {
+            report_lost(
+                &lost,
+                DeviceProblem::from_codec_error(Device::Microphone, &e),
+            );
+            return;
+        }
     };
     while !stop.load(Ordering::Relaxed) {
         let frame = match mic.next_frame() {
             Ok(frame) => frame,
             Err(e) => {
-                report_lost(
-                    &lost,
-                    format!("the microphone stopped ({e}); continuing without audio"),
-                );
+                report_lost(&lost, DeviceProblem::from_error(Device::Microphone, &e));
                 return;
             }
         };
         let (level, voice) = audio_level(&frame.samples);
-        let Ok(packet) = encoder.encode(&frame.samples) else {
-            return;
+        let packet = match encoder.encode(&frame.samples) {
+            Ok(packet) => packet,
+            Err(e) => {
+                report_lost(
+                    &lost,
+                    DeviceProblem::from_codec_error(Device::Microphone, &e),
+                );
+                return;
+            }
         };
         match out.try_send(EncodedAudio {
             packet,
@@ -298,8 +305,11 @@ mod tests {
         assert_eq!(frames, 3, "the frames before the loss were sent");
         let lost = lost.lock().unwrap();
         assert_eq!(lost.len(), 1);
-        assert!(lost[0].starts_with("the camera stopped"), "{lost:?}");
-        assert!(lost[0].contains("unplugged"), "{lost:?}");
+        assert_eq!(
+            (lost[0].device, lost[0].problem),
+            (Device::Camera, super::super::Problem::Stopped)
+        );
+        assert!(lost[0].detail.contains("unplugged"), "{lost:?}");
     }
 
     #[test]

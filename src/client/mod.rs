@@ -3,6 +3,7 @@
 //! tests all drive this.
 
 mod capture;
+pub mod device_problem;
 mod encoded_out;
 mod keyframe_requests;
 pub mod keylog;
@@ -16,6 +17,7 @@ mod run;
 pub mod stats;
 mod video_out;
 
+pub use device_problem::{Device, DeviceProblem, Problem};
 pub use encoded_out::{Ask, EncodedOut, Unit};
 pub use meeting::{Meeting, Switches};
 pub use peer::IceServer;

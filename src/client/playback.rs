@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::capture::{Lost, report_lost};
+use super::device_problem::{Device, DeviceProblem};
 use conclave_media::jitter::{JitterBuffer, Playout};
 use conclave_media::{AudioSink, OpusDecoder, SAMPLES_PER_FRAME, wall_clock_us};
 
@@ -36,10 +38,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Playback {
-    /// Starts playing into `speaker` until [`Playback::stop`].
-    pub fn start(mut speaker: Box<dyn AudioSink>) -> Arc<Playback> {
+    /// Starts playing into `speaker` until [`Playback::stop`]; a speaker that fails is reported
+    /// in `lost`.
+    pub fn start(mut speaker: Box<dyn AudioSink>, lost: Lost) -> Arc<Playback> {
         let playback = Arc::new(Playback::default());
         let mixer = playback.clone();
+        let lost_too = lost.clone();
         let spawned = std::thread::Builder::new()
             .name("conclave-mixer".into())
             .spawn(move || {
@@ -48,7 +52,7 @@ impl Playback {
                 while !mixer.stop.load(Ordering::Relaxed) {
                     let mix = mixer.mix();
                     if let Err(e) = speaker.play(&mix) {
-                        tracing::warn!(error = %e, "the speaker failed; audio is no longer played");
+                        report_lost(&lost, DeviceProblem::from_error(Device::Speaker, &e));
                         return;
                     }
                     mixer.played.fetch_add(1, Ordering::Relaxed);
@@ -61,7 +65,9 @@ impl Playback {
                 }
             });
         if let Err(e) = spawned {
-            tracing::warn!(error = %e, "no audio playback thread");
+            let problem =
+                DeviceProblem::failed(Device::Speaker, format!("no playback thread: {e}"));
+            report_lost(&lost_too, problem);
         }
         playback
     }
@@ -181,5 +187,43 @@ mod tests {
         drop(streams);
         playback.remove(2);
         assert_eq!(lock(&playback.streams).len(), 1);
+    }
+
+    /// A speaker that plays `frames` frames, then is unplugged.
+    struct Unplugged {
+        frames: u32,
+    }
+
+    impl AudioSink for Unplugged {
+        fn play(&mut self, _: &[f32]) -> Result<(), conclave_media::DeviceError> {
+            if self.frames == 0 {
+                return Err(conclave_media::DeviceError::Disconnected {
+                    kind: "speaker",
+                    reason: "unplugged".into(),
+                });
+            }
+            self.frames -= 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_speaker_that_stops_is_reported_as_lost() {
+        let lost = Lost::default();
+        let playback = Playback::start(Box::new(Unplugged { frames: 3 }), lost.clone());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while lock(&lost).is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        playback.stop();
+        assert_eq!(playback.frames_played(), 3);
+        assert_eq!(
+            *lock(&lost),
+            [DeviceProblem {
+                device: Device::Speaker,
+                problem: crate::client::Problem::Stopped,
+                detail: "unplugged".into(),
+            }]
+        );
     }
 }

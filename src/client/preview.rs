@@ -19,7 +19,7 @@ pub struct Preview {
     level: Arc<AtomicU32>,
     threads: Vec<JoinHandle<()>>,
     /// Devices that could not be opened, and why.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<super::DeviceProblem>,
 }
 
 impl std::fmt::Debug for Preview {

@@ -27,6 +27,7 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::ClientError;
 use super::capture::{Capture, EncodedAudio};
+use super::device_problem::{Device, DeviceProblem};
 use super::keylog::KeyLog;
 use super::meeting::{Command, Meeting, Switches};
 use super::peer::{H264_PT, OPUS_PT, Peer, PeerEvent};
@@ -185,17 +186,17 @@ pub(crate) async fn run(
     );
     {
         let mut t = lock(&tally);
-        t.warnings.append(&mut capture.warnings);
+        t.device_problems.append(&mut capture.warnings);
         t.devices_lost = Some(capture.lost.clone());
     }
     let playback = match &options.speaker {
         SpeakerChoice::Null => None,
         SpeakerChoice::Device(name) => match conclave_media::Speaker::open(name.as_deref()) {
-            Ok(speaker) => Some(Playback::start(Box::new(speaker))),
+            Ok(speaker) => Some(Playback::start(Box::new(speaker), capture.lost.clone())),
             Err(e) => {
                 lock(&tally)
-                    .warnings
-                    .push(format!("{e}; the others cannot be heard"));
+                    .device_problems
+                    .push(DeviceProblem::from_error(Device::Speaker, &e));
                 None
             }
         },

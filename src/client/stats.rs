@@ -176,15 +176,15 @@ pub struct MeetingTally {
     pub group_code_history: Vec<String>,
     /// Key-agreement counters.
     pub key_messages: conclave_group::GroupStats,
-    /// Things the user should know.
-    pub warnings: Vec<String>,
+    /// Devices that could not be opened.
+    pub device_problems: Vec<super::DeviceProblem>,
     /// Where we stand with the SFU.
     pub connection: Connection,
     /// Why the meeting ended early, if it did: its kind and the details.
     pub ended: Option<(ErrorKind, String)>,
     /// 20 ms frames of the others' mixed voices handed to our speaker.
     pub audio_frames_played: u64,
-    /// Our devices that stopped during the meeting (from capture).
+    /// Our devices that stopped during the meeting (from capture and playback).
     pub devices_lost: Option<super::capture::Lost>,
 }
 
@@ -298,27 +298,28 @@ pub struct MeetingStats {
     pub error: Option<String>,
     /// What kind of reason `error` is.
     pub error_kind: Option<ErrorKind>,
-    /// Things the user should know (no camera, undecryptable participants, ...).
+    /// Things the user should know (no camera, undecryptable participants, ...), in English.
     pub warnings: Vec<String>,
-    /// Those of `warnings` that are not about one participant (a display that words the
-    /// participants' states itself, in its language, shows only these).
-    pub meeting_warnings: Vec<String>,
+    /// Our devices that could not be opened or stopped, the first of `warnings` as values (a
+    /// display that words them and the participants' states itself, in its language, reads
+    /// these instead of `warnings`).
+    pub device_problems: Vec<super::DeviceProblem>,
 }
 
 impl MeetingTally {
     /// The report.
     pub fn report(&self, pseudonym: &str, switches: &super::Switches) -> MeetingStats {
         let now_us = conclave_media::wall_clock_us();
-        let mut warnings = self.warnings.clone();
+        let mut device_problems = self.device_problems.clone();
         if let Some(lost) = &self.devices_lost {
-            warnings.extend(
+            device_problems.extend(
                 lost.lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .iter()
                     .cloned(),
             );
         }
-        let meeting_warnings = warnings.clone();
+        let mut warnings: Vec<String> = device_problems.iter().map(|p| p.to_string()).collect();
         for (name, p) in &self.participants {
             let received = p.video.frames_received + p.audio.frames_received;
             let decrypted = p.video.frames_decrypted + p.audio.frames_decrypted;
@@ -382,7 +383,7 @@ impl MeetingTally {
             error: self.ended.as_ref().map(|(_, why)| why.clone()),
             error_kind: self.ended.as_ref().map(|(kind, _)| *kind),
             warnings,
-            meeting_warnings,
+            device_problems,
         }
     }
 }
