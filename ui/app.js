@@ -38,6 +38,7 @@ function renderStatic() {
     const def = $(select).querySelector('option[data-default]');
     if (def) def.textContent = tr("systemDefault");
   }
+  for (const row of document.querySelectorAll(".ice-server")) labelIceRow(row);
   validateLink();
   renderPreviewProblems();
   renderTestResult();
@@ -420,16 +421,52 @@ function renderSavedRooms() {
   );
 }
 
-function iceText(servers) {
-  return servers.map((s) => [s.url, s.username, s.credential].filter(Boolean).join(" ")).join("\n");
+// The STUN/TURN servers in the settings: one row per server, its password in a masked field.
+function iceRow({ url = "", username = "", credential = "" } = {}) {
+  const li = document.createElement("li");
+  li.className = "ice-server";
+  const field = (name, type, value, label) => {
+    const input = document.createElement("input");
+    Object.assign(input, { name, type, value, spellcheck: false, autocomplete: "off" });
+    if (type === "password") input.autocomplete = "new-password";
+    input.dataset.i18nLabel = label;
+    return input;
+  };
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "remove";
+  remove.dataset.i18nLabel = "iceRemove";
+  remove.addEventListener("click", () => li.remove());
+  li.append(
+    field("url", "text", url, "iceUrl"),
+    field("username", "text", username, "iceUser"),
+    field("credential", "password", credential, "icePassword"),
+    remove,
+  );
+  labelIceRow(li);
+  return li;
 }
 
-function parseIce(text) {
-  return text
-    .split("\n")
-    .map((l) => l.trim().split(/\s+/))
-    .filter((p) => p[0])
-    .map(([url, username = "", credential = ""]) => ({ url, username, credential }));
+function labelIceRow(li) {
+  for (const el of li.querySelectorAll("[data-i18n-label]")) {
+    const label = tr(el.dataset.i18nLabel);
+    el.setAttribute("aria-label", label);
+    if (el.tagName === "INPUT") el.placeholder = label;
+    else el.textContent = label;
+  }
+}
+
+function showIce(servers) {
+  $("ice-list").replaceChildren(...servers.map(iceRow));
+}
+
+function readIce() {
+  return [...$("ice-list").children]
+    .map((li) => {
+      const value = (name) => li.querySelector(`[name="${name}"]`).value.trim();
+      return { url: value("url"), username: value("username"), credential: value("credential") };
+    })
+    .filter((s) => s.url);
 }
 
 async function saveSettings(changes) {
@@ -447,18 +484,23 @@ async function saveSettings(changes) {
 $("open-settings").addEventListener("click", () => {
   $("default-name").value = settings?.name || "";
   $("keep-identity").checked = Boolean(settings?.keepIdentity);
-  $("ice-servers").value = iceText(settings?.ice_servers || settings?.iceServers || []);
+  showIce(settings?.ice_servers || settings?.iceServers || []);
   $("relay-only").checked = Boolean(settings?.relayOnly);
   $("settings-error").textContent = "";
   $("forgotten").textContent = "";
   $("settings-dialog").showModal();
 });
 $("settings-cancel").addEventListener("click", () => $("settings-dialog").close());
+$("ice-add").addEventListener("click", () => {
+  const row = iceRow();
+  $("ice-list").append(row);
+  row.querySelector("input").focus();
+});
 $("settings-save").addEventListener("click", async () => {
   // The devices chosen on the pre-join screen become the preferred ones.
   const ok = await saveSettings({
     name: $("default-name").value.trim(),
-    iceServers: parseIce($("ice-servers").value),
+    iceServers: readIce(),
     keepIdentity: $("keep-identity").checked,
     relayOnly: $("relay-only").checked,
     language,
@@ -477,7 +519,7 @@ $("forget-everything").addEventListener("click", async () => {
   await loadSettings();
   $("name").value = "";
   $("default-name").value = "";
-  $("ice-servers").value = "";
+  showIce([]);
   $("relay-only").checked = false;
   $("forgotten").textContent = tr("forgotten");
 });

@@ -101,6 +101,25 @@ fn files(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> 
 }
 
 /// The page's text of `css`.
+/// Replaces the STUN/TURN servers in the open settings dialog by `servers` (URL, user name,
+/// password; empty ones left out), removing rows and typing into new ones as a user would.
+fn type_ice_servers(session: &Session, servers: &[(&str, &str, &str)]) {
+    let rows = "return document.querySelectorAll('#ice-list li').length";
+    while session.script(rows, json!([])) != 0 {
+        session.find("#ice-list li button.remove").click();
+    }
+    for (url, user, password) in servers {
+        session.find("#ice-add").click();
+        for (name, value) in [("url", url), ("username", user), ("credential", password)] {
+            if !value.is_empty() {
+                session
+                    .find(&format!("#ice-list li:last-child input[name={name}]"))
+                    .send_keys(value);
+            }
+        }
+    }
+}
+
 fn text(session: &Session, css: &str) -> String {
     session.find(css).text()
 }
@@ -477,10 +496,7 @@ fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
     save(&shots, "2-left-en.png", &session);
     // Without a keyring a TURN password cannot be kept: the settings say so and keep nothing.
     session.find("#open-settings").click();
-    session.script(
-        "document.getElementById('ice-servers').value = arguments[0];",
-        json!(["turn:127.0.0.2:3478 alice s3cret"]),
-    );
+    type_ice_servers(&session, &[("turn:127.0.0.2:3478", "alice", "s3cret")]);
     session.find("#settings-save").click();
     session.wait_for(
         "the keyring refusal",
@@ -734,12 +750,12 @@ fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_sa
     let link = new_link("relayed");
     let bob = headless(&net, &link, "Bob", "tone", "60s").spawn().unwrap();
     let session = Session::start(DRIVER_PORT, app());
-    let settings = |servers: &str, relay_only: bool| {
+    let settings = |servers: &[(&str, &str, &str)], relay_only: bool| {
         session.find("#open-settings").click();
+        type_ice_servers(&session, servers);
         session.script(
-            "document.getElementById('ice-servers').value = arguments[0];\
-             document.getElementById('relay-only').checked = arguments[1];",
-            json!([servers, relay_only]),
+            "document.getElementById('relay-only').checked = arguments[0];",
+            json!([relay_only]),
         );
         session.find("#settings-save").click();
     };
@@ -747,7 +763,7 @@ fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_sa
     session.find("button[data-lang=de]").click();
 
     // Relay-only without a TURN server cannot be saved, and the dialog says why.
-    settings("stun:127.0.0.2:3478", true);
+    settings(&[("stun:127.0.0.2:3478", "", "")], true);
     session.wait_for(
         "the refusal",
         Duration::from_secs(5),
@@ -757,7 +773,7 @@ fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_sa
     save(&shots, "0-relay-without-turn-de.png", &session);
     session.find("#settings-cancel").click();
     // A TURN server without its login could never relay: refused, saying which.
-    settings(turn::URL, true);
+    settings(&[(turn::URL, "", "")], true);
     session.wait_for(
         "the refusal of a TURN server without login",
         Duration::from_secs(5),
@@ -768,7 +784,7 @@ fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_sa
     session.find("#settings-cancel").click();
 
     // A wrong password: the meeting ends at once, saying what to check, and the app goes on.
-    settings(&format!("{} alice wrong", turn::URL), true);
+    settings(&[(turn::URL, "alice", "wrong")], true);
     session.find("#join").click();
     session.wait_for(
         "the TURN failure on the join screen",
@@ -787,7 +803,7 @@ fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_sa
     save(&shots, "1-wrong-turn-password-de.png", &session);
 
     // The right one: Bob is seen, and the relay carried it.
-    settings(&format!("{} alice s3cret", turn::URL), true);
+    settings(&[(turn::URL, "alice", "s3cret")], true);
     session.find("#join").click();
     wait_drawn(
         &session,
@@ -811,6 +827,19 @@ fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_sa
             path.display()
         );
     }
+    // The settings show the saved server again, its password (from the keyring) masked.
+    session.find("#open-settings").click();
+    let row = session.script(
+        "const row = document.querySelector('#ice-list li');\
+         const field = (name) => row.querySelector(`input[name=${name}]`);\
+         return [field('url').value, field('username').value,\
+                 field('credential').value, field('credential').type,\
+                 document.querySelectorAll('#ice-list li').length];",
+        json!([]),
+    );
+    assert_eq!(row, json!([turn::URL, "alice", "s3cret", "password", 1]));
+    save(&shots, "3-settings-de.png", &session);
+    session.find("#settings-cancel").click();
     session.close();
     for mut child in [keyring, bob] {
         let _ = child.kill();
