@@ -32,7 +32,7 @@ function renderStatic() {
   }
   $("about").textContent = info ? tr("about", info.version, info.cipherSuite) : tr("noBackend");
   $("error").textContent = lastError ? tr(lastError.code || lastError.key) : "";
-  for (const select of ["camera", "microphone", "speaker"]) {
+  for (const select of [...DEVICE_KINDS, ...DEVICE_KINDS.map((k) => `meeting-${k}`)]) {
     const none = $(select).querySelector('option[value="none"]');
     if (none) none.textContent = tr("noDevice");
     const def = $(select).querySelector('option[data-default]');
@@ -108,7 +108,11 @@ function renderMeeting() {
   const list = $("participants");
   const me = document.createElement("li");
   me.className = "me";
-  me.textContent = `${tr("you")} · ${state.sending_audio ? tr("micOn") : tr("micOff")}`;
+  // No microphone (none chosen, not found, unplugged) is neither on nor off.
+  const noMic =
+    inUse.microphone === "none" || state.device_problems.some((p) => p.device === "microphone");
+  const mic = noMic ? tr("micNone") : state.sending_audio ? tr("micOn") : tr("micOff");
+  me.textContent = `${tr("you")} · ${mic}`;
   list.replaceChildren(me, ...present.map(participantItem));
   const active = speaker(present);
   $("waiting").hidden = present.length > 0;
@@ -299,6 +303,36 @@ async function stopPreview() {
   if (tauri) await invoke("preview_stop");
 }
 
+// ---- devices during a meeting ------------------------------------------------------------------
+
+const DEVICE_KINDS = ["camera", "microphone", "speaker"];
+let inUse = {}; // the devices the meeting uses, by kind, as the pickers name them
+
+async function openDevices() {
+  const devices = await invoke("devices");
+  const lists = { camera: devices.cameras, microphone: devices.microphones, speaker: devices.speakers };
+  for (const kind of DEVICE_KINDS) fillSelect(`meeting-${kind}`, lists[kind], inUse[kind]);
+  $("devices-dialog").showModal();
+}
+
+// Only what changed is replaced: a new microphone does not restart the camera.
+async function applyDevices() {
+  const changed = {};
+  for (const kind of DEVICE_KINDS) {
+    const value = $(`meeting-${kind}`).value;
+    if (value !== inUse[kind]) changed[kind] = value;
+  }
+  $("devices-dialog").close();
+  if (Object.keys(changed).length === 0) return;
+  inUse = { ...inUse, ...changed };
+  // The join screen offers the same ones next time.
+  for (const [kind, value] of Object.entries(changed)) {
+    if ($(kind).querySelector(`option[value="${CSS.escape(value)}"]`)) $(kind).value = value;
+  }
+  await invoke("set_devices", { devices: changed });
+  await refreshState();
+}
+
 async function join() {
   lastError = null;
   $("error").textContent = "";
@@ -322,6 +356,7 @@ async function join() {
   }
   state = null;
   troubleSince = Date.now();
+  inUse = Object.fromEntries(DEVICE_KINDS.map((k) => [k, $(k).value]));
   // Joined, but the room could not be remembered (no keyring): say so in the meeting.
   $("notice").textContent = notice ? tr(notice.code) : "";
   show("meeting");
@@ -334,6 +369,23 @@ async function join() {
 // plugged in now appears; the user's choice (or the saved preference) stays selected.
 let deviceSignature = "";
 
+// A device picker with `list` ({ id, label }) and "none", `wanted` selected if it is there.
+function fillSelect(select, list, wanted) {
+  const options = list.map((d) => {
+    const o = document.createElement("option");
+    o.value = d.id;
+    o.textContent = d.label;
+    if (d.id === "") o.dataset.default = "";
+    return o;
+  });
+  const none = document.createElement("option");
+  none.value = "none";
+  none.textContent = tr("noDevice");
+  options.push(none);
+  $(select).replaceChildren(...options);
+  if (wanted != null && options.some((o) => o.value === wanted)) $(select).value = wanted;
+}
+
 async function fillDevices() {
   if (!tauri) return;
   const devices = await invoke("devices");
@@ -341,22 +393,8 @@ async function fillDevices() {
   if (signature === deviceSignature) return;
   const first = deviceSignature === "";
   deviceSignature = signature;
-  const fill = (select, list, preferred) => {
-    const previous = first ? preferred : $(select).value;
-    const options = list.map((d) => {
-      const o = document.createElement("option");
-      o.value = d.id;
-      o.textContent = d.label;
-      if (d.id === "") o.dataset.default = "";
-      return o;
-    });
-    const none = document.createElement("option");
-    none.value = "none";
-    none.textContent = tr("noDevice");
-    options.push(none);
-    $(select).replaceChildren(...options);
-    if (previous != null && options.some((o) => o.value === previous)) $(select).value = previous;
-  };
+  const fill = (select, list, preferred) =>
+    fillSelect(select, list, first ? preferred : $(select).value);
   fill("camera", devices.cameras, settings?.camera);
   fill("microphone", devices.microphones, settings?.microphone);
   fill("speaker", devices.speakers, settings?.speaker);
@@ -491,6 +529,9 @@ $("open-settings").addEventListener("click", () => {
   $("settings-dialog").showModal();
 });
 $("settings-cancel").addEventListener("click", () => $("settings-dialog").close());
+$("open-devices").addEventListener("click", openDevices);
+$("devices-apply").addEventListener("click", applyDevices);
+$("devices-cancel").addEventListener("click", () => $("devices-dialog").close());
 $("ice-add").addEventListener("click", () => {
   const row = iceRow();
   $("ice-list").append(row);

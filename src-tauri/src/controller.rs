@@ -41,7 +41,7 @@ impl AppError {
 
 /// Which devices to use, as the pre-join screen chose them.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct DeviceChoice {
     /// "none", "synthetic" or a camera index.
     pub camera: Option<String>,
@@ -240,6 +240,21 @@ impl Controller {
         Some(on)
     }
 
+    /// Uses other devices in the running meeting: each of `devices`' camera, microphone and
+    /// speaker that is set replaces the one in use. Returns whether a meeting was running.
+    pub fn set_devices(&self, devices: &DeviceChoice) -> bool {
+        let slot = self.lock();
+        let Some(m) = slot.as_ref().filter(|m| !m.is_finished()) else {
+            return false;
+        };
+        m.set_devices(conclave::client::DeviceChange {
+            camera: devices.camera.is_some().then(|| devices.camera()),
+            mic: devices.microphone.is_some().then(|| devices.microphone()),
+            speaker: devices.speaker.is_some().then(|| devices.speaker()),
+        });
+        true
+    }
+
     /// Flips the microphone (tray, shortcut).
     pub fn toggle_audio(&self) -> Option<bool> {
         let on = self.lock().as_ref()?.switches().audio();
@@ -363,6 +378,43 @@ mod tests {
     /// which is all the switches need.
     const LINK: &str = "conclave://join?sfu=ws%3A%2F%2F127.0.0.1%3A9&room=r\
                         #k=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    /// The meeting's device problems once `done` holds for them (or after 2 s).
+    async fn problems_when(
+        c: &Controller,
+        done: impl Fn(&[conclave::client::DeviceProblem]) -> bool,
+    ) -> Vec<conclave::client::DeviceProblem> {
+        for _ in 0..100 {
+            let problems = c.state().unwrap().device_problems;
+            if done(&problems) {
+                return problems;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        c.state().unwrap().device_problems
+    }
+
+    #[tokio::test]
+    async fn devices_are_replaced_during_a_meeting() {
+        let c = Controller::new(None);
+        let camera = |id: &str| DeviceChoice {
+            camera: Some(id.into()),
+            ..DeviceChoice::default()
+        };
+        assert!(!c.set_devices(&camera("synthetic")), "no meeting");
+        c.join(LINK, "Alice", &devices(), Network::default(), None, false)
+            .unwrap();
+        // A camera that is not there: the meeting says so.
+        assert!(c.set_devices(&camera("99")));
+        let problems = problems_when(&c, |p| !p.is_empty()).await;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].device, conclave::client::Device::Camera);
+        assert_eq!(problems[0].problem, conclave::client::Problem::NotFound);
+        // Another choice replaces it, and what was said about it goes.
+        assert!(c.set_devices(&camera("none")));
+        assert_eq!(problems_when(&c, <[_]>::is_empty).await, []);
+        c.leave();
+    }
 
     #[tokio::test]
     async fn tray_and_shortcuts_steer_the_meeting_like_the_window() {

@@ -286,6 +286,13 @@ fn set_video(app: AppHandle, controller: State<'_, Controller>, on: bool) -> Opt
     result
 }
 
+/// Replaces the meeting's camera, microphone or speaker (those `devices` names); false outside
+/// a meeting. What cannot be opened shows in the meeting's `device_problems`.
+#[tauri::command]
+async fn set_devices(controller: State<'_, Controller>, devices: DeviceChoice) -> Result<bool, ()> {
+    Ok(controller.set_devices(&devices))
+}
+
 /// What the meeting screen shows (polled by the page). The tray follows along, so that it
 /// notices a meeting that ended by itself.
 #[tauri::command]
@@ -446,6 +453,7 @@ pub fn run() -> Result<(), tauri::Error> {
             set_language,
             test_call,
             preview_start,
+            set_devices,
             preview_stop,
             preview_level,
             settings_get,

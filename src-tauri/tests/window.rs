@@ -846,3 +846,108 @@ fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_sa
         let _ = child.wait();
     }
 }
+
+#[test]
+fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said() {
+    let net = JanusNet::start();
+    let _desktop = Desktop::start(&net);
+    let shots = Desktop::screenshot_dir("devices");
+    let link = new_link("devices-test");
+    let bob_stats = net.dir.join("bob.json");
+    let bob = headless(&net, &link, "Bob", "tone", "35s")
+        .arg("--stats-json")
+        .arg(&bob_stats)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let session = Session::start(DRIVER_PORT, app());
+    // Alice joins without camera or microphone: she only listens.
+    prejoin(&session, &link, "Alice", "none");
+    session.find("#join").click();
+    wait_drawn(&session, "Bob's tile", Duration::from_secs(30), 10);
+    assert_eq!(
+        session.script("return state.video_frames_sent", json!([])),
+        0
+    );
+    assert_eq!(text(&session, "#participants .me"), "You · no microphone");
+
+    // In the meeting she picks the camera, and a microphone that is not there.
+    let open_devices = || {
+        session.find("#open-devices").click();
+        session.wait_for(
+            "the devices dialog",
+            Duration::from_secs(5),
+            "return document.getElementById('devices-dialog').open",
+        );
+    };
+    open_devices();
+    session.script(
+        "document.getElementById('meeting-camera').value = 'synthetic';\
+         const mic = document.getElementById('meeting-microphone');\
+         const gone = document.createElement('option');\
+         gone.value = 'Nope';\
+         mic.append(gone);\
+         mic.value = 'Nope';",
+        json!([]),
+    );
+    save(&shots, "1-devices-en.png", &session);
+    session.find("#devices-apply").click();
+    session.wait_for(
+        "the missing microphone, said",
+        Duration::from_secs(10),
+        "return [...document.querySelectorAll('#warnings li')].some(w => w.textContent\
+           === 'No microphone named “Nope” was found; you take part without sound.');",
+    );
+    // She joined again to publish the camera, and sends its pictures.
+    session.wait_for(
+        "her video going out",
+        Duration::from_secs(20),
+        "return state.connection === 'connected' && state.video_frames_sent > 60",
+    );
+    save(&shots, "2-camera-on-missing-mic-en.png", &session);
+    session.find("button[data-lang=de]").click();
+    session.wait_for(
+        "the missing microphone, in German",
+        Duration::from_secs(5),
+        "return [...document.querySelectorAll('#warnings li')].some(w => w.textContent\
+           === 'Kein Mikrofon namens „Nope“ gefunden; Sie nehmen ohne Ton teil.');",
+    );
+    // A microphone that is there: the warning goes, her voice goes out.
+    open_devices();
+    session.script(
+        "document.getElementById('meeting-microphone').value = 'synthetic';",
+        json!([]),
+    );
+    session.find("#devices-apply").click();
+    session.wait_for(
+        "no more warning",
+        Duration::from_secs(10),
+        "return document.querySelectorAll('#warnings li').length === 0",
+    );
+    assert_eq!(text(&session, "#participants .me"), "Sie · Mikrofon an");
+    save(&shots, "3-all-devices-de.png", &session);
+
+    // Bob saw her pictures and heard her (after she took the devices: she joined with none).
+    let out = bob.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value = serde_json::from_str(&std::fs::read_to_string(&bob_stats).unwrap()).unwrap();
+    let alice = stats["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["display_name"] == "Alice")
+        .unwrap_or_else(|| panic!("Bob saw Alice: {stats}"));
+    assert!(
+        alice["video"]["frames_decoded"].as_u64().unwrap() > 60,
+        "{alice}"
+    );
+    assert!(
+        alice["audio"]["frames_decrypted"].as_u64().unwrap() > 50,
+        "{alice}"
+    );
+    session.close();
+}

@@ -27,7 +27,7 @@ pub struct EncodedAudio {
     pub voice: bool,
 }
 
-/// The running capture threads.
+/// The running capture threads. Camera and microphone can each be replaced while capturing.
 pub struct Capture {
     /// Encoded video frames.
     pub video: mpsc::Receiver<EncodedVideo>,
@@ -35,31 +35,66 @@ pub struct Capture {
     pub audio: mpsc::Receiver<EncodedAudio>,
     /// Set to ask the encoder for a keyframe (a new subscriber, a loss report, a reconnect).
     pub keyframe: Arc<AtomicBool>,
-    /// Devices that could not be opened (the meeting goes on without them).
-    pub warnings: Vec<DeviceProblem>,
-    /// Whether anything is captured at all; without camera and microphone we only listen.
-    pub sending: bool,
-    /// Devices that stopped during the meeting (unplugged, failed).
-    pub lost: Lost,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    /// Devices that could not be opened or stopped (the meeting goes on without them), shared
+    /// with playback and with whoever reports to the user.
+    pub problems: Problems,
+    video_tx: mpsc::Sender<EncodedVideo>,
+    audio_tx: mpsc::Sender<EncodedAudio>,
+    format: VideoFormat,
+    bitrate: u32,
+    keyframe_interval: std::time::Duration,
+    camera: Option<Worker>,
+    mic: Option<Worker>,
 }
 
-/// Devices lost while capturing, shared with whoever reports to the user.
-pub type Lost = Arc<std::sync::Mutex<Vec<DeviceProblem>>>;
+/// One device's capture thread.
+struct Worker {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
 
-/// Adds `what` to `lost`; the meeting reports it to the user.
-pub fn report_lost(lost: &Lost, what: DeviceProblem) {
+impl Worker {
+    fn spawn(run: impl FnOnce(Arc<AtomicBool>) + Send + 'static) -> Worker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        Worker {
+            stop,
+            thread: std::thread::spawn(move || run(flag)),
+        }
+    }
+
+    /// Stops the thread and waits for it: it notices at its next frame (at most one frame
+    /// interval), so the device is closed when this returns.
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}
+
+/// What is wrong with our devices now, shared between capture, playback and the report.
+pub type Problems = Arc<std::sync::Mutex<Vec<DeviceProblem>>>;
+
+/// Adds `what` to `problems`; the meeting reports it to the user.
+pub fn report(problems: &Problems, what: DeviceProblem) {
     tracing::warn!("{what}");
-    lost.lock()
+    lock(problems).push(what);
+}
+
+/// Drops what `problems` says about `device`: it has been replaced.
+pub fn forget(problems: &Problems, device: Device) {
+    lock(problems).retain(|p| p.device != device);
+}
+
+fn lock(problems: &Problems) -> std::sync::MutexGuard<'_, Vec<DeviceProblem>> {
+    problems
+        .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(what);
 }
 
 impl std::fmt::Debug for Capture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Capture")
-            .field("warnings", &self.warnings)
+            .field("problems", &self.problems)
             .finish_non_exhaustive()
     }
 }
@@ -75,82 +110,98 @@ impl Capture {
     ) -> Self {
         let (video_tx, video_rx) = mpsc::channel(4);
         let (audio_tx, audio_rx) = mpsc::channel(16);
-        let keyframe = Arc::new(AtomicBool::new(true));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut warnings = Vec::new();
-        let mut threads = Vec::new();
-        let lost = Lost::default();
-
-        let source: Option<Box<dyn VideoSource>> = match camera {
-            CameraChoice::None => None,
-            CameraChoice::Synthetic => match SyntheticCamera::new(video) {
-                Ok(c) => Some(Box::new(c)),
-                Err(e) => {
-                    warnings.push(DeviceProblem::from_error(Device::Camera, &e));
-                    None
-                }
-            },
-            CameraChoice::Device(index) => match Camera::open(*index, video) {
-                Ok(c) => Some(Box::new(c)),
-                Err(e) => {
-                    warnings.push(DeviceProblem::from_error(Device::Camera, &e));
-                    None
-                }
-            },
-        };
-        if let Some(source) = source {
-            let (keyframe, stop, lost) = (keyframe.clone(), stop.clone(), lost.clone());
-            threads.push(std::thread::spawn(move || {
-                video_loop(
-                    source,
-                    bitrate,
-                    keyframe_interval,
-                    video_tx,
-                    keyframe,
-                    stop,
-                    lost,
-                );
-            }));
-        }
-
-        let mic: Option<Box<dyn AudioSource>> = match mic {
-            MicChoice::None => None,
-            MicChoice::Synthetic(signal) => Some(Box::new(SyntheticMic::new(signal.clone()))),
-            MicChoice::Device(name) => match Microphone::open(name.as_deref()) {
-                Ok(m) => Some(Box::new(m)),
-                Err(e) => {
-                    warnings.push(DeviceProblem::from_error(Device::Microphone, &e));
-                    None
-                }
-            },
-        };
-        if let Some(mic) = mic {
-            let (stop, lost) = (stop.clone(), lost.clone());
-            threads.push(std::thread::spawn(move || {
-                audio_loop(mic, audio_tx, stop, lost)
-            }));
-        }
-        Capture {
-            sending: !threads.is_empty(),
+        let mut capture = Capture {
             video: video_rx,
             audio: audio_rx,
-            keyframe,
-            warnings,
-            lost,
-            stop,
-            threads,
+            keyframe: Arc::new(AtomicBool::new(true)),
+            problems: Problems::default(),
+            video_tx,
+            audio_tx,
+            format: video,
+            bitrate,
+            keyframe_interval,
+            camera: None,
+            mic: None,
+        };
+        capture.set_camera(camera);
+        capture.set_mic(mic);
+        capture
+    }
+
+    /// Whether anything is captured at all; without camera and microphone we only listen.
+    pub fn sending(&self) -> bool {
+        self.camera.is_some() || self.mic.is_some()
+    }
+
+    /// Closes the current camera, if any, and captures from `camera` instead. What was said
+    /// about the previous camera is forgotten; if this one cannot be opened, that is reported
+    /// (and returned) and there is no camera.
+    pub fn set_camera(&mut self, camera: &CameraChoice) -> Option<DeviceProblem> {
+        if let Some(worker) = self.camera.take() {
+            worker.stop();
         }
+        forget(&self.problems, Device::Camera);
+        let opened: Result<Box<dyn VideoSource>, _> = match camera {
+            CameraChoice::None => return None,
+            CameraChoice::Synthetic => {
+                SyntheticCamera::new(self.format).map(|c| Box::new(c) as Box<dyn VideoSource>)
+            }
+            CameraChoice::Device(index) => {
+                Camera::open(*index, self.format).map(|c| Box::new(c) as Box<dyn VideoSource>)
+            }
+        };
+        let source = match opened {
+            Ok(source) => source,
+            Err(e) => {
+                let problem = DeviceProblem::from_error(Device::Camera, &e);
+                report(&self.problems, problem.clone());
+                return Some(problem);
+            }
+        };
+        // The receivers' decoders need a keyframe from the new picture's first frame.
+        self.keyframe.store(true, Ordering::Relaxed);
+        let (bitrate, interval) = (self.bitrate, self.keyframe_interval);
+        let (out, keyframe, lost) = (
+            self.video_tx.clone(),
+            self.keyframe.clone(),
+            self.problems.clone(),
+        );
+        self.camera = Some(Worker::spawn(move |stop| {
+            video_loop(source, bitrate, interval, out, keyframe, stop, lost);
+        }));
+        None
+    }
+
+    /// Closes the current microphone, if any, and captures from `mic` instead; as
+    /// [`Capture::set_camera`].
+    pub fn set_mic(&mut self, mic: &MicChoice) -> Option<DeviceProblem> {
+        if let Some(worker) = self.mic.take() {
+            worker.stop();
+        }
+        forget(&self.problems, Device::Microphone);
+        let source: Box<dyn AudioSource> = match mic {
+            MicChoice::None => return None,
+            MicChoice::Synthetic(signal) => Box::new(SyntheticMic::new(signal.clone())),
+            MicChoice::Device(name) => match Microphone::open(name.as_deref()) {
+                Ok(m) => Box::new(m),
+                Err(e) => {
+                    let problem = DeviceProblem::from_error(Device::Microphone, &e);
+                    report(&self.problems, problem.clone());
+                    return Some(problem);
+                }
+            },
+        };
+        let (out, lost) = (self.audio_tx.clone(), self.problems.clone());
+        self.mic = Some(Worker::spawn(move |stop| {
+            audio_loop(source, out, stop, lost)
+        }));
+        None
     }
 
     /// Stops the threads and waits for them.
     pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        // Dropping the receivers unblocks senders; the threads notice the stop flag at their next
-        // frame (at most one frame interval).
-        drop(self.video);
-        drop(self.audio);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        for worker in [self.camera.take(), self.mic.take()].into_iter().flatten() {
+            worker.stop();
         }
     }
 }
@@ -162,7 +213,7 @@ fn video_loop(
     out: mpsc::Sender<EncodedVideo>,
     keyframe: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
-    lost: Lost,
+    lost: Problems,
 ) {
     let format = source.format();
     let mut encoder = H264Encoder::new(VideoEncoderSettings {
@@ -177,7 +228,7 @@ fn video_loop(
         let frame = match source.next_frame() {
             Ok(frame) => frame,
             Err(e) => {
-                report_lost(&lost, DeviceProblem::from_error(Device::Camera, &e));
+                report(&lost, DeviceProblem::from_error(Device::Camera, &e));
                 return;
             }
         };
@@ -191,7 +242,7 @@ fn video_loop(
             },
             Ok(None) => {}
             Err(e) => {
-                report_lost(&lost, DeviceProblem::from_codec_error(Device::Camera, &e));
+                report(&lost, DeviceProblem::from_codec_error(Device::Camera, &e));
                 return;
             }
         }
@@ -202,12 +253,12 @@ fn audio_loop(
     mut mic: Box<dyn AudioSource>,
     out: mpsc::Sender<EncodedAudio>,
     stop: Arc<AtomicBool>,
-    lost: Lost,
+    lost: Problems,
 ) {
     let mut encoder = match OpusEncoder::new(AudioEncoderSettings::default()) {
         Ok(encoder) => encoder,
         Err(e) => {
-            report_lost(
+            report(
                 &lost,
                 DeviceProblem::from_codec_error(Device::Microphone, &e),
             );
@@ -218,7 +269,7 @@ fn audio_loop(
         let frame = match mic.next_frame() {
             Ok(frame) => frame,
             Err(e) => {
-                report_lost(&lost, DeviceProblem::from_error(Device::Microphone, &e));
+                report(&lost, DeviceProblem::from_error(Device::Microphone, &e));
                 return;
             }
         };
@@ -226,7 +277,7 @@ fn audio_loop(
         let packet = match encoder.encode(&frame.samples) {
             Ok(packet) => packet,
             Err(e) => {
-                report_lost(
+                report(
                     &lost,
                     DeviceProblem::from_codec_error(Device::Microphone, &e),
                 );
@@ -286,7 +337,7 @@ mod tests {
     #[test]
     fn an_unplugged_camera_is_reported_and_capture_goes_on() {
         let (tx, mut rx) = mpsc::channel(8);
-        let lost = Lost::default();
+        let lost = Problems::default();
         let stop = Arc::new(AtomicBool::new(false));
         let keyframe = Arc::new(AtomicBool::new(true));
         video_loop(
@@ -310,6 +361,51 @@ mod tests {
             (Device::Camera, super::super::Problem::Stopped)
         );
         assert!(lost[0].detail.contains("unplugged"), "{lost:?}");
+    }
+
+    #[test]
+    fn camera_and_microphone_can_be_replaced_while_capturing() {
+        let format = VideoFormat {
+            width: 320,
+            height: 240,
+            fps: 30,
+        };
+        let second = std::time::Duration::from_secs(1);
+        let mut capture = Capture::start(
+            &CameraChoice::None,
+            &MicChoice::None,
+            format,
+            100_000,
+            second,
+        );
+        assert!(!capture.sending());
+        // A camera that is not there: said, and nothing captured.
+        let problem = capture
+            .set_camera(&CameraChoice::Device(99))
+            .expect("no camera 99");
+        assert_eq!(problem.problem, super::super::Problem::NotFound);
+        assert_eq!(*lock(&capture.problems), [problem]);
+        assert!(!capture.sending());
+        // Another one: the old problem is forgotten, pictures arrive, the first a keyframe.
+        assert_eq!(capture.set_camera(&CameraChoice::Synthetic), None);
+        assert!(lock(&capture.problems).is_empty());
+        assert!(capture.sending());
+        let first = capture.video.blocking_recv().expect("a picture");
+        assert!(first.keyframe);
+        // The microphone too.
+        let tone = conclave_media::synthetic::Signal::Tone {
+            hz: 440.0,
+            amplitude: 0.3,
+        };
+        assert_eq!(capture.set_mic(&MicChoice::Synthetic(tone)), None);
+        assert!(capture.audio.blocking_recv().is_some());
+        // Camera off: its thread is gone when set_camera returns, so nothing more arrives.
+        assert_eq!(capture.set_camera(&CameraChoice::None), None);
+        while capture.video.try_recv().is_ok() {}
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(capture.video.try_recv().is_err());
+        assert!(capture.sending(), "the microphone still captures");
+        capture.stop();
     }
 
     #[test]

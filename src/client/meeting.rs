@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use super::run::{self, SharedTally};
 use super::{JoinOptions, MeetingStats};
+use crate::selftest::{CameraChoice, MicChoice, SpeakerChoice};
 
 /// What we send, switchable during the meeting (the tray, a shortcut, a button).
 #[derive(Debug)]
@@ -28,11 +29,24 @@ impl Switches {
     }
 }
 
+/// Devices to use from now on during a meeting; `None` keeps that one as it is.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceChange {
+    /// The camera.
+    pub camera: Option<CameraChoice>,
+    /// The microphone.
+    pub mic: Option<MicChoice>,
+    /// The speaker.
+    pub speaker: Option<SpeakerChoice>,
+}
+
 /// What the meeting loop is asked to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) enum Command {
     /// A switch changed: tell the others at once, and start the encoder afresh if needed.
     SwitchesChanged,
+    /// Use other devices.
+    Devices(DeviceChange),
     /// Leave the room now.
     Leave,
 }
@@ -83,6 +97,14 @@ impl Meeting {
     pub fn set_video(&self, on: bool) {
         self.switches.video.store(on, Ordering::Relaxed);
         let _ = self.commands.send(Command::SwitchesChanged);
+    }
+
+    /// Closes the devices `change` names and opens those it asks for instead, keeping the
+    /// others. One that cannot be opened is reported in the meeting's `device_problems`. A
+    /// listener who gets a camera or microphone rejoins the room to publish them (a moment's
+    /// gap in what it receives).
+    pub fn set_devices(&self, change: DeviceChange) {
+        let _ = self.commands.send(Command::Devices(change));
     }
 
     /// What we send now.

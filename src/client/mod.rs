@@ -19,7 +19,7 @@ mod video_out;
 
 pub use device_problem::{Device, DeviceProblem, Problem};
 pub use encoded_out::{Ask, EncodedOut, Unit};
-pub use meeting::{Meeting, Switches};
+pub use meeting::{DeviceChange, Meeting, Switches};
 pub use peer::IceServer;
 pub use preview::{PREVIEW_FEED, Preview};
 pub use run::{JoinOptions, janus_room, join};

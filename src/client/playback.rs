@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::capture::{Lost, report_lost};
+use super::capture::{Problems, report};
 use super::device_problem::{Device, DeviceProblem};
 use conclave_media::jitter::{JitterBuffer, Playout};
 use conclave_media::{AudioSink, OpusDecoder, SAMPLES_PER_FRAME, wall_clock_us};
@@ -22,6 +22,9 @@ struct Stream {
 #[derive(Default)]
 pub struct Playback {
     streams: Mutex<HashMap<u64, Stream>>,
+    /// Where the mix goes; none: nothing is decoded or played (a silent participant, or a
+    /// speaker that failed).
+    speaker: Mutex<Option<Box<dyn AudioSink>>>,
     stop: AtomicBool,
     /// Frames handed to the speaker.
     played: std::sync::atomic::AtomicU64,
@@ -38,24 +41,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Playback {
-    /// Starts playing into `speaker` until [`Playback::stop`]; a speaker that fails is reported
-    /// in `lost`.
-    pub fn start(mut speaker: Box<dyn AudioSink>, lost: Lost) -> Arc<Playback> {
-        let playback = Arc::new(Playback::default());
+    /// Starts playing into `speaker` (if any) until [`Playback::stop`]; a speaker that fails is
+    /// reported in `problems` and dropped.
+    pub fn start(speaker: Option<Box<dyn AudioSink>>, problems: Problems) -> Arc<Playback> {
+        let playback = Arc::new(Playback {
+            speaker: Mutex::new(speaker),
+            ..Playback::default()
+        });
         let mixer = playback.clone();
-        let lost_too = lost.clone();
+        let reported = problems.clone();
         let spawned = std::thread::Builder::new()
             .name("conclave-mixer".into())
             .spawn(move || {
                 let frame = Duration::from_millis(20);
                 let mut next = Instant::now() + frame;
                 while !mixer.stop.load(Ordering::Relaxed) {
-                    let mix = mixer.mix();
-                    if let Err(e) = speaker.play(&mix) {
-                        report_lost(&lost, DeviceProblem::from_error(Device::Speaker, &e));
-                        return;
-                    }
-                    mixer.played.fetch_add(1, Ordering::Relaxed);
+                    mixer.play_next(&reported);
                     std::thread::sleep(next.saturating_duration_since(Instant::now()));
                     next += frame;
                     // After a stall (a suspended laptop), do not try to catch up.
@@ -67,13 +68,51 @@ impl Playback {
         if let Err(e) = spawned {
             let problem =
                 DeviceProblem::failed(Device::Speaker, format!("no playback thread: {e}"));
-            report_lost(&lost_too, problem);
+            report(&problems, problem);
         }
         playback
     }
 
-    /// Queues a decrypted Opus packet of participant `feed`.
+    /// Plays the next 20 ms, if there is a speaker.
+    fn play_next(&self, problems: &Problems) {
+        if !self.playing() {
+            return;
+        }
+        let mix = self.mix();
+        let mut speaker = lock(&self.speaker);
+        let Some(sink) = speaker.as_mut() else {
+            return;
+        };
+        match sink.play(&mix) {
+            Ok(()) => {
+                self.played.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                *speaker = None;
+                lock(&self.streams).clear();
+                report(problems, DeviceProblem::from_error(Device::Speaker, &e));
+            }
+        }
+    }
+
+    /// Plays into `speaker` from now on instead (none: stops playing).
+    pub fn set_speaker(&self, speaker: Option<Box<dyn AudioSink>>) {
+        if speaker.is_none() {
+            lock(&self.streams).clear();
+        }
+        *lock(&self.speaker) = speaker;
+    }
+
+    /// Whether there is a speaker to play to: without one, pushing is pointless.
+    pub fn playing(&self) -> bool {
+        lock(&self.speaker).is_some()
+    }
+
+    /// Queues a decrypted Opus packet of participant `feed` (dropped without a speaker).
     pub fn push(&self, feed: u64, seq: u16, rtp_timestamp: u32, packet: Vec<u8>) {
+        if !self.playing() {
+            return;
+        }
         let mut streams = lock(&self.streams);
         let stream = match streams.entry(feed) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -150,7 +189,10 @@ mod tests {
 
     #[test]
     fn two_participants_are_mixed_and_a_lost_packet_is_concealed() {
-        let playback = Playback::default();
+        let playback = Playback {
+            speaker: Mutex::new(Some(Box::new(crate::selftest::NullSpeaker))),
+            ..Playback::default()
+        };
         let mut a = OpusEncoder::new(AudioEncoderSettings::default()).unwrap();
         let mut b = OpusEncoder::new(AudioEncoderSettings::default()).unwrap();
         // In step with real time: a packet from each, then 20 ms of playback.
@@ -207,10 +249,43 @@ mod tests {
         }
     }
 
+    /// A speaker that counts what it is given.
+    struct Counting(Arc<std::sync::atomic::AtomicU64>);
+
+    impl AudioSink for Counting {
+        fn play(&mut self, _: &[f32]) -> Result<(), conclave_media::DeviceError> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_speaker_can_be_replaced_and_without_one_nothing_is_queued() {
+        let playback = Playback::start(None, Problems::default());
+        assert!(!playback.playing());
+        playback.push(1, 0, 0, vec![0xf8, 0xff, 0xfe]);
+        assert!(
+            lock(&playback.streams).is_empty(),
+            "nothing queued for no one"
+        );
+        let heard = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        playback.set_speaker(Some(Box::new(Counting(heard.clone()))));
+        assert!(playback.playing());
+        std::thread::sleep(Duration::from_millis(200));
+        let played = heard.load(Ordering::Relaxed);
+        assert!(played >= 5, "{played} frames in 200 ms");
+        playback.set_speaker(None);
+        let stopped_at = heard.load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(heard.load(Ordering::Relaxed), stopped_at);
+        assert_eq!(playback.frames_played(), stopped_at);
+        playback.stop();
+    }
+
     #[test]
     fn a_speaker_that_stops_is_reported_as_lost() {
-        let lost = Lost::default();
-        let playback = Playback::start(Box::new(Unplugged { frames: 3 }), lost.clone());
+        let lost = Problems::default();
+        let playback = Playback::start(Some(Box::new(Unplugged { frames: 3 })), lost.clone());
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while lock(&lost).is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));

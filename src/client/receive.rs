@@ -50,7 +50,7 @@ pub fn spawn(
     receivers: Receivers,
     tally: SharedTally,
     video: VideoSinks,
-    playback: Option<Arc<Playback>>,
+    playback: Arc<Playback>,
     measure_audio_latency: bool,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -235,7 +235,7 @@ async fn receive_audio(
     feed: u64,
     receiver: Arc<Mutex<conclave_e2ee::Receiver>>,
     tally: SharedTally,
-    playback: Option<Arc<Playback>>,
+    playback: Arc<Playback>,
     measure_latency: bool,
 ) {
     let Ok(mut decoder) = OpusDecoder::new() else {
@@ -250,7 +250,7 @@ async fn receive_audio(
             continue;
         };
         let result = lock(&receiver).unprotect(Codec::Opus, &packet.payload);
-        if let (Some(playback), Ok(plain)) = (&playback, &result) {
+        if let (true, Ok(plain)) = (playback.playing(), &result) {
             let h = &packet.header;
             playback.push(feed, h.sequence_number, h.timestamp, plain.clone());
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use conclave_e2ee::{CipherSuite, Codec, KidScheme, Receiver, Sender};
 use conclave_group::{Group, GroupEvent, Identity, Psk};
-use conclave_media::VideoFormat;
+use conclave_media::{AudioSink, VideoFormat};
 use conclave_room::JoinLink;
 use conclave_room::sfu::janus::{Failure, JanusSession, JoinConfig, SfuEvent};
 use futures_util::{SinkExt, StreamExt};
@@ -26,10 +26,10 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::ClientError;
-use super::capture::{Capture, EncodedAudio};
+use super::capture::{self, Capture, EncodedAudio, Problems};
 use super::device_problem::{Device, DeviceProblem};
 use super::keylog::KeyLog;
-use super::meeting::{Command, Meeting, Switches};
+use super::meeting::{Command, DeviceChange, Meeting, Switches};
 use super::peer::{H264_PT, OPUS_PT, Peer, PeerEvent};
 use super::playback::Playback;
 use super::receive;
@@ -184,23 +184,11 @@ pub(crate) async fn run(
         options.video_bitrate_bps,
         options.keyframe_interval,
     );
-    {
-        let mut t = lock(&tally);
-        t.device_problems.append(&mut capture.warnings);
-        t.devices_lost = Some(capture.lost.clone());
-    }
-    let playback = match &options.speaker {
-        SpeakerChoice::Null => None,
-        SpeakerChoice::Device(name) => match conclave_media::Speaker::open(name.as_deref()) {
-            Ok(speaker) => Some(Playback::start(Box::new(speaker), capture.lost.clone())),
-            Err(e) => {
-                lock(&tally)
-                    .device_problems
-                    .push(DeviceProblem::from_error(Device::Speaker, &e));
-                None
-            }
-        },
-    };
+    lock(&tally).device_problems = Some(capture.problems.clone());
+    let playback = Playback::start(
+        open_speaker(&options.speaker, &capture.problems),
+        capture.problems.clone(),
+    );
     let keylog = KeyLog::from_env().map(Arc::new);
     let deadline = Instant::now() + options.duration;
     // Why the meeting ended early, if it did.
@@ -217,7 +205,8 @@ pub(crate) async fn run(
         );
         let started = Instant::now();
         match attempt.run(&mut capture, &mut commands, deadline).await {
-            Ok(()) => break,
+            Ok(End::Left) => break,
+            Ok(End::Republish) => lock(&tally).connection = Connection::Connecting,
             Err(ClientError::Sfu(Failure::Refused { code, reason })) => {
                 ended = Some((
                     ErrorKind::SfuRefused,
@@ -245,7 +234,7 @@ pub(crate) async fn run(
                     ));
                     break;
                 }
-                if wait_or_leave(wait, &mut commands).await {
+                if wait_or_leave(wait, &mut commands, &mut capture, &playback).await {
                     break;
                 }
                 backoff = (backoff * 2).min(RETRY_MAX);
@@ -255,10 +244,8 @@ pub(crate) async fn run(
     }
     capture.stop();
     let mut t = lock(&tally);
-    if let Some(p) = playback {
-        p.stop();
-        t.audio_frames_played = p.frames_played();
-    }
+    playback.stop();
+    t.audio_frames_played = playback.frames_played();
     t.connection = if ended.is_some() {
         Connection::Failed
     } else {
@@ -268,8 +255,42 @@ pub(crate) async fn run(
     t.report(&pseudonym, &switches)
 }
 
-/// Sleeps for `wait`; true if asked to leave meanwhile.
-async fn wait_or_leave(wait: Duration, commands: &mut UnboundedReceiver<Command>) -> bool {
+/// Opens the speaker `choice` names: none for [`SpeakerChoice::Null`], or when it cannot be
+/// opened (reported in `problems`, where what was said about the previous speaker is dropped).
+fn open_speaker(choice: &SpeakerChoice, problems: &Problems) -> Option<Box<dyn AudioSink>> {
+    capture::forget(problems, Device::Speaker);
+    let SpeakerChoice::Device(name) = choice else {
+        return None;
+    };
+    match conclave_media::Speaker::open(name.as_deref()) {
+        Ok(speaker) => Some(Box::new(speaker)),
+        Err(e) => {
+            capture::report(problems, DeviceProblem::from_error(Device::Speaker, &e));
+            None
+        }
+    }
+}
+
+/// Uses the devices `change` asks for (device problems go to where capture reports them).
+fn change_devices(change: &DeviceChange, capture: &mut Capture, playback: &Playback) {
+    if let Some(camera) = &change.camera {
+        capture.set_camera(camera);
+    }
+    if let Some(mic) = &change.mic {
+        capture.set_mic(mic);
+    }
+    if let Some(speaker) = &change.speaker {
+        playback.set_speaker(open_speaker(speaker, &capture.problems));
+    }
+}
+
+/// Sleeps for `wait` (changing devices if asked); true if asked to leave meanwhile.
+async fn wait_or_leave(
+    wait: Duration,
+    commands: &mut UnboundedReceiver<Command>,
+    capture: &mut Capture,
+    playback: &Playback,
+) -> bool {
     let until = Instant::now() + wait;
     loop {
         tokio::select! {
@@ -277,6 +298,7 @@ async fn wait_or_leave(wait: Duration, commands: &mut UnboundedReceiver<Command>
             command = commands.recv() => match command {
                 Some(Command::Leave) | None => return true,
                 Some(Command::SwitchesChanged) => {}
+                Some(Command::Devices(change)) => change_devices(&change, capture, playback),
             },
         }
     }
@@ -328,12 +350,20 @@ struct Publishing {
     live: bool,
 }
 
+/// How an attempt that did not fail ended.
+enum End {
+    /// We left: asked to, or the meeting's time was up.
+    Left,
+    /// We left to join again, publishing what we capture now.
+    Republish,
+}
+
 /// One connection to the SFU, from WebSocket to leave or loss.
 struct Attempt<'a> {
     options: &'a JoinOptions,
     tally: &'a SharedTally,
     switches: &'a Switches,
-    playback: Option<Arc<Playback>>,
+    playback: Arc<Playback>,
     session: JanusSession,
     publishing: Option<Publishing>,
     subscriber: Option<Peer>,
@@ -355,7 +385,7 @@ impl<'a> Attempt<'a> {
         pseudonym: &str,
         tally: &'a SharedTally,
         switches: &'a Switches,
-        playback: Option<Arc<Playback>>,
+        playback: Arc<Playback>,
         keylog: Option<Arc<KeyLog>>,
     ) -> Self {
         let (group_tx, group_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -388,7 +418,7 @@ impl<'a> Attempt<'a> {
         capture: &mut Capture,
         commands: &mut UnboundedReceiver<Command>,
         deadline: Instant,
-    ) -> Result<(), ClientError> {
+    ) -> Result<End, ClientError> {
         let result = self.drive(capture, commands, deadline).await;
         if let Some(g) = &self.group {
             lock(self.tally).key_messages = g.stats();
@@ -410,7 +440,7 @@ impl<'a> Attempt<'a> {
         capture: &mut Capture,
         commands: &mut UnboundedReceiver<Command>,
         deadline: Instant,
-    ) -> Result<(), ClientError> {
+    ) -> Result<End, ClientError> {
         let mut request = self
             .options
             .link
@@ -492,7 +522,7 @@ impl<'a> Attempt<'a> {
                 }
                 () = tokio::time::sleep_until(deadline) => {
                     self.leave(&mut sink).await;
-                    return Ok(());
+                    return Ok(End::Left);
                 }
                 command = commands.recv() => match command {
                     Some(Command::SwitchesChanged) => {
@@ -501,9 +531,18 @@ impl<'a> Attempt<'a> {
                         }
                         self.send_hello().await;
                     }
+                    Some(Command::Devices(change)) => {
+                        change_devices(&change, capture, &self.playback);
+                        // A listener publishes no tracks: to send what it now captures it
+                        // must publish again.
+                        if capture.sending() && self.publishing.as_ref().is_some_and(|p| p.audio.is_none()) {
+                            self.leave(&mut sink).await;
+                            return Ok(End::Republish);
+                        }
+                    }
                     Some(Command::Leave) | None => {
                         self.leave(&mut sink).await;
-                        return Ok(());
+                        return Ok(End::Left);
                     }
                 },
                 Some(frame) = capture.video.recv() => self.send_video(frame).await,
@@ -596,7 +635,7 @@ impl<'a> Attempt<'a> {
                 let audio_ssrc = random_u32();
                 // Without camera and microphone we only listen, but still publish a data
                 // channel: key agreement and our name travel on it.
-                let (audio, video) = if capture.sending {
+                let (audio, video) = if capture.sending() {
                     (
                         Some(peer.add_send_track(RtpCodecKind::Audio, audio_ssrc).await?),
                         Some(peer.add_send_track(RtpCodecKind::Video, video_ssrc).await?),
@@ -669,9 +708,7 @@ impl<'a> Attempt<'a> {
                     g.peer_left(feed, now);
                 }
                 lock(&self.receivers).remove(&feed);
-                if let Some(p) = &self.playback {
-                    p.remove(feed);
-                }
+                self.playback.remove(feed);
             }
             SfuEvent::Failed(failure) => return Err(ClientError::Sfu(failure)),
             _ => {}

@@ -176,16 +176,14 @@ pub struct MeetingTally {
     pub group_code_history: Vec<String>,
     /// Key-agreement counters.
     pub key_messages: conclave_group::GroupStats,
-    /// Devices that could not be opened.
-    pub device_problems: Vec<super::DeviceProblem>,
     /// Where we stand with the SFU.
     pub connection: Connection,
     /// Why the meeting ended early, if it did: its kind and the details.
     pub ended: Option<(ErrorKind, String)>,
     /// 20 ms frames of the others' mixed voices handed to our speaker.
     pub audio_frames_played: u64,
-    /// Our devices that stopped during the meeting (from capture and playback).
-    pub devices_lost: Option<super::capture::Lost>,
+    /// What is wrong with our devices now (shared with capture and playback).
+    pub device_problems: Option<super::capture::Problems>,
 }
 
 impl MeetingTally {
@@ -310,15 +308,11 @@ impl MeetingTally {
     /// The report.
     pub fn report(&self, pseudonym: &str, switches: &super::Switches) -> MeetingStats {
         let now_us = conclave_media::wall_clock_us();
-        let mut device_problems = self.device_problems.clone();
-        if let Some(lost) = &self.devices_lost {
-            device_problems.extend(
-                lost.lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .iter()
-                    .cloned(),
-            );
-        }
+        let device_problems = self.device_problems.as_ref().map_or_else(Vec::new, |p| {
+            p.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        });
         let mut warnings: Vec<String> = device_problems.iter().map(|p| p.to_string()).collect();
         for (name, p) in &self.participants {
             let received = p.video.frames_received + p.audio.frames_received;
