@@ -328,6 +328,7 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         measure_audio_latency: args.measure_audio_latency,
         video_out: None,
         encoded_out: None,
+        self_view: None,
         // A fresh identity per meeting: nothing is stored (the app offers a kept one).
         identity: conclave_group::Identity::generate().context("no randomness for an identity")?,
     };

@@ -38,7 +38,7 @@ function renderStatic() {
     const def = $(select).querySelector('option[data-default]');
     if (def) def.textContent = tr("systemDefault");
   }
-  for (const row of document.querySelectorAll(".ice-server")) labelIceRow(row);
+  labelAll(document);
   validateLink();
   renderPreviewProblems();
   renderTestResult();
@@ -47,6 +47,7 @@ function renderStatic() {
 
 function show(which) {
   screen = which;
+  if (which !== "meeting") showPreview($("self-view"), false);
   $("prejoin").hidden = which !== "prejoin";
   $("meeting").hidden = which !== "meeting";
   $("connection").hidden = which !== "meeting";
@@ -120,6 +121,11 @@ function renderMeeting() {
     frames: (n) => tr("frames", n),
     speaking: (p) => p === active,
   });
+  // Our own picture, small and mirrored, while the camera is on and works.
+  const cameraWorks =
+    inUse.camera !== "none" && !state.device_problems.some((p) => p.device === "camera");
+  const over = state.connection === "left" || state.connection === "failed";
+  showPreview($("self-view"), state.sending_video && cameraWorks && !over);
   $("toggle-mic").setAttribute("aria-pressed", String(state.sending_audio));
   $("toggle-cam").setAttribute("aria-pressed", String(state.sending_video));
   $("meeting-error").textContent = endText(state);
@@ -481,16 +487,18 @@ function iceRow({ url = "", username = "", credential = "" } = {}) {
     field("credential", "password", credential, "icePassword"),
     remove,
   );
-  labelIceRow(li);
+  labelAll(li);
   return li;
 }
 
-function labelIceRow(li) {
-  for (const el of li.querySelectorAll("[data-i18n-label]")) {
+// Elements named by `data-i18n-label`: their accessible name, shown as an input's placeholder
+// and as a button's text.
+function labelAll(root) {
+  for (const el of root.querySelectorAll("[data-i18n-label]")) {
     const label = tr(el.dataset.i18nLabel);
     el.setAttribute("aria-label", label);
     if (el.tagName === "INPUT") el.placeholder = label;
-    else el.textContent = label;
+    if (el.tagName === "BUTTON") el.textContent = label;
   }
 }
 

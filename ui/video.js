@@ -383,13 +383,18 @@ function clearTiles() {
 // The pre-join preview: our own camera, under feed 0 (src/client/preview.rs).
 let previewTile = null;
 
+// Our own camera in `container` (the join screen's preview, or the meeting's self-view): one
+// tile, moved between them.
 function showPreview(container, on) {
+  if (on && previewTile && previewTile.el.parentElement !== container) {
+    container.replaceChildren(previewTile.el);
+  }
   if (on && !previewTile) {
     previewTile = new VideoTile("i420");
     previewTile.feed = 0;
     container.replaceChildren(previewTile.el);
     previewTile.run();
-  } else if (!on && previewTile) {
+  } else if (!on && previewTile?.el.parentElement === container) {
     previewTile.stop();
     previewTile.el.remove();
     previewTile = null;

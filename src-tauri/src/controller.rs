@@ -208,6 +208,8 @@ impl Controller {
         } else {
             options.video_out = Some(self.video_out.clone());
         }
+        // Our own picture, small, as the raw-picture tiles get theirs (like the preview's).
+        options.self_view = Some(self.video_out.clone());
         *slot = Some(Meeting::start(options));
         Ok(())
     }

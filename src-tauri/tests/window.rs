@@ -29,7 +29,7 @@ use support::webdriver::Session;
 /// The test-pattern stamp in the first video tile's pixels, as the page drew them.
 fn stamp_on_screen(session: &Session) -> Option<conclave_media::pattern::Stamp> {
     let url = session.script(
-        "const c = document.querySelector('.tile canvas');\
+        "const c = document.querySelector('#tiles .tile canvas');\
          return c && c.width > 0 ? c.toDataURL('image/png') : null;",
         json!([]),
     );
@@ -191,7 +191,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     session.wait_for(
         "Bob's video frames",
         Duration::from_secs(15),
-        "const f = document.querySelector('.tile .frames');\
+        "const f = document.querySelector('#tiles .tile .frames');\
          return f && parseInt(f.textContent) > 30;",
     );
     // The tile shows Bob's test pattern: its frame stamp reads back from the drawn pixels and
@@ -206,7 +206,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     // decoder, which the .deb depends on).
     assert_eq!(
         session.script(
-            "return document.querySelector('.tile').dataset.transport",
+            "return document.querySelector('#tiles .tile').dataset.transport",
             json!([])
         ),
         "h264"
@@ -215,7 +215,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     session.wait_for(
         "Bob highlighted as the speaker",
         Duration::from_secs(5),
-        "return document.querySelector('.tile.speaking .label')?.textContent === 'Bob'",
+        "return document.querySelector('#tiles .tile.speaking .label')?.textContent === 'Bob'",
     );
     assert_pattern_moves(&session);
     let code = session.wait_for(
@@ -618,7 +618,7 @@ fn without_webcodecs_h264_video_still_shows_and_a_remembered_room_lives_in_the_k
     );
     assert_eq!(
         session.script(
-            "return document.querySelector('.tile').dataset.transport",
+            "return document.querySelector('#tiles .tile').dataset.transport",
             json!([])
         ),
         "i420"
@@ -715,7 +715,7 @@ fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn
     // Nothing of Bob's can be decrypted, so nothing of his is drawn.
     std::thread::sleep(Duration::from_secs(2));
     let drawn = session.script(
-        "return [...document.querySelectorAll('.tile')]\
+        "return [...document.querySelectorAll('#tiles .tile')]\
            .reduce((n, t) => n + parseInt(t.dataset.drawn || '0'), 0)",
         json!([]),
     );
@@ -869,7 +869,23 @@ fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said
         session.script("return state.video_frames_sent", json!([])),
         0
     );
-    assert_eq!(text(&session, "#participants .me"), "You · no microphone");
+    // Read in one script: the list is rebuilt on every poll, so a found element can go stale.
+    let me = |said: &str| {
+        session.wait_for(
+            &format!("'{said}' in the list"),
+            Duration::from_secs(5),
+            &format!(
+                "return document.querySelector('#participants .me')?.textContent === '{said}'"
+            ),
+        );
+    };
+    me("You · no microphone");
+    let self_view = "return document.querySelectorAll('#self-view .tile').length";
+    assert_eq!(
+        session.script(self_view, json!([])),
+        0,
+        "no camera, no self-view"
+    );
 
     // In the meeting she picks the camera, and a microphone that is not there.
     let open_devices = || {
@@ -904,7 +920,28 @@ fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said
         Duration::from_secs(20),
         "return state.connection === 'connected' && state.video_frames_sent > 60",
     );
+    // She sees herself, small.
+    let self_drawn = |pictures: u64| {
+        format!(
+            "const t = document.querySelector('#self-view .tile');\
+             return t && parseInt(t.dataset.drawn || '0') > {pictures};"
+        )
+    };
+    session.wait_for("the self-view", Duration::from_secs(10), &self_drawn(10));
     save(&shots, "2-camera-on-missing-mic-en.png", &session);
+    // Camera off: the self-view goes (and the camera is closed); on again: it is back.
+    session.find("#toggle-cam").click();
+    session.wait_for(
+        "no self-view with the camera off",
+        Duration::from_secs(5),
+        &format!("{self_view} === 0"),
+    );
+    session.find("#toggle-cam").click();
+    session.wait_for(
+        "the self-view again",
+        Duration::from_secs(10),
+        &self_drawn(10),
+    );
     session.find("button[data-lang=de]").click();
     session.wait_for(
         "the missing microphone, in German",
@@ -924,7 +961,7 @@ fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said
         Duration::from_secs(10),
         "return document.querySelectorAll('#warnings li').length === 0",
     );
-    assert_eq!(text(&session, "#participants .me"), "Sie · Mikrofon an");
+    me("Sie · Mikrofon an");
     save(&shots, "3-all-devices-de.png", &session);
 
     // Bob saw her pictures and heard her (after she took the devices: she joined with none).

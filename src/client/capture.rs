@@ -14,6 +14,8 @@ use conclave_media::{
 use tokio::sync::mpsc;
 
 use super::device_problem::{Device, DeviceProblem};
+use super::preview::SELF_FEED;
+use super::video_out::VideoOut;
 use crate::selftest::{CameraChoice, MicChoice};
 
 /// One encoded Opus packet and its loudness for the RFC 6464 header extension.
@@ -43,7 +45,13 @@ pub struct Capture {
     format: VideoFormat,
     bitrate: u32,
     keyframe_interval: std::time::Duration,
+    self_view: Option<Arc<VideoOut>>,
+    /// The camera chosen, open only while `camera_on`: a camera turned off is closed (its light
+    /// goes out), not just unsent.
+    camera_choice: CameraChoice,
+    camera_on: bool,
     camera: Option<Worker>,
+    mic_choice: MicChoice,
     mic: Option<Worker>,
 }
 
@@ -61,6 +69,10 @@ impl Worker {
             stop,
             thread: std::thread::spawn(move || run(flag)),
         }
+    }
+
+    fn running(&self) -> bool {
+        !self.thread.is_finished()
     }
 
     /// Stops the thread and waits for it: it notices at its next frame (at most one frame
@@ -100,17 +112,19 @@ impl std::fmt::Debug for Capture {
 }
 
 impl Capture {
-    /// Opens the devices and starts capturing.
-    pub fn start(
-        camera: &CameraChoice,
-        mic: &MicChoice,
+    /// Capture with nothing open yet: the camera is on, but none is chosen
+    /// ([`Capture::set_camera`], [`Capture::set_mic`]). Encoded video is `video` at `bitrate`
+    /// with a keyframe at least every `keyframe_interval`; with `self_view`, a small copy of
+    /// each other picture goes there as [`SELF_FEED`] (the user's own picture).
+    pub fn new(
         video: VideoFormat,
         bitrate: u32,
         keyframe_interval: std::time::Duration,
+        self_view: Option<Arc<VideoOut>>,
     ) -> Self {
         let (video_tx, video_rx) = mpsc::channel(4);
         let (audio_tx, audio_rx) = mpsc::channel(16);
-        let mut capture = Capture {
+        Capture {
             video: video_rx,
             audio: audio_rx,
             keyframe: Arc::new(AtomicBool::new(true)),
@@ -120,28 +134,57 @@ impl Capture {
             format: video,
             bitrate,
             keyframe_interval,
+            self_view,
+            camera_choice: CameraChoice::None,
+            camera_on: true,
             camera: None,
+            mic_choice: MicChoice::None,
             mic: None,
-        };
-        capture.set_camera(camera);
-        capture.set_mic(mic);
-        capture
+        }
     }
 
-    /// Whether anything is captured at all; without camera and microphone we only listen.
+    /// Whether a camera or microphone was chosen (open or not): without either we only listen.
     pub fn sending(&self) -> bool {
-        self.camera.is_some() || self.mic.is_some()
+        self.camera_choice != CameraChoice::None || self.mic_choice != MicChoice::None
     }
 
-    /// Closes the current camera, if any, and captures from `camera` instead. What was said
-    /// about the previous camera is forgotten; if this one cannot be opened, that is reported
-    /// (and returned) and there is no camera.
+    /// Whether the camera is open and capturing (not off, not failed, not unplugged).
+    pub fn camera_open(&self) -> bool {
+        self.camera.as_ref().is_some_and(Worker::running)
+    }
+
+    /// Whether the microphone is open and capturing.
+    pub fn mic_open(&self) -> bool {
+        self.mic.as_ref().is_some_and(Worker::running)
+    }
+
+    /// Closes the current camera, if any, and captures from `camera` instead (once turned on).
+    /// What was said about the previous camera is forgotten; if this one cannot be opened, that
+    /// is reported (and returned) and there is no camera.
     pub fn set_camera(&mut self, camera: &CameraChoice) -> Option<DeviceProblem> {
+        self.camera_choice = camera.clone();
+        self.open_camera()
+    }
+
+    /// Turns the camera on (opening the chosen one) or off (closing it).
+    pub fn set_camera_on(&mut self, on: bool) -> Option<DeviceProblem> {
+        if on == self.camera_on {
+            return None;
+        }
+        self.camera_on = on;
+        self.open_camera()
+    }
+
+    /// (Re)opens the chosen camera if it is on, else closes it.
+    fn open_camera(&mut self) -> Option<DeviceProblem> {
         if let Some(worker) = self.camera.take() {
             worker.stop();
         }
         forget(&self.problems, Device::Camera);
-        let opened: Result<Box<dyn VideoSource>, _> = match camera {
+        if !self.camera_on {
+            return None;
+        }
+        let opened: Result<Box<dyn VideoSource>, _> = match &self.camera_choice {
             CameraChoice::None => return None,
             CameraChoice::Synthetic => {
                 SyntheticCamera::new(self.format).map(|c| Box::new(c) as Box<dyn VideoSource>)
@@ -160,14 +203,21 @@ impl Capture {
         };
         // The receivers' decoders need a keyframe from the new picture's first frame.
         self.keyframe.store(true, Ordering::Relaxed);
-        let (bitrate, interval) = (self.bitrate, self.keyframe_interval);
-        let (out, keyframe, lost) = (
-            self.video_tx.clone(),
-            self.keyframe.clone(),
-            self.problems.clone(),
-        );
+        let encoder = VideoEncoderSettings {
+            bitrate_bps: self.bitrate,
+            fps: source.format().fps,
+            // Periodic keyframes as a safety net; receivers ask for one when they need it (PLI).
+            keyframe_interval_frames: ((self.keyframe_interval.as_secs_f64()
+                * f64::from(source.format().fps)) as u32)
+                .max(1),
+        };
+        let outs = VideoOuts {
+            encoded: self.video_tx.clone(),
+            self_view: self.self_view.clone(),
+        };
+        let (keyframe, lost) = (self.keyframe.clone(), self.problems.clone());
         self.camera = Some(Worker::spawn(move |stop| {
-            video_loop(source, bitrate, interval, out, keyframe, stop, lost);
+            video_loop(source, encoder, outs, keyframe, stop, lost);
         }));
         None
     }
@@ -179,6 +229,7 @@ impl Capture {
             worker.stop();
         }
         forget(&self.problems, Device::Microphone);
+        self.mic_choice = mic.clone();
         let source: Box<dyn AudioSource> = match mic {
             MicChoice::None => return None,
             MicChoice::Synthetic(signal) => Box::new(SyntheticMic::new(signal.clone())),
@@ -206,24 +257,25 @@ impl Capture {
     }
 }
 
+/// Where a camera's pictures go: encoded to the meeting, and small to the self-view.
+struct VideoOuts {
+    encoded: mpsc::Sender<EncodedVideo>,
+    self_view: Option<Arc<VideoOut>>,
+}
+
+/// The self-view's width at most: a thumbnail, so that handing it to the display costs little.
+const SELF_VIEW_WIDTH: usize = 320;
+
 fn video_loop(
     mut source: Box<dyn VideoSource>,
-    bitrate: u32,
-    keyframe_interval: std::time::Duration,
-    out: mpsc::Sender<EncodedVideo>,
+    settings: VideoEncoderSettings,
+    out: VideoOuts,
     keyframe: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     lost: Problems,
 ) {
-    let format = source.format();
-    let mut encoder = H264Encoder::new(VideoEncoderSettings {
-        bitrate_bps: bitrate,
-        fps: format.fps,
-        // Periodic keyframes as a safety net; receivers ask for one when they need it (PLI).
-        keyframe_interval_frames: ((keyframe_interval.as_secs_f64() * f64::from(format.fps))
-            as u32)
-            .max(1),
-    });
+    let mut encoder = H264Encoder::new(settings);
+    let mut count = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let frame = match source.next_frame() {
             Ok(frame) => frame,
@@ -232,11 +284,18 @@ fn video_loop(
                 return;
             }
         };
+        count += 1;
+        // Half the frame rate is plenty for seeing oneself.
+        if let Some(view) = &out.self_view
+            && count % 2 == 1
+        {
+            view.put(SELF_FEED, frame.shrunk(SELF_VIEW_WIDTH));
+        }
         if keyframe.swap(false, Ordering::Relaxed) {
             encoder.request_keyframe();
         }
         match encoder.encode(&frame) {
-            Ok(Some(encoded)) => match out.try_send(encoded) {
+            Ok(Some(encoded)) => match out.encoded.try_send(encoded) {
                 Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
                 Err(mpsc::error::TrySendError::Closed(_)) => return,
             },
@@ -340,15 +399,27 @@ mod tests {
         let lost = Problems::default();
         let stop = Arc::new(AtomicBool::new(false));
         let keyframe = Arc::new(AtomicBool::new(true));
+        let settings = VideoEncoderSettings {
+            bitrate_bps: 300_000,
+            fps: 30,
+            keyframe_interval_frames: 30,
+        };
+        let view = Arc::new(VideoOut::default());
+        let outs = VideoOuts {
+            encoded: tx,
+            self_view: Some(view.clone()),
+        };
         video_loop(
             Box::new(Unplugged(0)),
-            300_000,
-            std::time::Duration::from_secs(1),
-            tx,
+            settings,
+            outs,
             keyframe,
             stop,
             lost.clone(),
         );
+        // Frames 1 and 3 went to the self-view, unshrunk (64 wide fits).
+        let own = view.newer_than(SELF_FEED, 0).expect("a picture of oneself");
+        assert_eq!((own.seq, own.frame.width), (2, 64));
         let mut frames = 0;
         while rx.try_recv().is_ok() {
             frames += 1;
@@ -371,13 +442,7 @@ mod tests {
             fps: 30,
         };
         let second = std::time::Duration::from_secs(1);
-        let mut capture = Capture::start(
-            &CameraChoice::None,
-            &MicChoice::None,
-            format,
-            100_000,
-            second,
-        );
+        let mut capture = Capture::new(format, 100_000, second, None);
         assert!(!capture.sending());
         // A camera that is not there: said, and nothing captured.
         let problem = capture
@@ -385,13 +450,21 @@ mod tests {
             .expect("no camera 99");
         assert_eq!(problem.problem, super::super::Problem::NotFound);
         assert_eq!(*lock(&capture.problems), [problem]);
-        assert!(!capture.sending());
+        assert!(!capture.camera_open());
         // Another one: the old problem is forgotten, pictures arrive, the first a keyframe.
         assert_eq!(capture.set_camera(&CameraChoice::Synthetic), None);
         assert!(lock(&capture.problems).is_empty());
-        assert!(capture.sending());
+        assert!(capture.sending() && capture.camera_open());
         let first = capture.video.blocking_recv().expect("a picture");
         assert!(first.keyframe);
+        // Turned off, the camera is closed: nothing more arrives. On again, it starts afresh.
+        assert_eq!(capture.set_camera_on(false), None);
+        assert!(!capture.camera_open() && capture.sending());
+        while capture.video.try_recv().is_ok() {}
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(capture.video.try_recv().is_err());
+        assert_eq!(capture.set_camera_on(true), None);
+        assert!(capture.video.blocking_recv().expect("a picture").keyframe);
         // The microphone too.
         let tone = conclave_media::synthetic::Signal::Tone {
             hz: 440.0,
@@ -399,12 +472,14 @@ mod tests {
         };
         assert_eq!(capture.set_mic(&MicChoice::Synthetic(tone)), None);
         assert!(capture.audio.blocking_recv().is_some());
+        assert!(capture.mic_open());
         // Camera off: its thread is gone when set_camera returns, so nothing more arrives.
         assert_eq!(capture.set_camera(&CameraChoice::None), None);
         while capture.video.try_recv().is_ok() {}
         std::thread::sleep(std::time::Duration::from_millis(200));
         assert!(capture.video.try_recv().is_err());
         assert!(capture.sending(), "the microphone still captures");
+        assert!(capture.audio.blocking_recv().is_some());
         capture.stop();
     }
 

@@ -9,8 +9,12 @@ use crate::selftest::{Options, SpeakerChoice, open_audio, open_camera};
 
 use super::VideoOut;
 
-/// The feed id under which the preview's pictures appear in [`VideoOut`] (SFU ids start at 1).
-pub const PREVIEW_FEED: u64 = 0;
+/// The feed id under which our own camera's pictures appear in [`VideoOut`]: the preview's
+/// before a meeting, the self-view's in it (SFU ids start at 1).
+pub const SELF_FEED: u64 = 0;
+
+/// The preview's feed id.
+pub const PREVIEW_FEED: u64 = SELF_FEED;
 
 /// A running preview.
 pub struct Preview {

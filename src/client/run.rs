@@ -78,6 +78,9 @@ pub struct JoinOptions {
     /// Where received access units go for a display that decodes them itself. With this and
     /// without `video_out`, video is not decoded here at all (only counted).
     pub encoded_out: Option<Arc<super::EncodedOut>>,
+    /// Where a small copy of our own camera's pictures goes (the self-view), as
+    /// [`super::SELF_FEED`].
+    pub self_view: Option<Arc<super::VideoOut>>,
     /// Look for the synthetic microphone's timing chirps in received audio to measure
     /// mouth-to-ear latency (costs a correlation per frame: off in meetings).
     pub measure_audio_latency: bool,
@@ -110,6 +113,7 @@ impl JoinOptions {
             identity,
             video_out: None,
             encoded_out: None,
+            self_view: None,
             measure_audio_latency: false,
         }
     }
@@ -177,13 +181,15 @@ pub(crate) async fn run(
         t.ended = Some(ended);
         return t.report(&pseudonym, &switches);
     }
-    let mut capture = Capture::start(
-        &options.camera,
-        &options.mic,
+    let mut capture = Capture::new(
         options.video,
         options.video_bitrate_bps,
         options.keyframe_interval,
+        options.self_view.clone(),
     );
+    capture.set_camera_on(options.send_video);
+    capture.set_camera(&options.camera);
+    capture.set_mic(&options.mic);
     lock(&tally).device_problems = Some(capture.problems.clone());
     let playback = Playback::start(
         open_speaker(&options.speaker, &capture.problems),
@@ -234,7 +240,7 @@ pub(crate) async fn run(
                     ));
                     break;
                 }
-                if wait_or_leave(wait, &mut commands, &mut capture, &playback).await {
+                if wait_or_leave(wait, &mut commands, &mut capture, &playback, &switches).await {
                     break;
                 }
                 backoff = (backoff * 2).min(RETRY_MAX);
@@ -290,6 +296,7 @@ async fn wait_or_leave(
     commands: &mut UnboundedReceiver<Command>,
     capture: &mut Capture,
     playback: &Playback,
+    switches: &Switches,
 ) -> bool {
     let until = Instant::now() + wait;
     loop {
@@ -297,7 +304,9 @@ async fn wait_or_leave(
             () = tokio::time::sleep_until(until) => return false,
             command = commands.recv() => match command {
                 Some(Command::Leave) | None => return true,
-                Some(Command::SwitchesChanged) => {}
+                Some(Command::SwitchesChanged) => {
+                    capture.set_camera_on(switches.video());
+                }
                 Some(Command::Devices(change)) => change_devices(&change, capture, playback),
             },
         }
@@ -526,13 +535,13 @@ impl<'a> Attempt<'a> {
                 }
                 command = commands.recv() => match command {
                     Some(Command::SwitchesChanged) => {
-                        if self.switches.video() {
-                            capture.keyframe.store(true, std::sync::atomic::Ordering::Relaxed);
-                        }
-                        self.send_hello().await;
+                        // Off closes the camera; on opens it again, starting at a keyframe.
+                        capture.set_camera_on(self.switches.video());
+                        self.send_hello(capture).await;
                     }
                     Some(Command::Devices(change)) => {
                         change_devices(&change, capture, &self.playback);
+                        self.send_hello(capture).await;
                         // A listener publishes no tracks: to send what it now captures it
                         // must publish again.
                         if capture.sending() && self.publishing.as_ref().is_some_and(|p| p.audio.is_none()) {
@@ -597,10 +606,10 @@ impl<'a> Attempt<'a> {
                 },
                 Some(event) = poll_control(control) => {
                     if matches!(event, DataChannelEvent::OnOpen) {
-                        self.send_hello().await;
+                        self.send_hello(capture).await;
                     }
                 }
-                _ = hello_timer.tick() => self.send_hello().await,
+                _ = hello_timer.tick() => self.send_hello(capture).await,
             }
         }
     }
@@ -810,11 +819,12 @@ impl<'a> Attempt<'a> {
     }
 
     /// Tells the others, end-to-end encrypted, who we are and what we send.
-    async fn send_hello(&mut self) {
+    /// Tells the others our name and what we send: switched on, and a device open to send it.
+    async fn send_hello(&mut self, capture: &Capture) {
         let (name, audio, video) = (
             &self.options.name,
-            self.switches.audio(),
-            self.switches.video(),
+            self.switches.audio() && capture.mic_open(),
+            self.switches.video() && capture.camera_open(),
         );
         let Some((p, sender)) = self.live() else {
             return;

@@ -56,6 +56,50 @@ impl VideoFrame {
         let (u, v) = uv.split_at(luma / 4);
         (y, u, v)
     }
+
+    /// The picture shrunk by a whole factor to at most `max_width` pixels wide (a thumbnail such
+    /// as the self-view), each pixel the mean of the block it replaces; itself if it fits.
+    pub fn shrunk(&self, max_width: usize) -> VideoFrame {
+        let factor = self.width.div_ceil(max_width.max(2));
+        if factor <= 1 {
+            return self.clone();
+        }
+        let (width, height) = ((self.width / factor) & !1, (self.height / factor) & !1);
+        let mut out = VideoFrame::black(width, height);
+        out.captured_us = self.captured_us;
+        let (y, u, v) = self.planes();
+        let (oy, ou, ov) = out.planes_mut();
+        shrink_plane(y, self.width, oy, width, height, factor);
+        shrink_plane(u, self.width / 2, ou, width / 2, height / 2, factor);
+        shrink_plane(v, self.width / 2, ov, width / 2, height / 2, factor);
+        out
+    }
+}
+
+/// Block means: `out` (`width` x `height`) from `plane` (`stride` wide), `factor` x `factor`
+/// blocks.
+fn shrink_plane(
+    plane: &[u8],
+    stride: usize,
+    out: &mut [u8],
+    width: usize,
+    height: usize,
+    factor: usize,
+) {
+    let area = (factor * factor) as u32;
+    for (row, line) in out.chunks_exact_mut(width).take(height).enumerate() {
+        for (col, pixel) in line.iter_mut().enumerate() {
+            let mut sum = 0u32;
+            for dy in 0..factor {
+                let start = (row * factor + dy) * stride + col * factor;
+                sum += plane[start..start + factor]
+                    .iter()
+                    .map(|&p| u32::from(p))
+                    .sum::<u32>();
+            }
+            *pixel = ((sum + area / 2) / area) as u8;
+        }
+    }
 }
 
 /// 48 kHz, the rate Opus and everything after capture works at.
@@ -111,5 +155,32 @@ mod tests {
         assert!(small > large, "{small} {large}");
         // One pixel off by 10 in 64: MSE 100/64, PSNR = 10 log10(65025 * 64 / 100).
         assert!((small - 46.19).abs() < 0.01, "{small}");
+    }
+
+    #[test]
+    fn a_shrunk_picture_keeps_each_blocks_mean_in_every_plane() {
+        // 8x4: luma counts up along each row, U is 50 left and 90 right, V is 200.
+        let mut frame = VideoFrame::black(8, 4);
+        frame.captured_us = 7;
+        let (y, u, v) = frame.planes_mut();
+        for (i, p) in y.iter_mut().enumerate() {
+            *p = (i % 8) as u8 * 10;
+        }
+        for (i, p) in u.iter_mut().enumerate() {
+            *p = if i % 4 < 2 { 50 } else { 90 };
+        }
+        v.fill(200);
+        let small = frame.shrunk(4);
+        assert_eq!((small.width, small.height, small.captured_us), (4, 2, 7));
+        let (y, u, v) = small.planes();
+        // Means of 2x2 blocks: (0+10)/2 = 5 (rounded), 25, 45, 65.
+        assert_eq!(y, [5, 25, 45, 65, 5, 25, 45, 65]);
+        assert_eq!(u, [50, 90]);
+        assert_eq!(v, [200, 200]);
+        // A picture that fits is itself; 1280 wide to at most 320 is a quarter each way.
+        assert_eq!(frame.shrunk(8), frame);
+        let big = VideoFrame::black(1280, 720).shrunk(320);
+        assert_eq!((big.width, big.height), (320, 180));
+        assert_eq!(big.data.len(), 320 * 180 * 3 / 2);
     }
 }

@@ -50,8 +50,7 @@ pub fn prejoin(session: &Session, link: &str, name: &str, devices: &str) {
 }
 
 /// A script that gives how many pictures the first video tile drew (0 without a tile).
-pub const TILE_DRAWN: &str =
-    "const t = document.querySelector('.tile'); return t ? parseInt(t.dataset.drawn || '0') : 0;";
+pub const TILE_DRAWN: &str = "const t = document.querySelector('#tiles .tile'); return t ? parseInt(t.dataset.drawn || '0') : 0;";
 
 /// Waits until the first video tile drew more than `pictures`.
 pub fn wait_drawn(session: &Session, what: &str, within: std::time::Duration, pictures: u64) {
