@@ -1,5 +1,5 @@
 //! Codec speed on the synthetic camera and speech: H.264 encode and decode per frame at 360p,
-//! 720p and 1080p, and Opus per 20 ms frame (its real-time factor is 20 ms over the figure).
+//! 720p and 1080p (and the self-view's thumbnail of a frame, for comparison), and Opus per 20 ms frame (its real-time factor is 20 ms over the figure).
 //!
 //! `cargo bench -p conclave-media --bench codecs`
 
@@ -50,6 +50,14 @@ fn h264(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % FRAMES;
                 encoder.encode(black_box(&input[i])).unwrap()
+            })
+        });
+        // The self-view's thumbnail of each other picture, against encoding the same picture.
+        let mut k = 0;
+        group.bench_function(format!("self_view/{name}"), |b| {
+            b.iter(|| {
+                k = (k + 1) % FRAMES;
+                black_box(&input[k]).shrunk(320)
             })
         });
         // One GOP, decoded in order and looped: it starts with an IDR, so the loop is valid.
