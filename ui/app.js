@@ -126,6 +126,7 @@ function renderMeeting() {
     inUse.camera !== "none" && !state.device_problems.some((p) => p.device === "camera");
   const over = state.connection === "left" || state.connection === "failed";
   showPreview($("self-view"), state.sending_video && cameraWorks && !over);
+  $("muted-hint").hidden = !state.speaking_while_muted;
   $("toggle-mic").setAttribute("aria-pressed", String(state.sending_audio));
   $("toggle-cam").setAttribute("aria-pressed", String(state.sending_video));
   $("meeting-error").textContent = endText(state);

@@ -234,6 +234,14 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         Duration::from_secs(3),
         &mic_button_on(false),
     );
+    // Her (synthetic) voice goes on: the window says she is muted.
+    session.wait_for(
+        "the 'you are muted' hint",
+        Duration::from_secs(5),
+        "const h = document.getElementById('muted-hint');\
+         return !h.hidden && h.textContent.startsWith('You are muted.');",
+    );
+    save(&shots, "2b-talking-while-muted-en.png", &session);
 
     // The tray, as a desktop panel sees it over D-Bus: the microphone shows off, in the menu and
     // as a red bar on the icon; picking the entry turns it on for the whole app.
@@ -256,6 +264,11 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         "the tray to show the microphone on",
         Duration::from_secs(10),
         || tray.entry("Microphone on").checked == Some(true) && !tray.shows_muted(),
+    );
+    session.wait_for(
+        "the hint to go once unmuted",
+        Duration::from_secs(5),
+        "return document.getElementById('muted-hint').hidden",
     );
 
     // The global shortcut through the X server, whatever window has the focus: Ctrl+Shift+M

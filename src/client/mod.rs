@@ -8,6 +8,7 @@ mod encoded_out;
 mod keyframe_requests;
 pub mod keylog;
 mod meeting;
+mod muted_speech;
 mod peer;
 mod playback;
 mod preview;

@@ -886,7 +886,9 @@ impl<'a> Attempt<'a> {
     }
 
     async fn send_audio(&mut self, audio: EncodedAudio) {
-        if !self.switches.audio() {
+        let muted = !self.switches.audio();
+        lock(self.tally).muted_speech.hear(audio.level, muted);
+        if muted {
             return;
         }
         let Some((p, sender)) = self.live() else {

@@ -168,6 +168,8 @@ pub struct MeetingTally {
     pub audio_frames_sent: u64,
     /// Times the connection to the SFU was re-established.
     pub reconnects: u32,
+    /// Whether we seem to talk while muted.
+    pub muted_speech: super::muted_speech::MutedSpeech,
     /// Signalling messages that were refused as malformed.
     pub malformed_signalling: u64,
     /// The meeting's group code as we see it now.
@@ -288,6 +290,9 @@ pub struct MeetingStats {
     pub audio_frames_sent: u64,
     /// 20 ms frames of the others' mixed voices played on our speaker (0 without one).
     pub audio_frames_played: u64,
+    /// Whether we seem to be talking while our microphone is off (a display says "you are
+    /// muted").
+    pub speaking_while_muted: bool,
     /// Reconnections to the SFU.
     pub reconnects: u32,
     /// Refused signalling messages.
@@ -372,6 +377,7 @@ impl MeetingTally {
             video_frames_sent: self.video_frames_sent,
             audio_frames_sent: self.audio_frames_sent,
             audio_frames_played: self.audio_frames_played,
+            speaking_while_muted: self.muted_speech.talking(),
             reconnects: self.reconnects,
             malformed_signalling: self.malformed_signalling,
             error: self.ended.as_ref().map(|(_, why)| why.clone()),
