@@ -291,6 +291,8 @@ function renderPreviewProblems() {
 async function startPreview() {
   if (!tauri || screen !== "prejoin") return;
   previewProblems = await invoke("preview_start", { devices: devices() });
+  // Joined meanwhile: the tile is the meeting's self-view now, not the preview's.
+  if (screen !== "prejoin") return;
   // A camera that could not be opened shows nothing (not the last picture of the one before).
   const noCamera = previewProblems.some((p) => p.device === "camera");
   showPreview($("preview"), $("camera").value !== "none" && !noCamera);
@@ -318,7 +320,7 @@ let inUse = {}; // the devices the meeting uses, by kind, as the pickers name th
 async function openDevices() {
   const devices = await invoke("devices");
   const lists = { camera: devices.cameras, microphone: devices.microphones, speaker: devices.speakers };
-  for (const kind of DEVICE_KINDS) fillSelect(`meeting-${kind}`, lists[kind], inUse[kind]);
+  for (const kind of DEVICE_KINDS) fillSelect(`meeting-${kind}`, lists[kind], inUse[kind], true);
   $("devices-dialog").showModal();
 }
 
@@ -376,8 +378,10 @@ async function join() {
 // plugged in now appears; the user's choice (or the saved preference) stays selected.
 let deviceSignature = "";
 
-// A device picker with `list` ({ id, label }) and "none", `wanted` selected if it is there.
-function fillSelect(select, list, wanted) {
+// A device picker with `list` ({ id, label }) and "none", `wanted` selected if it is there. With
+// `keep`, a `wanted` that is not there (unplugged) stays listed as unavailable, so that leaving
+// the picker alone keeps it.
+function fillSelect(select, list, wanted, keep = false) {
   const options = list.map((d) => {
     const o = document.createElement("option");
     o.value = d.id;
@@ -389,6 +393,12 @@ function fillSelect(select, list, wanted) {
   none.value = "none";
   none.textContent = tr("noDevice");
   options.push(none);
+  if (keep && wanted != null && !options.some((o) => o.value === wanted)) {
+    const gone = document.createElement("option");
+    gone.value = wanted;
+    gone.textContent = tr("unavailableDevice");
+    options.unshift(gone);
+  }
   $(select).replaceChildren(...options);
   if (wanted != null && options.some((o) => o.value === wanted)) $(select).value = wanted;
 }

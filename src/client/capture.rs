@@ -11,7 +11,7 @@ use conclave_media::{
     AudioEncoderSettings, AudioSource, Camera, EncodedVideo, H264Encoder, Microphone, OpusEncoder,
     VideoEncoderSettings, VideoFormat, VideoSource,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use super::device_problem::{Device, DeviceProblem};
 use super::preview::SELF_FEED;
@@ -30,6 +30,11 @@ pub struct EncodedAudio {
 }
 
 /// The running capture threads. Camera and microphone can each be replaced while capturing.
+///
+/// Opening and closing devices takes long (a camera can take seconds to open, a thread closing
+/// one waits for its next frame), so none of it happens in the caller, which is the meeting's
+/// loop: each device's thread first waits for its predecessor to close, then opens its device,
+/// reporting a failure in `problems` and an opening on `opened`.
 pub struct Capture {
     /// Encoded video frames.
     pub video: mpsc::Receiver<EncodedVideo>,
@@ -40,6 +45,8 @@ pub struct Capture {
     /// Devices that could not be opened or stopped (the meeting goes on without them), shared
     /// with playback and with whoever reports to the user.
     pub problems: Problems,
+    /// Notified whenever a camera or microphone has opened.
+    pub opened: Arc<Notify>,
     video_tx: mpsc::Sender<EncodedVideo>,
     audio_tx: mpsc::Sender<EncodedAudio>,
     format: VideoFormat,
@@ -55,28 +62,41 @@ pub struct Capture {
     mic: Option<Worker>,
 }
 
-/// One device's capture thread.
+/// One device's thread.
 struct Worker {
     stop: Arc<AtomicBool>,
+    /// Its device is open and delivering.
+    open: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
 
 impl Worker {
-    fn spawn(run: impl FnOnce(Arc<AtomicBool>) + Send + 'static) -> Worker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        Worker {
-            stop,
-            thread: std::thread::spawn(move || run(flag)),
+    /// A thread that waits for `previous` (told to stop now) to end, then runs `body` with its
+    /// stop flag and its "open" flag (cleared again when `body` returns).
+    fn spawn(
+        previous: Option<Worker>,
+        body: impl FnOnce(&AtomicBool, &AtomicBool) + Send + 'static,
+    ) -> Worker {
+        if let Some(p) = &previous {
+            p.stop.store(true, Ordering::Relaxed);
         }
+        let (stop, open) = (Arc::default(), Arc::<AtomicBool>::default());
+        let (stop_flag, open_flag) = (Arc::clone(&stop), Arc::clone(&open));
+        let thread = std::thread::spawn(move || {
+            if let Some(p) = previous {
+                let _ = p.thread.join();
+            }
+            body(&stop_flag, &open_flag);
+            open_flag.store(false, Ordering::Relaxed);
+        });
+        Worker { stop, open, thread }
     }
 
-    fn running(&self) -> bool {
-        !self.thread.is_finished()
+    fn open(&self) -> bool {
+        self.open.load(Ordering::Relaxed)
     }
 
-    /// Stops the thread and waits for it: it notices at its next frame (at most one frame
-    /// interval), so the device is closed when this returns.
+    /// Stops the thread and waits for it (and so for its device to close).
     fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.thread.join();
@@ -88,7 +108,9 @@ pub type Problems = Arc<std::sync::Mutex<Vec<DeviceProblem>>>;
 
 /// Adds `what` to `problems`; the meeting reports it to the user.
 pub fn report(problems: &Problems, what: DeviceProblem) {
-    tracing::warn!("{what}");
+    // Not the details: they can name a device, and devices are named after their owners
+    // ("Alice's headset").
+    tracing::warn!(device = ?what.device, problem = ?what.problem, "a device cannot be used");
     lock(problems).push(what);
 }
 
@@ -129,6 +151,7 @@ impl Capture {
             audio: audio_rx,
             keyframe: Arc::new(AtomicBool::new(true)),
             problems: Problems::default(),
+            opened: Arc::default(),
             video_tx,
             audio_tx,
             format: video,
@@ -150,103 +173,111 @@ impl Capture {
 
     /// Whether the camera is open and capturing (not off, not failed, not unplugged).
     pub fn camera_open(&self) -> bool {
-        self.camera.as_ref().is_some_and(Worker::running)
+        self.camera.as_ref().is_some_and(Worker::open)
     }
 
     /// Whether the microphone is open and capturing.
     pub fn mic_open(&self) -> bool {
-        self.mic.as_ref().is_some_and(Worker::running)
+        self.mic.as_ref().is_some_and(Worker::open)
     }
 
     /// Closes the current camera, if any, and captures from `camera` instead (once turned on).
     /// What was said about the previous camera is forgotten; if this one cannot be opened, that
-    /// is reported (and returned) and there is no camera.
-    pub fn set_camera(&mut self, camera: &CameraChoice) -> Option<DeviceProblem> {
+    /// is reported.
+    pub fn set_camera(&mut self, camera: &CameraChoice) {
         self.camera_choice = camera.clone();
-        self.open_camera()
+        self.replace_camera();
     }
 
     /// Turns the camera on (opening the chosen one) or off (closing it).
-    pub fn set_camera_on(&mut self, on: bool) -> Option<DeviceProblem> {
-        if on == self.camera_on {
-            return None;
+    pub fn set_camera_on(&mut self, on: bool) {
+        if on != self.camera_on {
+            self.camera_on = on;
+            self.replace_camera();
         }
-        self.camera_on = on;
-        self.open_camera()
     }
 
-    /// (Re)opens the chosen camera if it is on, else closes it.
-    fn open_camera(&mut self) -> Option<DeviceProblem> {
-        if let Some(worker) = self.camera.take() {
-            worker.stop();
-        }
-        forget(&self.problems, Device::Camera);
-        if !self.camera_on {
-            return None;
-        }
-        let opened: Result<Box<dyn VideoSource>, _> = match &self.camera_choice {
-            CameraChoice::None => return None,
-            CameraChoice::Synthetic => {
-                SyntheticCamera::new(self.format).map(|c| Box::new(c) as Box<dyn VideoSource>)
-            }
-            CameraChoice::Device(index) => {
-                Camera::open(*index, self.format).map(|c| Box::new(c) as Box<dyn VideoSource>)
-            }
-        };
-        let source = match opened {
-            Ok(source) => source,
-            Err(e) => {
-                let problem = DeviceProblem::from_error(Device::Camera, &e);
-                report(&self.problems, problem.clone());
-                return Some(problem);
-            }
-        };
-        // The receivers' decoders need a keyframe from the new picture's first frame.
-        self.keyframe.store(true, Ordering::Relaxed);
-        let encoder = VideoEncoderSettings {
-            bitrate_bps: self.bitrate,
-            fps: source.format().fps,
-            // Periodic keyframes as a safety net; receivers ask for one when they need it (PLI).
-            keyframe_interval_frames: ((self.keyframe_interval.as_secs_f64()
-                * f64::from(source.format().fps)) as u32)
-                .max(1),
-        };
+    /// A new camera thread: it opens the chosen camera if it is on (else only closes the old).
+    fn replace_camera(&mut self) {
+        let choice = self.camera_on.then(|| self.camera_choice.clone());
+        let (format, settings) = (self.format, self.encoder_settings());
         let outs = VideoOuts {
             encoded: self.video_tx.clone(),
             self_view: self.self_view.clone(),
         };
-        let (keyframe, lost) = (self.keyframe.clone(), self.problems.clone());
-        self.camera = Some(Worker::spawn(move |stop| {
-            video_loop(source, encoder, outs, keyframe, stop, lost);
+        let (keyframe, problems, opened) = (
+            self.keyframe.clone(),
+            self.problems.clone(),
+            self.opened.clone(),
+        );
+        let previous = self.camera.take();
+        self.camera = Some(Worker::spawn(previous, move |stop, open| {
+            forget(&problems, Device::Camera);
+            let opening: Result<Box<dyn VideoSource>, _> = match choice {
+                None | Some(CameraChoice::None) => return,
+                Some(CameraChoice::Synthetic) => {
+                    SyntheticCamera::new(format).map(|c| Box::new(c) as Box<dyn VideoSource>)
+                }
+                Some(CameraChoice::Device(index)) => {
+                    Camera::open(index, format).map(|c| Box::new(c) as Box<dyn VideoSource>)
+                }
+            };
+            let source = match opening {
+                Ok(source) => source,
+                Err(e) => return report(&problems, DeviceProblem::from_error(Device::Camera, &e)),
+            };
+            // The receivers' decoders need a keyframe from the new picture's first frame.
+            keyframe.store(true, Ordering::Relaxed);
+            open.store(true, Ordering::Relaxed);
+            opened.notify_one();
+            video_loop(source, settings, &outs, &keyframe, stop, &problems);
+            // No picture of a camera that is closed stays on screen.
+            if let Some(view) = &outs.self_view {
+                view.remove(SELF_FEED);
+            }
         }));
-        None
+    }
+
+    fn encoder_settings(&self) -> VideoEncoderSettings {
+        let fps = self.format.fps;
+        VideoEncoderSettings {
+            bitrate_bps: self.bitrate,
+            fps,
+            // Periodic keyframes as a safety net; receivers ask for one when they need it (PLI).
+            keyframe_interval_frames: ((self.keyframe_interval.as_secs_f64() * f64::from(fps))
+                as u32)
+                .max(1),
+        }
     }
 
     /// Closes the current microphone, if any, and captures from `mic` instead; as
     /// [`Capture::set_camera`].
-    pub fn set_mic(&mut self, mic: &MicChoice) -> Option<DeviceProblem> {
-        if let Some(worker) = self.mic.take() {
-            worker.stop();
-        }
-        forget(&self.problems, Device::Microphone);
+    pub fn set_mic(&mut self, mic: &MicChoice) {
         self.mic_choice = mic.clone();
-        let source: Box<dyn AudioSource> = match mic {
-            MicChoice::None => return None,
-            MicChoice::Synthetic(signal) => Box::new(SyntheticMic::new(signal.clone())),
-            MicChoice::Device(name) => match Microphone::open(name.as_deref()) {
-                Ok(m) => Box::new(m),
-                Err(e) => {
-                    let problem = DeviceProblem::from_error(Device::Microphone, &e);
-                    report(&self.problems, problem.clone());
-                    return Some(problem);
-                }
-            },
-        };
-        let (out, lost) = (self.audio_tx.clone(), self.problems.clone());
-        self.mic = Some(Worker::spawn(move |stop| {
-            audio_loop(source, out, stop, lost)
+        let choice = mic.clone();
+        let (out, problems, opened) = (
+            self.audio_tx.clone(),
+            self.problems.clone(),
+            self.opened.clone(),
+        );
+        let previous = self.mic.take();
+        self.mic = Some(Worker::spawn(previous, move |stop, open| {
+            forget(&problems, Device::Microphone);
+            let source: Box<dyn AudioSource> = match choice {
+                MicChoice::None => return,
+                MicChoice::Synthetic(signal) => Box::new(SyntheticMic::new(signal)),
+                MicChoice::Device(name) => match Microphone::open(name.as_deref()) {
+                    Ok(m) => Box::new(m),
+                    Err(e) => {
+                        let problem = DeviceProblem::from_error(Device::Microphone, &e);
+                        return report(&problems, problem);
+                    }
+                },
+            };
+            open.store(true, Ordering::Relaxed);
+            opened.notify_one();
+            audio_loop(source, &out, stop, &problems);
         }));
-        None
     }
 
     /// Stops the threads and waits for them.
@@ -269,10 +300,10 @@ const SELF_VIEW_WIDTH: usize = 320;
 fn video_loop(
     mut source: Box<dyn VideoSource>,
     settings: VideoEncoderSettings,
-    out: VideoOuts,
-    keyframe: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
-    lost: Problems,
+    out: &VideoOuts,
+    keyframe: &AtomicBool,
+    stop: &AtomicBool,
+    lost: &Problems,
 ) {
     let mut encoder = H264Encoder::new(settings);
     let mut count = 0u64;
@@ -280,7 +311,7 @@ fn video_loop(
         let frame = match source.next_frame() {
             Ok(frame) => frame,
             Err(e) => {
-                report(&lost, DeviceProblem::from_error(Device::Camera, &e));
+                report(lost, DeviceProblem::from_error(Device::Camera, &e));
                 return;
             }
         };
@@ -301,7 +332,7 @@ fn video_loop(
             },
             Ok(None) => {}
             Err(e) => {
-                report(&lost, DeviceProblem::from_codec_error(Device::Camera, &e));
+                report(lost, DeviceProblem::from_codec_error(Device::Camera, &e));
                 return;
             }
         }
@@ -310,15 +341,15 @@ fn video_loop(
 
 fn audio_loop(
     mut mic: Box<dyn AudioSource>,
-    out: mpsc::Sender<EncodedAudio>,
-    stop: Arc<AtomicBool>,
-    lost: Problems,
+    out: &mpsc::Sender<EncodedAudio>,
+    stop: &AtomicBool,
+    lost: &Problems,
 ) {
     let mut encoder = match OpusEncoder::new(AudioEncoderSettings::default()) {
         Ok(encoder) => encoder,
         Err(e) => {
             report(
-                &lost,
+                lost,
                 DeviceProblem::from_codec_error(Device::Microphone, &e),
             );
             return;
@@ -328,7 +359,7 @@ fn audio_loop(
         let frame = match mic.next_frame() {
             Ok(frame) => frame,
             Err(e) => {
-                report(&lost, DeviceProblem::from_error(Device::Microphone, &e));
+                report(lost, DeviceProblem::from_error(Device::Microphone, &e));
                 return;
             }
         };
@@ -337,7 +368,7 @@ fn audio_loop(
             Ok(packet) => packet,
             Err(e) => {
                 report(
-                    &lost,
+                    lost,
                     DeviceProblem::from_codec_error(Device::Microphone, &e),
                 );
                 return;
@@ -412,10 +443,10 @@ mod tests {
         video_loop(
             Box::new(Unplugged(0)),
             settings,
-            outs,
-            keyframe,
-            stop,
-            lost.clone(),
+            &outs,
+            &keyframe,
+            &stop,
+            &lost,
         );
         // Frames 1 and 3 went to the self-view, unshrunk (64 wide fits).
         let own = view.newer_than(SELF_FEED, 0).expect("a picture of oneself");
@@ -434,6 +465,23 @@ mod tests {
         assert!(lost[0].detail.contains("unplugged"), "{lost:?}");
     }
 
+    /// Waits up to 5 s for `done`.
+    fn eventually(what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "never: {what}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Whether nothing arrives on `rx` in 300 ms after what was queued.
+    fn quiet<T>(rx: &mut mpsc::Receiver<T>) -> bool {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        while rx.try_recv().is_ok() {}
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        rx.try_recv().is_err()
+    }
+
     #[test]
     fn camera_and_microphone_can_be_replaced_while_capturing() {
         let format = VideoFormat {
@@ -442,42 +490,44 @@ mod tests {
             fps: 30,
         };
         let second = std::time::Duration::from_secs(1);
-        let mut capture = Capture::new(format, 100_000, second, None);
+        let view = Arc::new(VideoOut::default());
+        let mut capture = Capture::new(format, 100_000, second, Some(view.clone()));
         assert!(!capture.sending());
         // A camera that is not there: said, and nothing captured.
-        let problem = capture
-            .set_camera(&CameraChoice::Device(99))
-            .expect("no camera 99");
-        assert_eq!(problem.problem, super::super::Problem::NotFound);
-        assert_eq!(*lock(&capture.problems), [problem]);
+        capture.set_camera(&CameraChoice::Device(99));
+        eventually("the missing camera reported", || {
+            !lock(&capture.problems).is_empty()
+        });
+        let problems = lock(&capture.problems).clone();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].problem, super::super::Problem::NotFound);
         assert!(!capture.camera_open());
         // Another one: the old problem is forgotten, pictures arrive, the first a keyframe.
-        assert_eq!(capture.set_camera(&CameraChoice::Synthetic), None);
-        assert!(lock(&capture.problems).is_empty());
-        assert!(capture.sending() && capture.camera_open());
+        capture.set_camera(&CameraChoice::Synthetic);
         let first = capture.video.blocking_recv().expect("a picture");
         assert!(first.keyframe);
-        // Turned off, the camera is closed: nothing more arrives. On again, it starts afresh.
-        assert_eq!(capture.set_camera_on(false), None);
+        assert!(lock(&capture.problems).is_empty());
+        assert!(capture.sending() && capture.camera_open());
+        assert!(view.newer_than(SELF_FEED, 0).is_some(), "the self-view");
+        // Turned off, the camera is closed: nothing more arrives, and its self-view picture is
+        // gone. On again, it starts afresh.
+        capture.set_camera_on(false);
+        assert!(quiet(&mut capture.video));
         assert!(!capture.camera_open() && capture.sending());
-        while capture.video.try_recv().is_ok() {}
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        assert!(capture.video.try_recv().is_err());
-        assert_eq!(capture.set_camera_on(true), None);
+        assert!(view.newer_than(SELF_FEED, 0).is_none());
+        capture.set_camera_on(true);
         assert!(capture.video.blocking_recv().expect("a picture").keyframe);
         // The microphone too.
         let tone = conclave_media::synthetic::Signal::Tone {
             hz: 440.0,
             amplitude: 0.3,
         };
-        assert_eq!(capture.set_mic(&MicChoice::Synthetic(tone)), None);
+        capture.set_mic(&MicChoice::Synthetic(tone));
         assert!(capture.audio.blocking_recv().is_some());
         assert!(capture.mic_open());
-        // Camera off: its thread is gone when set_camera returns, so nothing more arrives.
-        assert_eq!(capture.set_camera(&CameraChoice::None), None);
-        while capture.video.try_recv().is_ok() {}
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        assert!(capture.video.try_recv().is_err());
+        // No camera: its thread is gone, so nothing more arrives; the microphone goes on.
+        capture.set_camera(&CameraChoice::None);
+        assert!(quiet(&mut capture.video));
         assert!(capture.sending(), "the microphone still captures");
         assert!(capture.audio.blocking_recv().is_some());
         capture.stop();

@@ -14,15 +14,23 @@ const TALKING: u16 = 25;
 /// of silence.
 const MOST: u16 = 2 * TALKING;
 
+/// Frames stop coming when the microphone goes away (unplugged, replaced, none): evidence older
+/// than this says nothing about now.
+const FRESH_US: u64 = 200_000;
+
 /// Evidence of talking while muted, from each 20 ms frame's level.
 #[derive(Clone, Debug, Default)]
 pub struct MutedSpeech {
     evidence: u16,
+    /// When the last frame was heard, microseconds on any clock that `talking` is asked with.
+    heard_us: u64,
 }
 
 impl MutedSpeech {
-    /// One 20 ms frame of ours at RFC 6464 `level`, while the microphone is `muted` or not.
-    pub fn hear(&mut self, level: u8, muted: bool) {
+    /// One 20 ms frame of ours at RFC 6464 `level` at time `now_us`, while the microphone is
+    /// `muted` or not.
+    pub fn hear(&mut self, level: u8, muted: bool, now_us: u64) {
+        self.heard_us = now_us;
         self.evidence = if !muted {
             0
         } else if level <= SPEECH_LEVEL {
@@ -32,9 +40,9 @@ impl MutedSpeech {
         };
     }
 
-    /// Whether the user seems to be talking while muted.
-    pub fn talking(&self) -> bool {
-        self.evidence >= TALKING
+    /// Whether the user seems to be talking while muted, at `now_us`.
+    pub fn talking(&self, now_us: u64) -> bool {
+        self.evidence >= TALKING && now_us.saturating_sub(self.heard_us) <= FRESH_US
     }
 }
 
@@ -42,38 +50,52 @@ impl MutedSpeech {
 mod tests {
     use super::*;
 
+    /// `frames` frames of 20 ms, the first at `m`'s last one plus 20 ms.
     fn hear(m: &mut MutedSpeech, frames: usize, level: u8, muted: bool) {
         for _ in 0..frames {
-            m.hear(level, muted);
+            m.hear(level, muted, m.heard_us + 20_000);
         }
+    }
+
+    fn talking(m: &MutedSpeech) -> bool {
+        m.talking(m.heard_us)
     }
 
     #[test]
     fn half_a_second_of_talking_while_muted_is_noticed_and_silence_ends_it() {
         let mut m = MutedSpeech::default();
         hear(&mut m, 24, 20, true);
-        assert!(!m.talking(), "not yet: under half a second");
+        assert!(!talking(&m), "not yet: under half a second");
         hear(&mut m, 1, 20, true);
-        assert!(m.talking());
+        assert!(talking(&m));
         // A quiet room (-60 dBov) brings it down again.
         hear(&mut m, 60, 60, true);
-        assert!(!m.talking());
+        assert!(!talking(&m));
     }
 
     #[test]
     fn room_noise_short_sounds_and_unmuted_talking_are_not_noticed() {
         let mut m = MutedSpeech::default();
         hear(&mut m, 500, 45, true);
-        assert!(!m.talking(), "-45 dBov is the room, not a voice");
+        assert!(!talking(&m), "-45 dBov is the room, not a voice");
         for _ in 0..100 {
             hear(&mut m, 10, 10, true);
             hear(&mut m, 15, 90, true);
         }
-        assert!(!m.talking(), "short sounds in silence");
+        assert!(!talking(&m), "short sounds in silence");
         hear(&mut m, 100, 10, false);
-        assert!(!m.talking(), "talking unmuted is just talking");
+        assert!(!talking(&m), "talking unmuted is just talking");
         hear(&mut m, 30, 10, true);
         hear(&mut m, 1, 10, false);
-        assert!(!m.talking(), "unmuting ends it at once");
+        assert!(!talking(&m), "unmuting ends it at once");
+    }
+
+    #[test]
+    fn a_microphone_that_stops_delivering_ends_it() {
+        let mut m = MutedSpeech::default();
+        hear(&mut m, 50, 10, true);
+        assert!(m.talking(m.heard_us + 100_000));
+        // Unplugged or replaced: no more frames, and after a moment no more "talking".
+        assert!(!m.talking(m.heard_us + 300_000));
     }
 }

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::capture::{Problems, report};
+use super::capture::{Problems, forget, report};
 use super::device_problem::{Device, DeviceProblem};
+use crate::selftest::SpeakerChoice;
 use conclave_media::jitter::{JitterBuffer, Playout};
 use conclave_media::{AudioSink, OpusDecoder, SAMPLES_PER_FRAME, wall_clock_us};
 
@@ -28,6 +29,10 @@ pub struct Playback {
     stop: AtomicBool,
     /// Frames handed to the speaker.
     played: std::sync::atomic::AtomicU64,
+    /// Where a speaker's failures go.
+    problems: Problems,
+    /// Counts speaker choices, so that one still opening when the next is made is dropped.
+    choices: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Playback {
@@ -46,6 +51,7 @@ impl Playback {
     pub fn start(speaker: Option<Box<dyn AudioSink>>, problems: Problems) -> Arc<Playback> {
         let playback = Arc::new(Playback {
             speaker: Mutex::new(speaker),
+            problems: problems.clone(),
             ..Playback::default()
         });
         let mixer = playback.clone();
@@ -95,12 +101,47 @@ impl Playback {
         }
     }
 
-    /// Plays into `speaker` from now on instead (none: stops playing).
+    /// Plays into `speaker` from now on instead (none: stops playing). What was said about the
+    /// previous speaker is forgotten, under the same lock its failures are reported under, so
+    /// that a failure of the old one cannot outlive the switch.
     pub fn set_speaker(&self, speaker: Option<Box<dyn AudioSink>>) {
-        if speaker.is_none() {
+        let stopping = speaker.is_none();
+        {
+            let mut current = lock(&self.speaker);
+            forget(&self.problems, Device::Speaker);
+            *current = speaker;
+        }
+        if stopping {
             lock(&self.streams).clear();
         }
-        *lock(&self.speaker) = speaker;
+    }
+
+    /// Opens the speaker `choice` names on a thread of its own (it can take seconds) and plays
+    /// into it once open; one that cannot be opened is reported. A later choice wins over one
+    /// still opening.
+    pub fn use_speaker(self: &Arc<Self>, choice: SpeakerChoice) {
+        let this = self.choices.fetch_add(1, Ordering::Relaxed) + 1;
+        let SpeakerChoice::Device(name) = choice else {
+            self.set_speaker(None);
+            return;
+        };
+        let playback = self.clone();
+        std::thread::spawn(move || {
+            let opened = conclave_media::Speaker::open(name.as_deref());
+            if playback.choices.load(Ordering::Relaxed) != this {
+                return;
+            }
+            match opened {
+                Ok(speaker) => playback.set_speaker(Some(Box::new(speaker))),
+                Err(e) => {
+                    playback.set_speaker(None);
+                    report(
+                        &playback.problems,
+                        DeviceProblem::from_error(Device::Speaker, &e),
+                    );
+                }
+            }
+        });
     }
 
     /// Whether there is a speaker to play to: without one, pushing is pointless.

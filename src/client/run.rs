@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use conclave_e2ee::{CipherSuite, Codec, KidScheme, Receiver, Sender};
 use conclave_group::{Group, GroupEvent, Identity, Psk};
-use conclave_media::{AudioSink, VideoFormat};
+use conclave_media::VideoFormat;
 use conclave_room::JoinLink;
 use conclave_room::sfu::janus::{Failure, JanusSession, JoinConfig, SfuEvent};
 use futures_util::{SinkExt, StreamExt};
@@ -26,8 +26,7 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::ClientError;
-use super::capture::{self, Capture, EncodedAudio, Problems};
-use super::device_problem::{Device, DeviceProblem};
+use super::capture::{Capture, EncodedAudio};
 use super::keylog::KeyLog;
 use super::meeting::{Command, DeviceChange, Meeting, Switches};
 use super::peer::{H264_PT, OPUS_PT, Peer, PeerEvent};
@@ -191,10 +190,8 @@ pub(crate) async fn run(
     capture.set_camera(&options.camera);
     capture.set_mic(&options.mic);
     lock(&tally).device_problems = Some(capture.problems.clone());
-    let playback = Playback::start(
-        open_speaker(&options.speaker, &capture.problems),
-        capture.problems.clone(),
-    );
+    let playback = Playback::start(None, capture.problems.clone());
+    playback.use_speaker(options.speaker.clone());
     let keylog = KeyLog::from_env().map(Arc::new);
     let deadline = Instant::now() + options.duration;
     // Why the meeting ended early, if it did.
@@ -261,24 +258,8 @@ pub(crate) async fn run(
     t.report(&pseudonym, &switches)
 }
 
-/// Opens the speaker `choice` names: none for [`SpeakerChoice::Null`], or when it cannot be
-/// opened (reported in `problems`, where what was said about the previous speaker is dropped).
-fn open_speaker(choice: &SpeakerChoice, problems: &Problems) -> Option<Box<dyn AudioSink>> {
-    capture::forget(problems, Device::Speaker);
-    let SpeakerChoice::Device(name) = choice else {
-        return None;
-    };
-    match conclave_media::Speaker::open(name.as_deref()) {
-        Ok(speaker) => Some(Box::new(speaker)),
-        Err(e) => {
-            capture::report(problems, DeviceProblem::from_error(Device::Speaker, &e));
-            None
-        }
-    }
-}
-
 /// Uses the devices `change` asks for (device problems go to where capture reports them).
-fn change_devices(change: &DeviceChange, capture: &mut Capture, playback: &Playback) {
+fn change_devices(change: &DeviceChange, capture: &mut Capture, playback: &Arc<Playback>) {
     if let Some(camera) = &change.camera {
         capture.set_camera(camera);
     }
@@ -286,7 +267,7 @@ fn change_devices(change: &DeviceChange, capture: &mut Capture, playback: &Playb
         capture.set_mic(mic);
     }
     if let Some(speaker) = &change.speaker {
-        playback.set_speaker(open_speaker(speaker, &capture.problems));
+        playback.use_speaker(speaker.clone());
     }
 }
 
@@ -295,7 +276,7 @@ async fn wait_or_leave(
     wait: Duration,
     commands: &mut UnboundedReceiver<Command>,
     capture: &mut Capture,
-    playback: &Playback,
+    playback: &Arc<Playback>,
     switches: &Switches,
 ) -> bool {
     let until = Instant::now() + wait;
@@ -501,6 +482,7 @@ impl<'a> Attempt<'a> {
             // Handles the branches below poll; cloned so that no branch holds `self.publishing`.
             let control = self.publishing.as_ref().map(|p| p.control.clone());
             let video_track = self.publishing.as_ref().map(|p| p.video.clone());
+            let opened = capture.opened.clone();
             tokio::select! {
                 message = stream.next() => match message {
                     Some(Ok(Message::Text(text))) => {
@@ -542,18 +524,22 @@ impl<'a> Attempt<'a> {
                     Some(Command::Devices(change)) => {
                         change_devices(&change, capture, &self.playback);
                         self.send_hello(capture).await;
-                        // A listener publishes no tracks: to send what it now captures it
-                        // must publish again.
-                        if capture.sending() && self.publishing.as_ref().is_some_and(|p| p.audio.is_none()) {
-                            self.leave(&mut sink).await;
-                            return Ok(End::Republish);
-                        }
                     }
                     Some(Command::Leave) | None => {
                         self.leave(&mut sink).await;
                         return Ok(End::Left);
                     }
                 },
+                () = opened.notified() => {
+                    self.send_hello(capture).await;
+                    // A listener publishes no tracks: to send from a device that opened it must
+                    // publish again.
+                    let listener = self.publishing.as_ref().is_some_and(|p| p.audio.is_none());
+                    if listener && (capture.camera_open() || capture.mic_open()) {
+                        self.leave(&mut sink).await;
+                        return Ok(End::Republish);
+                    }
+                }
                 Some(frame) = capture.video.recv() => self.send_video(frame).await,
                 Some(event) = poll_local(video_track.flatten()) => {
                     if let TrackLocalEvent::OnRtcpPacket(packets) = event
@@ -887,7 +873,8 @@ impl<'a> Attempt<'a> {
 
     async fn send_audio(&mut self, audio: EncodedAudio) {
         let muted = !self.switches.audio();
-        lock(self.tally).muted_speech.hear(audio.level, muted);
+        let now = conclave_media::wall_clock_us();
+        lock(self.tally).muted_speech.hear(audio.level, muted, now);
         if muted {
             return;
         }

@@ -377,7 +377,7 @@ impl MeetingTally {
             video_frames_sent: self.video_frames_sent,
             audio_frames_sent: self.audio_frames_sent,
             audio_frames_played: self.audio_frames_played,
-            speaking_while_muted: self.muted_speech.talking(),
+            speaking_while_muted: self.muted_speech.talking(now_us),
             reconnects: self.reconnects,
             malformed_signalling: self.malformed_signalling,
             error: self.ended.as_ref().map(|(_, why)| why.clone()),

@@ -77,6 +77,11 @@ impl VideoOut {
     pub fn clear(&self) {
         self.lock().clear();
     }
+
+    /// Forgets `feed`'s picture (its camera closed).
+    pub fn remove(&self, feed: u64) {
+        self.lock().remove(&feed);
+    }
 }
 
 #[cfg(test)]

@@ -57,11 +57,12 @@ impl VideoFrame {
         (y, u, v)
     }
 
-    /// The picture shrunk by a whole factor to at most `max_width` pixels wide (a thumbnail such
-    /// as the self-view), each pixel the mean of the block it replaces; itself if it fits.
+    /// The picture shrunk by a whole factor to at most `max_width` pixels wide (at least 2; a
+    /// thumbnail such as the self-view), each pixel the mean of the block it replaces; itself if
+    /// it fits, or if shrinking would leave it less than 2 pixels high.
     pub fn shrunk(&self, max_width: usize) -> VideoFrame {
         let factor = self.width.div_ceil(max_width.max(2));
-        if factor <= 1 {
+        if factor <= 1 || self.height / factor < 2 {
             return self.clone();
         }
         let (width, height) = ((self.width / factor) & !1, (self.height / factor) & !1);
@@ -187,5 +188,13 @@ mod tests {
         let big = VideoFrame::black(1280, 720).shrunk(320);
         assert_eq!((big.width, big.height), (320, 180));
         assert_eq!(big.data.len(), 320 * 180 * 3 / 2);
+        // A factor that is no power of two, odd results rounded down to even sizes.
+        let odd = VideoFrame::black(1366, 768).shrunk(320);
+        assert_eq!((odd.width, odd.height), (272, 152));
+        assert_eq!(odd.planes().0.iter().max(), Some(&16));
+        // Too flat to shrink, or asked for nothing: still a picture.
+        let flat = VideoFrame::black(1280, 4);
+        assert_eq!(flat.shrunk(320), flat);
+        assert_eq!(VideoFrame::black(8, 8).shrunk(0).width, 2);
     }
 }
