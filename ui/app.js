@@ -93,6 +93,19 @@ function speaker(present) {
   return best;
 }
 
+// Who came and went, said to screen readers (a polite live region): a participant counts once
+// named (their name arrives in their encrypted hello).
+let named = new Map(); // pseudonym -> name, as of the last render
+
+function announceComings(present) {
+  const now = new Map(present.filter((p) => p.display_name).map((p) => [p.pseudonym, p.display_name]));
+  const lines = [];
+  for (const [id, name] of now) if (!named.has(id)) lines.push(tr("joinedMeeting", name));
+  for (const [id, name] of named) if (!now.has(id)) lines.push(tr("leftMeeting", name));
+  if (lines.length) $("announcer").textContent = lines.join(" ");
+  named = now;
+}
+
 function renderMeeting() {
   if (screen !== "meeting" || !state) return;
   const connection = $("connection");
@@ -106,6 +119,7 @@ function renderMeeting() {
   $("group-emoji").setAttribute("aria-label", words);
   $("group-words").textContent = words;
   const present = state.participants.filter((p) => !p.left);
+  announceComings(present);
   const list = $("participants");
   const me = document.createElement("li");
   me.className = "me";
@@ -366,6 +380,8 @@ async function join() {
   state = null;
   troubleSince = Date.now();
   inUse = Object.fromEntries(DEVICE_KINDS.map((k) => [k, $(k).value]));
+  named = new Map();
+  $("announcer").textContent = "";
   // Joined, but the room could not be remembered (no keyring): say so in the meeting.
   $("notice").textContent = notice ? tr(notice.code) : "";
   show("meeting");

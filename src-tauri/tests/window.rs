@@ -180,7 +180,13 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     let before = files(&desktop.home);
     session.find("#join").click();
 
-    // Bob appears, named and verified, and his video is decoded.
+    // Bob appears, named and verified, and his video is decoded; a screen reader hears he came.
+    session.wait_for(
+        "Bob's coming said to screen readers",
+        Duration::from_secs(20),
+        "return document.getElementById('announcer').textContent === 'Bob joined the meeting.'\
+           && document.getElementById('announcer').getAttribute('aria-live') === 'polite';",
+    );
     session.wait_for(
         "Bob verified in the participant list",
         Duration::from_secs(20),
@@ -372,7 +378,14 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     );
     save(&shots, "4-meeting-de.png", &session);
 
-    // Bob leaves at his 60 s; his report says what he saw of us.
+    // Bob leaves at his 60 s (said to screen readers, in German now); his report says what he
+    // saw of us.
+    session.wait_for(
+        "Bob's leaving said to screen readers",
+        Duration::from_secs(60),
+        "return document.getElementById('announcer').textContent\
+           === 'Bob hat die Besprechung verlassen.'",
+    );
     let out = bob.wait_with_output().unwrap();
     assert!(
         out.status.success(),
