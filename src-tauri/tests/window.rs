@@ -120,6 +120,45 @@ fn type_ice_servers(session: &Session, servers: &[(&str, &str, &str)]) {
     }
 }
 
+/// Bob: headless, with the synthetic camera and a tone, for `duration`, writing his report.
+struct Bob {
+    child: std::process::Child,
+    report: PathBuf,
+}
+
+impl Bob {
+    fn join(net: &JanusNet, link: &str, duration: &str) -> Bob {
+        let report = net.dir.join("bob.json");
+        let child = headless(net, link, "Bob", "tone", duration)
+            .arg("--stats-json")
+            .arg(&report)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Bob { child, report }
+    }
+
+    /// Waits for him to leave: his report, and what he saw of Alice.
+    fn report(self) -> (Value, Value) {
+        let out = self.child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(&self.report).unwrap();
+        let stats: Value = serde_json::from_str(&text).unwrap();
+        let alice = stats["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["display_name"] == "Alice")
+            .unwrap_or_else(|| panic!("Bob saw Alice: {stats}"))
+            .clone();
+        (stats, alice)
+    }
+}
+
 fn text(session: &Session, css: &str) -> String {
     session.find(css).text()
 }
@@ -131,15 +170,9 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     let shots = Desktop::screenshot_dir("meeting");
     let link = new_link("window-test");
 
-    let bob_stats = net.dir.join("bob.json");
     // Long enough to stay through every step below on a loaded machine (at 45 s he once left
     // while the window was hidden).
-    let bob = headless(&net, &link, "Bob", "tone", "60s")
-        .arg("--stats-json")
-        .arg(&bob_stats)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let bob = Bob::join(&net, &link, "60s");
 
     let session = Session::start(DRIVER_PORT, app());
     // English first, whatever the machine's locale.
@@ -386,19 +419,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         "return document.getElementById('announcer').textContent\
            === 'Bob hat die Besprechung verlassen.'",
     );
-    let out = bob.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stats: Value = serde_json::from_str(&std::fs::read_to_string(&bob_stats).unwrap()).unwrap();
-    let alice = stats["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["display_name"] == "Alice")
-        .unwrap_or_else(|| panic!("Bob saw Alice: {stats}"));
+    let (stats, alice) = bob.report();
     assert_eq!(alice["verified"], true, "{alice}");
     assert_eq!(
         alice["sending_audio"], false,
@@ -879,14 +900,8 @@ fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said
     let _desktop = Desktop::start(&net);
     let shots = Desktop::screenshot_dir("devices");
     let link = new_link("devices-test");
-    let bob_stats = net.dir.join("bob.json");
     // Long enough for every step below on a loaded machine.
-    let bob = headless(&net, &link, "Bob", "tone", "45s")
-        .arg("--stats-json")
-        .arg(&bob_stats)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let bob = Bob::join(&net, &link, "45s");
     let session = Session::start(DRIVER_PORT, app());
     // Alice joins without camera or microphone: she only listens.
     prejoin(&session, &link, "Alice", "none");
@@ -1003,19 +1018,7 @@ fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said
     save(&shots, "3-all-devices-de.png", &session);
 
     // Bob saw her pictures and heard her (after she took the devices: she joined with none).
-    let out = bob.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stats: Value = serde_json::from_str(&std::fs::read_to_string(&bob_stats).unwrap()).unwrap();
-    let alice = stats["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["display_name"] == "Alice")
-        .unwrap_or_else(|| panic!("Bob saw Alice: {stats}"));
+    let (_, alice) = bob.report();
     assert!(
         alice["video"]["frames_decoded"].as_u64().unwrap() > 60,
         "{alice}"
