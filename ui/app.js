@@ -94,16 +94,21 @@ function speaker(present) {
 }
 
 // Who came and went, said to screen readers (a polite live region): a participant counts once
-// named (their name arrives in their encrypted hello).
-let named = new Map(); // pseudonym -> name, as of the last render
+// named (their name arrives in their encrypted hello). Those named at the first look were there
+// before us: not announced as coming.
+let named = null; // pseudonym -> name, as of the last render; null before the first
 
 function announceComings(present) {
   const now = new Map(present.filter((p) => p.display_name).map((p) => [p.pseudonym, p.display_name]));
   const lines = [];
-  for (const [id, name] of now) if (!named.has(id)) lines.push(tr("joinedMeeting", name));
-  for (const [id, name] of named) if (!now.has(id)) lines.push(tr("leftMeeting", name));
-  if (lines.length) $("announcer").textContent = lines.join(" ");
+  for (const [id, name] of now) if (named && !named.has(id)) lines.push(tr("joinedMeeting", name));
+  for (const [id, name] of named || []) if (!now.has(id)) lines.push(tr("leftMeeting", name));
   named = now;
+  if (lines.length === 0) return;
+  // Emptied first, so that a sentence equal to the last one is still read out.
+  const announcer = $("announcer");
+  announcer.textContent = "";
+  setTimeout(() => (announcer.textContent = lines.join(" ")), 100);
 }
 
 function renderMeeting() {
@@ -380,7 +385,7 @@ async function join() {
   state = null;
   troubleSince = Date.now();
   inUse = Object.fromEntries(DEVICE_KINDS.map((k) => [k, $(k).value]));
-  named = new Map();
+  named = null;
   $("announcer").textContent = "";
   // Joined, but the room could not be remembered (no keyring): say so in the meeting.
   $("notice").textContent = notice ? tr(notice.code) : "";

@@ -939,6 +939,11 @@ fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said
             "return document.getElementById('devices-dialog').open",
         );
     };
+    session.script(
+        "window.connectionsSeen = new Set();\
+         setInterval(() => window.connectionsSeen.add(state.connection), 50);",
+        json!([]),
+    );
     open_devices();
     session.script(
         "const mic = document.getElementById('meeting-microphone');\
@@ -956,10 +961,11 @@ fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said
         "return [...document.querySelectorAll('#warnings li')].some(w => w.textContent\
            === 'No microphone named “Nope” was found; you take part without sound.');",
     );
+    // Rejoining would have shown her connecting again for a second or more.
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
-        session.script("return [state.connection, state.reconnects]", json!([])),
-        json!(["connected", 0])
+        session.script("return [...window.connectionsSeen]", json!([])),
+        json!(["connected"])
     );
     // Then the camera: she joins again to publish it, and sends its pictures.
     open_devices();

@@ -72,7 +72,8 @@ struct Worker {
 
 impl Worker {
     /// A thread that waits for `previous` (told to stop now) to end, then runs `body` with its
-    /// stop flag and its "open" flag (cleared again when `body` returns).
+    /// stop flag and its "open" flag (cleared again when `body` ends, even by a panic) — unless
+    /// it was told to stop meanwhile (replaced again before it began: nothing is opened).
     fn spawn(
         previous: Option<Worker>,
         body: impl FnOnce(&AtomicBool, &AtomicBool) + Send + 'static,
@@ -80,14 +81,16 @@ impl Worker {
         if let Some(p) = &previous {
             p.stop.store(true, Ordering::Relaxed);
         }
-        let (stop, open) = (Arc::default(), Arc::<AtomicBool>::default());
+        let (stop, open) = (Arc::<AtomicBool>::default(), Arc::<AtomicBool>::default());
         let (stop_flag, open_flag) = (Arc::clone(&stop), Arc::clone(&open));
         let thread = std::thread::spawn(move || {
             if let Some(p) = previous {
                 let _ = p.thread.join();
             }
-            body(&stop_flag, &open_flag);
-            open_flag.store(false, Ordering::Relaxed);
+            let _closed = OnDrop(|| open_flag.store(false, Ordering::Relaxed));
+            if !stop_flag.load(Ordering::Relaxed) {
+                body(&stop_flag, &open_flag);
+            }
         });
         Worker { stop, open, thread }
     }
@@ -100,6 +103,15 @@ impl Worker {
     fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.thread.join();
+    }
+}
+
+/// Runs its closure when dropped: on return and on unwinding alike.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
     }
 }
 
@@ -212,6 +224,12 @@ impl Capture {
         );
         let previous = self.camera.take();
         self.camera = Some(Worker::spawn(previous, move |stop, open| {
+            // No picture of a camera that is closed stays on screen.
+            let _gone = OnDrop(|| {
+                if let Some(view) = &outs.self_view {
+                    view.remove(SELF_FEED);
+                }
+            });
             forget(&problems, Device::Camera);
             let opening: Result<Box<dyn VideoSource>, _> = match choice {
                 None | Some(CameraChoice::None) => return,
@@ -226,15 +244,15 @@ impl Capture {
                 Ok(source) => source,
                 Err(e) => return report(&problems, DeviceProblem::from_error(Device::Camera, &e)),
             };
+            // Turned off or replaced while it opened: close it again unused.
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
             // The receivers' decoders need a keyframe from the new picture's first frame.
             keyframe.store(true, Ordering::Relaxed);
             open.store(true, Ordering::Relaxed);
             opened.notify_one();
             video_loop(source, settings, &outs, &keyframe, stop, &problems);
-            // No picture of a camera that is closed stays on screen.
-            if let Some(view) = &outs.self_view {
-                view.remove(SELF_FEED);
-            }
         }));
     }
 
@@ -274,6 +292,9 @@ impl Capture {
                     }
                 },
             };
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
             open.store(true, Ordering::Relaxed);
             opened.notify_one();
             audio_loop(source, &out, stop, &problems);

@@ -30,6 +30,10 @@ impl MutedSpeech {
     /// One 20 ms frame of ours at RFC 6464 `level` at time `now_us`, while the microphone is
     /// `muted` or not.
     pub fn hear(&mut self, level: u8, muted: bool, now_us: u64) {
+        // After a gap (a new or replugged microphone) the old evidence says nothing.
+        if now_us.saturating_sub(self.heard_us) > FRESH_US {
+            self.evidence = 0;
+        }
         self.heard_us = now_us;
         self.evidence = if !muted {
             0
@@ -97,5 +101,8 @@ mod tests {
         assert!(m.talking(m.heard_us + 100_000));
         // Unplugged or replaced: no more frames, and after a moment no more "talking".
         assert!(!m.talking(m.heard_us + 300_000));
+        // A new microphone starts from nothing, not from the old one's evidence.
+        m.hear(10, true, m.heard_us + 5_000_000);
+        assert!(!talking(&m));
     }
 }

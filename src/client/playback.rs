@@ -101,47 +101,64 @@ impl Playback {
         }
     }
 
-    /// Plays into `speaker` from now on instead (none: stops playing). What was said about the
-    /// previous speaker is forgotten, under the same lock its failures are reported under, so
-    /// that a failure of the old one cannot outlive the switch.
-    pub fn set_speaker(&self, speaker: Option<Box<dyn AudioSink>>) {
+    /// Plays into `speaker` from now on, already open (tests).
+    #[cfg(test)]
+    fn set_speaker(&self, speaker: Option<Box<dyn AudioSink>>) {
+        let this = {
+            let _speaker = lock(&self.speaker);
+            self.choices.fetch_add(1, Ordering::Relaxed) + 1
+        };
+        self.install(this, speaker, None);
+    }
+
+    /// Opens the speaker `choice` names on a thread of its own (it can take seconds) and plays
+    /// into it once open; one that cannot be opened is reported. A later choice, or stopping,
+    /// wins over one still opening.
+    pub fn use_speaker(self: &Arc<Self>, choice: SpeakerChoice) {
+        let this = {
+            let _speaker = lock(&self.speaker);
+            self.choices.fetch_add(1, Ordering::Relaxed) + 1
+        };
+        let SpeakerChoice::Device(name) = choice else {
+            self.install(this, None, None);
+            return;
+        };
+        let playback = self.clone();
+        std::thread::spawn(
+            move || match conclave_media::Speaker::open(name.as_deref()) {
+                Ok(speaker) => playback.install(this, Some(Box::new(speaker)), None),
+                Err(e) => {
+                    let problem = DeviceProblem::from_error(Device::Speaker, &e);
+                    playback.install(this, None, Some(problem));
+                }
+            },
+        );
+    }
+
+    /// Plays into `speaker` (reporting `problem`) if choice `this` is still the latest: checked,
+    /// swapped and reported under the speaker's lock, which choices and failures also take, so
+    /// neither an older choice nor the old speaker's failure can outlive the switch.
+    fn install(
+        &self,
+        this: u64,
+        speaker: Option<Box<dyn AudioSink>>,
+        problem: Option<DeviceProblem>,
+    ) {
         let stopping = speaker.is_none();
         {
             let mut current = lock(&self.speaker);
+            if self.choices.load(Ordering::Relaxed) != this {
+                return;
+            }
             forget(&self.problems, Device::Speaker);
             *current = speaker;
+            if let Some(problem) = problem {
+                report(&self.problems, problem);
+            }
         }
         if stopping {
             lock(&self.streams).clear();
         }
-    }
-
-    /// Opens the speaker `choice` names on a thread of its own (it can take seconds) and plays
-    /// into it once open; one that cannot be opened is reported. A later choice wins over one
-    /// still opening.
-    pub fn use_speaker(self: &Arc<Self>, choice: SpeakerChoice) {
-        let this = self.choices.fetch_add(1, Ordering::Relaxed) + 1;
-        let SpeakerChoice::Device(name) = choice else {
-            self.set_speaker(None);
-            return;
-        };
-        let playback = self.clone();
-        std::thread::spawn(move || {
-            let opened = conclave_media::Speaker::open(name.as_deref());
-            if playback.choices.load(Ordering::Relaxed) != this {
-                return;
-            }
-            match opened {
-                Ok(speaker) => playback.set_speaker(Some(Box::new(speaker))),
-                Err(e) => {
-                    playback.set_speaker(None);
-                    report(
-                        &playback.problems,
-                        DeviceProblem::from_error(Device::Speaker, &e),
-                    );
-                }
-            }
-        });
     }
 
     /// Whether there is a speaker to play to: without one, pushing is pointless.
@@ -184,6 +201,11 @@ impl Playback {
 
     /// Stops the mixer thread.
     pub fn stop(&self) {
+        // A speaker still opening is not installed afterwards.
+        {
+            let _speaker = lock(&self.speaker);
+            self.choices.fetch_add(1, Ordering::Relaxed);
+        }
         self.stop.store(true, Ordering::Relaxed);
     }
 
@@ -321,6 +343,45 @@ mod tests {
         assert_eq!(heard.load(Ordering::Relaxed), stopped_at);
         assert_eq!(playback.frames_played(), stopped_at);
         playback.stop();
+    }
+
+    #[test]
+    fn an_older_speaker_choice_never_wins_over_a_newer_one() {
+        let problems = Problems::default();
+        let playback = Playback::start(None, problems.clone());
+        // A speaker that does not exist: reported once its opening fails, nothing played.
+        playback.use_speaker(SpeakerChoice::Device(Some("no such speaker".into())));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while lock(&problems).is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(lock(&problems).len(), 1);
+        assert_eq!(lock(&problems)[0].device, Device::Speaker);
+        assert!(!playback.playing());
+        // A choice still opening when a newer one is made is dropped, and so is its failure.
+        let older = playback.choices.load(Ordering::Relaxed) + 1;
+        playback.choices.store(older, Ordering::Relaxed);
+        let heard = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        playback.set_speaker(Some(Box::new(Counting(heard.clone()))));
+        assert!(
+            lock(&problems).is_empty(),
+            "the new speaker forgot the old problem"
+        );
+        playback.install(
+            older,
+            None,
+            Some(DeviceProblem::failed(Device::Speaker, "late")),
+        );
+        assert!(playback.playing(), "the newer speaker stays");
+        assert!(
+            lock(&problems).is_empty(),
+            "the older choice's failure is dropped"
+        );
+        // Stopping drops whatever is still opening.
+        let pending = playback.choices.load(Ordering::Relaxed);
+        playback.stop();
+        playback.install(pending, None, None);
+        assert!(playback.playing());
     }
 
     #[test]
