@@ -226,21 +226,8 @@ fn synthetic(transport: &str) {
         &format!("synthetic, 1x1280x720 + 4x640x360 looped at 30 fps, {transport}"),
         SIZES.len(),
     );
-    // Hidden, as closing the window to the tray does (unmapped through the X server, which has
-    // no window manager to ask).
-    let status = Command::new("xdotool")
-        .args([
-            "search",
-            "--sync",
-            "--name",
-            "^Conclave$",
-            "windowunmap",
-            "--sync",
-        ])
-        .env("DISPLAY", &desktop.display)
-        .status()
-        .expect("xdotool is installed");
-    assert!(status.success());
+    // Hidden, as closing the window to the tray does.
+    desktop.hide_app_window();
     session.wait_for(
         "the page hidden",
         Duration::from_secs(10),

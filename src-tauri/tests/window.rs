@@ -56,16 +56,6 @@ fn stamp_on_screen(session: &Session) -> Option<conclave_media::pattern::Stamp> 
     conclave_media::pattern::read(&frame)
 }
 
-/// Types keys on the desktop's X server, as a user's keyboard would (XTEST).
-fn keys(desktop: &Desktop, args: &[&str]) {
-    let status = Command::new("xdotool")
-        .args(args)
-        .env("DISPLAY", &desktop.display)
-        .status()
-        .expect("xdotool is installed (scripts/test installs it)");
-    assert!(status.success(), "xdotool {args:?}");
-}
-
 /// The first tile shows the test pattern and it moves: its frame stamp, read back from the drawn
 /// pixels, advances.
 fn assert_pattern_moves(session: &Session) {
@@ -312,40 +302,30 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
 
     // The global shortcut through the X server, whatever window has the focus: Ctrl+Shift+M
     // mutes again.
-    keys(&desktop, &["key", "ctrl+shift+m"]);
+    desktop.xdotool(&["key", "ctrl+shift+m"]);
     session.wait_for(
         "the shortcut to mute",
         Duration::from_secs(10),
         &mic_button_on(false),
     );
     // Push-to-talk: the microphone is on while Ctrl+Shift+Space is held, off when released.
-    keys(&desktop, &["keydown", "ctrl+shift+space"]);
+    desktop.xdotool(&["keydown", "ctrl+shift+space"]);
     session.wait_for(
         "push-to-talk to open the microphone",
         Duration::from_secs(10),
         &mic_button_on(true),
     );
-    keys(&desktop, &["keyup", "space"]);
-    keys(&desktop, &["keyup", "ctrl+shift"]);
+    desktop.xdotool(&["keyup", "space"]);
+    desktop.xdotool(&["keyup", "ctrl+shift"]);
     session.wait_for(
         "releasing push-to-talk to close it",
         Duration::from_secs(10),
         &mic_button_on(false),
     );
 
-    // The window hidden (as closing it does; here unmapped through the X server, which has no
-    // window manager to ask): the page knows, and its tiles fetch and draw nothing.
-    keys(
-        &desktop,
-        &[
-            "search",
-            "--sync",
-            "--name",
-            "^Conclave$",
-            "windowunmap",
-            "--sync",
-        ],
-    );
+    // The window hidden, as closing it does: the page knows, and its tiles fetch and draw
+    // nothing.
+    desktop.hide_app_window();
     session.wait_for(
         "the page to know it is hidden",
         Duration::from_secs(10),

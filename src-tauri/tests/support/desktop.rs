@@ -114,6 +114,30 @@ impl Desktop {
             .envs(self.extra_env.iter().map(|(k, v)| (k, v)));
     }
 
+    /// Runs `xdotool args` against this desktop's X server: keys as a user's keyboard types them
+    /// (XTEST), windows found and changed.
+    pub fn xdotool(&self, args: &[&str]) {
+        let status = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .status()
+            .expect("xdotool is installed (scripts/test installs it)");
+        assert!(status.success(), "xdotool {args:?}");
+    }
+
+    /// Hides the app's window as closing it to the tray does; here by unmapping it through the
+    /// X server, which has no window manager to ask.
+    pub fn hide_app_window(&self) {
+        self.xdotool(&[
+            "search",
+            "--sync",
+            "--name",
+            "^Conclave$",
+            "windowunmap",
+            "--sync",
+        ]);
+    }
+
     /// Where screenshots go: a folder next to the build output, named by the test.
     pub fn screenshot_dir(test: &str) -> PathBuf {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
