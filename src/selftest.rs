@@ -33,6 +33,24 @@ pub enum CameraChoice {
     None,
 }
 
+impl CameraChoice {
+    /// Opens this camera at `format`: `Ok(None)` for none, or why it cannot be opened.
+    pub fn open(&self, format: VideoFormat) -> CameraSlot {
+        let camera: Box<dyn VideoSource> = match self {
+            CameraChoice::None => return Ok(None),
+            CameraChoice::Synthetic => Box::new(
+                SyntheticCamera::new(format)
+                    .map_err(|e| DeviceProblem::from_error(Device::Camera, &e))?,
+            ),
+            CameraChoice::Device(index) => Box::new(
+                Camera::open(*index, format)
+                    .map_err(|e| DeviceProblem::from_error(Device::Camera, &e))?,
+            ),
+        };
+        Ok(Some(camera))
+    }
+}
+
 /// Which microphone to use.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MicChoice {
@@ -42,6 +60,21 @@ pub enum MicChoice {
     Device(Option<String>),
     /// No audio.
     None,
+}
+
+impl MicChoice {
+    /// Opens this microphone: `Ok(None)` for none, or why it cannot be opened.
+    pub fn open(&self) -> Result<Option<Box<dyn AudioSource>>, DeviceProblem> {
+        let mic: Box<dyn AudioSource> = match self {
+            MicChoice::None => return Ok(None),
+            MicChoice::Synthetic(signal) => Box::new(SyntheticMic::new(signal.clone())),
+            MicChoice::Device(name) => Box::new(
+                Microphone::open(name.as_deref())
+                    .map_err(|e| DeviceProblem::from_error(Device::Microphone, &e))?,
+            ),
+        };
+        Ok(Some(mic))
+    }
 }
 
 /// Where decoded audio goes.
@@ -185,28 +218,13 @@ pub type AudioSlot = Result<Option<(Box<dyn AudioSource>, Box<dyn AudioSink>)>, 
 
 /// Opens the camera `options` names.
 pub fn open_camera(options: &Options) -> CameraSlot {
-    Ok(Some(match &options.camera {
-        CameraChoice::None => return Ok(None),
-        CameraChoice::Synthetic => Box::new(
-            SyntheticCamera::new(options.video)
-                .map_err(|e| DeviceProblem::from_error(Device::Camera, &e))?,
-        ),
-        CameraChoice::Device(index) => Box::new(
-            Camera::open(*index, options.video)
-                .map_err(|e| DeviceProblem::from_error(Device::Camera, &e))?,
-        ),
-    }))
+    options.camera.open(options.video)
 }
 
 /// Opens the microphone and speaker `options` name.
 pub fn open_audio(options: &Options) -> AudioSlot {
-    let source: Box<dyn AudioSource> = match &options.mic {
-        MicChoice::None => return Ok(None),
-        MicChoice::Synthetic(signal) => Box::new(SyntheticMic::new(signal.clone())),
-        MicChoice::Device(name) => Box::new(
-            Microphone::open(name.as_deref())
-                .map_err(|e| DeviceProblem::from_error(Device::Microphone, &e))?,
-        ),
+    let Some(source) = options.mic.open()? else {
+        return Ok(None);
     };
     let sink: Box<dyn AudioSink> = match &options.speaker {
         SpeakerChoice::Null => Box::new(NullSpeaker),

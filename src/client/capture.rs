@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use conclave_media::synthetic::{SyntheticCamera, SyntheticMic};
 use conclave_media::{
-    AudioEncoderSettings, AudioSource, Camera, EncodedVideo, H264Encoder, Microphone, OpusEncoder,
+    AudioEncoderSettings, AudioSource, EncodedVideo, H264Encoder, OpusEncoder,
     VideoEncoderSettings, VideoFormat, VideoSource,
 };
 use tokio::sync::{Notify, mpsc};
@@ -231,18 +230,10 @@ impl Capture {
                 }
             });
             forget(&problems, Device::Camera);
-            let opening: Result<Box<dyn VideoSource>, _> = match choice {
-                None | Some(CameraChoice::None) => return,
-                Some(CameraChoice::Synthetic) => {
-                    SyntheticCamera::new(format).map(|c| Box::new(c) as Box<dyn VideoSource>)
-                }
-                Some(CameraChoice::Device(index)) => {
-                    Camera::open(index, format).map(|c| Box::new(c) as Box<dyn VideoSource>)
-                }
-            };
-            let source = match opening {
-                Ok(source) => source,
-                Err(e) => return report(&problems, DeviceProblem::from_error(Device::Camera, &e)),
+            let source = match choice.map_or(Ok(None), |c| c.open(format)) {
+                Ok(Some(source)) => source,
+                Ok(None) => return,
+                Err(problem) => return report(&problems, problem),
             };
             // Turned off or replaced while it opened: close it again unused.
             if stop.load(Ordering::Relaxed) {
@@ -281,16 +272,10 @@ impl Capture {
         let previous = self.mic.take();
         self.mic = Some(Worker::spawn(previous, move |stop, open| {
             forget(&problems, Device::Microphone);
-            let source: Box<dyn AudioSource> = match choice {
-                MicChoice::None => return,
-                MicChoice::Synthetic(signal) => Box::new(SyntheticMic::new(signal)),
-                MicChoice::Device(name) => match Microphone::open(name.as_deref()) {
-                    Ok(m) => Box::new(m),
-                    Err(e) => {
-                        let problem = DeviceProblem::from_error(Device::Microphone, &e);
-                        return report(&problems, problem);
-                    }
-                },
+            let source = match choice.open() {
+                Ok(Some(source)) => source,
+                Ok(None) => return,
+                Err(problem) => return report(&problems, problem),
             };
             if stop.load(Ordering::Relaxed) {
                 return;
