@@ -51,18 +51,17 @@ impl Playback {
     pub fn start(speaker: Option<Box<dyn AudioSink>>, problems: Problems) -> Arc<Playback> {
         let playback = Arc::new(Playback {
             speaker: Mutex::new(speaker),
-            problems: problems.clone(),
+            problems,
             ..Playback::default()
         });
         let mixer = playback.clone();
-        let reported = problems.clone();
         let spawned = std::thread::Builder::new()
             .name("conclave-mixer".into())
             .spawn(move || {
                 let frame = Duration::from_millis(20);
                 let mut next = Instant::now() + frame;
                 while !mixer.stop.load(Ordering::Relaxed) {
-                    mixer.play_next(&reported);
+                    mixer.play_next();
                     std::thread::sleep(next.saturating_duration_since(Instant::now()));
                     next += frame;
                     // After a stall (a suspended laptop), do not try to catch up.
@@ -74,13 +73,13 @@ impl Playback {
         if let Err(e) = spawned {
             let problem =
                 DeviceProblem::failed(Device::Speaker, format!("no playback thread: {e}"));
-            report(&problems, problem);
+            report(&playback.problems, problem);
         }
         playback
     }
 
     /// Plays the next 20 ms, if there is a speaker.
-    fn play_next(&self, problems: &Problems) {
+    fn play_next(&self) {
         if !self.playing() {
             return;
         }
@@ -96,29 +95,31 @@ impl Playback {
             Err(e) => {
                 *speaker = None;
                 lock(&self.streams).clear();
-                report(problems, DeviceProblem::from_error(Device::Speaker, &e));
+                report(
+                    &self.problems,
+                    DeviceProblem::from_error(Device::Speaker, &e),
+                );
             }
         }
+    }
+
+    /// A new speaker choice's number: taken under the speaker's lock, like every check of it.
+    fn next_choice(&self) -> u64 {
+        let _speaker = lock(&self.speaker);
+        self.choices.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Plays into `speaker` from now on, already open (tests).
     #[cfg(test)]
     fn set_speaker(&self, speaker: Option<Box<dyn AudioSink>>) {
-        let this = {
-            let _speaker = lock(&self.speaker);
-            self.choices.fetch_add(1, Ordering::Relaxed) + 1
-        };
-        self.install(this, speaker, None);
+        self.install(self.next_choice(), speaker, None);
     }
 
     /// Opens the speaker `choice` names on a thread of its own (it can take seconds) and plays
     /// into it once open; one that cannot be opened is reported. A later choice, or stopping,
     /// wins over one still opening.
     pub fn use_speaker(self: &Arc<Self>, choice: SpeakerChoice) {
-        let this = {
-            let _speaker = lock(&self.speaker);
-            self.choices.fetch_add(1, Ordering::Relaxed) + 1
-        };
+        let this = self.next_choice();
         let SpeakerChoice::Device(name) = choice else {
             self.install(this, None, None);
             return;
@@ -202,10 +203,7 @@ impl Playback {
     /// Stops the mixer thread.
     pub fn stop(&self) {
         // A speaker still opening is not installed afterwards.
-        {
-            let _speaker = lock(&self.speaker);
-            self.choices.fetch_add(1, Ordering::Relaxed);
-        }
+        self.next_choice();
         self.stop.store(true, Ordering::Relaxed);
     }
 
