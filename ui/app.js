@@ -336,9 +336,13 @@ async function stopPreview() {
 const DEVICE_KINDS = ["camera", "microphone", "speaker"];
 let inUse = {}; // the devices the meeting uses, by kind, as the pickers name them
 
+// The app's device lists by the pickers' kinds.
+function byKind(devices) {
+  return { camera: devices.cameras, microphone: devices.microphones, speaker: devices.speakers };
+}
+
 async function openDevices() {
-  const devices = await invoke("devices");
-  const lists = { camera: devices.cameras, microphone: devices.microphones, speaker: devices.speakers };
+  const lists = byKind(await invoke("devices"));
   for (const kind of DEVICE_KINDS) fillSelect(`meeting-${kind}`, lists[kind], inUse[kind], true);
   $("devices-dialog").showModal();
 }
@@ -431,11 +435,10 @@ async function fillDevices() {
   if (signature === deviceSignature) return;
   const first = deviceSignature === "";
   deviceSignature = signature;
-  const fill = (select, list, preferred) =>
-    fillSelect(select, list, first ? preferred : $(select).value);
-  fill("camera", devices.cameras, settings?.camera);
-  fill("microphone", devices.microphones, settings?.microphone);
-  fill("speaker", devices.speakers, settings?.speaker);
+  const lists = byKind(devices);
+  for (const kind of DEVICE_KINDS) {
+    fillSelect(kind, lists[kind], first ? settings?.[kind] : $(kind).value);
+  }
   if (!first) startPreview();
 }
 
