@@ -26,6 +26,9 @@ pub struct Playback {
     /// Where the mix goes; none: nothing is decoded or played (a silent participant, or a
     /// speaker that failed).
     speaker: Mutex<Option<Box<dyn AudioSink>>>,
+    /// Whether `speaker` holds one, readable without its lock: the mixer holds that lock while
+    /// the speaker takes its samples, and the receiving tasks must not wait for that.
+    has_speaker: AtomicBool,
     stop: AtomicBool,
     /// Frames handed to the speaker.
     played: std::sync::atomic::AtomicU64,
@@ -50,6 +53,7 @@ impl Playback {
     /// reported in `problems` and dropped.
     pub fn start(speaker: Option<Box<dyn AudioSink>>, problems: Problems) -> Arc<Playback> {
         let playback = Arc::new(Playback {
+            has_speaker: AtomicBool::new(speaker.is_some()),
             speaker: Mutex::new(speaker),
             problems,
             ..Playback::default()
@@ -94,6 +98,7 @@ impl Playback {
             }
             Err(e) => {
                 *speaker = None;
+                self.has_speaker.store(false, Ordering::Relaxed);
                 lock(&self.streams).clear();
                 report(
                     &self.problems,
@@ -152,6 +157,7 @@ impl Playback {
                 return;
             }
             forget(&self.problems, Device::Speaker);
+            self.has_speaker.store(speaker.is_some(), Ordering::Relaxed);
             *current = speaker;
             if let Some(problem) = problem {
                 report(&self.problems, problem);
@@ -164,7 +170,7 @@ impl Playback {
 
     /// Whether there is a speaker to play to: without one, pushing is pointless.
     pub fn playing(&self) -> bool {
-        lock(&self.speaker).is_some()
+        self.has_speaker.load(Ordering::Relaxed)
     }
 
     /// Queues a decrypted Opus packet of participant `feed` (dropped without a speaker).
@@ -252,6 +258,7 @@ mod tests {
     fn two_participants_are_mixed_and_a_lost_packet_is_concealed() {
         let playback = Playback {
             speaker: Mutex::new(Some(Box::new(crate::selftest::NullSpeaker))),
+            has_speaker: AtomicBool::new(true),
             ..Playback::default()
         };
         let mut a = OpusEncoder::new(AudioEncoderSettings::default()).unwrap();
