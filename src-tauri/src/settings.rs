@@ -35,6 +35,15 @@ pub enum SettingsError {
     BadIceServer(String),
 }
 
+impl From<conclave::client::UnusableIce> for SettingsError {
+    fn from(unusable: conclave::client::UnusableIce) -> Self {
+        match unusable {
+            conclave::client::UnusableIce::BadServer(why) => SettingsError::BadIceServer(why),
+            conclave::client::UnusableIce::NoTurnServer => SettingsError::RelayWithoutTurn,
+        }
+    }
+}
+
 /// A room the user asked to remember: everything but its secret (that is in the keyring).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -186,12 +195,7 @@ impl Store {
 
     /// Saves everything but the rooms from `new`, keeping the remembered rooms as they are.
     pub fn save_preferences(&self, new: &Settings) -> Result<Settings, SettingsError> {
-        if let Some(why) = new.ice_servers.iter().find_map(|s| s.problem()) {
-            return Err(SettingsError::BadIceServer(why));
-        }
-        if conclave::client::IceServer::relay_impossible(new.relay_only, &new.ice_servers) {
-            return Err(SettingsError::RelayWithoutTurn);
-        }
+        conclave::client::IceServer::check_all(new.relay_only, &new.ice_servers)?;
         let old = self.load_file()?;
         // Passwords into the keyring first: should it refuse, nothing changes.
         let mut kept = Vec::new();

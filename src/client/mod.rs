@@ -21,7 +21,7 @@ mod video_out;
 pub use device_problem::{Device, DeviceProblem, Problem};
 pub use encoded_out::{Ask, EncodedOut, Unit};
 pub use meeting::{DeviceChange, Meeting, Switches};
-pub use peer::IceServer;
+pub use peer::{IceServer, UnusableIce};
 pub use preview::{PREVIEW_FEED, Preview, SELF_FEED};
 pub use run::{JoinOptions, janus_room, join};
 pub use stats::{Connection, ErrorKind, MeetingStats};

@@ -166,6 +166,27 @@ impl IceServer {
     pub fn relay_impossible(relay_only: bool, servers: &[IceServer]) -> bool {
         relay_only && !servers.iter().any(IceServer::is_turn)
     }
+
+    /// Why `servers` (with `relay_only`) could never connect, checked before anything is
+    /// contacted: by the meeting before joining, and by the settings before saving.
+    pub fn check_all(relay_only: bool, servers: &[IceServer]) -> Result<(), UnusableIce> {
+        if let Some(why) = servers.iter().find_map(IceServer::problem) {
+            return Err(UnusableIce::BadServer(why));
+        }
+        if Self::relay_impossible(relay_only, servers) {
+            return Err(UnusableIce::NoTurnServer);
+        }
+        Ok(())
+    }
+}
+
+/// STUN/TURN settings that could never connect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnusableIce {
+    /// A server is malformed, or a TURN server lacks its login; why, naming it.
+    BadServer(String),
+    /// Media only through a relay, but no TURN server to relay it.
+    NoTurnServer,
 }
 
 fn rtc_error(what: &'static str) -> impl Fn(webrtc::error::Error) -> ClientError {
@@ -436,6 +457,25 @@ mod tests {
             credential: "pa55".into(),
         };
         assert_eq!(with_login.problem(), None);
+    }
+
+    #[test]
+    fn all_servers_are_checked_before_the_relay_is() {
+        use super::UnusableIce;
+        let stun = server("stun:stun.example.org:3478");
+        let bad = server("turn:");
+        assert_eq!(
+            IceServer::check_all(false, std::slice::from_ref(&stun)),
+            Ok(())
+        );
+        assert_eq!(
+            IceServer::check_all(true, std::slice::from_ref(&stun)),
+            Err(UnusableIce::NoTurnServer)
+        );
+        assert!(matches!(
+            IceServer::check_all(true, &[stun, bad]),
+            Err(UnusableIce::BadServer(why)) if why.contains("turn:")
+        ));
     }
 
     #[test]

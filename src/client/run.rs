@@ -158,21 +158,15 @@ pub(crate) async fn run(
     tally: SharedTally,
 ) -> MeetingStats {
     // Settings that can never connect end the meeting before it starts, not in a reconnect loop.
-    let unusable = options
-        .ice_servers
-        .iter()
-        .find_map(|s| s.problem().map(|why| (ErrorKind::BadIceServer, why)))
-        .or_else(|| {
-            super::IceServer::relay_impossible(options.relay_only, &options.ice_servers).then(
-                || {
-                    (
-                        ErrorKind::NoTurnServer,
-                        "media only through a TURN relay was asked for, but no TURN server is \
-                         configured"
-                            .to_owned(),
-                    )
-                },
-            )
+    let unusable = super::IceServer::check_all(options.relay_only, &options.ice_servers)
+        .err()
+        .map(|unusable| match unusable {
+            super::UnusableIce::BadServer(why) => (ErrorKind::BadIceServer, why),
+            super::UnusableIce::NoTurnServer => (
+                ErrorKind::NoTurnServer,
+                "media only through a TURN relay was asked for, but no TURN server is configured"
+                    .to_owned(),
+            ),
         });
     if let Some(ended) = unusable {
         let mut t = lock(&tally);
