@@ -771,6 +771,7 @@ impl<'a> Attempt<'a> {
                 GroupEvent::PeerVerified {
                     peer,
                     safety_number,
+                    ..
                 } => {
                     let p = tally.by_feed(peer);
                     p.verified = Some(true);

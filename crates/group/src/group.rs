@@ -73,6 +73,8 @@ pub enum GroupEvent {
     PeerVerified {
         /// Who.
         peer: u64,
+        /// Their identity key, proven by the handshake.
+        identity: [u8; 32],
         /// What both can compare out of band.
         safety_number: String,
     },
@@ -614,6 +616,7 @@ impl Group {
             let safety = safety_number(self.identity.public(), open.remote_identity());
             self.events.push_back(GroupEvent::PeerVerified {
                 peer,
+                identity: *open.remote_identity(),
                 safety_number: safety,
             });
             self.code_stale = true;

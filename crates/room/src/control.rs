@@ -3,7 +3,8 @@
 //!
 //! Wire format (inside the SFrame plaintext): one JSON object, at most [`MAX_CONTROL_LEN`] bytes,
 //! `{"v":1,"type":"hello","name":"Alice","audio":true,"video":false}` where `audio`/`video` say
-//! whether the sender is currently sending that medium (false = muted).
+//! whether the sender is currently sending that medium (false = muted), and `{"v":1,"type":"bye"}`
+//! when the sender leaves on purpose (the others then show it gone at once, not as reconnecting).
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,11 @@ pub enum Control {
         /// Sending video (camera on).
         video: bool,
     },
+    /// I am leaving.
+    Bye {
+        /// Protocol version (1).
+        v: u8,
+    },
 }
 
 impl Control {
@@ -46,6 +52,11 @@ impl Control {
             audio,
             video,
         }
+    }
+
+    /// A goodbye.
+    pub fn bye() -> Self {
+        Control::Bye { v: 1 }
     }
 
     /// Serialises the message.
@@ -61,7 +72,9 @@ impl Control {
         let msg: Control =
             serde_json::from_slice(bytes).map_err(|e| ControlError::Malformed(e.to_string()))?;
         match &msg {
-            Control::Hello { v, .. } if *v != 1 => Err(ControlError::Version(*v)),
+            Control::Hello { v, .. } | Control::Bye { v } if *v != 1 => {
+                Err(ControlError::Version(*v))
+            }
             Control::Hello { name, .. }
                 if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) =>
             {
@@ -81,8 +94,14 @@ mod tests {
         let m = Control::hello("Jürgen Groß", true, false);
         assert_eq!(Control::decode(&m.encode()), Ok(m));
         let long = Control::hello(&"x".repeat(100), true, true);
-        let Control::Hello { name, .. } = Control::decode(&long.encode()).unwrap();
+        let Control::Hello { name, .. } = Control::decode(&long.encode()).unwrap() else {
+            panic!("not a hello");
+        };
         assert_eq!(name.len(), MAX_NAME_CHARS);
+        assert_eq!(
+            Control::decode(&Control::bye().encode()),
+            Ok(Control::bye())
+        );
     }
 
     #[test]
@@ -94,7 +113,8 @@ mod tests {
                 br#"{"type":"hello","v":1,"name":"a","audio":true}"#,
                 "malformed",
             ),
-            (br#"{"type":"bye","v":1}"#, "malformed"),
+            (br#"{"type":"bye","v":1,"name":"a"}"#, "malformed"),
+            (br#"{"type":"bye","v":3}"#, "version"),
             (
                 br#"{"type":"hello","v":1,"name":"a","audio":true,"video":true,"x":1}"#,
                 "malformed",

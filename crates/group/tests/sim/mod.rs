@@ -56,6 +56,7 @@ impl Participant {
             GroupEvent::PeerVerified {
                 peer,
                 safety_number,
+                ..
             } => {
                 self.unverified.remove(&peer);
                 self.verified.insert(peer, safety_number);

@@ -1,0 +1,203 @@
+//! What goes into a [`super::Meeting`] besides SFU events, and what comes out of it.
+
+use conclave_e2ee::BaseKey;
+use conclave_group::GroupCode;
+
+use super::{Participant, ParticipantId};
+use crate::sfu::{Dest, LocalTrack, LocalTrackId, MediaKind, SfuRequest, TrackHandle};
+
+/// What the user (or whoever steers the meeting) asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// Microphone on or off (muted).
+    SetAudio(bool),
+    /// Camera on or off (off closes it).
+    SetVideo(bool),
+    /// Which sources exist now: a microphone and a camera chosen (open or not). A source chosen
+    /// later is published then, without rejoining.
+    SetSources {
+        /// A microphone is chosen.
+        microphone: bool,
+        /// A camera is chosen.
+        camera: bool,
+    },
+    /// Publish one more track (a second camera, a screen), without rejoining.
+    Publish(LocalTrack),
+    /// Stop publishing a track added with [`Command::Publish`].
+    Unpublish(LocalTrackId),
+    /// Leave the meeting.
+    Leave,
+}
+
+/// What the media side (capture, receivers) tells the meeting.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum MediaInput {
+    /// Which of our devices are open and capturing now.
+    Devices {
+        /// The microphone.
+        microphone: bool,
+        /// The camera.
+        camera: bool,
+    },
+    /// A receiver of `track` cannot go on without a keyframe (a loss, an undecryptable frame,
+    /// a decoder that fell behind, a display that starts afresh).
+    KeyframeWanted(TrackHandle),
+    /// The SFU asked us for a keyframe of one of our video tracks.
+    KeyframeAsked(LocalTrackId),
+    /// How loud each participant is now (0–1), measured on what we received.
+    Levels(Vec<(ParticipantId, f32)>),
+}
+
+/// What the meeting sends, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transmit {
+    /// A request for the SFU adapter.
+    Sfu(SfuRequest),
+    /// A control message: encrypt it under our sending key, then send it as
+    /// [`crate::DATA_CONTROL`] data to `to`.
+    Control {
+        /// To whom.
+        to: Dest,
+        /// The plaintext (an encoded [`crate::Control`]).
+        plaintext: Vec<u8>,
+    },
+}
+
+/// What the media side must do.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MediaAction {
+    /// Encrypt what we send under this key from now on.
+    SendKey {
+        /// Key generation.
+        generation: u64,
+        /// Ratchet step within it.
+        step: u64,
+        /// The key.
+        key: BaseKey,
+    },
+    /// Decrypt `participant`'s media and control messages with this key as well.
+    ReceiveKey {
+        /// Whose.
+        participant: ParticipantId,
+        /// Key generation.
+        generation: u64,
+        /// Ratchet step within it.
+        step: u64,
+        /// The key.
+        key: BaseKey,
+    },
+    /// Forget every key of `participant` (they reconnected: their keys start afresh).
+    ResetKeys(ParticipantId),
+    /// What arrives on `track` is `participant`'s `kind` from now on (a new track, or a slot the
+    /// SFU gave to someone else: start afresh).
+    Bind {
+        /// The track.
+        track: TrackHandle,
+        /// Whose media it carries.
+        participant: ParticipantId,
+        /// Audio or video.
+        kind: MediaKind,
+    },
+    /// Nothing on `track` belongs to anyone now: drop it.
+    Unbind(TrackHandle),
+    /// `participant` is gone: drop their keys, pictures and sound.
+    Forget(ParticipantId),
+    /// Ask the sender of `track` for a keyframe.
+    RequestKeyframe(TrackHandle),
+    /// Make the next frame of our video track a keyframe.
+    SendKeyframe(LocalTrackId),
+    /// Open (true) or close the camera.
+    Camera(bool),
+}
+
+/// Where the meeting stands, as the user should see it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// Joining for the first time.
+    #[default]
+    Connecting,
+    /// In the room, media flowing both ways.
+    Connected,
+    /// The connection broke; trying again.
+    Reconnecting,
+    /// Trying for a while without success: the server cannot be reached (still trying).
+    Unreachable,
+    /// We left.
+    Left,
+    /// The meeting ended on an error (see [`Ended`]).
+    Failed,
+}
+
+/// Why the meeting ended early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndKind {
+    /// The SFU refused us.
+    SfuRefused,
+    /// The SFU could not be reached or kept.
+    ConnectionLost,
+    /// Media only through TURN, and the TURN server gave no relay.
+    NoRelay,
+}
+
+/// How the meeting ended early.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// Its kind, for a display to word.
+    pub kind: EndKind,
+    /// The details, in English.
+    pub detail: String,
+}
+
+/// Something worth saying to the user (and to screen readers) as it happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// Someone came (named once their hello arrived).
+    Joined(String),
+    /// Someone left.
+    Left(String),
+}
+
+/// What a display shows, as it changes.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// Our connection's state.
+    Connection(Connection),
+    /// A participant appeared or changed (name, mute, verification, presence). One whose
+    /// presence is [`super::Presence::Left`] is gone.
+    Participant(Box<Participant>),
+    /// A row to take away without a notice: it was someone already shown, coming back.
+    Merged {
+        /// The row that goes.
+        from: ParticipantId,
+        /// Who it was.
+        into: ParticipantId,
+    },
+    /// Worth saying.
+    Notice(Notice),
+    /// The active speaker changed.
+    ActiveSpeaker(Option<ParticipantId>),
+    /// The group code changed.
+    GroupCode(GroupCode),
+    /// Our own switches or what we send changed.
+    Local(Local),
+    /// The meeting ended early.
+    Ended(Ended),
+}
+
+/// Our own side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Local {
+    /// The microphone switch.
+    pub audio_on: bool,
+    /// The camera switch.
+    pub video_on: bool,
+    /// Audio actually going out (switched on, a microphone open, its track published).
+    pub sending_audio: bool,
+    /// Video actually going out.
+    pub sending_video: bool,
+}

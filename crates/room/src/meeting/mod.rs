@@ -1,0 +1,859 @@
+//! One participant's meeting, sans-IO: every decision the meeting makes, in one place, with time
+//! passed in.
+//!
+//! Inputs: neutral SFU events ([`Meeting::handle_sfu`], [`Meeting::handle_data`]), the media
+//! side's observations ([`Meeting::handle_media`]), the user's [`Command`]s and the clock
+//! ([`Meeting::handle_timeout`]). Outputs, polled: [`Transmit`]s for the SFU adapter,
+//! [`MediaAction`]s for the media side (keys, track bindings, keyframes), [`Event`]s for a
+//! display, and when to be called next.
+//!
+//! It owns the roster (participants as verified identities, never SFU handles), each
+//! participant's tracks, our switches, the glue from key agreement ([`conclave_group::Group`]) to
+//! SFrame keys, the keyframe policy, reconnection, the active speaker and what is announced. It
+//! holds no keys for media itself: the media side does, told by [`MediaAction`]s.
+
+mod io;
+mod people;
+mod policy;
+mod roster;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use conclave_e2ee::CipherSuite;
+use conclave_group::{Group, GroupCode, GroupEvent, GroupStats, Identity, Psk};
+
+pub use io::{
+    Command, Connection, EndKind, Ended, Event, Local, MediaAction, MediaInput, Notice, Transmit,
+};
+pub use policy::{
+    Backoff, KEYFRAME_REQUEST_SPACING, KEYFRAME_SPACING, Keyframes, RETRY_FIRST, RETRY_MAX,
+    RETRY_RESET_AFTER, SPEAKER_SWITCH, SPEAKING_LEVEL, Speaker,
+};
+pub use roster::{Participant, ParticipantId, Presence, Verification};
+
+use crate::control::{Control, DATA_CONTROL, DATA_KEYS};
+use crate::sfu::{
+    Dest, Link, LinkState, LocalTrack, LocalTrackId, MediaKind, PeerHandle, SfuEvent, SfuFailure,
+    SfuRequest, TrackHandle,
+};
+
+/// The SFrame suite for media. The KID layout and ratchet are the defaults of `conclave-e2ee`.
+pub const SUITE: CipherSuite = CipherSuite::AesGcm128Sha256;
+/// How often we repeat our hello, so that newcomers learn our name and mute state soon.
+pub const HELLO_INTERVAL: Duration = Duration::from_secs(2);
+/// Connecting for this long without success: the server is shown as unreachable.
+pub const UNREACHABLE_AFTER: Duration = Duration::from_secs(5);
+/// A participant whose connection went without a goodbye is gone after this long (until then
+/// they are shown as reconnecting, and come back into their own row).
+pub const AWAY_LIMIT: Duration = Duration::from_secs(15);
+/// A new connection not verified after this long is shown (as verifying, or unverified): until
+/// then it may turn out to be someone known coming back.
+pub const SHOW_UNVERIFIED_AFTER: Duration = Duration::from_secs(2);
+/// Participants who left that the roster still lists (for the report), at most.
+pub const MAX_DEPARTED: usize = 256;
+/// Our microphone's track.
+pub const MICROPHONE: LocalTrackId = LocalTrackId(0);
+/// Our camera's track.
+pub const CAMERA: LocalTrackId = LocalTrackId(1);
+
+/// How to take part.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Who we are in handshakes.
+    pub identity: Identity,
+    /// The room's handshake key, from the link's secret.
+    pub psk: Psk,
+    /// Our display name (only ever sent encrypted).
+    pub name: String,
+    /// Microphone switched on at the start.
+    pub audio_on: bool,
+    /// Camera switched on at the start.
+    pub video_on: bool,
+    /// A microphone is chosen: publish audio.
+    pub microphone: bool,
+    /// A camera is chosen: publish video.
+    pub camera: bool,
+    /// Randomness for the reconnection jitter.
+    pub seed: u64,
+}
+
+/// Where our connection to the SFU stands.
+#[derive(Debug)]
+enum Phase {
+    /// Asked to connect, not in the room yet.
+    Connecting,
+    /// In the room.
+    Joined(Box<Joined>),
+    /// Lost; connecting again at `until`.
+    Waiting { until: Instant },
+    /// Left or ended.
+    Over,
+}
+
+/// What exists only while we are in the room.
+#[derive(Debug)]
+struct Joined {
+    group: Group,
+    links: BTreeMap<Link, LinkState>,
+    published: BTreeSet<LocalTrackId>,
+    /// We hold a sending key.
+    keyed: bool,
+    connected_at: Option<Instant>,
+}
+
+/// One participant's meeting. See the module documentation.
+#[derive(Debug)]
+pub struct Meeting {
+    identity: Identity,
+    psk: Psk,
+    name: String,
+    phase: Phase,
+    roster: BTreeMap<ParticipantId, Participant>,
+    handles: BTreeMap<PeerHandle, ParticipantId>,
+    tracks: BTreeMap<TrackHandle, (ParticipantId, MediaKind)>,
+    next_id: u64,
+    wanted: BTreeMap<LocalTrackId, MediaKind>,
+    /// The microphone and camera switches.
+    switches: (bool, bool),
+    /// Which of our devices are open.
+    devices: (bool, bool),
+    /// Our side as last told to the display.
+    local: Local,
+    connection: Connection,
+    trouble_since: Option<Instant>,
+    ever_connected: bool,
+    hello_at: Option<Instant>,
+    keyframes: Keyframes,
+    backoff: Backoff,
+    speaker: Speaker,
+    code: Option<GroupCode>,
+    code_history: Vec<String>,
+    key_stats: GroupStats,
+    reconnects: u32,
+    dropped_data: u64,
+    ended: Option<Ended>,
+    transmits: VecDeque<Transmit>,
+    actions: VecDeque<MediaAction>,
+    events: VecDeque<Event>,
+}
+
+impl Meeting {
+    /// A meeting that starts by asking the SFU adapter to connect.
+    pub fn new(config: Config, now: Instant) -> Meeting {
+        let mut wanted = BTreeMap::new();
+        if config.microphone {
+            wanted.insert(MICROPHONE, MediaKind::Audio);
+        }
+        if config.camera {
+            wanted.insert(CAMERA, MediaKind::Video);
+        }
+        let mut m = Meeting {
+            identity: config.identity,
+            psk: config.psk,
+            name: config.name,
+            phase: Phase::Connecting,
+            roster: BTreeMap::new(),
+            handles: BTreeMap::new(),
+            tracks: BTreeMap::new(),
+            next_id: 1,
+            wanted,
+            switches: (config.audio_on, config.video_on),
+            devices: (false, false),
+            local: Local {
+                audio_on: config.audio_on,
+                video_on: config.video_on,
+                ..Local::default()
+            },
+            connection: Connection::Connecting,
+            trouble_since: Some(now),
+            ever_connected: false,
+            hello_at: None,
+            keyframes: Keyframes::default(),
+            backoff: Backoff::new(config.seed),
+            speaker: Speaker::default(),
+            code: None,
+            code_history: Vec::new(),
+            key_stats: GroupStats::default(),
+            reconnects: 0,
+            dropped_data: 0,
+            ended: None,
+            transmits: VecDeque::new(),
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        m.transmits.push_back(Transmit::Sfu(SfuRequest::Connect));
+        m.events
+            .push_back(Event::Connection(Connection::Connecting));
+        m.events.push_back(Event::Local(m.local));
+        m
+    }
+
+    // ---- outputs ---------------------------------------------------------------------------
+
+    /// The next thing to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next thing for the media side to do.
+    pub fn poll_action(&mut self) -> Option<MediaAction> {
+        self.actions.pop_front()
+    }
+
+    /// The next thing for a display.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Meeting::handle_timeout`] wants to be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let phase = match &self.phase {
+            Phase::Waiting { until } => Some(*until),
+            Phase::Joined(j) => j.group.poll_timeout(),
+            Phase::Connecting | Phase::Over => None,
+        };
+        if matches!(self.phase, Phase::Over) {
+            return None;
+        }
+        let unreachable = self
+            .trouble_since
+            .filter(|_| {
+                matches!(
+                    self.connection,
+                    Connection::Connecting | Connection::Reconnecting
+                )
+            })
+            .map(|t| t + UNREACHABLE_AFTER);
+        let people = self.roster.values().filter_map(|p| match p.presence {
+            Presence::Away { since } => Some(since + AWAY_LIMIT),
+            Presence::Present if !p.shown => Some(p.since + SHOW_UNVERIFIED_AFTER),
+            _ => None,
+        });
+        [phase, self.hello_at, self.keyframes.owed_at(), unreachable]
+            .into_iter()
+            .flatten()
+            .chain(people)
+            .min()
+    }
+
+    /// Whether the meeting is over (left or ended): nothing more will come out.
+    pub fn is_over(&self) -> bool {
+        matches!(self.phase, Phase::Over)
+    }
+
+    // ---- what a report reads ---------------------------------------------------------------
+
+    /// Everyone this meeting has seen (those who left too, up to [`MAX_DEPARTED`]).
+    pub fn participants(&self) -> impl Iterator<Item = &Participant> {
+        self.roster.values()
+    }
+
+    /// One participant.
+    pub fn participant(&self, id: ParticipantId) -> Option<&Participant> {
+        self.roster.get(&id)
+    }
+
+    /// Who an SFU handle belongs to now.
+    pub fn participant_at(&self, handle: PeerHandle) -> Option<ParticipantId> {
+        self.handles.get(&handle).copied()
+    }
+
+    /// Where we stand.
+    pub fn connection(&self) -> Connection {
+        self.connection
+    }
+
+    /// Why the meeting ended early, if it did.
+    pub fn ended(&self) -> Option<&Ended> {
+        self.ended.as_ref()
+    }
+
+    /// Our switches and what we send.
+    pub fn local(&self) -> Local {
+        self.local
+    }
+
+    /// The active speaker.
+    pub fn active_speaker(&self) -> Option<ParticipantId> {
+        self.speaker.current()
+    }
+
+    /// The group code now.
+    pub fn group_code(&self) -> Option<&GroupCode> {
+        self.code.as_ref()
+    }
+
+    /// Every group code shown, oldest first (it changes with the membership).
+    pub fn group_code_history(&self) -> &[String] {
+        &self.code_history
+    }
+
+    /// Key-agreement counters over the whole meeting.
+    pub fn key_stats(&self) -> GroupStats {
+        let mut s = self.key_stats;
+        if let Phase::Joined(j) = &self.phase {
+            add_stats(&mut s, j.group.stats());
+        }
+        s
+    }
+
+    /// Times we connected again after a loss.
+    pub fn reconnects(&self) -> u32 {
+        self.reconnects
+    }
+
+    /// Data messages dropped before reaching anyone (unknown kind, unknown sender).
+    pub fn dropped_data(&self) -> u64 {
+        self.dropped_data
+    }
+
+    // ---- inputs ----------------------------------------------------------------------------
+
+    /// An event from the SFU adapter. Data goes to [`Meeting::handle_data`] instead (here it
+    /// is handled as if no control message could be decrypted).
+    pub fn handle_sfu(&mut self, event: SfuEvent, now: Instant) {
+        match event {
+            SfuEvent::Joined { me, present } => self.on_joined(me, present, now),
+            SfuEvent::PeerAppeared { peer, label } if self.joined().is_some() => {
+                self.appear(peer, label, false, now);
+                self.transmits
+                    .push_back(Transmit::Sfu(SfuRequest::Subscribe(peer)));
+                // They need a keyframe to start decoding us.
+                self.want_keyframe(now);
+            }
+            SfuEvent::PeerGone(peer) => self.gone(peer, now),
+            SfuEvent::TrackAppeared { track, peer, kind } if self.joined().is_some() => {
+                let participant = self.appear(peer, None, false, now);
+                self.keyframes.forget(&track);
+                self.tracks.insert(track.clone(), (participant, kind));
+                if let Some(j) = self.joined() {
+                    j.links
+                        .entry(Link::Subscribe)
+                        .or_insert(LinkState::Connecting);
+                }
+                self.actions.push_back(MediaAction::Bind {
+                    track,
+                    participant,
+                    kind,
+                });
+            }
+            SfuEvent::TrackGone(track) if self.tracks.remove(&track).is_some() => {
+                self.actions.push_back(MediaAction::Unbind(track));
+            }
+            SfuEvent::Data { from, bytes } => self.handle_data(from, &bytes, |_, _| None, now),
+            SfuEvent::Link { link, state } => self.on_link(link, state, now),
+            SfuEvent::Failed(failure)
+                if matches!(self.phase, Phase::Connecting | Phase::Joined(_)) =>
+            {
+                match failure {
+                    SfuFailure::Refused(why) => self.end(EndKind::SfuRefused, why),
+                    SfuFailure::NoRelay => {
+                        self.end(EndKind::NoRelay, SfuFailure::NoRelay.to_string());
+                    }
+                    SfuFailure::Lost(_) => self.lost(now),
+                }
+            }
+            _ => {}
+        }
+        self.drive_group(now);
+        self.update_connection(now);
+    }
+
+    /// Data relayed from `from`: key agreement, or a control message that `open` decrypts
+    /// with the keys the media side holds for the participant it names.
+    pub fn handle_data(
+        &mut self,
+        from: PeerHandle,
+        bytes: &[u8],
+        open: impl FnOnce(ParticipantId, &[u8]) -> Option<Vec<u8>>,
+        now: Instant,
+    ) {
+        if self.joined().is_none() {
+            return;
+        }
+        match bytes.split_first() {
+            Some((&DATA_KEYS, body)) => {
+                // Their message may overtake the SFU's news of them.
+                self.appear(from, None, false, now);
+                if let Some(j) = self.joined() {
+                    // Refusals are counted by the group.
+                    let _ = j.group.receive(from.0, body, now);
+                }
+                self.drive_group(now);
+            }
+            Some((&DATA_CONTROL, body)) => match self.handles.get(&from).copied() {
+                Some(id) => {
+                    let control = open(id, body).and_then(|plain| Control::decode(&plain).ok());
+                    self.on_control(id, control, now);
+                }
+                None => self.dropped_data += 1,
+            },
+            _ => self.dropped_data += 1,
+        }
+    }
+
+    /// What the media side saw.
+    pub fn handle_media(&mut self, input: MediaInput, now: Instant) {
+        match input {
+            MediaInput::Devices { microphone, camera } => {
+                if self.devices != (microphone, camera) {
+                    self.devices = (microphone, camera);
+                    self.local_changed(now);
+                }
+            }
+            MediaInput::KeyframeWanted(track) => {
+                if self.tracks.contains_key(&track) && self.keyframes.ask(&track, now) {
+                    self.actions.push_back(MediaAction::RequestKeyframe(track));
+                }
+            }
+            MediaInput::KeyframeAsked(track) => self.want_keyframe_of(track, now),
+            MediaInput::Levels(levels) => self.hear(levels, now),
+        }
+    }
+
+    /// What the user asks.
+    pub fn command(&mut self, command: Command, now: Instant) {
+        if self.is_over() {
+            return;
+        }
+        match command {
+            Command::SetAudio(on) => {
+                self.switches.0 = on;
+                self.local_changed(now);
+            }
+            Command::SetVideo(on) => {
+                self.switches.1 = on;
+                self.actions.push_back(MediaAction::Camera(on));
+                self.local_changed(now);
+            }
+            Command::SetSources { microphone, camera } => {
+                let mut add = Vec::new();
+                for (on, id, kind) in [
+                    (microphone, MICROPHONE, MediaKind::Audio),
+                    (camera, CAMERA, MediaKind::Video),
+                ] {
+                    // A source no longer chosen stays published: it just sends nothing.
+                    if on && self.wanted.insert(id, kind).is_none() {
+                        add.push(LocalTrack { id, kind });
+                    }
+                }
+                self.publish(add);
+                self.local_changed(now);
+            }
+            Command::Publish(track) => {
+                if self.wanted.insert(track.id, track.kind).is_none() {
+                    self.publish(vec![track]);
+                    if track.kind == MediaKind::Video {
+                        self.want_keyframe_of(track.id, now);
+                    }
+                }
+            }
+            Command::Unpublish(id) => {
+                self.wanted.remove(&id);
+                if let Some(j) = self.joined()
+                    && j.published.remove(&id)
+                {
+                    self.transmits
+                        .push_back(Transmit::Sfu(SfuRequest::Unpublish(id)));
+                }
+            }
+            Command::Leave => self.leave(),
+        }
+    }
+
+    /// Lets time pass.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Phase::Waiting { until } = self.phase
+            && until <= now
+        {
+            self.phase = Phase::Connecting;
+            self.reconnects += 1;
+            self.transmits.push_back(Transmit::Sfu(SfuRequest::Connect));
+        }
+        if let Some(j) = self.joined() {
+            j.group.handle_timeout(now);
+        }
+        if self.hello_at.is_some_and(|at| at <= now) {
+            self.send_hello(now);
+        }
+        for track in self.keyframes.due(now) {
+            self.actions.push_back(MediaAction::SendKeyframe(track));
+        }
+        let due: Vec<ParticipantId> = self
+            .roster
+            .values()
+            .filter(|p| match p.presence {
+                Presence::Away { since } => since + AWAY_LIMIT <= now,
+                _ => false,
+            })
+            .map(|p| p.id)
+            .collect();
+        for id in due {
+            self.depart(id, now);
+        }
+        let unshown: Vec<ParticipantId> = self
+            .roster
+            .values()
+            .filter(|p| p.is_present() && !p.shown && p.since + SHOW_UNVERIFIED_AFTER <= now)
+            .map(|p| p.id)
+            .collect();
+        for id in unshown {
+            self.show(id);
+        }
+        self.drive_group(now);
+        self.update_connection(now);
+    }
+
+    // ---- the SFU ---------------------------------------------------------------------------
+
+    fn joined(&mut self) -> Option<&mut Joined> {
+        match &mut self.phase {
+            Phase::Joined(j) => Some(j),
+            _ => None,
+        }
+    }
+
+    fn on_joined(
+        &mut self,
+        me: PeerHandle,
+        present: Vec<(PeerHandle, Option<String>)>,
+        now: Instant,
+    ) {
+        if !matches!(self.phase, Phase::Connecting) {
+            return;
+        }
+        let group = match Group::new(me.0, self.identity.clone(), self.psk.clone(), SUITE) {
+            Ok(g) => g,
+            Err(e) => {
+                self.end(
+                    EndKind::ConnectionLost,
+                    format!("keys could not be set up: {e}"),
+                );
+                return;
+            }
+        };
+        self.phase = Phase::Joined(Box::new(Joined {
+            group,
+            links: BTreeMap::new(),
+            published: BTreeSet::new(),
+            keyed: false,
+            connected_at: None,
+        }));
+        for (peer, label) in present {
+            self.appear(peer, label, true, now);
+            self.transmits
+                .push_back(Transmit::Sfu(SfuRequest::Subscribe(peer)));
+        }
+        // The data path is published even without tracks: keys and hellos travel on it.
+        let tracks: Vec<LocalTrack> = self
+            .wanted
+            .iter()
+            .map(|(&id, &kind)| LocalTrack { id, kind })
+            .collect();
+        if let Some(j) = self.joined() {
+            j.published.extend(tracks.iter().map(|t| t.id));
+        }
+        self.transmits
+            .push_back(Transmit::Sfu(SfuRequest::Publish(tracks)));
+        self.want_keyframe(now);
+        self.local_changed(now);
+    }
+
+    fn publish(&mut self, tracks: Vec<LocalTrack>) {
+        if tracks.is_empty() {
+            return;
+        }
+        if let Some(j) = self.joined() {
+            j.published.extend(tracks.iter().map(|t| t.id));
+            self.transmits
+                .push_back(Transmit::Sfu(SfuRequest::Publish(tracks)));
+        }
+    }
+
+    fn on_link(&mut self, link: Link, state: LinkState, now: Instant) {
+        let Some(j) = self.joined() else {
+            return;
+        };
+        let before = j.links.insert(link, state);
+        if state == LinkState::Failed {
+            self.lost(now);
+            return;
+        }
+        if link == Link::Publish && state == LinkState::Connected && before != Some(state) {
+            // A fresh connection: every receiver starts from a keyframe, and learns who we are.
+            self.want_keyframe(now);
+            self.send_hello(now);
+        }
+    }
+
+    /// The connection broke: everyone is away until we are back, and we try again soon.
+    fn lost(&mut self, now: Instant) {
+        let (Phase::Joined(_) | Phase::Connecting) = self.phase else {
+            return;
+        };
+        let lasted = match std::mem::replace(&mut self.phase, Phase::Connecting) {
+            Phase::Joined(j) => {
+                add_stats(&mut self.key_stats, j.group.stats());
+                j.connected_at.map(|t| now.saturating_duration_since(t))
+            }
+            _ => None,
+        };
+        self.transmits
+            .push_back(Transmit::Sfu(SfuRequest::Disconnect));
+        self.handles.clear();
+        for (track, _) in std::mem::take(&mut self.tracks) {
+            self.actions.push_back(MediaAction::Unbind(track));
+        }
+        let ids: Vec<ParticipantId> = self.roster.keys().copied().collect();
+        for id in ids {
+            self.away(id, now);
+        }
+        let wait = self.backoff.after_loss(lasted);
+        self.phase = Phase::Waiting { until: now + wait };
+        self.local_changed(now);
+    }
+
+    fn leave(&mut self) {
+        if self.live() {
+            self.transmits.push_back(Transmit::Control {
+                to: Dest::All,
+                plaintext: Control::bye().encode(),
+            });
+        }
+        self.transmits
+            .push_back(Transmit::Sfu(SfuRequest::Disconnect));
+        if self.connection == Connection::Connected {
+            self.phase = Phase::Over;
+            self.set_connection(Connection::Left);
+        } else {
+            let detail = if self.ever_connected {
+                "the connection to the SFU was lost"
+            } else {
+                "the SFU could not be reached"
+            };
+            self.finish(EndKind::ConnectionLost, detail.to_owned());
+        }
+    }
+
+    fn end(&mut self, kind: EndKind, detail: String) {
+        self.transmits
+            .push_back(Transmit::Sfu(SfuRequest::Disconnect));
+        self.finish(kind, detail);
+    }
+
+    fn finish(&mut self, kind: EndKind, detail: String) {
+        self.phase = Phase::Over;
+        let ended = Ended { kind, detail };
+        self.ended = Some(ended.clone());
+        self.events.push_back(Event::Ended(ended));
+        self.set_connection(Connection::Failed);
+    }
+
+    fn update_connection(&mut self, now: Instant) {
+        let connected = match &mut self.phase {
+            Phase::Over => return,
+            Phase::Joined(j) => {
+                let up = |link| j.links.get(&link) == Some(&LinkState::Connected);
+                let ok = up(Link::Publish)
+                    && (!j.links.contains_key(&Link::Subscribe) || up(Link::Subscribe));
+                if ok && j.connected_at.is_none() {
+                    j.connected_at = Some(now);
+                }
+                ok
+            }
+            _ => false,
+        };
+        let next = if connected {
+            self.ever_connected = true;
+            self.trouble_since = None;
+            Connection::Connected
+        } else {
+            let since = *self.trouble_since.get_or_insert(now);
+            if now >= since + UNREACHABLE_AFTER {
+                Connection::Unreachable
+            } else if self.ever_connected {
+                Connection::Reconnecting
+            } else {
+                Connection::Connecting
+            }
+        };
+        self.set_connection(next);
+    }
+
+    fn set_connection(&mut self, next: Connection) {
+        if self.connection != next {
+            self.connection = next;
+            self.events.push_back(Event::Connection(next));
+        }
+    }
+
+    // ---- keys ------------------------------------------------------------------------------
+
+    /// Sends what key agreement wants sent and acts on what it decided.
+    fn drive_group(&mut self, now: Instant) {
+        let Some(j) = self.joined() else {
+            return;
+        };
+        let mut out = Vec::new();
+        while let Some(bytes) = j.group.poll_transmit() {
+            out.push(bytes);
+        }
+        let mut events = Vec::new();
+        while let Some(e) = j.group.poll_event() {
+            events.push(e);
+        }
+        for bytes in out {
+            let mut tagged = Vec::with_capacity(bytes.len() + 1);
+            tagged.push(DATA_KEYS);
+            tagged.extend_from_slice(&bytes);
+            self.transmits
+                .push_back(Transmit::Sfu(SfuRequest::SendData {
+                    to: Dest::All,
+                    bytes: tagged,
+                }));
+        }
+        for event in events {
+            self.on_group(event, now);
+        }
+    }
+
+    fn on_group(&mut self, event: GroupEvent, now: Instant) {
+        match event {
+            GroupEvent::SendKey {
+                generation,
+                step,
+                key,
+            } => {
+                self.actions.push_back(MediaAction::SendKey {
+                    generation,
+                    step,
+                    key,
+                });
+                // Receivers need a keyframe under the new key to start decoding it.
+                self.want_keyframe(now);
+                let first = self
+                    .joined()
+                    .is_some_and(|j| !std::mem::replace(&mut j.keyed, true));
+                if first {
+                    self.send_hello(now);
+                }
+            }
+            GroupEvent::PeerKey {
+                peer,
+                generation,
+                step,
+                key,
+            } => {
+                if let Some(&participant) = self.handles.get(&PeerHandle(peer)) {
+                    self.actions.push_back(MediaAction::ReceiveKey {
+                        participant,
+                        generation,
+                        step,
+                        key,
+                    });
+                }
+            }
+            GroupEvent::PeerVerified {
+                peer,
+                identity,
+                safety_number,
+            } => self.verified(PeerHandle(peer), identity, safety_number, now),
+            GroupEvent::PeerUnverified { peer, reason } => {
+                if let Some(&id) = self.handles.get(&PeerHandle(peer)) {
+                    if let Some(p) = self.roster.get_mut(&id) {
+                        p.verification = Verification::Failed { reason };
+                        p.shown = true;
+                    }
+                    self.changed(id);
+                }
+            }
+            GroupEvent::GroupCode(code) => {
+                self.code_history.push(code.digits.clone());
+                self.code = Some(code.clone());
+                self.events.push_back(Event::GroupCode(code));
+            }
+        }
+    }
+
+    // ---- what we send ----------------------------------------------------------------------
+
+    /// Whether control messages can go out: in the room, the publishing connection up, a key.
+    fn live(&self) -> bool {
+        match &self.phase {
+            Phase::Joined(j) => {
+                j.keyed && j.links.get(&Link::Publish) == Some(&LinkState::Connected)
+            }
+            _ => false,
+        }
+    }
+
+    fn sending(&self) -> (bool, bool) {
+        let published = |id| match &self.phase {
+            Phase::Joined(j) => j.published.contains(&id),
+            _ => false,
+        };
+        (
+            self.switches.0 && self.devices.0 && published(MICROPHONE),
+            self.switches.1 && self.devices.1 && published(CAMERA),
+        )
+    }
+
+    /// Our switches or devices changed: the display and the others hear of it.
+    fn local_changed(&mut self, now: Instant) {
+        let (sending_audio, sending_video) = self.sending();
+        let next = Local {
+            audio_on: self.switches.0,
+            video_on: self.switches.1,
+            sending_audio,
+            sending_video,
+        };
+        if next != self.local {
+            self.local = next;
+            self.events.push_back(Event::Local(next));
+        }
+        self.send_hello(now);
+    }
+
+    /// Tells the others our name and what we send, now and every [`HELLO_INTERVAL`].
+    fn send_hello(&mut self, now: Instant) {
+        if !self.live() {
+            self.hello_at = None;
+            return;
+        }
+        let (audio, video) = self.sending();
+        let hello = Control::hello(&self.name, audio, video);
+        self.transmits.push_back(Transmit::Control {
+            to: Dest::All,
+            plaintext: hello.encode(),
+        });
+        self.hello_at = Some(now + HELLO_INTERVAL);
+    }
+
+    /// Everyone receiving our video needs a keyframe (a new key, a new receiver, a new
+    /// connection).
+    fn want_keyframe(&mut self, now: Instant) {
+        let videos: Vec<LocalTrackId> = self
+            .wanted
+            .iter()
+            .filter(|(_, kind)| **kind == MediaKind::Video)
+            .map(|(id, _)| *id)
+            .collect();
+        for track in videos {
+            self.want_keyframe_of(track, now);
+        }
+    }
+
+    fn want_keyframe_of(&mut self, track: LocalTrackId, now: Instant) {
+        if self.keyframes.want(track, now) {
+            self.actions.push_back(MediaAction::SendKeyframe(track));
+        }
+    }
+}
+
+fn add_stats(total: &mut GroupStats, more: GroupStats) {
+    total.messages_sent += more.messages_sent;
+    total.messages_accepted += more.messages_accepted;
+    total.messages_refused += more.messages_refused;
+    total.key_changes += more.key_changes;
+}

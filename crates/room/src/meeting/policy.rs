@@ -1,0 +1,258 @@
+//! The meeting's small policies, each a value with time passed in: reconnection backoff, keyframe
+//! spacing, and who the active speaker is.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::ParticipantId;
+use crate::sfu::{LocalTrackId, TrackHandle};
+
+/// The first reconnection waits this long; each failure doubles the wait up to [`RETRY_MAX`].
+/// Refused connections cost nothing, and users notice every second of a freeze.
+pub const RETRY_FIRST: Duration = Duration::from_millis(100);
+/// Longest wait between reconnection attempts.
+pub const RETRY_MAX: Duration = Duration::from_millis(500);
+/// A connection that lasted this long starts the backoff afresh when it drops.
+pub const RETRY_RESET_AFTER: Duration = Duration::from_secs(5);
+/// Least time between two keyframes we are asked for: requests in between are served by one.
+pub const KEYFRAME_SPACING: Duration = Duration::from_millis(250);
+/// Least time between two keyframe requests for one received track.
+pub const KEYFRAME_REQUEST_SPACING: Duration = Duration::from_millis(500);
+/// Quietest level (RMS, 0–1) that counts as speaking.
+pub const SPEAKING_LEVEL: f32 = 0.02;
+/// How long someone must be the loudest to take the stage from the current speaker.
+pub const SPEAKER_SWITCH: Duration = Duration::from_millis(400);
+
+/// Reconnection backoff with jitter, so that a whole meeting does not reconnect in lockstep
+/// after an SFU restart.
+#[derive(Debug)]
+pub struct Backoff {
+    next: Duration,
+    rng: u64,
+}
+
+impl Backoff {
+    /// A backoff whose jitter comes from `seed`.
+    pub fn new(seed: u64) -> Backoff {
+        Backoff {
+            next: RETRY_FIRST,
+            // xorshift needs a non-zero state.
+            rng: seed | 1,
+        }
+    }
+
+    /// How long to wait after a loss, given how long the lost connection had lasted.
+    pub fn after_loss(&mut self, lasted: Option<Duration>) -> Duration {
+        if lasted.is_some_and(|d| d >= RETRY_RESET_AFTER) {
+            self.next = RETRY_FIRST;
+        }
+        let wait = self.next.mul_f64(self.jitter());
+        self.next = (self.next * 2).min(RETRY_MAX);
+        wait
+    }
+
+    /// A factor in 0.8..=1.2.
+    fn jitter(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        0.8 + 0.4 * (self.rng % 1001) as f64 / 1000.0
+    }
+}
+
+/// When we send keyframes (per track of ours) and ask others for theirs (per track received).
+#[derive(Debug, Default)]
+pub struct Keyframes {
+    sent: BTreeMap<LocalTrackId, Sent>,
+    asked: BTreeMap<TrackHandle, Instant>,
+}
+
+/// Keyframes of one of our tracks.
+#[derive(Debug, Default)]
+struct Sent {
+    last: Option<Instant>,
+    /// A keyframe owed once the spacing allows.
+    owed_at: Option<Instant>,
+}
+
+impl Keyframes {
+    /// Someone needs a keyframe of `track` from us: true to make one now; otherwise one is
+    /// owed at [`Keyframes::owed_at`].
+    pub fn want(&mut self, track: LocalTrackId, now: Instant) -> bool {
+        let s = self.sent.entry(track).or_default();
+        match s.last {
+            Some(last) if now < last + KEYFRAME_SPACING => {
+                s.owed_at.get_or_insert(last + KEYFRAME_SPACING);
+                false
+            }
+            _ => {
+                s.last = Some(now);
+                s.owed_at = None;
+                true
+            }
+        }
+    }
+
+    /// When the next owed keyframe is due.
+    pub fn owed_at(&self) -> Option<Instant> {
+        self.sent.values().filter_map(|s| s.owed_at).min()
+    }
+
+    /// Time passed: the tracks whose owed keyframe is due now.
+    pub fn due(&mut self, now: Instant) -> Vec<LocalTrackId> {
+        let mut due = Vec::new();
+        for (&track, s) in &mut self.sent {
+            if s.owed_at.is_some_and(|at| at <= now) {
+                s.owed_at = None;
+                s.last = Some(now);
+                due.push(track);
+            }
+        }
+        due
+    }
+
+    /// A receiver of `track` wants a keyframe: true to ask its sender now.
+    pub fn ask(&mut self, track: &TrackHandle, now: Instant) -> bool {
+        match self.asked.get(track) {
+            Some(&at) if now < at + KEYFRAME_REQUEST_SPACING => false,
+            _ => {
+                self.asked.insert(track.clone(), now);
+                true
+            }
+        }
+    }
+
+    /// `track` is gone or carries someone else now.
+    pub fn forget(&mut self, track: &TrackHandle) {
+        self.asked.remove(track);
+    }
+}
+
+/// The active speaker: the loudest of those speaking, kept on stage until someone else has been
+/// the loudest for [`SPEAKER_SWITCH`] (so that a cough does not move the stage), and kept while
+/// everyone is quiet (the last speaker stays framed).
+#[derive(Debug, Default)]
+pub struct Speaker {
+    current: Option<ParticipantId>,
+    challenger: Option<(ParticipantId, Instant)>,
+}
+
+impl Speaker {
+    /// The active speaker now.
+    pub fn current(&self) -> Option<ParticipantId> {
+        self.current
+    }
+
+    /// The loudest speaker now is `loudest` (`None`: nobody speaks); returns the new active
+    /// speaker if it changed.
+    pub fn hear(
+        &mut self,
+        loudest: Option<ParticipantId>,
+        now: Instant,
+    ) -> Option<Option<ParticipantId>> {
+        let Some(candidate) = loudest else {
+            self.challenger = None;
+            return None;
+        };
+        if Some(candidate) == self.current {
+            self.challenger = None;
+            return None;
+        }
+        if self.current.is_none() {
+            return self.set(Some(candidate));
+        }
+        match self.challenger {
+            Some((who, since)) if who == candidate => {
+                if now >= since + SPEAKER_SWITCH {
+                    return self.set(Some(candidate));
+                }
+            }
+            _ => self.challenger = Some((candidate, now)),
+        }
+        None
+    }
+
+    /// `who` left: off the stage.
+    pub fn forget(&mut self, who: ParticipantId) -> Option<Option<ParticipantId>> {
+        if self.challenger.is_some_and(|(c, _)| c == who) {
+            self.challenger = None;
+        }
+        if self.current == Some(who) {
+            return self.set(None);
+        }
+        None
+    }
+
+    fn set(&mut self, who: Option<ParticipantId>) -> Option<Option<ParticipantId>> {
+        self.current = who;
+        self.challenger = None;
+        Some(who)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_jitter_and_starts_afresh_after_a_long_connection() {
+        let mut b = Backoff::new(7);
+        let waits: Vec<Duration> = (0..5).map(|_| b.after_loss(None)).collect();
+        let within = |w: Duration, base: Duration| w >= base.mul_f64(0.8) && w <= base.mul_f64(1.2);
+        assert!(within(waits[0], RETRY_FIRST), "{waits:?}");
+        assert!(within(waits[1], RETRY_FIRST * 2), "{waits:?}");
+        assert!(within(waits[4], RETRY_MAX), "{waits:?}");
+        assert!(within(b.after_loss(Some(RETRY_RESET_AFTER)), RETRY_FIRST));
+        // Two meetings with different seeds do not retry in lockstep.
+        let mut other = Backoff::new(8);
+        assert_ne!(Backoff::new(7).after_loss(None), other.after_loss(None));
+    }
+
+    #[test]
+    fn keyframe_requests_are_coalesced_and_none_is_lost() {
+        let t0 = Instant::now();
+        let (camera, screen) = (LocalTrackId(1), LocalTrackId(2));
+        let mut k = Keyframes::default();
+        assert!(k.want(camera, t0));
+        // Three more asks within the spacing: one keyframe owed, not three.
+        for ms in [10, 50, 200] {
+            assert!(!k.want(camera, t0 + Duration::from_millis(ms)));
+        }
+        assert!(k.want(screen, t0 + Duration::from_millis(10)), "per track");
+        assert_eq!(k.owed_at(), Some(t0 + KEYFRAME_SPACING));
+        assert_eq!(k.due(t0 + Duration::from_millis(249)), []);
+        assert_eq!(k.due(t0 + KEYFRAME_SPACING), [camera]);
+        assert_eq!(k.due(t0 + KEYFRAME_SPACING * 2), [], "owed once");
+        assert_eq!(k.owed_at(), None);
+
+        let track = TrackHandle("1".into());
+        assert!(k.ask(&track, t0));
+        assert!(!k.ask(&track, t0 + Duration::from_millis(100)));
+        assert!(k.ask(&TrackHandle("2".into()), t0), "per track");
+        assert!(k.ask(&track, t0 + KEYFRAME_REQUEST_SPACING));
+        k.forget(&track);
+        assert!(k.ask(&track, t0 + KEYFRAME_REQUEST_SPACING));
+    }
+
+    #[test]
+    fn the_stage_moves_only_to_someone_who_stays_the_loudest() {
+        let t0 = Instant::now();
+        let (a, b) = (ParticipantId(1), ParticipantId(2));
+        let mut s = Speaker::default();
+        assert_eq!(
+            s.hear(Some(a), t0),
+            Some(Some(a)),
+            "the first speaker at once"
+        );
+        assert_eq!(s.hear(None, t0 + Duration::from_millis(100)), None);
+        assert_eq!(s.current(), Some(a), "silence keeps the last speaker");
+        let ms = |n| t0 + Duration::from_millis(n);
+        assert_eq!(s.hear(Some(b), ms(200)), None);
+        assert_eq!(s.hear(Some(a), ms(300)), None, "a cough from b");
+        assert_eq!(s.hear(Some(b), ms(400)), None);
+        assert_eq!(s.hear(Some(b), ms(700)), None);
+        assert_eq!(s.hear(Some(b), ms(800)), Some(Some(b)));
+        assert_eq!(s.forget(a), None);
+        assert_eq!(s.forget(b), Some(None));
+    }
+}

@@ -1,0 +1,508 @@
+//! The meeting state machine in virtual time, through the in-memory SFU: people who come and go,
+//! drop and rejoin, an SFU that restarts and reuses track slots, a receiving connection that
+//! fails, a bad network, an impostor, and fifty people at once.
+
+mod sim;
+
+use std::time::Duration;
+
+use conclave_room::meeting::{
+    Command, Connection, Event, Notice, Presence, SHOW_UNVERIFIED_AFTER, Verification,
+};
+use conclave_room::sfu::memory::Network;
+use conclave_room::sfu::{Link, LocalTrack, LocalTrackId, MediaKind, SfuRequest};
+use sim::Sim;
+
+const S: Duration = Duration::from_secs(1);
+
+fn verified_by_all(sim: &Sim, who: &[usize]) -> bool {
+    Sim::pairs(who).iter().all(|&(i, j)| {
+        sim.id_of(i, j)
+            .and_then(|id| sim.people[i].meeting.participant(id))
+            .is_some_and(|p| p.is_verified() && p.name.is_some())
+    })
+}
+
+fn connected(sim: &Sim, who: &[usize]) -> bool {
+    who.iter()
+        .all(|&i| sim.people[i].meeting.connection() == Connection::Connected)
+}
+
+#[test]
+fn two_people_meet_verify_and_see_and_hear_each_other() {
+    let mut sim = Sim::new(1);
+    let a = sim.join("alice");
+    let b = sim.join("bob");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])
+        && connected(s, &[a, b])));
+    assert_eq!(sim.flowing(&Sim::pairs(&[a, b]), S), []);
+    let code = |i: usize| sim.people[i].meeting.group_code().unwrap().digits.clone();
+    assert_eq!(code(a), code(b));
+    let bob = sim.id_of(a, b).unwrap();
+    let seen = sim.people[a].meeting.participant(bob).unwrap();
+    assert_eq!(seen.name.as_deref(), Some("bob"));
+    assert_eq!((seen.audio, seen.video), (Some(true), Some(true)));
+    assert_eq!(seen.label.as_deref(), Some("p-bob"));
+}
+
+#[test]
+fn someone_joining_after_someone_left_is_received_by_everyone() {
+    // Janus gives a newcomer the track slots of whoever left: the new owner's media must be
+    // bound to the newcomer, with the newcomer's keys.
+    let mut sim = Sim::new(2);
+    let a = sim.join("a");
+    let b = sim.join("b");
+    sim.run_for(2 * S);
+    let c = sim.join("c");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b, c])));
+    let c_at_a = sim.id_of(a, c).unwrap();
+    sim.leave(c);
+    sim.run_for(S);
+    assert_eq!(
+        sim.people[a].meeting.participant(c_at_a).unwrap().presence,
+        Presence::Left,
+        "a goodbye is a departure at once"
+    );
+    let d = sim.join("d");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b, d])));
+    let d_at_a = sim.id_of(a, d).unwrap();
+    assert_ne!(d_at_a, c_at_a, "a new participant, not the one who left");
+    assert_eq!(sim.flowing(&Sim::pairs(&[a, b, d]), 2 * S), []);
+    // Nothing of d's was taken for c's (the slot reuse did happen: d's tracks reuse c's slots),
+    // and nothing of d's fails any more.
+    let (c_got, d_got) = (
+        sim.people[a].got[&(c_at_a, MediaKind::Video)],
+        sim.got(a, d, MediaKind::Video),
+    );
+    sim.run_for(S);
+    assert_eq!(sim.people[a].got[&(c_at_a, MediaKind::Video)], c_got);
+    assert_eq!(sim.got(a, d, MediaKind::Video).failed, d_got.failed);
+    let notices: Vec<&Notice> = sim.people[a]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notice(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notices,
+        [
+            &Notice::Joined("b".into()),
+            &Notice::Joined("c".into()),
+            &Notice::Left("c".into()),
+            &Notice::Joined("d".into())
+        ]
+    );
+    // b was there when c came: c does not hear of b as joining.
+    assert!(
+        !sim.people[c]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Notice(_)))
+    );
+}
+
+#[test]
+fn someone_who_drops_and_rejoins_is_the_same_participant_and_received_again() {
+    let mut sim = Sim::new(3);
+    let a = sim.join("a");
+    let b = sim.join("b");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])));
+    let b_at_a = sim.id_of(a, b).unwrap();
+    // b's connection dies without a goodbye; b's client reconnects on its own (SFU restart
+    // for b only: the SFU drops it, its meeting sees the loss).
+    sim.crash(b);
+    sim.run_for(S);
+    let p = sim.people[a].meeting.participant(b_at_a).unwrap();
+    assert!(
+        matches!(p.presence, Presence::Away { .. }),
+        "{:?}",
+        p.presence
+    );
+    sim.people[b].online = true;
+    let now = sim.now;
+    sim.people[b].meeting.handle_sfu(
+        conclave_room::sfu::SfuEvent::Failed(conclave_room::sfu::SfuFailure::Lost("gone".into())),
+        now,
+    );
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])));
+    assert_eq!(sim.id_of(a, b), Some(b_at_a), "the same row as before");
+    let p = sim.people[a].meeting.participant(b_at_a).unwrap();
+    assert_eq!(p.handles.len(), 2);
+    assert_eq!(p.presence, Presence::Present);
+    assert_eq!(sim.flowing(&Sim::pairs(&[a, b]), 2 * S), []);
+    assert!(
+        !sim.people[a]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Notice(Notice::Left(_)))),
+        "a reconnection is not a departure"
+    );
+}
+
+#[test]
+fn an_sfu_restart_reconnects_everyone_into_their_rows() {
+    let mut sim = Sim::new(4);
+    let who: Vec<usize> = ["a", "b", "c"].iter().map(|n| sim.join(n)).collect();
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &who) && connected(s, &who)));
+    let ids: Vec<_> = Sim::pairs(&who)
+        .iter()
+        .map(|&(i, j)| sim.id_of(i, j))
+        .collect();
+    let now = sim.now;
+    sim.sfu.restart(now);
+    sim.run_for(Duration::from_millis(50));
+    assert!(
+        who.iter()
+            .all(|&i| sim.people[i].meeting.connection() == Connection::Reconnecting)
+    );
+    assert!(sim.run_until(3 * S, |s| verified_by_all(s, &who) && connected(s, &who)));
+    let again: Vec<_> = Sim::pairs(&who)
+        .iter()
+        .map(|&(i, j)| sim.id_of(i, j))
+        .collect();
+    assert_eq!(ids, again);
+    assert_eq!(sim.flowing(&Sim::pairs(&who), 2 * S), []);
+    for &i in &who {
+        assert_eq!(sim.people[i].meeting.reconnects(), 1);
+    }
+}
+
+#[test]
+fn a_failed_receiving_connection_is_noticed_and_repaired() {
+    let mut sim = Sim::new(5);
+    let a = sim.join("a");
+    let b = sim.join("b");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])
+        && connected(s, &[a, b])));
+    let now = sim.now;
+    sim.sfu
+        .fail_link(sim.people[a].client, Link::Subscribe, now);
+    sim.run_for(Duration::from_millis(10));
+    assert_ne!(sim.people[a].meeting.connection(), Connection::Connected);
+    assert!(sim.run_until(3 * S, |s| connected(s, &[a, b])
+        && verified_by_all(s, &[a, b])));
+    assert_eq!(sim.people[a].meeting.reconnects(), 1);
+    assert_eq!(sim.flowing(&Sim::pairs(&[a, b]), 2 * S), []);
+}
+
+#[test]
+fn an_unreachable_server_is_said_after_a_while_and_joining_resumes_when_it_answers() {
+    let mut sim = Sim::new(6);
+    sim.sfu.set_down(true);
+    let a = sim.join("a");
+    sim.run_for(3 * S);
+    assert_eq!(sim.people[a].meeting.connection(), Connection::Connecting);
+    sim.run_for(3 * S);
+    assert_eq!(sim.people[a].meeting.connection(), Connection::Unreachable);
+    assert!(sim.people[a].meeting.reconnects() > 5, "it keeps trying");
+    sim.sfu.set_down(false);
+    let b = sim.join("b");
+    assert!(sim.run_until(3 * S, |s| connected(s, &[a, b])
+        && verified_by_all(s, &[a, b])));
+    // Leaving while unreachable is a failure to connect, not a normal leave.
+    let c = sim.join("c");
+    sim.sfu.set_down(true);
+    let now = sim.now;
+    sim.sfu.restart(now);
+    sim.run_for(S);
+    sim.command(c, Command::Leave);
+    assert_eq!(sim.people[c].meeting.connection(), Connection::Failed);
+}
+
+#[test]
+fn keyframe_requests_on_a_lossy_network_are_coalesced() {
+    let mut sim = Sim::new(7);
+    let sender = sim.join("sender");
+    let receivers: Vec<usize> = (0..4).map(|n| sim.join(&format!("r{n}"))).collect();
+    for &r in &receivers {
+        sim.people[r].sends_media = false;
+        sim.sfu.set_network(
+            sim.people[r].client,
+            Network {
+                loss: 0.2,
+                ..Network::default()
+            },
+        );
+    }
+    let mut all = receivers.clone();
+    all.push(sender);
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &all)));
+    let (k0, asks0) = (
+        sim.people[sender].keyframes_sent,
+        receivers
+            .iter()
+            .map(|&r| sim.people[r].keyframe_requests)
+            .sum::<u64>(),
+    );
+    sim.run_for(10 * S);
+    let keyframes = sim.people[sender].keyframes_sent - k0;
+    let asks: u64 = receivers
+        .iter()
+        .map(|&r| sim.people[r].keyframe_requests)
+        .sum::<u64>()
+        - asks0;
+    // Each receiver loses a frame several times a second and wants a keyframe each time; it
+    // asks at most twice a second, and the sender serves them all with at most four a second.
+    assert!(asks > 20, "{asks}");
+    assert!(asks <= 4 * 2 * 10 + 4, "{asks}");
+    assert!(keyframes <= 4 * 10 + 1, "{keyframes}");
+    assert!(keyframes >= 10, "{keyframes}");
+    for &r in &receivers {
+        let got = sim.got(r, sender, MediaKind::Video);
+        assert!(got.decodable > 100, "{got:?}");
+    }
+}
+
+#[test]
+fn mute_and_camera_reach_the_others() {
+    let mut sim = Sim::new(8);
+    let a = sim.join("a");
+    let b = sim.join("b");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])));
+    sim.command(a, Command::SetAudio(false));
+    sim.command(a, Command::SetVideo(false));
+    assert!(!sim.people[a].meeting.local().sending_audio);
+    sim.run_for(Duration::from_millis(200));
+    let seen = sim.people[b]
+        .meeting
+        .participant(sim.id_of(b, a).unwrap())
+        .unwrap()
+        .clone();
+    assert_eq!((seen.audio, seen.video), (Some(false), Some(false)));
+    // Camera off closed the camera: no video from a any more.
+    let before = sim.got(b, a, MediaKind::Video).decrypted;
+    sim.run_for(S);
+    assert_eq!(sim.got(b, a, MediaKind::Video).decrypted, before);
+    sim.command(a, Command::SetVideo(true));
+    assert_eq!(sim.flowing(&[(b, a)], S), []);
+}
+
+#[test]
+fn an_impostor_with_someone_elses_label_is_a_separate_unverified_row() {
+    let mut sim = Sim::new(9);
+    let a = sim.join("alice");
+    let b = sim.join("bob");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])));
+    let alice_at_b = sim.id_of(b, a).unwrap();
+    // Mallory has the link's room but not its secret, and calls herself what Alice does.
+    let m = sim.join_as("mallory", "p-alice", b"not the room secret, 32 bytes!!!");
+    sim.run_for(SHOW_UNVERIFIED_AFTER + 3 * S);
+    let mallory_at_b = sim.id_of(b, m).unwrap();
+    assert_ne!(mallory_at_b, alice_at_b);
+    let meeting = &sim.people[b].meeting;
+    let alice = meeting.participant(alice_at_b).unwrap();
+    let mallory = meeting.participant(mallory_at_b).unwrap();
+    assert!(alice.is_verified());
+    assert_eq!(alice.name.as_deref(), Some("alice"));
+    assert_eq!(mallory.label, alice.label, "same label at the SFU");
+    assert!(matches!(mallory.verification, Verification::Failed { .. }));
+    assert_eq!(mallory.name, None);
+    assert_eq!(sim.flowing(&[(b, a)], S), [], "alice's media is untouched");
+    assert_eq!(sim.got(b, m, MediaKind::Video).decrypted, 0);
+    // The display was shown her as her own, unverified row.
+    assert!(sim.people[b].events.iter().any(|e| matches!(e,
+        Event::Participant(p) if p.id == mallory_at_b && matches!(p.verification, Verification::Failed { .. }))));
+}
+
+#[test]
+fn a_second_video_track_and_a_late_microphone_are_published_without_rejoining() {
+    let mut sim = Sim::new(10);
+    let a = sim.join("a");
+    let b = sim.join("b");
+    let listener = sim.join_listener("l");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b, listener])));
+    assert_eq!(sim.tracks_from(b, listener), []);
+    assert_eq!(sim.tracks_from(b, a), [MediaKind::Audio, MediaKind::Video]);
+    let a_at_b = sim.id_of(b, a).unwrap();
+    let screen = LocalTrack {
+        id: LocalTrackId(2),
+        kind: MediaKind::Video,
+    };
+    sim.command(a, Command::Publish(screen));
+    sim.people[a].extra.push(screen.id);
+    // The listener picks a microphone and a camera.
+    sim.command(
+        listener,
+        Command::SetSources {
+            microphone: true,
+            camera: true,
+        },
+    );
+    let now = sim.now;
+    sim.people[listener].meeting.handle_media(
+        conclave_room::meeting::MediaInput::Devices {
+            microphone: true,
+            camera: true,
+        },
+        now,
+    );
+    sim.run_for(S);
+    assert_eq!(
+        sim.tracks_from(b, a),
+        [MediaKind::Audio, MediaKind::Video, MediaKind::Video]
+    );
+    assert_eq!(
+        sim.tracks_from(b, listener),
+        [MediaKind::Audio, MediaKind::Video]
+    );
+    let got = sim.people[b].got[&(a_at_b, MediaKind::Video)];
+    assert_eq!(sim.flowing(&[(b, a), (a, listener), (b, listener)], S), []);
+    let more = sim.people[b].got[&(a_at_b, MediaKind::Video)];
+    // Two tracks at 25 fps: about 50 frames a second, all decodable.
+    assert!(more.decodable - got.decodable > 45, "{got:?} → {more:?}");
+    for i in [a, listener] {
+        let connects = sim.people[i]
+            .requests
+            .iter()
+            .filter(|r| matches!(r, SfuRequest::Connect))
+            .count();
+        assert_eq!(connects, 1, "no rejoin");
+        assert_eq!(sim.people[i].meeting.reconnects(), 0);
+    }
+    let seen = sim.people[b]
+        .meeting
+        .participant(sim.id_of(b, listener).unwrap())
+        .unwrap();
+    assert_eq!((seen.audio, seen.video), (Some(true), Some(true)));
+    sim.command(a, Command::Unpublish(screen.id));
+    sim.run_for(S);
+    assert_eq!(sim.tracks_from(b, a), [MediaKind::Audio, MediaKind::Video]);
+}
+
+#[test]
+fn the_loudest_takes_the_stage_and_keeps_it_through_a_cough() {
+    let mut sim = Sim::new(11);
+    let who: Vec<usize> = ["a", "b", "c"].iter().map(|n| sim.join(n)).collect();
+    let (a, b, c) = (who[0], who[1], who[2]);
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &who)));
+    sim.people[a].loudness = 100;
+    sim.run_for(S);
+    let speaker = |sim: &Sim| sim.people[c].meeting.active_speaker();
+    assert_eq!(speaker(&sim), sim.id_of(c, a));
+    sim.people[b].loudness = 200;
+    sim.run_for(Duration::from_millis(150));
+    sim.people[b].loudness = 0;
+    sim.run_for(S);
+    assert_eq!(
+        speaker(&sim),
+        sim.id_of(c, a),
+        "a cough does not take the stage"
+    );
+    sim.people[b].loudness = 200;
+    sim.run_for(S);
+    assert_eq!(speaker(&sim), sim.id_of(c, b));
+    sim.people[a].loudness = 0;
+    sim.people[b].loudness = 0;
+    sim.run_for(S);
+    assert_eq!(
+        speaker(&sim),
+        sim.id_of(c, b),
+        "silence keeps the last speaker"
+    );
+    sim.leave(b);
+    sim.run_for(S);
+    assert_eq!(speaker(&sim), None);
+}
+
+#[test]
+fn fifty_people_join_in_a_burst_and_half_of_them_leave() {
+    let mut sim = Sim::new(12);
+    sim.media = false;
+    let who: Vec<usize> = (0..50).map(|n| sim.join(&format!("p{n}"))).collect();
+    assert!(sim.run_until(30 * S, |s| verified_by_all(s, &who)));
+    let codes: std::collections::BTreeSet<String> = who
+        .iter()
+        .map(|&i| sim.people[i].meeting.group_code().unwrap().digits.clone())
+        .collect();
+    assert_eq!(codes.len(), 1, "one group code");
+    for &i in &who[25..] {
+        sim.leave(i);
+    }
+    let stay = &who[..25];
+    sim.run_for(3 * S);
+    for &i in stay {
+        let present = sim.people[i]
+            .meeting
+            .participants()
+            .filter(|p| p.is_present())
+            .count();
+        assert_eq!(present, 24);
+    }
+    let codes: std::collections::BTreeSet<String> = stay
+        .iter()
+        .map(|&i| sim.people[i].meeting.group_code().unwrap().digits.clone())
+        .collect();
+    assert_eq!(codes.len(), 1);
+}
+
+#[test]
+fn a_track_slot_given_to_someone_else_is_bound_to_them_without_a_gap() {
+    // Janus may hand a departed publisher's mid to a newcomer without first saying it is gone.
+    use conclave_room::meeting::{Config, MediaAction, Meeting};
+    use conclave_room::sfu::{PeerHandle, SfuEvent, TrackHandle};
+    let now = std::time::Instant::now();
+    let mut m = Meeting::new(
+        Config {
+            identity: conclave_group::Identity::generate().unwrap(),
+            psk: conclave_group::Psk::derive(sim::SECRET, "room"),
+            name: "a".into(),
+            audio_on: true,
+            video_on: true,
+            microphone: true,
+            camera: true,
+            seed: 1,
+        },
+        now,
+    );
+    m.handle_sfu(
+        SfuEvent::Joined {
+            me: PeerHandle(1),
+            present: vec![(PeerHandle(2), None)],
+        },
+        now,
+    );
+    let track = TrackHandle("3".into());
+    let appeared = |peer| SfuEvent::TrackAppeared {
+        track: track.clone(),
+        peer: PeerHandle(peer),
+        kind: MediaKind::Video,
+    };
+    m.handle_sfu(appeared(2), now);
+    m.handle_sfu(SfuEvent::PeerGone(PeerHandle(2)), now);
+    m.handle_sfu(
+        SfuEvent::PeerAppeared {
+            peer: PeerHandle(4),
+            label: None,
+        },
+        now,
+    );
+    m.handle_sfu(appeared(4), now);
+    let binds: Vec<_> = std::iter::from_fn(|| m.poll_action())
+        .filter_map(|a| match a {
+            MediaAction::Bind {
+                track: t,
+                participant,
+                ..
+            } if t == track => Some(participant),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(binds.len(), 2, "{binds:?}");
+    assert_ne!(binds[0], binds[1]);
+    assert_eq!(m.participant_at(PeerHandle(4)), Some(binds[1]));
+    // Even without the departure in between, a slot given to another is rebound to them.
+    m.handle_sfu(
+        SfuEvent::PeerAppeared {
+            peer: PeerHandle(5),
+            label: None,
+        },
+        now,
+    );
+    m.handle_sfu(appeared(5), now);
+    let fifth = m.participant_at(PeerHandle(5));
+    let rebound = std::iter::from_fn(|| m.poll_action())
+        .any(|a| matches!(a, MediaAction::Bind { participant, .. } if Some(participant) == fifth));
+    assert!(rebound);
+}

@@ -1,0 +1,541 @@
+//! Meetings in virtual time: participants each running a [`Meeting`], driven the way the client
+//! drives it (SFU requests to the adapter, control messages sealed under the sending key, keys
+//! and track bindings applied to SFrame senders and receivers), through a [`MemorySfu`] that
+//! can delay, lose, reorder, restart and reuse track slots. Media frames are small SFrame-
+//! encrypted records saying what they are (audio or video, keyframe or not, how loud).
+
+#![allow(dead_code, reason = "each test uses a different part")]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use conclave_e2ee::{KidScheme, Receiver, Sender};
+use conclave_group::{Identity, Psk, sender_key};
+use conclave_room::meeting::{
+    CAMERA, Command, Config, Event, MICROPHONE, MediaAction, MediaInput, Meeting, ParticipantId,
+    SUITE, Transmit,
+};
+use conclave_room::sfu::memory::{ClientId, Delivery, MemorySfu};
+use conclave_room::sfu::{LocalTrackId, MediaKind, SfuRequest, TrackHandle};
+use conclave_room::{DATA_CONTROL, DATA_KEYS};
+
+pub const SECRET: &[u8] = b"the room secret, 32 bytes long!!";
+pub const AUDIO_EVERY: Duration = Duration::from_millis(20);
+pub const VIDEO_EVERY: Duration = Duration::from_millis(40);
+pub const LEVELS_EVERY: Duration = Duration::from_millis(100);
+
+/// What one participant received from another, per kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Got {
+    /// Frames that decrypted.
+    pub decrypted: u64,
+    /// Frames that did not (wrong or no key, tampered).
+    pub failed: u64,
+    /// Frames a decoder could use: from a keyframe on.
+    pub decodable: u64,
+}
+
+pub struct Person {
+    pub name: String,
+    pub client: ClientId,
+    pub meeting: Meeting,
+    sender: Option<Sender>,
+    receivers: HashMap<ParticipantId, Receiver>,
+    bound: HashMap<TrackHandle, (ParticipantId, MediaKind)>,
+    /// Tracks whose decoder waits for a keyframe.
+    awaiting: HashSet<TrackHandle>,
+    /// What arrived, by sender and kind.
+    pub got: BTreeMap<(ParticipantId, MediaKind), Got>,
+    /// Everything the meeting told the display.
+    pub events: Vec<Event>,
+    /// Every SFU request it made.
+    pub requests: Vec<SfuRequest>,
+    /// Keyframe requests it sent to the SFU (one per RequestKeyframe).
+    pub keyframe_requests: u64,
+    /// Keyframes it sent.
+    pub keyframes_sent: u64,
+    /// Its tracks whose next frame is a keyframe.
+    keyframe_next: HashSet<LocalTrackId>,
+    /// Each of its tracks' next sequence number.
+    seq: HashMap<LocalTrackId, u16>,
+    /// The next sequence number expected on each received track.
+    expect: HashMap<TrackHandle, u16>,
+    camera_on: bool,
+    /// How loud it talks (0–255 in each audio frame).
+    pub loudness: u8,
+    /// Last loudness heard from each participant.
+    heard: HashMap<ParticipantId, f32>,
+    /// Extra tracks it publishes (video), sending like the camera.
+    pub extra: Vec<LocalTrackId>,
+    /// Still driven (false once it crashed or left for good).
+    pub online: bool,
+    /// Sends media.
+    pub sends_media: bool,
+}
+
+pub struct Sim {
+    pub sfu: MemorySfu,
+    pub people: Vec<Person>,
+    pub now: Instant,
+    pub start: Instant,
+    next_audio: Instant,
+    next_video: Instant,
+    next_levels: Instant,
+    /// Whether anyone sends media (off for large meetings that test only the roster and keys).
+    pub media: bool,
+}
+
+impl Sim {
+    pub fn new(seed: u64) -> Sim {
+        let now = Instant::now();
+        Sim {
+            sfu: MemorySfu::new(seed),
+            people: Vec::new(),
+            now,
+            start: now,
+            next_audio: now,
+            next_video: now,
+            next_levels: now,
+            media: true,
+        }
+    }
+
+    /// Someone joins with the room's secret, calling itself `label` at the SFU.
+    pub fn join(&mut self, name: &str) -> usize {
+        self.join_as(name, &format!("p-{name}"), SECRET)
+    }
+
+    /// Someone joins with `secret`, calling itself `label` at the SFU.
+    pub fn join_as(&mut self, name: &str, label: &str, secret: &[u8]) -> usize {
+        self.join_with(name, label, secret, true)
+    }
+
+    /// Someone joins without camera and microphone: a listener.
+    pub fn join_listener(&mut self, name: &str) -> usize {
+        self.join_with(name, &format!("p-{name}"), SECRET, false)
+    }
+
+    fn join_with(&mut self, name: &str, label: &str, secret: &[u8], devices: bool) -> usize {
+        let client = self.sfu.add_client(label);
+        let config = Config {
+            identity: Identity::generate().unwrap(),
+            psk: Psk::derive(secret, "room"),
+            name: name.to_owned(),
+            audio_on: true,
+            video_on: true,
+            microphone: devices,
+            camera: devices,
+            seed: self.people.len() as u64 + 1,
+        };
+        let mut meeting = Meeting::new(config, self.now);
+        meeting.handle_media(
+            MediaInput::Devices {
+                microphone: devices,
+                camera: devices,
+            },
+            self.now,
+        );
+        self.people.push(Person {
+            name: name.to_owned(),
+            client,
+            meeting,
+            sender: None,
+            receivers: HashMap::new(),
+            bound: HashMap::new(),
+            awaiting: HashSet::new(),
+            got: BTreeMap::new(),
+            events: Vec::new(),
+            requests: Vec::new(),
+            keyframe_requests: 0,
+            keyframes_sent: 0,
+            keyframe_next: HashSet::new(),
+            seq: HashMap::new(),
+            expect: HashMap::new(),
+            camera_on: true,
+            loudness: 0,
+            heard: HashMap::new(),
+            extra: Vec::new(),
+            online: true,
+            sends_media: true,
+        });
+        let i = self.people.len() - 1;
+        self.drain(i);
+        i
+    }
+
+    /// `i` leaves (saying goodbye).
+    pub fn leave(&mut self, i: usize) {
+        self.command(i, Command::Leave);
+        self.people[i].online = false;
+    }
+
+    /// `i`'s process dies: its SFU connection closes, no goodbye.
+    pub fn crash(&mut self, i: usize) {
+        let now = self.now;
+        self.sfu
+            .request(self.people[i].client, SfuRequest::Disconnect, now);
+        self.people[i].online = false;
+    }
+
+    pub fn command(&mut self, i: usize, command: Command) {
+        let now = self.now;
+        self.people[i].meeting.command(command, now);
+        self.drain(i);
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.step(end);
+        }
+    }
+
+    /// Runs until `done` holds (checked after each step) or `limit` passes; true if it held.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) -> bool {
+        let end = self.now + limit;
+        while self.now < end {
+            if done(self) {
+                return true;
+            }
+            self.step(end);
+        }
+        done(self)
+    }
+
+    fn step(&mut self, end: Instant) {
+        let mut next = end;
+        if self.media {
+            next = next.min(self.next_audio).min(self.next_video);
+        }
+        next = next.min(self.next_levels);
+        if let Some(t) = self.sfu.next_due() {
+            next = next.min(t);
+        }
+        for p in self.people.iter().filter(|p| p.online) {
+            if let Some(t) = p.meeting.poll_timeout() {
+                next = next.min(t);
+            }
+        }
+        self.now = next.max(self.now);
+        let now = self.now;
+        while let Some((client, delivery)) = self.sfu.poll(now) {
+            let Some(i) = self.people.iter().position(|p| p.client == client) else {
+                continue;
+            };
+            if !self.people[i].online {
+                continue;
+            }
+            self.deliver(i, delivery);
+            self.drain(i);
+        }
+        for i in 0..self.people.len() {
+            if self.people[i].online
+                && self.people[i]
+                    .meeting
+                    .poll_timeout()
+                    .is_some_and(|t| t <= now)
+            {
+                self.people[i].meeting.handle_timeout(now);
+                self.drain(i);
+            }
+        }
+        if self.media && now >= self.next_audio {
+            self.next_audio = now + AUDIO_EVERY;
+            for i in 0..self.people.len() {
+                self.send_frame(i, MICROPHONE, MediaKind::Audio);
+            }
+        }
+        if self.media && now >= self.next_video {
+            self.next_video = now + VIDEO_EVERY;
+            for i in 0..self.people.len() {
+                if self.people[i].camera_on {
+                    self.send_frame(i, CAMERA, MediaKind::Video);
+                }
+                for track in self.people[i].extra.clone() {
+                    self.send_frame(i, track, MediaKind::Video);
+                }
+            }
+        }
+        if now >= self.next_levels {
+            self.next_levels = now + LEVELS_EVERY;
+            for i in 0..self.people.len() {
+                if !self.people[i].online {
+                    continue;
+                }
+                let levels: Vec<(ParticipantId, f32)> =
+                    self.people[i].heard.iter().map(|(&p, &l)| (p, l)).collect();
+                self.people[i]
+                    .meeting
+                    .handle_media(MediaInput::Levels(levels), now);
+                self.drain(i);
+            }
+        }
+    }
+
+    fn send_frame(&mut self, i: usize, track: LocalTrackId, kind: MediaKind) {
+        let now = self.now;
+        let p = &mut self.people[i];
+        if !p.online || !p.sends_media {
+            return;
+        }
+        let Some(sender) = p.sender.as_mut() else {
+            return;
+        };
+        let keyframe = kind == MediaKind::Video && p.keyframe_next.remove(&track);
+        if keyframe {
+            p.keyframes_sent += 1;
+        }
+        let seq = p.seq.entry(track).or_default();
+        *seq = seq.wrapping_add(1);
+        let [hi, lo] = seq.to_be_bytes();
+        let plain = [kind as u8, u8::from(keyframe), p.loudness, hi, lo];
+        let wire = sender.encrypt(&[], &plain).unwrap();
+        self.sfu.send_media(p.client, track, &wire, now);
+    }
+
+    fn deliver(&mut self, i: usize, delivery: Delivery) {
+        let now = self.now;
+        let p = &mut self.people[i];
+        match delivery {
+            Delivery::Event(conclave_room::sfu::SfuEvent::Data { from, bytes }) => {
+                let receivers = &mut p.receivers;
+                p.meeting.handle_data(
+                    from,
+                    &bytes,
+                    |who, wire| receivers.get_mut(&who)?.decrypt(&[], wire).ok(),
+                    now,
+                );
+            }
+            Delivery::Event(event) => p.meeting.handle_sfu(event, now),
+            Delivery::Media { track, frame } => {
+                let Some(&(who, kind)) = p.bound.get(&track) else {
+                    return;
+                };
+                let got = p.got.entry((who, kind)).or_default();
+                // A gap in the track's sequence (a loss, or a late frame): the decoder is lost.
+                let plain = p
+                    .receivers
+                    .get_mut(&who)
+                    .and_then(|r| r.decrypt(&[], &frame).ok());
+                let wanted = match plain {
+                    Some(plain) if plain[0] == kind as u8 => {
+                        got.decrypted += 1;
+                        let seq = u16::from_be_bytes([plain[3], plain[4]]);
+                        if p.expect
+                            .insert(track.clone(), seq.wrapping_add(1))
+                            .is_some_and(|e| e != seq)
+                            && kind == MediaKind::Video
+                        {
+                            p.awaiting.insert(track.clone());
+                        }
+                        if kind == MediaKind::Audio {
+                            p.heard.insert(who, f32::from(plain[2]) / 255.0);
+                        }
+                        if plain[1] == 1 {
+                            p.awaiting.remove(&track);
+                        }
+                        if p.awaiting.contains(&track) {
+                            true
+                        } else {
+                            got.decodable += 1;
+                            false
+                        }
+                    }
+                    _ => {
+                        got.failed += 1;
+                        if kind == MediaKind::Video {
+                            p.awaiting.insert(track.clone());
+                        }
+                        true
+                    }
+                };
+                if wanted && kind == MediaKind::Video {
+                    p.meeting
+                        .handle_media(MediaInput::KeyframeWanted(track), now);
+                }
+            }
+        }
+    }
+
+    /// Carries out what `i`'s meeting wants, until it wants nothing more.
+    fn drain(&mut self, i: usize) {
+        let now = self.now;
+        loop {
+            let mut any = false;
+            while let Some(t) = self.people[i].meeting.poll_transmit() {
+                any = true;
+                let p = &mut self.people[i];
+                match t {
+                    Transmit::Sfu(request) => {
+                        p.requests.push(request.clone());
+                        // One who left still says so to the SFU.
+                        if p.online || request == SfuRequest::Disconnect {
+                            self.sfu.request(p.client, request, now);
+                        }
+                    }
+                    Transmit::Control { to, plaintext } => {
+                        let Some(sender) = p.sender.as_mut() else {
+                            continue;
+                        };
+                        let mut bytes = vec![DATA_CONTROL];
+                        bytes.extend(sender.encrypt(&[], &plaintext).unwrap());
+                        self.sfu
+                            .request(p.client, SfuRequest::SendData { to, bytes }, now);
+                    }
+                }
+            }
+            while let Some(a) = self.people[i].meeting.poll_action() {
+                any = true;
+                self.act(i, a);
+            }
+            while let Some(e) = self.people[i].meeting.poll_event() {
+                any = true;
+                self.people[i].events.push(e);
+            }
+            if !any {
+                break;
+            }
+        }
+        let _ = DATA_KEYS;
+    }
+
+    fn act(&mut self, i: usize, action: MediaAction) {
+        let p = &mut self.people[i];
+        match action {
+            MediaAction::SendKey {
+                generation,
+                step,
+                key,
+            } => sender_key::apply(
+                &mut p.sender,
+                SUITE,
+                KidScheme::default(),
+                generation,
+                step,
+                key,
+            )
+            .unwrap(),
+            MediaAction::ReceiveKey {
+                participant,
+                generation,
+                step,
+                key,
+            } => {
+                let _ = p
+                    .receivers
+                    .entry(participant)
+                    .or_insert_with(|| Receiver::new(SUITE, KidScheme::default()))
+                    .add_key(generation, step, key);
+            }
+            MediaAction::ResetKeys(who) | MediaAction::Forget(who) => {
+                p.receivers.remove(&who);
+                p.heard.remove(&who);
+            }
+            MediaAction::Bind {
+                track,
+                participant,
+                kind,
+            } => {
+                p.expect.remove(&track);
+                if kind == MediaKind::Video {
+                    p.awaiting.insert(track.clone());
+                }
+                p.bound.insert(track, (participant, kind));
+            }
+            MediaAction::Unbind(track) => {
+                p.bound.remove(&track);
+                p.awaiting.remove(&track);
+                p.expect.remove(&track);
+            }
+            MediaAction::RequestKeyframe(track) => {
+                p.keyframe_requests += 1;
+                // The SFU passes it on to the track's sender.
+                let client = p.client;
+                let Some((from, id)) = self.sfu.source_of(client, &track) else {
+                    return;
+                };
+                if let Some(j) = self
+                    .people
+                    .iter()
+                    .position(|q| q.client == from && q.online)
+                {
+                    let now = self.now;
+                    self.people[j]
+                        .meeting
+                        .handle_media(MediaInput::KeyframeAsked(id), now);
+                    self.drain(j);
+                }
+            }
+            MediaAction::SendKeyframe(track) => {
+                p.keyframe_next.insert(track);
+            }
+            MediaAction::Camera(on) => p.camera_on = on,
+            _ => {}
+        }
+    }
+
+    // ---- what tests look at --------------------------------------------------------------
+
+    /// The participant `i` sees `j` as, found by `j`'s current SFU handle.
+    pub fn id_of(&self, i: usize, j: usize) -> Option<ParticipantId> {
+        let handle = self.sfu.handle(self.people[j].client)?;
+        self.people[i].meeting.participant_at(handle)
+    }
+
+    /// The kinds of the tracks `i` receives from `j`.
+    pub fn tracks_from(&self, i: usize, j: usize) -> Vec<MediaKind> {
+        let Some(id) = self.id_of(i, j) else {
+            return Vec::new();
+        };
+        let mut kinds: Vec<MediaKind> = self.people[i]
+            .bound
+            .values()
+            .filter(|(who, _)| *who == id)
+            .map(|(_, kind)| *kind)
+            .collect();
+        kinds.sort();
+        kinds
+    }
+
+    /// What `i` got from `j` (by `j`'s participant id at `i`) of `kind`.
+    pub fn got(&self, i: usize, j: usize, kind: MediaKind) -> Got {
+        self.id_of(i, j)
+            .and_then(|id| self.people[i].got.get(&(id, kind)).copied())
+            .unwrap_or_default()
+    }
+
+    /// Whether `i` is decoding `kind` from `j` now: it grows over `d`.
+    pub fn flowing(
+        &mut self,
+        pairs: &[(usize, usize)],
+        d: Duration,
+    ) -> Vec<(usize, usize, MediaKind)> {
+        let kinds = [MediaKind::Audio, MediaKind::Video];
+        let before: Vec<u64> = pairs
+            .iter()
+            .flat_map(|&(i, j)| kinds.map(|k| self.got(i, j, k).decodable))
+            .collect();
+        self.run_for(d);
+        let after: Vec<u64> = pairs
+            .iter()
+            .flat_map(|&(i, j)| kinds.map(|k| self.got(i, j, k).decodable))
+            .collect();
+        let mut stalled = Vec::new();
+        for (n, &(i, j)) in pairs.iter().enumerate() {
+            for (k, kind) in kinds.iter().enumerate() {
+                if after[2 * n + k] <= before[2 * n + k] {
+                    stalled.push((i, j, *kind));
+                }
+            }
+        }
+        stalled
+    }
+
+    /// Every (i, j) pair among `who`, i ≠ j.
+    pub fn pairs(who: &[usize]) -> Vec<(usize, usize)> {
+        who.iter()
+            .flat_map(|&i| who.iter().filter(move |&&j| j != i).map(move |&j| (i, j)))
+            .collect()
+    }
+}
