@@ -18,7 +18,7 @@ struct Cli {
 enum Command {
     /// Join a meeting as a headless participant: publish camera and microphone, receive the
     /// others, and report what arrived (frames, decryption, latency).
-    Join(JoinArgs),
+    Join(Box<JoinArgs>),
     /// Make or check join links.
     Link {
         #[command(subcommand)]
@@ -118,6 +118,17 @@ struct JoinArgs {
     /// Measure mouth-to-ear audio latency from the timing chirps of `--mic chirps` senders.
     #[arg(long)]
     measure_audio_latency: bool,
+    /// Publish a second synthetic video track this long after joining, without rejoining (for
+    /// tests of several tracks per participant).
+    #[arg(long, hide = true, value_parser = conclave::cli_args::duration)]
+    second_video_after: Option<std::time::Duration>,
+    /// Drop the connection to the SFU this long after joining, as a network failure would (no
+    /// goodbye), and reconnect (for tests).
+    #[arg(long, hide = true, value_parser = conclave::cli_args::duration)]
+    drop_connection_after: Option<std::time::Duration>,
+    /// Call yourself this at the SFU instead of a random pseudonym (for tests of impostors).
+    #[arg(long, hide = true)]
+    pseudonym: Option<String>,
     /// Start muted: audio, video, or both (comma-separated). The others are told so.
     #[arg(long, value_delimiter = ',', value_parser = ["audio", "video"])]
     mute: Vec<String>,
@@ -182,7 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Selftest(args) => selftest(args),
         Command::Link { action } => link(action),
-        Command::Join(args) => join(args),
+        Command::Join(args) => join(*args),
         Command::Conformance {
             suite: ConformanceSuite::Sframe { file },
         } => {
@@ -326,6 +337,9 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         relay_only: args.relay_only,
         record_dir: args.record_dir,
         measure_audio_latency: args.measure_audio_latency,
+        second_video_after: args.second_video_after,
+        drop_after: args.drop_connection_after,
+        pseudonym: args.pseudonym,
         video_out: None,
         encoded_out: None,
         self_view: None,

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bytes::Bytes;
-use conclave::client::rtp_video::{Assembled, FrameAssembler};
 use conclave_e2ee::{BaseKey, CipherSuite, Codec, KidScheme, Receiver};
 use conclave_media::{H264Decoder, pattern};
 use conclave_room::JoinLink;
+use conclave_rtp::{Assembled, FrameAssembler};
 use support::janus::{JanusNet, WS_URL};
 
 /// RTP packets of a Janus recording (`MJR00002`: magic, u16 header length, JSON header, then

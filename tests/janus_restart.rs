@@ -47,7 +47,7 @@ fn participants_rejoin_after_janus_restarts_and_media_resumes_within_three_secon
             "the other is one participant across reconnects: {stats}"
         );
         let v = &list[0]["video"];
-        assert_eq!(list[0]["feeds"].as_array().unwrap().len(), 2, "{stats}");
+        assert_eq!(list[0]["handles"].as_array().unwrap().len(), 2, "{stats}");
         // The longest freeze is the restart's, and it ends within 3 s of Janus being back.
         let resumed = v["longest_gap_ended_unix_ms"].as_u64().unwrap();
         let gap = v["longest_gap_ms"].as_f64().unwrap();

@@ -9,9 +9,15 @@ const $ = (id) => document.getElementById(id);
 let language = defaultLanguage();
 let info = null;
 let screen = "prejoin";
-let state = null; // the last meeting_state
+let state = null; // the last meeting_state: numbers (frames, devices), polled
 let poll = null;
-let troubleSince = null; // when the connection was last seen not connected
+// What the meeting's events say (src-tauri/src/events.rs): the page renders it, decides nothing.
+const meeting = {
+  connection: "connecting",
+  roster: new Map(), // id -> participant, as the last event about them said
+  speaker: null, // the id on stage
+  code: null, // { digits, emoji, wordsEn, wordsDe }
+};
 let pendingSwitch = null; // a link waiting for "leave and join"
 let lastError = null; // { code } or { key }
 let settings = null; // what the user chose to keep (settings.json)
@@ -55,10 +61,10 @@ function show(which) {
 
 function participantItem(p) {
   const li = document.createElement("li");
-  li.dataset.pseudonym = p.pseudonym;
+  li.dataset.id = p.id;
   const name = document.createElement("span");
   name.className = "name";
-  name.textContent = p.display_name || "…";
+  name.textContent = p.name || "…";
   const verification = document.createElement("span");
   verification.className = "verification";
   verification.dataset.verified = String(p.verified);
@@ -66,15 +72,21 @@ function participantItem(p) {
     p.verified === true ? tr("verified") : p.verified === false ? tr("unverified") : tr("verifying");
   li.append(name, " · ");
   // Their microphone's state comes with their (encrypted) hello: unknown until one arrives.
-  if (typeof p.sending_audio === "boolean") {
+  if (typeof p.audio === "boolean") {
     const mic = document.createElement("span");
     mic.className = "mic";
-    mic.dataset.on = String(p.sending_audio);
-    mic.textContent = p.sending_audio ? tr("micOn") : tr("micOff");
+    mic.dataset.on = String(p.audio);
+    mic.textContent = p.audio ? tr("micOn") : tr("micOff");
     li.append(mic, " · ");
   }
   li.append(verification);
-  if (p.sending_video === false) {
+  if (p.presence === "away") {
+    const away = document.createElement("span");
+    away.className = "away";
+    away.textContent = tr("reconnectingPeer");
+    li.append(" · ", away);
+  }
+  if (p.video === false) {
     const cam = document.createElement("span");
     cam.className = "cam";
     cam.textContent = tr("camOff");
@@ -83,48 +95,68 @@ function participantItem(p) {
   return li;
 }
 
-// The active speaker: the loudest of those audible now.
-function speaker(present) {
-  let best = null;
-  for (const p of present) {
-    if (p.sending_audio === false || p.audio_level < 0.02) continue;
-    if (!best || p.audio_level > best.audio_level) best = p;
-  }
-  return best;
-}
-
-// Who came and went, said to screen readers (a polite live region): a participant counts once
-// named (their name arrives in their encrypted hello). Those named at the first look were there
-// before us: not announced as coming.
-let named = null; // pseudonym -> name, as of the last render; null before the first
-
-function announceComings(present) {
-  const now = new Map(present.filter((p) => p.display_name).map((p) => [p.pseudonym, p.display_name]));
-  const lines = [];
-  for (const [id, name] of now) if (named && !named.has(id)) lines.push(tr("joinedMeeting", name));
-  for (const [id, name] of named || []) if (!now.has(id)) lines.push(tr("leftMeeting", name));
-  named = now;
-  if (lines.length === 0) return;
+// Said to screen readers (a polite live region) as the meeting's notices come.
+function announce(line) {
   // Emptied first, so that a sentence equal to the last one is still read out.
   const announcer = $("announcer");
   announcer.textContent = "";
-  setTimeout(() => (announcer.textContent = lines.join(" ")), 100);
+  setTimeout(() => (announcer.textContent = line), 100);
+}
+
+// One event of the meeting (src-tauri/src/events.rs).
+function onMeetingEvent(e) {
+  switch (e.type) {
+    case "connection":
+      meeting.connection = e.state;
+      if (e.state === "left" || e.state === "failed") refreshState();
+      break;
+    case "participant":
+      if (e.participant.presence === "left") meeting.roster.delete(e.participant.id);
+      else meeting.roster.set(e.participant.id, e.participant);
+      break;
+    case "merged":
+      meeting.roster.delete(e.from);
+      break;
+    case "present":
+      announce(tr("inMeeting", e.name));
+      break;
+    case "joined":
+      announce(tr("joinedMeeting", e.name));
+      break;
+    case "left":
+      announce(tr("leftMeeting", e.name));
+      break;
+    case "speaker":
+      meeting.speaker = e.id;
+      break;
+    case "groupCode":
+      meeting.code = e;
+      break;
+    default:
+      // Our own switches, or the end: the polled state says the rest.
+      refreshState();
+  }
+  renderMeeting();
+}
+
+function resetMeeting() {
+  meeting.connection = "connecting";
+  meeting.roster.clear();
+  meeting.speaker = null;
+  meeting.code = null;
 }
 
 function renderMeeting() {
   if (screen !== "meeting" || !state) return;
   const connection = $("connection");
-  const bad = state.connection !== "connected";
-  connection.dataset.state = state.connection;
-  connection.textContent =
-    bad && troubleSince && Date.now() - troubleSince > 5000 ? tr("unreachable") : tr(state.connection);
-  $("group-code").textContent = state.group_code || "–";
-  $("group-emoji").textContent = state.group_code_emoji || "";
-  const words = (state.group_code_words?.[language] || []).join(" · ");
+  connection.dataset.state = meeting.connection;
+  connection.textContent = tr(meeting.connection);
+  $("group-code").textContent = meeting.code?.digits || "–";
+  $("group-emoji").textContent = meeting.code?.emoji || "";
+  const words = ((language === "de" ? meeting.code?.wordsDe : meeting.code?.wordsEn) || []).join(" · ");
   $("group-emoji").setAttribute("aria-label", words);
   $("group-words").textContent = words;
-  const present = state.participants.filter((p) => !p.left);
-  announceComings(present);
+  const present = [...meeting.roster.values()];
   const list = $("participants");
   const me = document.createElement("li");
   me.className = "me";
@@ -134,33 +166,26 @@ function renderMeeting() {
   const mic = noMic ? tr("micNone") : state.sending_audio ? tr("micOn") : tr("micOff");
   me.textContent = `${tr("you")} · ${mic}`;
   list.replaceChildren(me, ...present.map(participantItem));
-  const active = speaker(present);
   $("waiting").hidden = present.length > 0;
+  // Frames received per participant: numbers from the polled state.
+  const counts = new Map(state.participants.map((p) => [p.id, p.video.frames_decrypted]));
   syncTiles($("tiles"), present, {
-    frames: (n) => tr("frames", n),
-    speaking: (p) => p === active,
+    frames: (p) => tr("frames", counts.get(p.id) || 0),
+    speaking: (p) => p.id === meeting.speaker,
   });
   // Our own picture, small and mirrored, while the camera is on and works.
   const cameraWorks =
     inUse.camera !== "none" && !state.device_problems.some((p) => p.device === "camera");
-  const over = state.connection === "left" || state.connection === "failed";
+  const over = meeting.connection === "left" || meeting.connection === "failed";
   showPreview($("self-view"), state.sending_video && cameraWorks && !over);
   $("muted-hint").hidden = !state.speaking_while_muted;
   $("toggle-mic").setAttribute("aria-pressed", String(state.sending_audio));
   $("toggle-cam").setAttribute("aria-pressed", String(state.sending_video));
   $("meeting-error").textContent = endText(state);
-  // The participants' troubles in the UI's language; the rest as the app words them.
-  const troubles = present.flatMap((p) => {
-    const name = p.display_name || p.pseudonym;
-    const received = p.video.frames_received + p.audio.frames_received;
-    const decrypted = p.video.frames_decrypted + p.audio.frames_decrypted;
-    const lines = [];
-    if (received > 0 && decrypted === 0) lines.push(tr("undecryptable", name, received));
-    if (p.verified === false && p.verification_failure) {
-      lines.push(tr("notVerified", name, tr(p.verification_failure)));
-    }
-    return lines;
-  });
+  // The participants' troubles (the app names them) in the UI's language.
+  const troubles = state.troubles.map((t) =>
+    t.kind === "undecryptable" ? tr("undecryptable", t.name, t.frames) : tr("notVerified", t.name, tr(t.reason)),
+  );
   $("warnings").replaceChildren(
     ...[...state.device_problems.map((p) => tr("deviceProblem", p)), ...troubles].map((w) => {
       const li = document.createElement("li");
@@ -210,11 +235,6 @@ async function refreshState() {
     return;
   }
   if (!state) return;
-  if (state.connection === "connected") {
-    troubleSince = null;
-  } else if (!troubleSince) {
-    troubleSince = Date.now();
-  }
   if (state.connection === "left" || state.connection === "failed") {
     stopPolling();
     clearTiles();
@@ -369,6 +389,8 @@ async function join() {
   lastError = null;
   $("error").textContent = "";
   await stopPreview();
+  // The meeting's events may come before the answer.
+  resetMeeting();
   let notice = null;
   try {
     notice = await invoke("join", {
@@ -387,9 +409,7 @@ async function join() {
     return;
   }
   state = null;
-  troubleSince = Date.now();
   inUse = Object.fromEntries(DEVICE_KINDS.map((k) => [k, $(k).value]));
-  named = null;
   $("announcer").textContent = "";
   // Joined, but the room could not be remembered (no keyring): say so in the meeting.
   $("notice").textContent = notice ? tr(notice.code) : "";
@@ -662,6 +682,7 @@ async function load() {
     }, 3000);
     await tauri.event.listen("link-opened", takeLink);
     await tauri.event.listen("switches", refreshState);
+    await tauri.event.listen("meeting", (e) => onMeetingEvent(e.payload));
     await takeLink();
   }
   show("prejoin");

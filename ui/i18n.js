@@ -27,6 +27,7 @@ const STRINGS = {
     devices: "Devices",
     selfView: "Your camera",
     joinedMeeting: (name) => `${name} joined the meeting.`,
+    inMeeting: (name) => `${name} is in the meeting.`,
     leftMeeting: (name) => `${name} left the meeting.`,
     unavailableDevice: "The device in use (no longer available)",
     mutedHint: "You are muted. Unmute with the microphone button or Ctrl+Shift+M.",
@@ -74,6 +75,7 @@ const STRINGS = {
     endNoRelay:
       "The TURN server gave no relay: it refused the user name or password, or did not answer. Check the TURN settings.",
     unreachable: "Cannot reach the meeting server. Still trying — check the link or your network.",
+    reconnectingPeer: "reconnecting…",
     switchTitle: "Join another meeting?",
     switchText: "You are in a meeting. Leave it and join the one from the link?",
     switchYes: "Leave and join",
@@ -146,6 +148,7 @@ const STRINGS = {
     devices: "Geräte",
     selfView: "Ihre Kamera",
     joinedMeeting: (name) => `${name} nimmt jetzt teil.`,
+    inMeeting: (name) => `${name} ist in der Besprechung.`,
     leftMeeting: (name) => `${name} hat die Besprechung verlassen.`,
     unavailableDevice: "Das bisherige Gerät (nicht mehr verfügbar)",
     mutedHint: "Ihr Mikrofon ist aus. Einschalten mit der Mikrofon-Taste oder Strg+Umschalt+M.",
@@ -203,6 +206,7 @@ const STRINGS = {
     endNoRelay:
       "Der TURN-Server hat kein Relay vergeben: Er hat Benutzername oder Passwort abgelehnt oder nicht geantwortet. Bitte die TURN-Einstellungen prüfen.",
     unreachable: "Der Konferenzserver ist nicht erreichbar. Neue Versuche laufen — prüfen Sie den Link oder Ihr Netzwerk.",
+    reconnectingPeer: "Verbindung wird wiederhergestellt…",
     switchTitle: "An einer anderen Besprechung teilnehmen?",
     switchText: "Sie sind in einer Besprechung. Diese verlassen und der Besprechung aus dem Link beitreten?",
     switchYes: "Verlassen und beitreten",

@@ -339,10 +339,10 @@ const h264Pump = {
   },
 };
 
-const tiles = new Map(); // pseudonym -> VideoTile
+const tiles = new Map(); // participant id -> VideoTile
 
 function syncTiles(container, participants, labels) {
-  const present = new Set(participants.map((p) => p.pseudonym));
+  const present = new Set(participants.map((p) => p.id));
   for (const [key, tile] of tiles) {
     if (!present.has(key)) {
       tile.stop();
@@ -351,23 +351,23 @@ function syncTiles(container, participants, labels) {
     }
   }
   for (const p of participants) {
-    let tile = tiles.get(p.pseudonym);
+    let tile = tiles.get(p.id);
     if (!tile) {
       tile = new VideoTile(videoTransport.name === "h264" ? "h264" : "i420");
-      tile.el.dataset.pseudonym = p.pseudonym;
-      tiles.set(p.pseudonym, tile);
+      tile.el.dataset.id = p.id;
+      tiles.set(p.id, tile);
       tile.run();
     }
-    const feed = p.feeds[p.feeds.length - 1];
-    if (tile.feed !== feed) {
-      tile.feed = feed;
+    if (tile.feed !== p.feed) {
+      tile.feed = p.feed;
       tile.seen = 0;
     }
-    tile.label.textContent = p.display_name || "…";
+    tile.label.textContent = p.name || "…";
     // Pictures received intact (decrypted); the app or the page decodes them.
-    tile.frames.textContent = labels.frames(p.video.frames_decrypted);
+    tile.frames.textContent = labels.frames(p);
     tile.el.classList.toggle("speaking", labels.speaking(p));
-    tile.el.classList.toggle("camera-off", p.sending_video === false);
+    tile.el.classList.toggle("camera-off", p.video === false);
+    tile.el.classList.toggle("away", p.presence === "away");
     if (tile.el.parentNode !== container) container.append(tile.el);
   }
 }

@@ -102,6 +102,10 @@ impl DeviceChoice {
     }
 }
 
+/// A meeting's events, as it runs (empty if they were taken already).
+#[derive(Debug)]
+pub struct Events(pub Option<conclave::client::EventStream>);
+
 /// What the shell must do after a tray action, beyond what the controller did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effect {
@@ -162,7 +166,8 @@ impl Controller {
         Ok(JoinLink::parse(link)?)
     }
 
-    /// Joins. Must run inside the async runtime (the meeting is a task on it).
+    /// Joins; returns the meeting's events (for the page). Must run inside the async runtime
+    /// (the meeting is a task on it).
     pub fn join(
         &self,
         link: &str,
@@ -171,7 +176,7 @@ impl Controller {
         network: Network,
         kept_identity: Option<conclave_group::Identity>,
         page_decodes: bool,
-    ) -> Result<(), AppError> {
+    ) -> Result<Events, AppError> {
         let link = Self::check_link(link)?;
         let name = name.trim();
         if name.is_empty() {
@@ -210,8 +215,10 @@ impl Controller {
         }
         // Our own picture, small, as the raw-picture tiles get theirs (like the preview's).
         options.self_view = Some(self.video_out.clone());
-        *slot = Some(Meeting::start(options));
-        Ok(())
+        let meeting = Meeting::start(options);
+        let events = meeting.take_events();
+        *slot = Some(meeting);
+        Ok(Events(events))
     }
 
     /// Leaves the meeting, if any. The final state stays readable until the next join.

@@ -4,6 +4,7 @@
 #[cfg(feature = "bench-feeds")]
 mod bench_feeds;
 mod controller;
+mod events;
 mod frames;
 pub mod settings;
 mod tray;
@@ -170,7 +171,7 @@ async fn join(
         tracing::warn!(error = %e, "the kept identity is unavailable; using a fresh one");
         None
     });
-    controller.join(
+    let events = controller.join(
         &link,
         &name,
         &devices,
@@ -181,6 +182,17 @@ async fn join(
         identity,
         page_decodes,
     )?;
+    // The meeting's events go to the page as they happen.
+    if let Some(mut events) = events.0 {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let Some(page) = events::PageEvent::of(&event) {
+                    let _ = app.emit("meeting", page);
+                }
+            }
+        });
+    }
     // Only on the user's request, and only once the link proved valid. Failing to remember
     // does not stop the meeting: the user is told, and the meeting goes on.
     let not_remembered = if remember {

@@ -203,11 +203,12 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     let before = files(&desktop.home);
     session.find("#join").click();
 
-    // Bob appears, named and verified, and his video is decoded; a screen reader hears he came.
+    // Bob appears, named and verified, and his video is decoded; a screen reader hears he is
+    // there (he was before Alice came).
     session.wait_for(
-        "Bob's coming said to screen readers",
+        "Bob's presence said to screen readers",
         Duration::from_secs(20),
-        "return document.getElementById('announcer').textContent === 'Bob joined the meeting.'\
+        "return document.getElementById('announcer').textContent === 'Bob is in the meeting.'\
            && document.getElementById('announcer').getAttribute('aria-live') === 'polite';",
     );
     session.wait_for(
@@ -909,8 +910,8 @@ fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said
         "no camera, no self-view"
     );
 
-    // In the meeting she picks a microphone that is not there: it is said, and as nothing
-    // opened she stays a listener (no rejoin: Bob sees one feed of hers until the camera).
+    // In the meeting she picks a microphone that is not there: it is said, and nothing is
+    // published for it.
     let open_devices = || {
         session.find("#open-devices").click();
         session.wait_for(
@@ -947,7 +948,7 @@ fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said
         session.script("return [...window.connectionsSeen]", json!([])),
         json!(["connected"])
     );
-    // Then the camera: she joins again to publish it, and sends its pictures.
+    // Then the camera: she publishes it without rejoining, and sends its pictures.
     open_devices();
     session.script(
         "document.getElementById('meeting-camera').value = 'synthetic';",
@@ -1013,7 +1014,11 @@ fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said
         alice["audio"]["frames_decrypted"].as_u64().unwrap() > 50,
         "{alice}"
     );
-    // One rejoin in all: for the camera, not for the missing microphone nor the found one.
-    assert_eq!(alice["feeds"].as_array().unwrap().len(), 2, "{alice}");
+    // No rejoin at all: the camera and the microphone were added to her one connection.
+    assert_eq!(alice["handles"].as_array().unwrap().len(), 1, "{alice}");
+    assert_eq!(
+        session.script("return [...window.connectionsSeen]", json!([])),
+        json!(["connected"])
+    );
     session.close();
 }

@@ -12,9 +12,8 @@ use conclave_media::{
 };
 use tokio::sync::{Notify, mpsc};
 
-use super::device_problem::{Device, DeviceProblem};
-use super::preview::SELF_FEED;
-use super::video_out::VideoOut;
+use super::device_problem::{Device, DeviceProblem, Problems, forget, report};
+use super::video_out::{SELF_FEED, VideoOut};
 use crate::selftest::{CameraChoice, MicChoice};
 
 /// One encoded Opus packet and its loudness for the RFC 6464 header extension.
@@ -59,6 +58,13 @@ pub struct Capture {
     camera: Option<Worker>,
     mic_choice: MicChoice,
     mic: Option<Worker>,
+    /// A second video source (a second camera, later a screen), sent as a track of its own.
+    second: Option<Worker>,
+    second_tx: mpsc::Sender<EncodedVideo>,
+    /// Encoded frames of the second video source.
+    pub second_video: mpsc::Receiver<EncodedVideo>,
+    /// Set to ask the second source's encoder for a keyframe.
+    pub second_keyframe: Arc<AtomicBool>,
 }
 
 /// One device's thread.
@@ -114,28 +120,6 @@ impl<F: FnMut()> Drop for OnDrop<F> {
     }
 }
 
-/// What is wrong with our devices now, shared between capture, playback and the report.
-pub type Problems = Arc<std::sync::Mutex<Vec<DeviceProblem>>>;
-
-/// Adds `what` to `problems`; the meeting reports it to the user.
-pub fn report(problems: &Problems, what: DeviceProblem) {
-    // Not the details: they can name a device, and devices are named after their owners
-    // ("Alice's headset").
-    tracing::warn!(device = ?what.device, problem = ?what.problem, "a device cannot be used");
-    lock(problems).push(what);
-}
-
-/// Drops what `problems` says about `device`: it has been replaced.
-pub fn forget(problems: &Problems, device: Device) {
-    lock(problems).retain(|p| p.device != device);
-}
-
-fn lock(problems: &Problems) -> std::sync::MutexGuard<'_, Vec<DeviceProblem>> {
-    problems
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl std::fmt::Debug for Capture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Capture")
@@ -157,6 +141,7 @@ impl Capture {
     ) -> Self {
         let (video_tx, video_rx) = mpsc::channel(4);
         let (audio_tx, audio_rx) = mpsc::channel(16);
+        let (second_tx, second_video) = mpsc::channel(4);
         Capture {
             video: video_rx,
             audio: audio_rx,
@@ -174,12 +159,43 @@ impl Capture {
             camera: None,
             mic_choice: MicChoice::None,
             mic: None,
+            second: None,
+            second_tx,
+            second_video,
+            second_keyframe: Arc::new(AtomicBool::new(true)),
         }
     }
 
-    /// Whether a camera or microphone was chosen (open or not): without either we only listen.
-    pub fn sending(&self) -> bool {
-        self.camera_choice != CameraChoice::None || self.mic_choice != MicChoice::None
+    /// Starts a second video source, encoded like the camera, on its own encoder (a failure to
+    /// open it is reported like the camera's).
+    pub fn start_second_video(&mut self, source: CameraChoice) {
+        let (format, settings) = (self.format, self.encoder_settings());
+        let outs = VideoOuts {
+            encoded: self.second_tx.clone(),
+            self_view: None,
+        };
+        let (keyframe, problems) = (self.second_keyframe.clone(), self.problems.clone());
+        let previous = self.second.take();
+        self.second = Some(Worker::spawn(previous, move |stop, open| {
+            let source = match source.open(format) {
+                Ok(Some(source)) => source,
+                Ok(None) => return,
+                Err(problem) => return report(&problems, problem),
+            };
+            keyframe.store(true, Ordering::Relaxed);
+            open.store(true, Ordering::Relaxed);
+            video_loop(source, settings, &outs, &keyframe, stop, &problems);
+        }));
+    }
+
+    /// Whether a camera is chosen (open or not).
+    pub fn camera_chosen(&self) -> bool {
+        self.camera_choice != CameraChoice::None
+    }
+
+    /// Whether a microphone is chosen (open or not).
+    pub fn mic_chosen(&self) -> bool {
+        self.mic_choice != MicChoice::None
     }
 
     /// Whether the camera is open and capturing (not off, not failed, not unplugged).
@@ -288,7 +304,10 @@ impl Capture {
 
     /// Stops the threads and waits for them.
     pub fn stop(mut self) {
-        for worker in [self.camera.take(), self.mic.take()].into_iter().flatten() {
+        for worker in [self.camera.take(), self.mic.take(), self.second.take()]
+            .into_iter()
+            .flatten()
+        {
             worker.stop();
         }
     }
@@ -405,6 +424,7 @@ pub fn audio_level(samples: &[f32]) -> (u8, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::device_problem::lock;
     use conclave_media::{DeviceError, VideoFrame};
 
     /// A camera that is unplugged after three frames.
@@ -498,7 +518,7 @@ mod tests {
         let second = std::time::Duration::from_secs(1);
         let view = Arc::new(VideoOut::default());
         let mut capture = Capture::new(format, 100_000, second, Some(view.clone()));
-        assert!(!capture.sending());
+        assert!(!capture.camera_chosen() && !capture.mic_chosen());
         // A camera that is not there: said, and nothing captured.
         capture.set_camera(&CameraChoice::Device(99));
         eventually("the missing camera reported", || {
@@ -513,13 +533,13 @@ mod tests {
         let first = capture.video.blocking_recv().expect("a picture");
         assert!(first.keyframe);
         assert!(lock(&capture.problems).is_empty());
-        assert!(capture.sending() && capture.camera_open());
+        assert!(capture.camera_chosen() && capture.camera_open());
         assert!(view.newer_than(SELF_FEED, 0).is_some(), "the self-view");
         // Turned off, the camera is closed: nothing more arrives, and its self-view picture is
         // gone. On again, it starts afresh.
         capture.set_camera_on(false);
         assert!(quiet(&mut capture.video));
-        assert!(!capture.camera_open() && capture.sending());
+        assert!(!capture.camera_open() && capture.camera_chosen());
         assert!(view.newer_than(SELF_FEED, 0).is_none());
         capture.set_camera_on(true);
         assert!(capture.video.blocking_recv().expect("a picture").keyframe);
@@ -534,7 +554,10 @@ mod tests {
         // No camera: its thread is gone, so nothing more arrives; the microphone goes on.
         capture.set_camera(&CameraChoice::None);
         assert!(quiet(&mut capture.video));
-        assert!(capture.sending(), "the microphone still captures");
+        assert!(
+            !capture.camera_chosen() && capture.mic_chosen(),
+            "the microphone still captures"
+        );
         assert!(capture.audio.blocking_recv().is_some());
         capture.stop();
     }

@@ -3,6 +3,8 @@
 //! The meeting, the preview and the self-test all go on without the device and report one of
 //! these.
 
+use std::sync::Arc;
+
 use conclave_media::{CodecError, DeviceError};
 use serde::Serialize;
 
@@ -111,6 +113,28 @@ impl std::fmt::Display for DeviceProblem {
             Device::Speaker => "; the others cannot be heard",
         })
     }
+}
+
+/// What is wrong with our devices now, shared between capture, playback and the report.
+pub type Problems = Arc<std::sync::Mutex<Vec<DeviceProblem>>>;
+
+/// Adds `what` to `problems`; the meeting reports it to the user.
+pub fn report(problems: &Problems, what: DeviceProblem) {
+    // Not the details: they can name a device, and devices are named after their owners
+    // ("Alice's headset").
+    tracing::warn!(device = ?what.device, problem = ?what.problem, "a device cannot be used");
+    lock(problems).push(what);
+}
+
+/// Drops what `problems` says about `device`: it has been replaced.
+pub fn forget(problems: &Problems, device: Device) {
+    lock(problems).retain(|p| p.device != device);
+}
+
+pub(crate) fn lock(problems: &Problems) -> std::sync::MutexGuard<'_, Vec<DeviceProblem>> {
+    problems
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

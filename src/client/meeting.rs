@@ -1,16 +1,23 @@
-//! A meeting the caller can steer while it runs: mute, camera off, leave, and a live view of what
-//! the participant sees. The desktop app holds one; `conclave join` holds one for a fixed time.
+//! A meeting the caller can steer while it runs: mute, camera off, other devices, leave; a
+//! stream of what changes (for a display) and a report of what it sees. The desktop app holds
+//! one; `conclave join` holds one for a fixed time.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::run::{self, SharedTally};
-use super::{JoinOptions, MeetingStats};
-use crate::selftest::{CameraChoice, MicChoice, SpeakerChoice};
+use super::JoinOptions;
+use super::command::{Command, DeviceChange};
+use super::run::{self, SharedReport};
+use super::stats::{Connection, MeetingStats};
 
-/// What we send, switchable during the meeting (the tray, a shortcut, a button).
+pub use conclave_room::meeting::Event;
+
+/// A meeting's events, as they happen.
+pub type EventStream = mpsc::UnboundedReceiver<Event>;
+
+/// Our switches as last set, readable at once (the tray, a shortcut, a button).
 #[derive(Debug)]
 pub struct Switches {
     audio: AtomicBool,
@@ -29,34 +36,12 @@ impl Switches {
     }
 }
 
-/// Devices to use from now on during a meeting; `None` keeps that one as it is.
-#[derive(Clone, Debug, Default)]
-pub struct DeviceChange {
-    /// The camera.
-    pub camera: Option<CameraChoice>,
-    /// The microphone.
-    pub mic: Option<MicChoice>,
-    /// The speaker.
-    pub speaker: Option<SpeakerChoice>,
-}
-
-/// What the meeting loop is asked to do.
-#[derive(Clone, Debug)]
-pub(crate) enum Command {
-    /// A switch changed: tell the others at once, and start the encoder afresh if needed.
-    SwitchesChanged,
-    /// Use other devices.
-    Devices(DeviceChange),
-    /// Leave the room now.
-    Leave,
-}
-
 /// A running meeting.
 pub struct Meeting {
     switches: Arc<Switches>,
     commands: mpsc::UnboundedSender<Command>,
-    tally: SharedTally,
-    pseudonym: String,
+    report: SharedReport,
+    events: Mutex<Option<EventStream>>,
     task: tokio::task::JoinHandle<MeetingStats>,
 }
 
@@ -69,40 +54,55 @@ impl Meeting {
             video: AtomicBool::new(options.send_video),
         });
         let (commands, inbox) = mpsc::unbounded_channel();
-        let tally = SharedTally::default();
-        let pseudonym = run::random_pseudonym();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let pseudonym = options
+            .pseudonym
+            .clone()
+            .unwrap_or_else(run::random_pseudonym);
+        let report = Arc::new(Mutex::new(MeetingStats::starting(
+            &pseudonym,
+            options.send_audio,
+            options.send_video,
+        )));
         let task = tokio::spawn(run::run(
             options,
-            pseudonym.clone(),
-            switches.clone(),
+            pseudonym,
             inbox,
-            tally.clone(),
+            report.clone(),
+            events_tx,
         ));
         Meeting {
             switches,
             commands,
-            tally,
-            pseudonym,
+            report,
+            events: Mutex::new(Some(events)),
             task,
         }
+    }
+
+    /// What changes in the meeting, as it happens (once: the first caller gets the stream).
+    pub fn take_events(&self) -> Option<EventStream> {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
     /// Turns the microphone on or off; the others are told at once.
     pub fn set_audio(&self, on: bool) {
         self.switches.audio.store(on, Ordering::Relaxed);
-        let _ = self.commands.send(Command::SwitchesChanged);
+        let _ = self.commands.send(Command::SetAudio(on));
     }
 
-    /// Turns the camera on or off; the others are told at once.
+    /// Turns the camera on or off (off closes it); the others are told at once.
     pub fn set_video(&self, on: bool) {
         self.switches.video.store(on, Ordering::Relaxed);
-        let _ = self.commands.send(Command::SwitchesChanged);
+        let _ = self.commands.send(Command::SetVideo(on));
     }
 
     /// Closes the devices `change` names and opens those it asks for instead, keeping the
     /// others. One that cannot be opened is reported in the meeting's `device_problems`. A
-    /// listener who gets a camera or microphone rejoins the room to publish them (a moment's
-    /// gap in what it receives).
+    /// listener who gets a camera or microphone publishes it without rejoining.
     pub fn set_devices(&self, change: DeviceChange) {
         let _ = self.commands.send(Command::Devices(change));
     }
@@ -122,24 +122,30 @@ impl Meeting {
         self.task.is_finished()
     }
 
-    /// What we see now.
+    /// What we see now (brought up to date a few times a second).
     pub fn snapshot(&self) -> MeetingStats {
-        run::lock(&self.tally).report(&self.pseudonym, &self.switches)
+        let mut stats = self
+            .report
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        // The switches answer at once; the report follows within a moment.
+        stats.sending_audio = self.switches.audio();
+        stats.sending_video = self.switches.video();
+        stats
     }
 
     /// Waits for the meeting to end and returns the final report.
     pub async fn finished(self) -> MeetingStats {
-        let Meeting {
-            switches,
-            tally,
-            pseudonym,
-            task,
-            ..
-        } = self;
+        let Meeting { report, task, .. } = self;
         match task.await {
             Ok(stats) => stats,
             Err(e) => {
-                let mut stats = run::lock(&tally).report(&pseudonym, &switches);
+                let mut stats = report
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
+                stats.connection = Connection::Failed;
                 stats.error = Some(format!("the meeting stopped unexpectedly: {e}"));
                 stats
             }

@@ -3,28 +3,36 @@
 //! tests all drive this.
 
 mod capture;
+mod command;
 pub mod device_problem;
 mod encoded_out;
 mod keyframe_requests;
 pub mod keylog;
+mod loudness;
 mod meeting;
 mod muted_speech;
+mod options;
 mod peer;
 mod playback;
 mod preview;
 mod receive;
-pub mod rtp_video;
 mod run;
+mod send;
+mod sfu;
 pub mod stats;
+mod tally;
 mod video_out;
 
+pub use command::DeviceChange;
 pub use device_problem::{Device, DeviceProblem, Problem};
 pub use encoded_out::{Ask, EncodedOut, Unit};
-pub use meeting::{DeviceChange, Meeting, Switches};
+pub use meeting::{Event, EventStream, Meeting, Switches};
+pub use options::JoinOptions;
 pub use peer::{IceServer, UnusableIce};
-pub use preview::{PREVIEW_FEED, Preview, SELF_FEED};
-pub use run::{JoinOptions, janus_room, join};
+pub use preview::{PREVIEW_FEED, Preview};
+pub use run::{SECOND_VIDEO, join};
 pub use stats::{Connection, ErrorKind, MeetingStats};
+pub use video_out::SELF_FEED;
 pub use video_out::{Latest, VideoOut};
 
 /// What can end a meeting for this participant.
@@ -34,9 +42,6 @@ pub enum ClientError {
     /// The signalling connection failed or closed.
     #[error("signalling: {0}")]
     Signalling(String),
-    /// The SFU ended or refused the session.
-    #[error(transparent)]
-    Sfu(#[from] conclave_room::sfu::janus::Failure),
     /// WebRTC failed.
     #[error("media connection: {0}")]
     WebRtc(String),

@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::capture::{Problems, forget, report};
-use super::device_problem::{Device, DeviceProblem};
+use super::device_problem::{Device, DeviceProblem, Problems, forget, report};
 use crate::selftest::SpeakerChoice;
 use conclave_media::jitter::{JitterBuffer, Playout};
 use conclave_media::{AudioSink, OpusDecoder, SAMPLES_PER_FRAME, wall_clock_us};

@@ -8,10 +8,8 @@ use std::thread::JoinHandle;
 use crate::selftest::{Options, SpeakerChoice, open_audio, open_camera};
 
 use super::VideoOut;
-
-/// The feed id under which our own camera's pictures appear in [`VideoOut`]: the preview's
-/// before a meeting, the self-view's in it (SFU ids start at 1).
-pub const SELF_FEED: u64 = 0;
+use super::loudness::speech_level;
+pub use super::video_out::SELF_FEED;
 
 /// The preview's feed id.
 pub const PREVIEW_FEED: u64 = SELF_FEED;
@@ -68,7 +66,7 @@ impl Preview {
                         let Ok(frame) = mic.next_frame() else {
                             break;
                         };
-                        current = super::receive::speech_level(current, &frame.samples);
+                        current = speech_level(current, &frame.samples);
                         level.store(current.to_bits(), Ordering::Relaxed);
                     }
                 }));

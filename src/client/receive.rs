@@ -1,24 +1,30 @@
-//! Receiving one remote track: RTP in, frames reassembled, decrypted (or dropped and counted),
-//! decoded, and measured. Video decoding runs on its own thread so a slow decoder never stalls
-//! the network side; frames it cannot keep up with are dropped. A display that decodes video
-//! itself gets the decrypted access units instead.
+//! What we receive: one task per remote track reads its RTP, reassembles frames, decrypts them
+//! with the keys of whoever the track belongs to *now* (the meeting binds and rebinds tracks:
+//! an SFU reuses slots), and decodes, plays and measures them. Video decoding runs on its own
+//! thread so a slow decoder never stalls the network side. A display that decodes video itself
+//! gets the decrypted access units instead. Whether to ask for a keyframe is the meeting's to
+//! decide: tasks only say that they need one.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use conclave_e2ee::{Codec, DropReason};
+use conclave_e2ee::{BaseKey, Codec, DropReason, KidScheme, Receiver};
 use conclave_media::{H264Decoder, OpusDecoder, pattern, wall_clock_us};
+use conclave_room::meeting::{MediaInput, ParticipantId, SUITE};
+use conclave_room::sfu::{MediaKind, TrackHandle};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::encoded_out::EncodedOut;
+use super::keylog::KeyLog;
+use super::loudness::speech_level;
 use super::playback::Playback;
-use super::rtp_video::{Assembled, FrameAssembler};
-use super::run::{Receivers, SharedTally, receiver_for};
-use super::stats::MediaTally;
+use super::tally::MediaTally;
 use super::video_out::VideoOut;
+use conclave_rtp::{Assembled, FrameAssembler};
 
 /// Where received video goes besides the statistics.
 #[derive(Clone, Debug, Default)]
@@ -37,46 +43,243 @@ impl VideoSinks {
     }
 }
 
-/// Least time between two keyframe requests for one track.
-const PLI_INTERVAL: Duration = Duration::from_millis(500);
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Starts receiving `track`.
-pub fn spawn(
-    track: Arc<dyn TrackRemote>,
-    receivers: Receivers,
-    tally: SharedTally,
-    video: VideoSinks,
+/// One remote participant's keys and what arrived from them, shared by the tasks receiving
+/// their tracks.
+#[derive(Debug)]
+pub struct Remote {
+    receiver: Mutex<Receiver>,
+    /// Their audio.
+    pub audio: Mutex<MediaTally>,
+    /// Their video tracks, in the order they were bound (the first is their camera).
+    pub videos: Mutex<Vec<(TrackHandle, Arc<Mutex<MediaTally>>)>>,
+    /// How loud they are (RMS, falling slowly), and when it was measured (µs).
+    level: Mutex<(f32, u64)>,
+}
+
+impl Remote {
+    fn new() -> Remote {
+        Remote {
+            receiver: Mutex::new(Receiver::new(SUITE, KidScheme::default())),
+            audio: Mutex::default(),
+            videos: Mutex::default(),
+            level: Mutex::default(),
+        }
+    }
+
+    /// How loud they are now (0–1); nothing heard for half a second (muted, silence) is 0.
+    pub fn level(&self, now_us: u64) -> f32 {
+        let (level, at) = *lock(&self.level);
+        if now_us.saturating_sub(at) < 500_000 {
+            level
+        } else {
+            0.0
+        }
+    }
+}
+
+/// What a track carries now.
+#[derive(Clone, Debug)]
+struct Binding {
+    participant: ParticipantId,
+    kind: MediaKind,
+    remote: Arc<Remote>,
+    /// The video tally of this track (unused for audio).
+    tally: Arc<Mutex<MediaTally>>,
+    /// The display's name for this video: the participant's first video track is theirs.
+    feed: u64,
+}
+
+/// Everything we receive.
+pub struct Receiving {
+    remotes: HashMap<ParticipantId, Arc<Remote>>,
+    slots: HashMap<TrackHandle, watch::Sender<Option<Binding>>>,
+    /// Tracks we read, with the SSRC last seen on each (for keyframe requests).
+    tracks: HashMap<TrackHandle, (Arc<dyn TrackRemote>, Arc<AtomicU32>)>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    ctx: Context,
+    keylog: Option<Arc<KeyLog>>,
+}
+
+/// What every receiving task shares.
+#[derive(Clone)]
+struct Context {
+    sinks: VideoSinks,
     playback: Arc<Playback>,
     measure_audio_latency: bool,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        // With `use_msid`, Janus names each stream after its publisher.
-        let Ok(feed) = track.stream_id().await.parse::<u64>() else {
-            tracing::warn!("a remote track without a publisher id; ignored");
+    inputs: mpsc::UnboundedSender<MediaInput>,
+}
+
+impl Receiving {
+    /// Nothing received yet. Tasks tell the meeting what they need through `inputs`.
+    pub fn new(
+        sinks: VideoSinks,
+        playback: Arc<Playback>,
+        measure_audio_latency: bool,
+        inputs: mpsc::UnboundedSender<MediaInput>,
+        keylog: Option<Arc<KeyLog>>,
+    ) -> Receiving {
+        Receiving {
+            remotes: HashMap::new(),
+            slots: HashMap::new(),
+            tracks: HashMap::new(),
+            tasks: Vec::new(),
+            ctx: Context {
+                sinks,
+                playback,
+                measure_audio_latency,
+                inputs,
+            },
+            keylog,
+        }
+    }
+
+    /// Participant `id`'s state, created on first use.
+    fn remote(&mut self, id: ParticipantId) -> Arc<Remote> {
+        self.remotes
+            .entry(id)
+            .or_insert_with(|| Arc::new(Remote::new()))
+            .clone()
+    }
+
+    /// Keeps only the participants `keep` says the meeting still knows.
+    pub fn retain(&mut self, keep: impl Fn(ParticipantId) -> bool) {
+        self.remotes.retain(|id, _| keep(*id));
+    }
+
+    /// Everyone's state, for the report.
+    pub fn remotes(&self) -> &HashMap<ParticipantId, Arc<Remote>> {
+        &self.remotes
+    }
+
+    /// Decrypt `id`'s frames with this key too. `handle` names them in the key log.
+    pub fn add_key(
+        &mut self,
+        id: ParticipantId,
+        handle: u64,
+        generation: u64,
+        step: u64,
+        key: BaseKey,
+    ) {
+        if let Some(log) = &self.keylog {
+            log.received(handle, generation, step, &key);
+        }
+        let _ = lock(&self.remote(id).receiver).add_key(generation, step, key);
+    }
+
+    /// Forget `id`'s keys: they come back with fresh ones.
+    pub fn reset_keys(&mut self, id: ParticipantId) {
+        *lock(&self.remote(id).receiver) = Receiver::new(SUITE, KidScheme::default());
+    }
+
+    /// `id` is gone: their keys, sound and pictures too (what arrived from them stays counted).
+    pub fn forget(&mut self, id: ParticipantId) {
+        if let Some(remote) = self.remotes.get(&id) {
+            *lock(&remote.receiver) = Receiver::new(SUITE, KidScheme::default());
+        }
+        self.ctx.playback.remove(id.0);
+        if let Some(out) = &self.ctx.sinks.decoded {
+            out.remove(id.0);
+        }
+    }
+
+    /// What arrives on `track` is `participant`'s `kind` from now on.
+    pub fn bind(&mut self, track: TrackHandle, participant: ParticipantId, kind: MediaKind) {
+        let remote = self.remote(participant);
+        let (tally, feed) = if kind == MediaKind::Audio {
+            (Arc::default(), participant.0)
+        } else {
+            let mut videos = lock(&remote.videos);
+            let n = videos
+                .iter()
+                .position(|(t, _)| *t == track)
+                .unwrap_or_else(|| {
+                    videos.push((track.clone(), Arc::default()));
+                    videos.len() - 1
+                });
+            // The first video is the participant's tile; more get tiles of their own.
+            (videos[n].1.clone(), participant.0 | ((n as u64) << 40))
+        };
+        let binding = Binding {
+            participant,
+            kind,
+            remote,
+            tally,
+            feed,
+        };
+        self.slot(track).send_replace(Some(binding));
+    }
+
+    /// Nothing on `track` is anyone's now.
+    pub fn unbind(&mut self, track: &TrackHandle) {
+        if let Some(slot) = self.slots.get(track) {
+            slot.send_replace(None);
+        }
+    }
+
+    fn slot(&mut self, track: TrackHandle) -> &watch::Sender<Option<Binding>> {
+        self.slots
+            .entry(track)
+            .or_insert_with(|| watch::channel(None).0)
+    }
+
+    /// The media of `track` arrives from `remote`: start reading it.
+    pub fn attach(&mut self, track: TrackHandle, remote: Arc<dyn TrackRemote>) {
+        let ssrc = Arc::new(AtomicU32::new(0));
+        self.tracks
+            .insert(track.clone(), (remote.clone(), ssrc.clone()));
+        let binding = self.slot(track.clone()).subscribe();
+        let ctx = self.ctx.clone();
+        self.tasks
+            .push(tokio::spawn(receive(remote, track, binding, ssrc, ctx)));
+    }
+
+    /// Asks the sender of `track` for a keyframe (through the SFU).
+    pub async fn request_keyframe(&self, track: &TrackHandle) {
+        let Some((remote, ssrc)) = self.tracks.get(track) else {
             return;
         };
-        let kind = track.kind().await;
-        let receiver = receiver_for(&receivers, feed);
-        match kind {
-            RtpCodecKind::Video => receive_video(track, feed, receiver, tally, video).await,
-            RtpCodecKind::Audio => {
-                receive_audio(
-                    track,
-                    feed,
-                    receiver,
-                    tally,
-                    playback,
-                    measure_audio_latency,
-                )
-                .await;
-            }
-            _ => {}
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: ssrc.load(Ordering::Relaxed),
+        };
+        let _ = remote.write_rtcp(vec![Box::new(pli)]).await;
+    }
+
+    /// A control message from `id`, decrypted (`None` if it does not decrypt).
+    pub fn open_control(&self, id: ParticipantId, wire: &[u8]) -> Option<Vec<u8>> {
+        let remote = self.remotes.get(&id)?;
+        lock(&remote.receiver).unprotect(Codec::Generic, wire).ok()
+    }
+
+    /// How loud everyone is now.
+    pub fn levels(&self) -> Vec<(ParticipantId, f32)> {
+        let now = wall_clock_us();
+        self.remotes
+            .iter()
+            .map(|(id, r)| (*id, r.level(now)))
+            .collect()
+    }
+
+    /// The connection to the SFU is gone, and with it every track (participants stay).
+    pub fn disconnected(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
         }
-    })
+        self.tracks.clear();
+        self.slots.clear();
+    }
+}
+
+impl Drop for Receiving {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
 }
 
 fn count_drop(m: &mut MediaTally, reason: DropReason) {
@@ -86,85 +289,186 @@ fn count_drop(m: &mut MediaTally, reason: DropReason) {
     }
 }
 
-async fn receive_video(
+/// Reads one remote track until its connection closes, for whoever it is bound to at the time.
+async fn receive(
     track: Arc<dyn TrackRemote>,
-    feed: u64,
-    receiver: Arc<Mutex<conclave_e2ee::Receiver>>,
-    tally: SharedTally,
-    sinks: VideoSinks,
+    handle: TrackHandle,
+    mut binding: watch::Receiver<Option<Binding>>,
+    ssrc: Arc<AtomicU32>,
+    ctx: Context,
 ) {
-    let frames = sinks.decode().then(|| {
-        let (frames, decoder_input) = std_mpsc::sync_channel::<Vec<u8>>(4);
-        let decoder_tally = tally.clone();
-        let video_out = sinks.decoded.clone();
-        std::thread::spawn(move || decode_video(feed, decoder_input, decoder_tally, video_out));
-        frames
-    });
-    let mut assembler = FrameAssembler::default();
-    let mut last_pli: Option<Instant> = None;
-    let mut awaiting_keyframe = true;
-    let mut ssrc = 0;
+    let mut state = State::new(binding.borrow_and_update().clone(), &handle, &ctx);
     while let Some(event) = track.poll().await {
+        // A track can end and be given to someone else: only a closed connection ends this.
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
-            if matches!(event, TrackRemoteEvent::OnEnded) {
-                break;
-            }
             continue;
         };
-        ssrc = packet.header.ssrc;
+        if binding.has_changed().unwrap_or(false) {
+            state = State::new(binding.borrow_and_update().clone(), &handle, &ctx);
+        }
+        ssrc.store(packet.header.ssrc, Ordering::Relaxed);
+        match &mut state {
+            State::Video(v) => v.packet(packet, &ctx),
+            State::Audio(a) => a.packet(&packet, &ctx),
+            State::Unbound => {}
+        }
+    }
+}
+
+/// A track's state for its current owner: a rebinding starts afresh.
+enum State {
+    Unbound,
+    Video(Box<VideoIn>),
+    Audio(Box<AudioIn>),
+}
+
+impl State {
+    fn new(binding: Option<Binding>, handle: &TrackHandle, ctx: &Context) -> State {
+        let Some(b) = binding else {
+            return State::Unbound;
+        };
+        match b.kind {
+            MediaKind::Video => State::Video(Box::new(VideoIn::new(b, handle.clone(), ctx))),
+            MediaKind::Audio => match OpusDecoder::new() {
+                Ok(decoder) => State::Audio(Box::new(AudioIn {
+                    b,
+                    decoder,
+                    previous: Vec::new(),
+                })),
+                Err(_) => State::Unbound,
+            },
+        }
+    }
+}
+
+struct VideoIn {
+    b: Binding,
+    handle: TrackHandle,
+    assembler: FrameAssembler,
+    awaiting_keyframe: bool,
+    /// To the decoding thread, if we decode.
+    frames: Option<std_mpsc::SyncSender<Vec<u8>>>,
+}
+
+impl VideoIn {
+    fn new(b: Binding, handle: TrackHandle, ctx: &Context) -> VideoIn {
+        let frames = ctx.sinks.decode().then(|| {
+            let (frames, input) = std_mpsc::sync_channel::<Vec<u8>>(4);
+            let (tally, out, feed) = (b.tally.clone(), ctx.sinks.decoded.clone(), b.feed);
+            std::thread::spawn(move || decode_video(feed, input, tally, out));
+            frames
+        });
+        VideoIn {
+            b,
+            handle,
+            assembler: FrameAssembler::default(),
+            awaiting_keyframe: true,
+            frames,
+        }
+    }
+
+    fn want_keyframe(&mut self, ctx: &Context) {
+        self.awaiting_keyframe = true;
+        let _ = ctx
+            .inputs
+            .send(MediaInput::KeyframeWanted(self.handle.clone()));
+    }
+
+    fn packet(&mut self, packet: rtc::rtp::Packet, ctx: &Context) {
         let h = &packet.header;
         let access_unit =
-            match assembler.push(h.sequence_number, h.timestamp, h.marker, packet.payload) {
-                Assembled::Pending => continue,
+            match self
+                .assembler
+                .push(h.sequence_number, h.timestamp, h.marker, packet.payload)
+            {
+                Assembled::Pending => return,
                 Assembled::Lost => {
-                    awaiting_keyframe = true;
-                    lock(&tally).by_feed(feed).video.frames_lost_in_transit += 1;
-                    request_keyframe(&track, ssrc, &mut last_pli).await;
-                    continue;
+                    lock(&self.b.tally).frames_lost_in_transit += 1;
+                    self.want_keyframe(ctx);
+                    return;
                 }
                 Assembled::Frame { access_unit, .. } => access_unit,
             };
-        let result = lock(&receiver).unprotect(Codec::H264, &access_unit);
+        let result = lock(&self.b.remote.receiver).unprotect(Codec::H264, &access_unit);
         {
-            let mut t = lock(&tally);
-            let v = &mut t.by_feed(feed).video;
+            let mut v = lock(&self.b.tally);
             v.frames_received += 1;
             match &result {
                 Ok(_) => v.frames_decrypted += 1,
-                Err(e) => count_drop(v, e.reason()),
+                Err(e) => count_drop(&mut v, e.reason()),
             }
         }
         // Until a keyframe decrypts (at the start, or after a frame we could not decrypt, e.g.
         // one that came under a new key before the key itself), keep asking for one.
         let keyframe = result.as_ref().is_ok_and(|plain| is_keyframe(plain));
         match &result {
-            Ok(_) if keyframe => awaiting_keyframe = false,
-            Ok(_) if !awaiting_keyframe => {}
-            _ => {
-                awaiting_keyframe = true;
-                request_keyframe(&track, ssrc, &mut last_pli).await;
-            }
+            Ok(_) if keyframe => self.awaiting_keyframe = false,
+            Ok(_) if !self.awaiting_keyframe => {}
+            _ => self.want_keyframe(ctx),
         }
-        if let Some(encoded) = &sinks.encoded {
+        if let Some(encoded) = &ctx.sinks.encoded {
             // Only what a decoder can follow: nothing between a loss and the next keyframe.
             if let Ok(plain) = &result
-                && !awaiting_keyframe
+                && !self.awaiting_keyframe
             {
-                encoded.put(feed, plain, keyframe);
+                encoded.put(self.b.feed, plain, keyframe);
             }
-            if encoded.take_keyframe_wish(feed) {
-                request_keyframe(&track, ssrc, &mut last_pli).await;
+            if encoded.take_keyframe_wish(self.b.feed) {
+                self.want_keyframe(ctx);
             }
         }
-        if let (Ok(plain), Some(frames)) = (result, &frames)
+        if let (Ok(plain), Some(frames)) = (result, &self.frames)
             && frames.try_send(plain).is_err()
         {
             // The decoder is behind: this frame is gone, and the next ones need a keyframe.
-            awaiting_keyframe = true;
-            request_keyframe(&track, ssrc, &mut last_pli).await;
+            self.want_keyframe(ctx);
         }
     }
-    let _ = ssrc;
+}
+
+struct AudioIn {
+    b: Binding,
+    decoder: OpusDecoder,
+    previous: Vec<f32>,
+}
+
+impl AudioIn {
+    fn packet(&mut self, packet: &rtc::rtp::Packet, ctx: &Context) {
+        let result = lock(&self.b.remote.receiver).unprotect(Codec::Opus, &packet.payload);
+        if let (true, Ok(plain)) = (ctx.playback.playing(), &result) {
+            let h = &packet.header;
+            ctx.playback.push(
+                self.b.participant.0,
+                h.sequence_number,
+                h.timestamp,
+                plain.clone(),
+            );
+        }
+        let samples = result
+            .as_ref()
+            .ok()
+            .and_then(|p| self.decoder.decode(p).ok());
+        let now = wall_clock_us();
+        let delay = match (&samples, ctx.measure_audio_latency) {
+            (Some(current), true) => chirp_delay(&self.previous, current, now),
+            _ => None,
+        };
+        let mut a = lock(&self.b.remote.audio);
+        a.frames_received += 1;
+        match &result {
+            Ok(_) => a.frames_decrypted += 1,
+            Err(e) => count_drop(&mut a, e.reason()),
+        }
+        if let Some(current) = samples {
+            a.decoded(now);
+            let mut level = lock(&self.b.remote.level);
+            *level = (speech_level(level.0, &current), now);
+            self.previous = current;
+        }
+        if let Some(d) = delay {
+            a.latency.push(d);
+        }
+    }
 }
 
 /// Whether an Annex B access unit starts a keyframe: an SPS or IDR slice before any other slice.
@@ -185,22 +489,10 @@ fn is_keyframe(access_unit: &[u8]) -> bool {
     false
 }
 
-async fn request_keyframe(track: &Arc<dyn TrackRemote>, ssrc: u32, last: &mut Option<Instant>) {
-    if last.is_some_and(|t| t.elapsed() < PLI_INTERVAL) {
-        return;
-    }
-    *last = Some(Instant::now());
-    let pli = PictureLossIndication {
-        sender_ssrc: 0,
-        media_ssrc: ssrc,
-    };
-    let _ = track.write_rtcp(vec![Box::new(pli)]).await;
-}
-
 fn decode_video(
     feed: u64,
     input: std_mpsc::Receiver<Vec<u8>>,
-    tally: SharedTally,
+    tally: Arc<Mutex<MediaTally>>,
     video_out: Option<Arc<VideoOut>>,
 ) {
     let Ok(mut decoder) = H264Decoder::new() else {
@@ -212,8 +504,7 @@ fn decode_video(
         };
         let done = wall_clock_us();
         {
-            let mut t = lock(&tally);
-            let v = &mut t.by_feed(feed).video;
+            let mut v = lock(&tally);
             v.decoded(done);
             if let Some(stamp) = pattern::read(&picture) {
                 v.last_frame_number = Some(stamp.frame);
@@ -228,64 +519,6 @@ fn decode_video(
             out.put(feed, picture);
         }
     }
-}
-
-async fn receive_audio(
-    track: Arc<dyn TrackRemote>,
-    feed: u64,
-    receiver: Arc<Mutex<conclave_e2ee::Receiver>>,
-    tally: SharedTally,
-    playback: Arc<Playback>,
-    measure_latency: bool,
-) {
-    let Ok(mut decoder) = OpusDecoder::new() else {
-        return;
-    };
-    let mut previous: Vec<f32> = Vec::new();
-    while let Some(event) = track.poll().await {
-        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
-            if matches!(event, TrackRemoteEvent::OnEnded) {
-                break;
-            }
-            continue;
-        };
-        let result = lock(&receiver).unprotect(Codec::Opus, &packet.payload);
-        if let (true, Ok(plain)) = (playback.playing(), &result) {
-            let h = &packet.header;
-            playback.push(feed, h.sequence_number, h.timestamp, plain.clone());
-        }
-        let samples = result.as_ref().ok().and_then(|p| decoder.decode(p).ok());
-        let now = wall_clock_us();
-        let delay = match (&samples, measure_latency) {
-            (Some(current), true) => chirp_delay(&previous, current, now),
-            _ => None,
-        };
-        let mut t = lock(&tally);
-        let p = t.by_feed(feed);
-        p.audio.frames_received += 1;
-        match &result {
-            Ok(_) => p.audio.frames_decrypted += 1,
-            Err(e) => count_drop(&mut p.audio, e.reason()),
-        }
-        if let Some(current) = samples {
-            p.audio.decoded(now);
-            p.audio_level = speech_level(p.audio_level, &current);
-            previous = current;
-        }
-        if let Some(d) = delay {
-            p.audio.latency.push(d);
-        }
-    }
-}
-
-/// A loudness meter for "who is speaking": the frame's RMS, rising at once and falling over
-/// about half a second, so a speaker stays highlighted across the gaps between words.
-pub(crate) fn speech_level(previous: f32, samples: &[f32]) -> f32 {
-    if samples.is_empty() {
-        return previous;
-    }
-    let rms = (samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32).sqrt();
-    rms.max(previous * 0.92)
 }
 
 /// Mouth-to-ear delay of a timing chirp (see `conclave_media::synthetic::Signal::Chirps`) that
@@ -304,64 +537,6 @@ fn chirp_delay(previous: &[f32], current: &[f32], now: u64) -> Option<u64> {
         .into_iter()
         .find(|&t| t < onset_limit)
         .map(|t| t % 1_000_000)
-}
-
-/// Receives one publisher's data channel (the SFU labels it with their id): key-agreement
-/// messages go to the meeting loop, control messages are decrypted and tallied here.
-pub fn spawn_control(
-    channel: Arc<dyn webrtc::data_channel::DataChannel>,
-    receivers: Receivers,
-    tally: SharedTally,
-    group: tokio::sync::mpsc::UnboundedSender<(u64, Vec<u8>)>,
-) -> tokio::task::JoinHandle<()> {
-    use webrtc::data_channel::DataChannelEvent;
-    tokio::spawn(async move {
-        let Ok(feed) = channel.label().await.map(|l| l.parse::<u64>()) else {
-            return;
-        };
-        let Ok(feed) = feed else {
-            tracing::warn!("a data channel without a publisher id; ignored");
-            return;
-        };
-        while let Some(event) = channel.poll().await {
-            let DataChannelEvent::OnMessage(message) = event else {
-                if matches!(event, DataChannelEvent::OnClose) {
-                    break;
-                }
-                continue;
-            };
-            match message.data.split_first() {
-                Some((&conclave_room::DATA_KEYS, rest)) => {
-                    let _ = group.send((feed, rest.to_vec()));
-                }
-                Some((&conclave_room::DATA_CONTROL, rest)) => {
-                    control_message(feed, rest, &receivers, &tally);
-                }
-                _ => lock(&tally).by_feed(feed).control_dropped += 1,
-            }
-        }
-    })
-}
-
-fn control_message(feed: u64, wire: &[u8], receivers: &Receivers, tally: &SharedTally) {
-    let receiver = receiver_for(receivers, feed);
-    let control = lock(&receiver)
-        .unprotect(Codec::Generic, wire)
-        .ok()
-        .and_then(|plain| conclave_room::Control::decode(&plain).ok());
-    let mut t = lock(tally);
-    let p = t.by_feed(feed);
-    match control {
-        Some(conclave_room::Control::Hello {
-            name, audio, video, ..
-        }) => {
-            p.display_name = Some(name);
-            p.sending_audio = Some(audio);
-            p.sending_video = Some(video);
-            p.control_messages += 1;
-        }
-        _ => p.control_dropped += 1,
-    }
 }
 
 #[cfg(test)]

@@ -4,49 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::stats::{Percentiles, Samples};
-
-/// Counts for one remote stream.
-#[derive(Clone, Debug, Default)]
-pub struct MediaTally {
-    /// Frames that arrived whole (video: all packets of an access unit).
-    pub frames_received: u64,
-    /// Frames that authenticated and decrypted.
-    pub frames_decrypted: u64,
-    /// Frames dropped because they did not authenticate (wrong key, tampering).
-    pub frames_dropped_auth: u64,
-    /// Frames dropped for other reasons (replay, malformed, unknown key).
-    pub frames_dropped_other: u64,
-    /// Frames decoded.
-    pub frames_decoded: u64,
-    /// Video frames lost in transit (missing packets).
-    pub frames_lost_in_transit: u64,
-    /// The last frame number read from the synthetic pattern (it should keep advancing).
-    pub last_frame_number: Option<u32>,
-    /// Capture-to-decode latency, from the pattern's capture timestamps.
-    pub latency: Samples,
-    /// Wall-clock time of the last decoded frame, µs.
-    pub last_decoded_us: Option<u64>,
-    /// Longest time without a decoded frame once they started, µs (a freeze).
-    pub longest_gap_us: u64,
-    /// When the longest gap ended (wall clock, µs since the Unix epoch).
-    pub longest_gap_end_us: Option<u64>,
-}
-
-impl MediaTally {
-    /// Records a decoded frame at `now_us`.
-    pub fn decoded(&mut self, now_us: u64) {
-        self.frames_decoded += 1;
-        if let Some(last) = self.last_decoded_us {
-            let gap = now_us.saturating_sub(last);
-            if gap > self.longest_gap_us {
-                self.longest_gap_us = gap;
-                self.longest_gap_end_us = Some(now_us);
-            }
-        }
-        self.last_decoded_us = Some(now_us);
-    }
-}
+use super::tally::MediaTally;
+use crate::stats::Percentiles;
 
 /// [`MediaTally`] for the JSON report.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -90,53 +49,8 @@ impl From<&MediaTally> for MediaStats {
     }
 }
 
-/// One remote participant (by pseudonym, which survives reconnects; SFU ids do not).
-#[derive(Clone, Debug, Default)]
-pub struct ParticipantTally {
-    /// Their display name, from their encrypted control messages (the SFU never sees it).
-    pub display_name: Option<String>,
-    /// Whether they send audio (false: muted), as they announce it.
-    pub sending_audio: Option<bool>,
-    /// Whether they send video (false: camera off), as they announce it.
-    pub sending_video: Option<bool>,
-    /// Control messages received and understood.
-    pub control_messages: u64,
-    /// Control messages dropped (undecryptable or malformed).
-    pub control_dropped: u64,
-    /// Whether their handshake was confirmed (`None`: not finished yet).
-    pub verified: Option<bool>,
-    /// The safety number we share with them.
-    pub safety_number: Option<String>,
-    /// Why they could not be verified.
-    pub verification_failure: Option<String>,
-    /// The SFU ids this participant had.
-    pub feeds: Vec<u64>,
-    /// Video.
-    pub video: MediaTally,
-    /// Audio.
-    pub audio: MediaTally,
-    /// Whether they left.
-    pub left: bool,
-    /// How loud they are now (RMS of decoded audio, 0–1, falling slowly).
-    pub audio_level: f32,
-}
-
-/// Where we stand with the SFU.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Connection {
-    /// Joining for the first time.
-    #[default]
-    Connecting,
-    /// In the room, media flowing.
-    Connected,
-    /// The connection dropped; trying again.
-    Reconnecting,
-    /// We left.
-    Left,
-    /// The meeting ended on an error (see `error`).
-    Failed,
-}
+/// Where we stand with the SFU (the meeting's view).
+pub use conclave_room::meeting::Connection;
 
 /// Why a meeting ended early, for a display to word in its own language (`error` has the
 /// details, in English).
@@ -155,71 +69,18 @@ pub enum ErrorKind {
     NoRelay,
 }
 
-/// Everything a participant counts while in a meeting.
-#[derive(Clone, Debug, Default)]
-pub struct MeetingTally {
-    /// Remote participants by pseudonym.
-    pub participants: BTreeMap<String, ParticipantTally>,
-    /// Pseudonym of each SFU id.
-    pub feeds: BTreeMap<u64, String>,
-    /// Our frames sent: video.
-    pub video_frames_sent: u64,
-    /// Our frames sent: audio.
-    pub audio_frames_sent: u64,
-    /// Times the connection to the SFU was re-established.
-    pub reconnects: u32,
-    /// Whether we seem to talk while muted.
-    pub muted_speech: super::muted_speech::MutedSpeech,
-    /// Signalling messages that were refused as malformed.
-    pub malformed_signalling: u64,
-    /// The meeting's group code as we see it now.
-    pub group_code: Option<conclave_group::GroupCode>,
-    /// Every group code we showed, oldest first (it changes with the membership).
-    pub group_code_history: Vec<String>,
-    /// Key-agreement counters.
-    pub key_messages: conclave_group::GroupStats,
-    /// Where we stand with the SFU.
-    pub connection: Connection,
-    /// Why the meeting ended early, if it did: its kind and the details.
-    pub ended: Option<(ErrorKind, String)>,
-    /// 20 ms frames of the others' mixed voices handed to our speaker.
-    pub audio_frames_played: u64,
-    /// What is wrong with our devices now (shared with capture and playback).
-    pub device_problems: Option<super::capture::Problems>,
-}
-
-impl MeetingTally {
-    /// The participant behind SFU id `feed`, created on first sight.
-    pub fn by_feed(&mut self, feed: u64) -> &mut ParticipantTally {
-        let name = self
-            .feeds
-            .entry(feed)
-            .or_insert_with(|| format!("feed-{feed}"))
-            .clone();
-        let p = self.participants.entry(name).or_default();
-        if !p.feeds.contains(&feed) {
-            p.feeds.push(feed);
-        }
-        p
-    }
-
-    /// Records that SFU id `feed` is the participant with `pseudonym`.
-    pub fn name_feed(&mut self, feed: u64, pseudonym: Option<String>) {
-        let name = pseudonym.unwrap_or_else(|| format!("feed-{feed}"));
-        self.feeds.insert(feed, name.clone());
-        let p = self.participants.entry(name).or_default();
-        p.left = false;
-        if !p.feeds.contains(&feed) {
-            p.feeds.push(feed);
-        }
-    }
-}
-
 /// A remote participant in the report.
 #[derive(Clone, Debug, Serialize)]
 pub struct ParticipantStats {
-    /// The pseudonym they gave the SFU.
-    pub pseudonym: String,
+    /// Who they are in this meeting (`p1`, `p2`, …): one per verified identity, one per
+    /// appearance for the unverified.
+    pub id: String,
+    /// Their identity key (hex), once verified.
+    pub identity: Option<String>,
+    /// The label their connection gave the SFU (a pseudonym; anyone can claim any).
+    pub pseudonym: Option<String>,
+    /// "present", "away" (reconnecting) or "left".
+    pub presence: &'static str,
     /// Their display name, if their encrypted control messages reached us.
     pub display_name: Option<String>,
     /// Whether they send audio, as announced.
@@ -236,14 +97,16 @@ pub struct ParticipantStats {
     pub safety_number: Option<String>,
     /// Why they could not be verified.
     pub verification_failure: Option<String>,
-    /// Their SFU ids (more than one after reconnects).
-    pub feeds: Vec<u64>,
+    /// Their connections' SFU handles (more than one after reconnects).
+    pub handles: Vec<u64>,
     /// Whether they left before we did.
     pub left: bool,
     /// How loud they are now (0–1): who is speaking.
     pub audio_level: f32,
-    /// Their video.
+    /// Their (first) video track: their camera.
     pub video: MediaStats,
+    /// Every video track of theirs, the camera first.
+    pub video_tracks: Vec<MediaStats>,
     /// Their audio.
     pub audio: MediaStats,
 }
@@ -268,6 +131,8 @@ pub struct MeetingStats {
     pub pseudonym: String,
     /// Where we stand with the SFU.
     pub connection: Connection,
+    /// Who is speaking (the participant on stage), by id.
+    pub active_speaker: Option<String>,
     /// Whether our microphone is on.
     pub sending_audio: bool,
     /// Whether our camera is on.
@@ -303,87 +168,231 @@ pub struct MeetingStats {
     pub error_kind: Option<ErrorKind>,
     /// Things the user should know (no camera, undecryptable participants, ...), in English.
     pub warnings: Vec<String>,
+    /// What is wrong with participants who are here, as values for a display to word.
+    pub troubles: Vec<Trouble>,
     /// Our devices that could not be opened or stopped, the first of `warnings` as values (a
     /// display that words them and the participants' states itself, in its language, reads
     /// these instead of `warnings`).
     pub device_problems: Vec<super::DeviceProblem>,
 }
 
-impl MeetingTally {
-    /// The report.
-    pub fn report(&self, pseudonym: &str, switches: &super::Switches) -> MeetingStats {
-        let now_us = conclave_media::wall_clock_us();
-        let device_problems = self.device_problems.as_ref().map_or_else(Vec::new, |p| {
-            p.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone()
-        });
-        let mut warnings: Vec<String> = device_problems.iter().map(|p| p.to_string()).collect();
-        for (name, p) in &self.participants {
-            let received = p.video.frames_received + p.audio.frames_received;
-            let decrypted = p.video.frames_decrypted + p.audio.frames_decrypted;
-            if received > 0 && decrypted == 0 {
-                warnings.push(format!(
-                    "none of the {received} frames from {name} could be decrypted: \
-                     a wrong room secret on one side?"
-                ));
-            }
-            if let (Some(false), Some(why)) = (p.verified, &p.verification_failure) {
-                warnings.push(format!("{name} is not verified and gets no keys: {why}"));
-            }
-        }
+impl MeetingStats {
+    /// The report of a meeting that is only starting.
+    pub fn starting(pseudonym: &str, audio_on: bool, video_on: bool) -> MeetingStats {
         MeetingStats {
             pseudonym: pseudonym.to_owned(),
-            connection: self.connection,
-            sending_audio: switches.audio(),
-            sending_video: switches.video(),
-            group_code: self.group_code.as_ref().map(|c| c.digits.clone()),
-            group_code_emoji: self.group_code.as_ref().map(|c| c.emoji_string()),
-            group_code_words: ["en", "de"]
-                .into_iter()
-                .filter_map(|lang| Some((lang, self.group_code.as_ref()?.emoji_names(lang))))
-                .collect(),
-            group_code_history: self.group_code_history.clone(),
-            key_agreement: KeyAgreementStats {
-                messages_sent: self.key_messages.messages_sent,
-                messages_accepted: self.key_messages.messages_accepted,
-                messages_refused: self.key_messages.messages_refused,
-                key_changes: self.key_messages.key_changes,
-            },
-            participants: self
-                .participants
-                .iter()
-                .map(|(name, p)| ParticipantStats {
-                    pseudonym: name.clone(),
-                    display_name: p.display_name.clone(),
-                    sending_audio: p.sending_audio,
-                    sending_video: p.sending_video,
-                    control_messages: p.control_messages,
-                    control_dropped: p.control_dropped,
-                    verified: p.verified,
-                    safety_number: p.safety_number.clone(),
-                    verification_failure: p.verification_failure.clone(),
-                    feeds: p.feeds.clone(),
-                    left: p.left,
-                    // Nothing heard for a while (muted, DTX silence): not speaking.
-                    audio_level: match p.audio.last_decoded_us {
-                        Some(t) if now_us.saturating_sub(t) < 500_000 => p.audio_level,
-                        _ => 0.0,
-                    },
-                    video: (&p.video).into(),
-                    audio: (&p.audio).into(),
-                })
-                .collect(),
-            video_frames_sent: self.video_frames_sent,
-            audio_frames_sent: self.audio_frames_sent,
-            audio_frames_played: self.audio_frames_played,
-            speaking_while_muted: self.muted_speech.talking(now_us),
-            reconnects: self.reconnects,
-            malformed_signalling: self.malformed_signalling,
-            error: self.ended.as_ref().map(|(_, why)| why.clone()),
-            error_kind: self.ended.as_ref().map(|(kind, _)| *kind),
-            warnings,
-            device_problems,
+            connection: Connection::Connecting,
+            active_speaker: None,
+            sending_audio: audio_on,
+            sending_video: video_on,
+            group_code: None,
+            group_code_emoji: None,
+            group_code_words: BTreeMap::new(),
+            group_code_history: Vec::new(),
+            key_agreement: KeyAgreementStats::default(),
+            participants: Vec::new(),
+            video_frames_sent: 0,
+            audio_frames_sent: 0,
+            audio_frames_played: 0,
+            speaking_while_muted: false,
+            reconnects: 0,
+            malformed_signalling: 0,
+            error: None,
+            error_kind: None,
+            warnings: Vec::new(),
+            troubles: Vec::new(),
+            device_problems: Vec::new(),
         }
+    }
+}
+
+/// Something wrong with a participant who is here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trouble {
+    /// Frames arrive from them, none decrypts: a wrong room secret on one side?
+    Undecryptable {
+        /// Their name, or their id while nameless.
+        name: String,
+        /// Frames that arrived.
+        frames: u64,
+    },
+    /// Their handshake failed: they get no keys.
+    NotVerified {
+        /// Their name, or their id while nameless.
+        name: String,
+        /// Why (the key agreement's words).
+        reason: String,
+    },
+}
+
+/// What a report is made of: the meeting's decisions and the media side's measurements.
+pub struct ReportParts<'a> {
+    /// The meeting.
+    pub meeting: &'a conclave_room::meeting::Meeting,
+    /// What arrived from each participant.
+    pub remotes: &'a std::collections::HashMap<
+        conclave_room::meeting::ParticipantId,
+        std::sync::Arc<super::receive::Remote>,
+    >,
+    /// Our pseudonym at the SFU.
+    pub pseudonym: &'a str,
+    /// What went out.
+    pub sent: super::send::Sent,
+    /// Frames of the others' voices played.
+    pub audio_frames_played: u64,
+    /// Whether we seem to talk while muted.
+    pub speaking_while_muted: bool,
+    /// Refused signalling messages.
+    pub malformed_signalling: u64,
+    /// Our devices' problems.
+    pub device_problems: Vec<super::DeviceProblem>,
+    /// Why the meeting ended early, if it did (the meeting's reason, or one found before it
+    /// began).
+    pub ended: Option<(ErrorKind, String)>,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ErrorKind {
+    /// The kind of a meeting's own ending.
+    pub fn of(kind: conclave_room::meeting::EndKind) -> ErrorKind {
+        use conclave_room::meeting::EndKind;
+        match kind {
+            EndKind::SfuRefused => ErrorKind::SfuRefused,
+            EndKind::ConnectionLost => ErrorKind::ConnectionLost,
+            EndKind::NoRelay => ErrorKind::NoRelay,
+        }
+    }
+}
+
+/// The report.
+pub fn report(parts: &ReportParts<'_>) -> MeetingStats {
+    use conclave_room::meeting::{Presence, Verification};
+    let m = parts.meeting;
+    let mut warnings: Vec<String> = parts
+        .device_problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let participants: Vec<ParticipantStats> = m
+        .participants()
+        .map(|p| {
+            let remote = parts.remotes.get(&p.id);
+            let audio = remote
+                .map(|r| MediaStats::from(&*lock(&r.audio)))
+                .unwrap_or_default();
+            let video_tracks: Vec<MediaStats> = remote
+                .map(|r| {
+                    lock(&r.videos)
+                        .iter()
+                        .map(|(_, t)| MediaStats::from(&*lock(t)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let (verified, safety_number, verification_failure) = match &p.verification {
+                Verification::Pending => (None, None, None),
+                Verification::Verified { safety_number } => {
+                    (Some(true), Some(safety_number.clone()), None)
+                }
+                Verification::Failed { reason } => (Some(false), None, Some((*reason).to_owned())),
+            };
+            ParticipantStats {
+                id: p.id.to_string(),
+                identity: p.identity.map(hex::encode),
+                pseudonym: p.label.clone(),
+                presence: match p.presence {
+                    Presence::Present => "present",
+                    Presence::Away { .. } => "away",
+                    Presence::Left => "left",
+                },
+                display_name: p.name.clone(),
+                sending_audio: p.audio,
+                sending_video: p.video,
+                control_messages: p.control_messages,
+                control_dropped: p.control_dropped,
+                verified,
+                safety_number,
+                verification_failure,
+                handles: p.handles.iter().map(|h| h.0).collect(),
+                left: p.presence == Presence::Left,
+                audio_level: p.level,
+                video: video_tracks.first().cloned().unwrap_or_default(),
+                video_tracks,
+                audio,
+            }
+        })
+        .collect();
+    let mut troubles = Vec::new();
+    for p in &participants {
+        let name = p.display_name.clone().unwrap_or_else(|| p.id.clone());
+        let received = p.video.frames_received + p.audio.frames_received;
+        let decrypted = p.video.frames_decrypted + p.audio.frames_decrypted;
+        if received > 0 && decrypted == 0 {
+            warnings.push(format!(
+                "none of the {received} frames from {name} could be decrypted: \
+                 a wrong room secret on one side?"
+            ));
+            if !p.left {
+                troubles.push(Trouble::Undecryptable {
+                    name: name.clone(),
+                    frames: received,
+                });
+            }
+        }
+        if let (Some(false), Some(why)) = (p.verified, &p.verification_failure) {
+            warnings.push(format!("{name} is not verified and gets no keys: {why}"));
+            if !p.left {
+                troubles.push(Trouble::NotVerified {
+                    name,
+                    reason: why.clone(),
+                });
+            }
+        }
+    }
+    let code = m.group_code();
+    let keys = m.key_stats();
+    let local = m.local();
+    let ended = parts
+        .ended
+        .clone()
+        .or_else(|| m.ended().map(|e| (ErrorKind::of(e.kind), e.detail.clone())));
+    MeetingStats {
+        pseudonym: parts.pseudonym.to_owned(),
+        connection: if parts.ended.is_some() {
+            Connection::Failed
+        } else {
+            m.connection()
+        },
+        active_speaker: m.active_speaker().map(|id| id.to_string()),
+        sending_audio: local.audio_on,
+        sending_video: local.video_on,
+        group_code: code.map(|c| c.digits.clone()),
+        group_code_emoji: code.map(|c| c.emoji_string()),
+        group_code_words: ["en", "de"]
+            .into_iter()
+            .filter_map(|lang| Some((lang, code?.emoji_names(lang))))
+            .collect(),
+        group_code_history: m.group_code_history().to_vec(),
+        key_agreement: KeyAgreementStats {
+            messages_sent: keys.messages_sent,
+            messages_accepted: keys.messages_accepted,
+            messages_refused: keys.messages_refused,
+            key_changes: keys.key_changes,
+        },
+        participants,
+        video_frames_sent: parts.sent.video_frames,
+        audio_frames_sent: parts.sent.audio_frames,
+        audio_frames_played: parts.audio_frames_played,
+        speaking_while_muted: parts.speaking_while_muted,
+        reconnects: m.reconnects(),
+        malformed_signalling: parts.malformed_signalling,
+        error: ended.as_ref().map(|(_, why)| why.clone()),
+        error_kind: ended.as_ref().map(|(kind, _)| *kind),
+        warnings,
+        troubles,
+        device_problems: parts.device_problems.clone(),
     }
 }

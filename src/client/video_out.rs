@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use conclave_media::VideoFrame;
 
+/// The feed under which our own camera's pictures appear: the preview's before a meeting, the
+/// self-view's in it (participants' feeds start at 1).
+pub const SELF_FEED: u64 = 0;
+
 /// The newest picture of one participant, numbered so a display can ask only for newer ones.
 #[derive(Clone, Debug)]
 pub struct Latest {
@@ -18,7 +22,7 @@ pub struct Latest {
     pub arrived_unix_ms: u64,
 }
 
-/// Newest pictures by SFU feed id.
+/// Newest pictures by feed (a participant's video track, see the meeting's tiles).
 #[derive(Debug, Default)]
 pub struct VideoOut {
     latest: Mutex<HashMap<u64, Latest>>,

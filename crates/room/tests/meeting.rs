@@ -94,12 +94,19 @@ fn someone_joining_after_someone_left_is_received_by_everyone() {
             &Notice::Joined("d".into())
         ]
     );
-    // b was there when c came: c does not hear of b as joining.
+    // a and b were there when c came: c hears of them as present, not as joining.
+    let at_c: Vec<&Notice> = sim.people[c]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notice(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(at_c.len(), 2, "{at_c:?}");
     assert!(
-        !sim.people[c]
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::Notice(_)))
+        at_c.iter().all(|n| matches!(n, Notice::Present(_))),
+        "{at_c:?}"
     );
 }
 

@@ -155,6 +155,8 @@ pub struct Ended {
 /// Something worth saying to the user (and to screen readers) as it happens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
+    /// Someone who was there when we came (named once their hello arrived).
+    Present(String),
     /// Someone came (named once their hello arrived).
     Joined(String),
     /// Someone left.

@@ -234,7 +234,13 @@ impl Meeting {
                 let same = p.name.as_ref() == Some(&name)
                     && p.audio == Some(audio)
                     && p.video == Some(video);
-                let announce = (!p.announced && p.shown && !p.was_there).then(|| name.clone());
+                let announce = (!p.announced && p.shown).then(|| {
+                    if p.was_there {
+                        Notice::Present(name.clone())
+                    } else {
+                        Notice::Joined(name.clone())
+                    }
+                });
                 if p.shown {
                     p.announced = true;
                 }
@@ -244,8 +250,8 @@ impl Meeting {
                 if !same {
                     self.changed(id);
                 }
-                if let Some(name) = announce {
-                    self.events.push_back(Event::Notice(Notice::Joined(name)));
+                if let Some(notice) = announce {
+                    self.events.push_back(Event::Notice(notice));
                 }
             }
             Control::Bye { .. } => self.depart(id, now),

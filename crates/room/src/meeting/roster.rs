@@ -84,7 +84,7 @@ pub struct Participant {
     /// Shown to the user yet (a fresh, unverified appearance is held back briefly, since it
     /// may turn out to be someone known coming back).
     pub(crate) shown: bool,
-    /// Their arrival was announced (or needs no announcing).
+    /// Their arrival (or presence, for those there before us) was announced.
     pub(crate) announced: bool,
     /// When this appearance began.
     pub(crate) since: Instant,
@@ -114,7 +114,7 @@ impl Participant {
             control_dropped: 0,
             was_there,
             shown: false,
-            announced: was_there,
+            announced: false,
             since: now,
         }
     }

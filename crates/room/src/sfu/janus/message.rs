@@ -577,6 +577,11 @@ pub mod build {
         json!({ "request": "publish", "audiocodec": "opus", "videocodec": "h264" })
     }
 
+    /// Body: renegotiate our publisher connection (the new offer goes in the jsep).
+    pub fn configure() -> Value {
+        json!({ "request": "configure" })
+    }
+
     /// Body: mute or unmute our streams (by our mids) without renegotiating.
     pub fn configure_send(streams: &[(&str, bool)]) -> Value {
         let streams: Vec<Value> = streams
@@ -607,9 +612,18 @@ pub mod build {
         body
     }
 
-    /// Body: add feeds to an existing subscription.
-    pub fn subscribe(feeds: &[Id]) -> Value {
-        let streams: Vec<Value> = feeds.iter().map(|f| json!({ "feed": f })).collect();
+    /// Body: add feeds (all their streams) and single streams of feeds (by the publisher's mid)
+    /// to an existing subscription.
+    pub fn subscribe(feeds: &[Id], streams: &std::collections::BTreeSet<(Id, String)>) -> Value {
+        let streams: Vec<Value> = feeds
+            .iter()
+            .map(|f| json!({ "feed": f }))
+            .chain(
+                streams
+                    .iter()
+                    .map(|(f, mid)| json!({ "feed": f, "mid": mid })),
+            )
+            .collect();
         json!({ "request": "subscribe", "streams": streams })
     }
 

@@ -1,6 +1,7 @@
 //! The Janus VideoRoom conversation for one participant, sans-IO: text messages and time in,
-//! text messages to send and neutral [`SfuEvent`]s out. The caller owns the WebSocket and the
-//! PeerConnections; this owns transactions, handles, keepalives and the order of requests.
+//! text messages to send and [`JanusEvent`]s out. The caller (the client's Janus adapter) owns
+//! the WebSocket and the PeerConnections; this owns transactions, handles, keepalives and the
+//! order of requests.
 //!
 //! ```text
 //! create session → attach (publisher) → exists? → [create room] → join as publisher
@@ -9,7 +10,7 @@
 //!   → SubscriptionOffer: caller answers → start
 //! ```
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use super::message::{self, Id, Incoming, Jsep, Publisher, RoomEvent, StreamKind, build};
@@ -47,26 +48,28 @@ pub struct RemoteStream {
 /// What the caller must act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum SfuEvent {
+pub enum JanusEvent {
     /// We are in the room: create the publisher PeerConnection and call [`JanusSession::publish`].
     Joined {
         /// Our participant id.
         id: Id,
+        /// Who already publishes, with the display string each gave Janus.
+        publishers: Vec<(Id, Option<String>)>,
     },
     /// Janus answered our offer: set it as the publisher's remote description.
     PublishAnswer {
         /// The SDP answer.
         sdp: String,
     },
-    /// Janus offers (new) subscriptions: set it on the subscriber PeerConnection and answer
-    /// with [`JanusSession::answer_subscription`].
+    /// Janus offers (new or changed) subscriptions: set it on the subscriber PeerConnection and
+    /// answer with [`JanusSession::answer_subscription`].
     SubscriptionOffer {
         /// The SDP offer.
         sdp: String,
         /// Every stream the subscription now carries.
         streams: Vec<RemoteStream>,
     },
-    /// Another participant publishes.
+    /// Another participant publishes (subscribe with [`JanusSession::subscribe`]).
     ParticipantJoined {
         /// Their id.
         feed: Id,
@@ -131,15 +134,19 @@ pub struct JanusSession {
     subscriber_pending: bool,
     own_id: Option<Id>,
     private_id: Option<Id>,
+    /// Feeds that publish, as far as we know, with the mids of their media streams.
+    publishing: BTreeMap<Id, BTreeSet<String>>,
     /// Feeds we subscribe to (or asked for).
     subscribed: BTreeSet<Id>,
-    /// Feeds that publish and that we have not yet asked for.
+    /// Feeds we were asked to subscribe to and have not yet asked Janus for.
     wanted: BTreeSet<Id>,
+    /// Streams added by feeds we subscribe to, not yet asked for: (feed, mid).
+    wanted_streams: BTreeSet<(Id, String)>,
     pending: HashMap<String, (Purpose, Instant)>,
     next_tx: u64,
     last_sent: Option<Instant>,
     outbox: Vec<String>,
-    events: Vec<SfuEvent>,
+    events: Vec<JanusEvent>,
     failed: bool,
 }
 
@@ -154,8 +161,10 @@ impl JanusSession {
             subscriber_pending: false,
             own_id: None,
             private_id: None,
+            publishing: BTreeMap::new(),
             subscribed: BTreeSet::new(),
             wanted: BTreeSet::new(),
+            wanted_streams: BTreeSet::new(),
             pending: HashMap::new(),
             next_tx: 0,
             last_sent: None,
@@ -190,6 +199,31 @@ impl JanusSession {
             Some(build::offer(offer_sdp)),
         );
         self.send(msg, now);
+    }
+
+    /// Sends a new offer for our publisher connection (tracks added or removed).
+    pub fn renegotiate(&mut self, offer_sdp: &str, now: Instant) {
+        let (Some(session), Some(handle)) = (self.session, self.publisher) else {
+            return;
+        };
+        let tx = self.transaction(Purpose::Configure, now);
+        let msg = build::message(
+            &tx,
+            session,
+            handle,
+            build::configure(),
+            Some(build::offer(offer_sdp)),
+        );
+        self.send(msg, now);
+    }
+
+    /// Receives everything `feed` publishes (now and later: the subscription follows it).
+    pub fn subscribe(&mut self, feed: Id, now: Instant) {
+        if !self.publishing.contains_key(&feed) || self.subscribed.contains(&feed) {
+            return;
+        }
+        self.wanted.insert(feed);
+        self.request_wanted(now);
     }
 
     /// Starts or stops sending our streams (by mid) without renegotiating: mute.
@@ -290,7 +324,7 @@ impl JanusSession {
     }
 
     /// The next event for the caller.
-    pub fn poll_event(&mut self) -> Option<SfuEvent> {
+    pub fn poll_event(&mut self) -> Option<JanusEvent> {
         (!self.events.is_empty()).then(|| self.events.remove(0))
     }
 
@@ -312,7 +346,7 @@ impl JanusSession {
     fn fail(&mut self, failure: Failure) {
         if !self.failed {
             self.failed = true;
-            self.events.push(SfuEvent::Failed(failure));
+            self.events.push(JanusEvent::Failed(failure));
         }
     }
 
@@ -451,19 +485,31 @@ impl JanusSession {
             } if !from_subscriber => {
                 self.own_id = Some(id);
                 self.private_id = private_id;
-                self.events.push(SfuEvent::Joined { id });
-                self.add_publishers(publishers, now);
+                let mut present = Vec::new();
+                for p in publishers {
+                    if p.id != id && !self.publishing.contains_key(&p.id) {
+                        self.publishing.insert(p.id, media_mids(&p));
+                        present.push((p.id, p.display));
+                    }
+                }
+                let publishers = present;
+                self.events.push(JanusEvent::Joined { id, publishers });
             }
-            RoomEvent::Publishers(list) => self.add_publishers(list, now),
+            RoomEvent::Publishers(list) => {
+                self.add_publishers(list);
+                self.request_wanted(now);
+            }
             RoomEvent::Unpublished(feed) | RoomEvent::Leaving(feed) | RoomEvent::Kicked(feed) => {
                 self.wanted.remove(&feed);
-                if self.subscribed.remove(&feed) {
-                    self.events.push(SfuEvent::ParticipantLeft { feed });
+                self.wanted_streams.retain(|(f, _)| *f != feed);
+                self.subscribed.remove(&feed);
+                if self.publishing.remove(&feed).is_some() {
+                    self.events.push(JanusEvent::ParticipantLeft { feed });
                 }
             }
             RoomEvent::Configured => {
                 if let Some(j) = jsep.filter(|j| !j.is_offer) {
-                    self.events.push(SfuEvent::PublishAnswer { sdp: j.sdp });
+                    self.events.push(JanusEvent::PublishAnswer { sdp: j.sdp });
                 }
             }
             RoomEvent::Updating if from_subscriber => self.forget_subscription_requests(),
@@ -483,7 +529,7 @@ impl JanusSession {
                             })
                         })
                         .collect();
-                    self.events.push(SfuEvent::SubscriptionOffer {
+                    self.events.push(JanusEvent::SubscriptionOffer {
                         sdp: j.sdp,
                         streams,
                     });
@@ -512,25 +558,38 @@ impl JanusSession {
         self.plugin(Purpose::JoinPublisher, handle, body, now);
     }
 
-    fn add_publishers(&mut self, list: Vec<Publisher>, now: Instant) {
+    /// Publishers Janus announced: new ones are news; one we receive that added streams
+    /// (it renegotiated) gets those streams added to our subscription.
+    fn add_publishers(&mut self, list: Vec<Publisher>) {
         for p in list {
-            if Some(p.id) == self.own_id || self.subscribed.contains(&p.id) {
+            if Some(p.id) == self.own_id {
                 continue;
             }
-            if self.wanted.insert(p.id) {
-                self.events.push(SfuEvent::ParticipantJoined {
-                    feed: p.id,
-                    pseudonym: p.display,
-                });
+            let mids = media_mids(&p);
+            match self.publishing.get_mut(&p.id) {
+                None => {
+                    self.publishing.insert(p.id, mids);
+                    self.events.push(JanusEvent::ParticipantJoined {
+                        feed: p.id,
+                        pseudonym: p.display,
+                    });
+                }
+                Some(known) => {
+                    let added: Vec<String> = mids.difference(known).cloned().collect();
+                    *known = mids;
+                    if self.subscribed.contains(&p.id) {
+                        self.wanted_streams
+                            .extend(added.into_iter().map(|mid| (p.id, mid)));
+                    }
+                }
             }
         }
-        self.request_wanted(now);
     }
 
     /// Asks Janus for the feeds we want but do not have: a subscriber handle first, then one
     /// `subscribe` at a time (Janus merges concurrent updates into one offer anyway).
     fn request_wanted(&mut self, now: Instant) {
-        if self.wanted.is_empty() || self.subscriber_pending {
+        if (self.wanted.is_empty() && self.wanted_streams.is_empty()) || self.subscriber_pending {
             return;
         }
         let Some(session) = self.session else {
@@ -545,7 +604,9 @@ impl JanusSession {
             Some(handle) => {
                 let feeds: Vec<Id> = std::mem::take(&mut self.wanted).into_iter().collect();
                 self.subscribed.extend(&feeds);
-                self.plugin(Purpose::Subscribe, handle, build::subscribe(&feeds), now);
+                let streams = std::mem::take(&mut self.wanted_streams);
+                let body = build::subscribe(&feeds, &streams);
+                self.plugin(Purpose::Subscribe, handle, body, now);
             }
         }
     }
@@ -557,6 +618,15 @@ impl JanusSession {
         let tx = self.transaction(purpose, now);
         self.send(build::message(&tx, session, handle, body, None), now);
     }
+}
+
+/// The mids of a publisher's audio and video streams.
+fn media_mids(p: &Publisher) -> BTreeSet<String> {
+    p.streams
+        .iter()
+        .filter(|s| s.kind != StreamKind::Data)
+        .map(|s| s.mid.clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -611,7 +681,7 @@ mod tests {
             self.drain();
         }
 
-        fn events(&mut self) -> Vec<SfuEvent> {
+        fn events(&mut self) -> Vec<JanusEvent> {
             std::iter::from_fn(|| self.s.poll_event()).collect()
         }
 
@@ -676,15 +746,18 @@ mod tests {
     fn creates_the_room_joins_publishes_and_subscribes() {
         let mut h = Harness::joined(&[200]);
         let events = h.events();
-        assert_eq!(events[0], SfuEvent::Joined { id: 100 });
         assert_eq!(
-            events[1],
-            SfuEvent::ParticipantJoined {
-                feed: 200,
-                pseudonym: Some("p-200".into())
-            }
+            events,
+            [JanusEvent::Joined {
+                id: 100,
+                publishers: vec![(200, Some("p-200".into()))]
+            }]
         );
-        // Someone publishes already: a subscriber handle is being attached.
+        // Someone publishes already: asked to, we attach a subscriber handle.
+        assert_ne!(h.last()["janus"], "attach", "only when asked");
+        h.s.subscribe(200, h.now);
+        h.s.subscribe(999, h.now);
+        h.drain();
         assert_eq!(h.last()["janus"], "attach");
         let attach_tx = h.tx();
 
@@ -701,7 +774,7 @@ mod tests {
         );
         assert_eq!(
             h.events(),
-            vec![SfuEvent::PublishAnswer { sdp: SDP.into() }]
+            vec![JanusEvent::PublishAnswer { sdp: SDP.into() }]
         );
 
         h.recv(serde_json::json!({"janus":"success","session_id":1,"transaction":attach_tx,"data":{"id":11}}));
@@ -709,6 +782,11 @@ mod tests {
         assert_eq!(join["ptype"], "subscriber");
         assert_eq!(join["private_id"], 7);
         assert_eq!(join["streams"][0]["feed"], 200);
+        assert_eq!(
+            join["streams"].as_array().unwrap().len(),
+            1,
+            "999 does not publish"
+        );
         h.plugin_reply(
             "event",
             11,
@@ -718,7 +796,7 @@ mod tests {
             Some(serde_json::json!({"type":"offer","sdp":SDP})),
         );
         let events = h.events();
-        let SfuEvent::SubscriptionOffer { streams, .. } = &events[0] else {
+        let JanusEvent::SubscriptionOffer { streams, .. } = &events[0] else {
             panic!("{events:?}");
         };
         assert_eq!(streams.len(), 2);
@@ -732,14 +810,24 @@ mod tests {
         assert_eq!(h.last()["jsep"]["type"], "answer");
         assert_eq!(h.last()["handle_id"], 11);
 
-        // A newcomer: subscribe on the existing handle. Their leaving: an event.
+        // A newcomer: news, then (asked) a subscription on the existing handle. Their leaving:
+        // an event.
         h.recv(serde_json::json!({"janus":"event","session_id":1,"sender":10,"plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","room":42,"publishers":[{"id":300,"display":"p-300"}]}}}));
+        assert_eq!(
+            h.events(),
+            [JanusEvent::ParticipantJoined {
+                feed: 300,
+                pseudonym: Some("p-300".into())
+            }]
+        );
+        h.s.subscribe(300, h.now);
+        h.drain();
         assert_eq!(h.last()["body"]["request"], "subscribe");
         assert_eq!(h.last()["body"]["streams"][0]["feed"], 300);
         h.recv(serde_json::json!({"janus":"event","session_id":1,"sender":10,"plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","room":42,"leaving":300}}}));
         let events = h.events();
         assert!(
-            events.contains(&SfuEvent::ParticipantLeft { feed: 300 }),
+            events.contains(&JanusEvent::ParticipantLeft { feed: 300 }),
             "{events:?}"
         );
     }
@@ -760,7 +848,7 @@ mod tests {
         h.plugin_reply("event", 10, serde_json::json!({"videoroom":"event","error_code":433,"error":"Unauthorized (wrong pin)"}), None);
         assert_eq!(
             h.events(),
-            vec![SfuEvent::Failed(Failure::Refused {
+            vec![JanusEvent::Failed(Failure::Refused {
                 code: 433,
                 reason: "Unauthorized (wrong pin)".into()
             })]
@@ -771,7 +859,7 @@ mod tests {
         h.recv(serde_json::json!({"janus":"timeout","session_id":1}));
         assert!(matches!(
             h.events()[..],
-            [SfuEvent::Failed(Failure::Lost(_))]
+            [JanusEvent::Failed(Failure::Lost(_))]
         ));
     }
 
@@ -790,7 +878,7 @@ mod tests {
         h.s.handle_timeout(h.now + KEEPALIVE + REQUEST_TIMEOUT + Duration::from_secs(1));
         assert!(matches!(
             h.events()[..],
-            [SfuEvent::Failed(Failure::Lost(_))]
+            [JanusEvent::Failed(Failure::Lost(_))]
         ));
         assert_eq!(h.s.poll_timeout(), None);
     }

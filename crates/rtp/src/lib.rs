@@ -1,6 +1,9 @@
 //! H.264 over RTP (RFC 6184, packetization mode 1) for protected access units, using the `webrtc`
 //! stack's own payloader and depacketizer (the framing in `conclave-e2ee` is built to survive
 //! them), plus frame assembly: packets of one timestamp, in sequence, up to the marker bit.
+//!
+//! Everything here reads bytes anyone on the path may have chosen: the assembler never holds more
+//! than [`MAX_FRAME_BYTES`] or [`MAX_FRAME_PACKETS`] of one frame, whatever a sender does.
 
 use bytes::Bytes;
 use rtc_rtp::codec::h264::{H264Packet, H264Payloader};
@@ -8,6 +11,11 @@ use rtc_rtp::packetizer::{Depacketizer, Payloader};
 
 /// Largest RTP payload we produce: 1200-byte packets minus RTP header, extensions and SRTP tag.
 pub const MAX_PAYLOAD: usize = 1100;
+/// Most bytes of one frame the assembler holds (a 1080p keyframe is a few hundred kilobytes); a
+/// frame that grows past it is lost, not buffered on.
+pub const MAX_FRAME_BYTES: usize = 4 << 20;
+/// Most packets of one frame the assembler holds.
+pub const MAX_FRAME_PACKETS: usize = 8192;
 
 /// Splits access units into RTP payloads.
 #[derive(Debug, Default)]
@@ -46,6 +54,8 @@ pub struct FrameAssembler {
     timestamp: Option<u32>,
     next_seq: Option<u16>,
     payloads: Vec<Bytes>,
+    /// Bytes in `payloads`.
+    held: usize,
     broken: bool,
 }
 
@@ -81,6 +91,7 @@ impl FrameAssembler {
             lost = self.timestamp.is_some() && !self.payloads.is_empty();
             self.timestamp = Some(timestamp);
             self.payloads.clear();
+            self.held = 0;
             // A frame must start with the start of a NAL unit. The first packet we ever see may
             // be anywhere in a frame whose beginning we missed; only a keyframe's first packet
             // proves that nothing came before it.
@@ -96,6 +107,13 @@ impl FrameAssembler {
             self.broken = true;
         }
         self.next_seq = Some(seq.wrapping_add(1));
+        if self.held + payload.len() > MAX_FRAME_BYTES || self.payloads.len() >= MAX_FRAME_PACKETS {
+            // Too big to be a frame of ours: it is lost, and what it held is let go.
+            self.broken = true;
+            self.payloads.clear();
+            self.held = 0;
+        }
+        self.held += payload.len();
         self.payloads.push(payload);
         if !marker {
             return if lost {
@@ -105,8 +123,12 @@ impl FrameAssembler {
             };
         }
         let payloads = std::mem::take(&mut self.payloads);
+        self.held = 0;
         self.timestamp = None;
         if self.broken || lost {
+            return Assembled::Lost;
+        }
+        if !well_formed(&payloads) {
             return Assembled::Lost;
         }
         let mut depacketizer = H264Packet::default();
@@ -117,10 +139,64 @@ impl FrameAssembler {
                 Err(_) => return Assembled::Lost,
             }
         }
+        // Packets that carried nothing (an empty aggregate, a fragment without data): no frame.
+        if access_unit.is_empty() {
+            return Assembled::Lost;
+        }
         Assembled::Frame {
             access_unit,
             timestamp,
         }
+    }
+}
+
+/// Whether a frame's payloads can be depacketized whole: every aggregate (STAP-A) holds whole
+/// NAL units (`rtc-rtp` 0.21.1 indexes past the end of one whose last length is cut short: a
+/// panic any sender could cause), and every fragmented NAL unit (FU-A) has its start, its middle
+/// and its end, in order (the depacketizer would otherwise drop an unfinished one silently and
+/// hand out a truncated frame).
+fn well_formed(payloads: &[Bytes]) -> bool {
+    let mut open = false;
+    for p in payloads {
+        match p.first().map(|b| b & 0x1f) {
+            Some(NAL_STAP_A) if open || !stap_a_whole(p) => return false,
+            Some(NAL_FU_A) => {
+                let Some(&fu) = p.get(1) else {
+                    return false;
+                };
+                let (start, end) = (fu & 0x80 != 0, fu & 0x40 != 0);
+                if start == open {
+                    return false;
+                }
+                open = !end;
+            }
+            _ if open => return false,
+            _ => {}
+        }
+    }
+    !open
+}
+
+/// Whether an aggregation packet is a sequence of (16-bit length, NAL unit) to its very end.
+fn stap_a_whole(payload: &[u8]) -> bool {
+    let mut rest = &payload[1..];
+    while !rest.is_empty() {
+        let [hi, lo, tail @ ..] = rest else {
+            return false;
+        };
+        let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+        if tail.len() < len {
+            return false;
+        }
+        rest = &tail[len..];
+    }
+    true
+}
+
+impl FrameAssembler {
+    /// Bytes held for the frame in progress (never more than [`MAX_FRAME_BYTES`]).
+    pub fn held(&self) -> usize {
+        self.held
     }
 }
 
@@ -184,6 +260,58 @@ mod tests {
             matches!(out.last(), Some(Assembled::Frame { .. })),
             "{out:?}"
         );
+    }
+
+    #[test]
+    fn a_frame_without_end_is_not_buffered_without_bound() {
+        let mut a = FrameAssembler::default();
+        let payload = Bytes::from([0x7c, 0x85, 1, 2, 3].repeat(200));
+        let mut seq = 0u16;
+        for _ in 0..20_000 {
+            seq = seq.wrapping_add(1);
+            assert_eq!(a.push(seq, 5, false, payload.clone()), Assembled::Pending);
+            assert!(a.held() <= MAX_FRAME_BYTES, "{}", a.held());
+        }
+        assert_eq!(
+            a.push(seq.wrapping_add(1), 5, true, payload),
+            Assembled::Lost
+        );
+        assert_eq!(a.held(), 0);
+    }
+
+    #[test]
+    fn unfinished_fragments_and_packets_that_carry_nothing_are_no_frame() {
+        // Found by the rtp_assembler fuzz target: the start of a fragmented NAL unit whose end
+        // never came, marked as a frame's end, came out as an empty frame.
+        let mut a = FrameAssembler::default();
+        assert_eq!(a.push(65535, 255, true, Bytes::new()), Assembled::Lost);
+        let mut fragment = vec![92, 128, 0, 20];
+        fragment.extend([129; 80]);
+        assert_eq!(
+            a.push(0, 255, true, Bytes::from(fragment.clone())),
+            Assembled::Lost
+        );
+        // Nor a frame whose last NAL unit is cut short after a whole one (it was handed out
+        // truncated before).
+        let mut p = VideoPacketizer::default();
+        let whole = p.packetize(&[0, 0, 0, 1, 0x41, 7, 7, 7]);
+        assert_eq!(whole.len(), 1);
+        assert_eq!(a.push(1, 7, false, whole[0].clone()), Assembled::Pending);
+        assert_eq!(a.push(2, 7, true, Bytes::from(fragment)), Assembled::Lost);
+        // An aggregate whose last length is cut short (rtc-rtp would index past its end).
+        assert_eq!(
+            a.push(3, 10, true, Bytes::from_static(&[0x58, 0, 0, 7])),
+            Assembled::Lost
+        );
+        // A fragment's end without its start, and a whole frame after all that.
+        assert_eq!(
+            a.push(3, 8, true, Bytes::from_static(&[0x7c, 0x45, 9])),
+            Assembled::Lost
+        );
+        assert!(matches!(
+            a.push(4, 9, true, whole[0].clone()),
+            Assembled::Frame { .. }
+        ));
     }
 
     #[test]

@@ -1,0 +1,198 @@
+//! The meeting's events as the page receives them (the Tauri event `meeting`): a translation,
+//! nothing decided here. The page keeps the roster, the connection, the active speaker and the
+//! group code from these and renders them; notices are read out as they come.
+
+use conclave::client::Event;
+use conclave_room::meeting::{Connection, EndKind, Notice, Participant, Presence, Verification};
+use serde::Serialize;
+
+/// One participant as the page shows them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantDto {
+    /// Who (`p3`): the row's key.
+    pub id: String,
+    /// The frame feed of their camera's tile.
+    pub feed: u64,
+    /// Display name, once their encrypted hello arrived.
+    pub name: Option<String>,
+    /// `true` verified, `false` failed, `null` verifying.
+    pub verified: Option<bool>,
+    /// The safety number we share with them.
+    pub safety_number: Option<String>,
+    /// Why verification failed (a key of the page's strings).
+    pub verification_failure: Option<&'static str>,
+    /// Their microphone, as they say (`null`: not known yet).
+    pub audio: Option<bool>,
+    /// Their camera, as they say.
+    pub video: Option<bool>,
+    /// "present", "away" (reconnecting) or "left".
+    pub presence: &'static str,
+}
+
+impl From<&Participant> for ParticipantDto {
+    fn from(p: &Participant) -> Self {
+        let (verified, safety_number, verification_failure) = match &p.verification {
+            Verification::Pending => (None, None, None),
+            Verification::Verified { safety_number } => {
+                (Some(true), Some(safety_number.clone()), None)
+            }
+            Verification::Failed { reason } => (Some(false), None, Some(*reason)),
+        };
+        ParticipantDto {
+            id: p.id.to_string(),
+            feed: p.id.0,
+            name: p.name.clone(),
+            verified,
+            safety_number,
+            verification_failure,
+            audio: p.audio,
+            video: p.video,
+            presence: match p.presence {
+                Presence::Present => "present",
+                Presence::Away { .. } => "away",
+                Presence::Left => "left",
+            },
+        }
+    }
+}
+
+/// A meeting event for the page.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum PageEvent {
+    /// Where the meeting stands: connecting, connected, reconnecting, unreachable, left, failed.
+    Connection {
+        /// The state.
+        state: Connection,
+    },
+    /// A participant appeared or changed (one whose presence is "left" is gone).
+    Participant {
+        /// Them.
+        participant: ParticipantDto,
+    },
+    /// The row `from` is `into` coming back: it goes, without a notice.
+    Merged {
+        /// The row that goes.
+        from: String,
+        /// Who it was.
+        into: String,
+    },
+    /// Someone was there when we came (by name).
+    Present {
+        /// Their name.
+        name: String,
+    },
+    /// Someone came (by name).
+    Joined {
+        /// Their name.
+        name: String,
+    },
+    /// Someone left.
+    Left {
+        /// Their name.
+        name: String,
+    },
+    /// The participant on stage.
+    Speaker {
+        /// Who (`null`: nobody).
+        id: Option<String>,
+    },
+    /// The group code.
+    GroupCode {
+        /// 20 digits.
+        digits: String,
+        /// Seven emoji.
+        emoji: String,
+        /// The emoji's names, in English and German.
+        words_en: Vec<&'static str>,
+        /// The emoji's names in German.
+        words_de: Vec<&'static str>,
+    },
+    /// Our own switches and what we send.
+    Local {
+        /// Microphone switch.
+        audio_on: bool,
+        /// Camera switch.
+        video_on: bool,
+        /// Audio actually going out.
+        sending_audio: bool,
+        /// Video actually going out.
+        sending_video: bool,
+    },
+    /// The meeting ended early.
+    Ended {
+        /// Why: sfu_refused, connection_lost, no_relay.
+        kind: &'static str,
+    },
+}
+
+impl PageEvent {
+    /// The page's form of a meeting event (`None`: nothing the page shows).
+    pub fn of(event: &Event) -> Option<PageEvent> {
+        Some(match event {
+            Event::Connection(state) => PageEvent::Connection { state: *state },
+            Event::Participant(p) => PageEvent::Participant {
+                participant: ParticipantDto::from(p.as_ref()),
+            },
+            Event::Merged { from, into } => PageEvent::Merged {
+                from: from.to_string(),
+                into: into.to_string(),
+            },
+            Event::Notice(Notice::Present(name)) => PageEvent::Present { name: name.clone() },
+            Event::Notice(Notice::Joined(name)) => PageEvent::Joined { name: name.clone() },
+            Event::Notice(Notice::Left(name)) => PageEvent::Left { name: name.clone() },
+            Event::ActiveSpeaker(id) => PageEvent::Speaker {
+                id: id.map(|id| id.to_string()),
+            },
+            Event::GroupCode(code) => PageEvent::GroupCode {
+                digits: code.digits.clone(),
+                emoji: code.emoji_string(),
+                words_en: code.emoji_names("en"),
+                words_de: code.emoji_names("de"),
+            },
+            Event::Local(l) => PageEvent::Local {
+                audio_on: l.audio_on,
+                video_on: l.video_on,
+                sending_audio: l.sending_audio,
+                sending_video: l.sending_video,
+            },
+            Event::Ended(e) => PageEvent::Ended {
+                kind: match e.kind {
+                    EndKind::SfuRefused => "sfu_refused",
+                    EndKind::ConnectionLost => "connection_lost",
+                    EndKind::NoRelay => "no_relay",
+                },
+            },
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_reach_the_page_in_its_shape() {
+        let json = |e: &Event| serde_json::to_value(PageEvent::of(e).unwrap()).unwrap();
+        assert_eq!(
+            json(&Event::Connection(Connection::Unreachable)),
+            serde_json::json!({"type": "connection", "state": "unreachable"})
+        );
+        assert_eq!(
+            json(&Event::Notice(Notice::Joined("Jürgen".into()))),
+            serde_json::json!({"type": "joined", "name": "Jürgen"})
+        );
+        assert_eq!(
+            json(&Event::ActiveSpeaker(Some(
+                conclave_room::meeting::ParticipantId(3)
+            ))),
+            serde_json::json!({"type": "speaker", "id": "p3"})
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! SFU adapters: one task per connection to an SFU, which takes the meeting's neutral
+//! [`SfuRequest`]s and gives back neutral [`SfuEvent`]s, plus the media objects the driver needs
+//! (where to write our tracks, what to read theirs from). Everything particular to one SFU —
+//! its signalling, how many PeerConnections it wants, how it relays data, its handles — stays
+//! in that SFU's module. The link's dialect chooses the adapter.
+
+mod janus;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use conclave_room::JoinLink;
+use conclave_room::link::Dialect;
+use conclave_room::sfu::{LocalTrackId, SfuEvent, SfuFailure, SfuRequest, TrackHandle};
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::TrackRemote;
+
+use super::IceServer;
+
+/// What an adapter tells the driver.
+pub enum AdapterEvent {
+    /// For the meeting.
+    Sfu(SfuEvent),
+    /// The media of `track` arrives here.
+    RemoteTrack {
+        /// The track's handle (as in [`SfuEvent::TrackAppeared`]).
+        track: TrackHandle,
+        /// Where its RTP comes from (and its keyframe requests go).
+        remote: Arc<dyn TrackRemote>,
+    },
+    /// Our track `id` is written here.
+    LocalTrack {
+        /// Which of ours.
+        id: LocalTrackId,
+        /// Where its RTP goes.
+        sink: Arc<TrackLocalStaticRTP>,
+        /// Its SSRC.
+        ssrc: u32,
+    },
+    /// The SFU asked for a keyframe of our track `id`.
+    KeyframeAsked(LocalTrackId),
+    /// The SFU sent a signalling message we refused (counted; the connection goes on).
+    Malformed,
+}
+
+/// How to reach the SFU and the media paths.
+#[derive(Clone, Debug)]
+pub struct AdapterConfig {
+    /// The meeting link (SFU address, room, PIN).
+    pub link: JoinLink,
+    /// What we call ourselves at the SFU: a random pseudonym, never a name.
+    pub pseudonym: String,
+    /// Local address for media sockets (all interfaces if `None`).
+    pub ice_ip: Option<IpAddr>,
+    /// STUN/TURN servers.
+    pub ice_servers: Vec<IceServer>,
+    /// Media only through a TURN relay.
+    pub relay_only: bool,
+    /// Have the SFU record a room we create into this folder (tests).
+    pub record_dir: Option<String>,
+}
+
+/// A running adapter: requests in, events out. Dropping it tears the connection down at once;
+/// [`Adapter::close`] leaves politely first.
+pub struct Adapter {
+    requests: mpsc::UnboundedSender<SfuRequest>,
+    events: mpsc::UnboundedReceiver<AdapterEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Adapter {
+    /// Connects to the SFU the link names, in its dialect.
+    pub fn connect(config: AdapterConfig) -> Adapter {
+        let (requests, requests_rx) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let task = match config.link.sfu.dialect {
+            Dialect::Janus => tokio::spawn(janus::run(config, requests_rx, events_tx)),
+            _ => tokio::spawn(async move {
+                let refused =
+                    SfuFailure::Refused("this build cannot talk to that kind of SFU".into());
+                let _ = events_tx.send(AdapterEvent::Sfu(SfuEvent::Failed(refused)));
+            }),
+        };
+        Adapter {
+            requests,
+            events,
+            task,
+        }
+    }
+
+    /// Hands the adapter a request.
+    pub fn request(&self, request: SfuRequest) {
+        let _ = self.requests.send(request);
+    }
+
+    /// The next event. An adapter whose task ended without saying why reports the connection
+    /// lost (never hangs). Cancel-safe.
+    pub async fn next(&mut self) -> AdapterEvent {
+        match self.events.recv().await {
+            Some(event) => event,
+            None => AdapterEvent::Sfu(SfuEvent::Failed(SfuFailure::Lost(
+                "the connection to the SFU ended".into(),
+            ))),
+        }
+    }
+
+    /// Leaves the room and closes the connections, waiting a moment for that to happen.
+    pub async fn close(mut self) {
+        let _ = self.requests.send(SfuRequest::Disconnect);
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
+    }
+}
+
+impl Drop for Adapter {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
