@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use conclave_media::synthetic::Signal;
-
 use crate::selftest::{CameraChoice, MicChoice, SpeakerChoice};
 
 /// `5s`, `500ms`, `2m`, or plain seconds.
@@ -55,40 +53,20 @@ pub fn bitrate(s: &str) -> Result<u32, String> {
     Ok(bps as u32)
 }
 
-/// `synthetic`, `none`, or a camera index.
+/// `synthetic`, `none`, or a camera index ([`CameraChoice::parse`]).
 pub fn camera(s: &str) -> Result<CameraChoice, String> {
-    match s {
-        "synthetic" => Ok(CameraChoice::Synthetic),
-        "none" => Ok(CameraChoice::None),
-        index => index
-            .parse()
-            .map(CameraChoice::Device)
-            .map_err(|_| format!("\"{s}\": use synthetic, none or a camera number")),
-    }
+    CameraChoice::parse(s)
 }
 
-/// `synthetic` (speech), `tone`, `chirps`, `none`, `default`, or a device name.
+/// `synthetic` or `tone`, `speech`, `chirps`, `none`, `default`, or a device name
+/// ([`MicChoice::parse`]).
 pub fn mic(s: &str) -> MicChoice {
-    match s {
-        "synthetic" | "speech" => MicChoice::Synthetic(Signal::Speech),
-        "tone" => MicChoice::Synthetic(Signal::Tone {
-            hz: 1000.0,
-            amplitude: 0.5,
-        }),
-        "chirps" => MicChoice::Synthetic(Signal::Chirps),
-        "none" => MicChoice::None,
-        "default" => MicChoice::Device(None),
-        name => MicChoice::Device(Some(name.to_owned())),
-    }
+    MicChoice::parse(s)
 }
 
-/// `null`, `default`, or a device name.
+/// `null`, `default`, or a device name ([`SpeakerChoice::parse`]).
 pub fn speaker(s: &str) -> SpeakerChoice {
-    match s {
-        "null" | "none" => SpeakerChoice::Null,
-        "default" => SpeakerChoice::Device(None),
-        name => SpeakerChoice::Device(Some(name.to_owned())),
-    }
+    SpeakerChoice::parse(s)
 }
 
 #[cfg(test)]
@@ -116,6 +94,8 @@ mod tests {
         assert_eq!(camera("2"), Ok(CameraChoice::Device(2)));
         assert!(camera("front").is_err());
         assert_eq!(mic("USB Mic"), MicChoice::Device(Some("USB Mic".into())));
+        assert_eq!(mic("synthetic"), mic("tone"));
+        assert_eq!(mic(""), MicChoice::Device(None));
         assert_eq!(speaker("null"), SpeakerChoice::Null);
     }
 }

@@ -72,7 +72,7 @@ struct JoinArgs {
     /// Camera: synthetic, none, or a camera number.
     #[arg(long, default_value = "0", value_parser = conclave::cli_args::camera)]
     camera: conclave::selftest::CameraChoice,
-    /// Microphone: synthetic (speech), tone, chirps, none, default, or a device name.
+    /// Microphone: synthetic or tone (a test tone), speech, chirps, none, default, or a device name.
     #[arg(long, default_value = "default", value_parser = |s: &str| Ok::<_, String>(conclave::cli_args::mic(s)))]
     mic: conclave::selftest::MicChoice,
     /// Speaker for the others' voices: none, default, or a device name.
@@ -149,7 +149,7 @@ struct SelftestArgs {
     /// Camera: synthetic, none, or a camera number [default: 0, or synthetic with --synthetic].
     #[arg(long, value_parser = conclave::cli_args::camera)]
     camera: Option<conclave::selftest::CameraChoice>,
-    /// Microphone: synthetic (speech), tone, chirps, none, default, or a device name
+    /// Microphone: synthetic or tone (a test tone), speech, chirps, none, default, or a device name
     /// [default: default, or synthetic with --synthetic].
     #[arg(long, value_parser = |s: &str| Ok::<_, String>(conclave::cli_args::mic(s)))]
     mic: Option<conclave::selftest::MicChoice>,

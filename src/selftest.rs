@@ -34,6 +34,19 @@ pub enum CameraChoice {
 }
 
 impl CameraChoice {
+    /// `none`, `synthetic` (the test pattern) or a camera's number — as the CLI and the app's
+    /// pickers name them. Anything else is refused, never taken for the first camera.
+    pub fn parse(s: &str) -> Result<CameraChoice, String> {
+        match s {
+            "synthetic" => Ok(CameraChoice::Synthetic),
+            "none" => Ok(CameraChoice::None),
+            index => index
+                .parse()
+                .map(CameraChoice::Device)
+                .map_err(|_| format!("\"{s}\": use synthetic, none or a camera number")),
+        }
+    }
+
     /// Opens this camera at `format`: `Ok(None)` for none, or why it cannot be opened.
     pub fn open(&self, format: VideoFormat) -> CameraSlot {
         let camera: Box<dyn VideoSource> = match self {
@@ -62,7 +75,26 @@ pub enum MicChoice {
     None,
 }
 
+/// The test tone: 1 kHz, half of full scale.
+pub const TEST_TONE: Signal = Signal::Tone {
+    hz: 1000.0,
+    amplitude: 0.5,
+};
+
 impl MicChoice {
+    /// `none`, `synthetic` or `tone` (the test tone), `speech`, `chirps`, `default` or nothing
+    /// (the system default), or a device's name — as the CLI and the app's pickers name them.
+    pub fn parse(s: &str) -> MicChoice {
+        match s {
+            "synthetic" | "tone" => MicChoice::Synthetic(TEST_TONE),
+            "speech" => MicChoice::Synthetic(Signal::Speech),
+            "chirps" => MicChoice::Synthetic(Signal::Chirps),
+            "none" => MicChoice::None,
+            "default" | "" => MicChoice::Device(None),
+            name => MicChoice::Device(Some(name.to_owned())),
+        }
+    }
+
     /// Opens this microphone: `Ok(None)` for none, or why it cannot be opened.
     pub fn open(&self) -> Result<Option<Box<dyn AudioSource>>, DeviceProblem> {
         let mic: Box<dyn AudioSource> = match self {
@@ -84,6 +116,18 @@ pub enum SpeakerChoice {
     Null,
     /// The system default, or a device by name.
     Device(Option<String>),
+}
+
+impl SpeakerChoice {
+    /// `none` or `null` (nowhere), `default` or nothing (the system default), or a device's
+    /// name — as the CLI and the app's pickers name them.
+    pub fn parse(s: &str) -> SpeakerChoice {
+        match s {
+            "null" | "none" => SpeakerChoice::Null,
+            "default" | "" => SpeakerChoice::Device(None),
+            name => SpeakerChoice::Device(Some(name.to_owned())),
+        }
+    }
 }
 
 /// What to test and how.

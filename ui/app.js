@@ -59,17 +59,37 @@ function show(which) {
   $("connection").hidden = which !== "meeting";
 }
 
+// Participants whose safety number is shown (asked for by clicking "verified").
+const showingSafety = new Set();
+
 function participantItem(p) {
   const li = document.createElement("li");
   li.dataset.id = p.id;
   const name = document.createElement("span");
   name.className = "name";
   name.textContent = p.name || "…";
-  const verification = document.createElement("span");
+  // Verified: a button that shows the safety number the two of you can compare.
+  const verification = document.createElement(p.safetyNumber ? "button" : "span");
   verification.className = "verification";
   verification.dataset.verified = String(p.verified);
   verification.textContent =
     p.verified === true ? tr("verified") : p.verified === false ? tr("unverified") : tr("verifying");
+  let safety = null;
+  if (p.safetyNumber) {
+    const showing = showingSafety.has(p.id);
+    verification.type = "button";
+    verification.title = tr("showSafetyNumber");
+    verification.setAttribute("aria-expanded", String(showing));
+    verification.addEventListener("click", () => {
+      if (!showingSafety.delete(p.id)) showingSafety.add(p.id);
+      renderMeeting();
+    });
+    if (showing) {
+      safety = document.createElement("span");
+      safety.className = "safety-number";
+      safety.textContent = tr("safetyNumber", p.safetyNumber);
+    }
+  }
   li.append(name, " · ");
   // Their microphone's state comes with their (encrypted) hello: unknown until one arrives.
   if (typeof p.audio === "boolean") {
@@ -80,6 +100,7 @@ function participantItem(p) {
     li.append(mic, " · ");
   }
   li.append(verification);
+  if (safety) li.append(" · ", safety);
   if (p.presence === "away") {
     const away = document.createElement("span");
     away.className = "away";
@@ -140,6 +161,7 @@ function onMeetingEvent(e) {
 }
 
 function resetMeeting() {
+  showingSafety.clear();
   meeting.connection = "connecting";
   meeting.roster.clear();
   meeting.speaker = null;
@@ -329,7 +351,13 @@ function renderPreviewProblems() {
 
 async function startPreview() {
   if (!tauri || screen !== "prejoin") return;
-  previewProblems = await invoke("preview_start", { devices: devices() });
+  try {
+    previewProblems = await invoke("preview_start", { devices: devices() });
+  } catch (e) {
+    lastError = { code: e.code || "internal" };
+    $("error").textContent = tr(lastError.code);
+    return;
+  }
   // Joined meanwhile: the tile is the meeting's self-view now, not the preview's.
   if (screen !== "prejoin") return;
   // A camera that could not be opened shows nothing (not the last picture of the one before).
@@ -381,7 +409,11 @@ async function applyDevices() {
   for (const [kind, value] of Object.entries(changed)) {
     if ($(kind).querySelector(`option[value="${CSS.escape(value)}"]`)) $(kind).value = value;
   }
-  await invoke("set_devices", { devices: changed });
+  try {
+    await invoke("set_devices", { devices: changed });
+  } catch (e) {
+    $("notice").textContent = tr(e.code || "internal");
+  }
   await refreshState();
 }
 

@@ -25,6 +25,9 @@ pub enum AppError {
     /// The operating system gave no randomness for our identity key.
     #[error("no randomness for an identity key: {0}")]
     NoRandomness(String),
+    /// A device choice the pickers never offer.
+    #[error("not a device: {0}")]
+    BadDevice(String),
 }
 
 impl AppError {
@@ -35,6 +38,7 @@ impl AppError {
             AppError::AlreadyInMeeting => "alreadyInMeeting",
             AppError::NoName => "noName",
             AppError::NoRandomness(_) => "internal",
+            AppError::BadDevice(_) => "badDevice",
         }
     }
 }
@@ -57,10 +61,10 @@ pub struct DeviceChoice {
 
 impl DeviceChoice {
     /// The self-test ("test call") on these devices, for `seconds`.
-    pub fn self_test_options(&self, seconds: u64) -> conclave::selftest::Options {
+    pub fn self_test_options(&self, seconds: u64) -> Result<conclave::selftest::Options, AppError> {
         let mut options =
             conclave::selftest::Options::synthetic(std::time::Duration::from_secs(seconds));
-        options.camera = self.camera();
+        options.camera = self.camera()?;
         options.mic = self.microphone();
         options.speaker = self.speaker();
         options.video = conclave_media::VideoFormat {
@@ -69,36 +73,23 @@ impl DeviceChoice {
             fps: 30,
         };
         options.video_bitrate_bps = 600_000;
-        options
+        Ok(options)
     }
 
-    fn camera(&self) -> CameraChoice {
-        match self.camera.as_deref() {
-            Some("none") => CameraChoice::None,
-            Some("synthetic") => CameraChoice::Synthetic,
-            Some(index) => CameraChoice::Device(index.parse().unwrap_or(0)),
-            None => CameraChoice::Device(0),
-        }
+    /// The camera chosen (none chosen: the first); one the page cannot have offered is refused.
+    fn camera(&self) -> Result<CameraChoice, AppError> {
+        self.camera
+            .as_deref()
+            .map_or(Ok(CameraChoice::Device(0)), CameraChoice::parse)
+            .map_err(AppError::BadDevice)
     }
 
     fn speaker(&self) -> SpeakerChoice {
-        match self.speaker.as_deref() {
-            Some("none") => SpeakerChoice::Null,
-            Some("") | None => SpeakerChoice::Device(None),
-            Some(name) => SpeakerChoice::Device(Some(name.to_owned())),
-        }
+        SpeakerChoice::parse(self.speaker.as_deref().unwrap_or(""))
     }
 
     fn microphone(&self) -> MicChoice {
-        match self.microphone.as_deref() {
-            Some("none") => MicChoice::None,
-            Some("synthetic") => MicChoice::Synthetic(conclave_media::synthetic::Signal::Tone {
-                hz: 440.0,
-                amplitude: 0.2,
-            }),
-            Some("") | None => MicChoice::Device(None),
-            Some(name) => MicChoice::Device(Some(name.to_owned())),
-        }
+        MicChoice::parse(self.microphone.as_deref().unwrap_or(""))
     }
 }
 
@@ -196,7 +187,7 @@ impl Controller {
         // The meeting opens the devices itself.
         self.stop_preview();
         let mut options = JoinOptions::new(link, name.to_owned(), identity);
-        options.camera = devices.camera();
+        options.camera = devices.camera()?;
         options.mic = devices.microphone();
         options.speaker = devices.speaker();
         options.send_audio = !devices.start_muted;
@@ -251,17 +242,21 @@ impl Controller {
 
     /// Uses other devices in the running meeting: each of `devices`' camera, microphone and
     /// speaker that is set replaces the one in use. Returns whether a meeting was running.
-    pub fn set_devices(&self, devices: &DeviceChoice) -> bool {
+    pub fn set_devices(&self, devices: &DeviceChoice) -> Result<bool, AppError> {
+        let camera = match devices.camera {
+            Some(_) => Some(devices.camera()?),
+            None => None,
+        };
         let slot = self.lock();
         let Some(m) = slot.as_ref().filter(|m| !m.is_finished()) else {
-            return false;
+            return Ok(false);
         };
         m.set_devices(conclave::client::DeviceChange {
-            camera: devices.camera.is_some().then(|| devices.camera()),
+            camera,
             mic: devices.microphone.is_some().then(|| devices.microphone()),
             speaker: devices.speaker.is_some().then(|| devices.speaker()),
         });
-        true
+        Ok(true)
     }
 
     /// Flips the microphone (tray, shortcut).
@@ -317,19 +312,24 @@ impl Controller {
     }
 
     /// Starts (or restarts, with other devices) the pre-join preview; returns what failed.
-    pub fn start_preview(&self, devices: &DeviceChoice) -> Vec<conclave::client::DeviceProblem> {
+    pub fn start_preview(
+        &self,
+        devices: &DeviceChoice,
+    ) -> Result<Vec<conclave::client::DeviceProblem>, AppError> {
         self.stop_preview();
         if self.in_meeting() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        let preview =
-            conclave::client::Preview::start(&devices.self_test_options(0), self.video_out.clone());
+        let preview = conclave::client::Preview::start(
+            &devices.self_test_options(0)?,
+            self.video_out.clone(),
+        );
         let warnings = preview.warnings.clone();
         *self
             .preview
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(preview);
-        warnings
+        Ok(warnings)
     }
 
     /// Stops the preview, closing its devices.
@@ -410,17 +410,22 @@ mod tests {
             camera: Some(id.into()),
             ..DeviceChoice::default()
         };
-        assert!(!c.set_devices(&camera("synthetic")), "no meeting");
+        assert!(!c.set_devices(&camera("synthetic")).unwrap(), "no meeting");
         c.join(LINK, "Alice", &devices(), Network::default(), None, false)
             .unwrap();
         // A camera that is not there: the meeting says so.
-        assert!(c.set_devices(&camera("99")));
+        // A camera id the pickers never offer is refused (it opened the first camera once).
+        assert!(matches!(
+            c.set_devices(&camera("front")),
+            Err(AppError::BadDevice(_))
+        ));
+        assert!(c.set_devices(&camera("99")).unwrap());
         let problems = problems_when(&c, |p| !p.is_empty()).await;
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].device, conclave::client::Device::Camera);
         assert_eq!(problems[0].problem, conclave::client::Problem::NotFound);
         // Another choice replaces it, and what was said about it goes.
-        assert!(c.set_devices(&camera("none")));
+        assert!(c.set_devices(&camera("none")).unwrap());
         assert_eq!(problems_when(&c, <[_]>::is_empty).await, []);
         c.leave();
     }

@@ -211,7 +211,7 @@ async fn join(
 /// playback, with no server, for three seconds.
 #[tauri::command]
 async fn test_call(devices: DeviceChoice) -> Result<conclave::selftest::Report, ErrorDto> {
-    let options = devices.self_test_options(3);
+    let options = devices.self_test_options(3)?;
     tauri::async_runtime::spawn_blocking(move || conclave::selftest::run(&options))
         .await
         .map_err(|e| ErrorDto {
@@ -225,8 +225,8 @@ async fn test_call(devices: DeviceChoice) -> Result<conclave::selftest::Report, 
 async fn preview_start(
     controller: State<'_, Controller>,
     devices: DeviceChoice,
-) -> Result<Vec<conclave::client::DeviceProblem>, ()> {
-    Ok(controller.start_preview(&devices))
+) -> Result<Vec<conclave::client::DeviceProblem>, ErrorDto> {
+    Ok(controller.start_preview(&devices)?)
 }
 
 #[tauri::command]
@@ -301,8 +301,11 @@ fn set_video(app: AppHandle, controller: State<'_, Controller>, on: bool) -> Opt
 /// Replaces the meeting's camera, microphone or speaker (those `devices` names); false outside
 /// a meeting. What cannot be opened shows in the meeting's `device_problems`.
 #[tauri::command]
-async fn set_devices(controller: State<'_, Controller>, devices: DeviceChoice) -> Result<bool, ()> {
-    Ok(controller.set_devices(&devices))
+async fn set_devices(
+    controller: State<'_, Controller>,
+    devices: DeviceChoice,
+) -> Result<bool, ErrorDto> {
+    Ok(controller.set_devices(&devices)?)
 }
 
 /// What the meeting screen shows (polled by the page). The tray follows along, so that it

@@ -218,6 +218,19 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
            .find(l => l.querySelector('.name')?.textContent === 'Bob');\
          return li && li.querySelector('.verification').dataset.verified === 'true';",
     );
+    // On demand, the safety number Alice and Bob can compare (Bob's report has the same).
+    session.script(
+        "[...document.querySelectorAll('#participants li')]\
+           .find(l => l.querySelector('.name')?.textContent === 'Bob')\
+           .querySelector('button.verification').click();",
+        json!([]),
+    );
+    let safety = session.wait_for(
+        "Bob's safety number",
+        Duration::from_secs(5),
+        "const s = document.querySelector('#participants .safety-number')?.textContent;\
+         return s && s.startsWith('safety number ') && s.slice('safety number '.length);",
+    );
     session.wait_for(
         "Bob's video frames",
         Duration::from_secs(15),
@@ -402,6 +415,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     );
     let (stats, alice) = bob.report();
     assert_eq!(alice["verified"], true, "{alice}");
+    assert_eq!(alice["safety_number"], safety, "{alice}");
     assert_eq!(
         alice["sending_audio"], false,
         "Bob sees Alice muted: {alice}"

@@ -513,3 +513,48 @@ fn a_track_slot_given_to_someone_else_is_bound_to_them_without_a_gap() {
         .any(|a| matches!(a, MediaAction::Bind { participant, .. } if Some(participant) == fifth));
     assert!(rebound);
 }
+
+#[test]
+fn people_on_bad_networks_come_go_and_keep_talking() {
+    let mut sim = Sim::new(13);
+    let a = sim.join("a");
+    let b = sim.join("b");
+    // b on a mobile link: delay, jitter that reorders frames, and loss; a over a long way.
+    sim.sfu.set_network(
+        sim.people[b].client,
+        Network {
+            delay: Duration::from_millis(80),
+            jitter: Duration::from_millis(40),
+            loss: 0.05,
+        },
+    );
+    sim.sfu.set_network(
+        sim.people[a].client,
+        Network {
+            delay: Duration::from_millis(150),
+            ..Network::default()
+        },
+    );
+    assert!(sim.run_until(10 * S, |s| verified_by_all(s, &[a, b])
+        && connected(s, &[a, b])));
+    let c = sim.join("c");
+    assert!(sim.run_until(10 * S, |s| verified_by_all(s, &[a, b, c])));
+    assert_eq!(sim.flowing(&Sim::pairs(&[a, b, c]), 3 * S), []);
+    sim.leave(c);
+    let d = sim.join("d");
+    sim.sfu.set_network(
+        sim.people[d].client,
+        Network {
+            delay: Duration::from_millis(50),
+            jitter: Duration::from_millis(60),
+            loss: 0.1,
+        },
+    );
+    assert!(sim.run_until(10 * S, |s| verified_by_all(s, &[a, b, d])));
+    assert_eq!(sim.flowing(&Sim::pairs(&[a, b, d]), 3 * S), []);
+    assert!(sim.sfu.lost > 0, "the network did lose frames");
+    // Nobody reconnected for it: loss and delay are not a lost connection.
+    for i in [a, b, d] {
+        assert_eq!(sim.people[i].meeting.reconnects(), 0);
+    }
+}

@@ -752,6 +752,21 @@ impl Meeting {
                         step,
                         key,
                     });
+                    // What arrived before the key could not be decrypted: their video needs a
+                    // keyframe now rather than at the next loss or the next periodic one.
+                    let videos: Vec<TrackHandle> = self
+                        .tracks
+                        .iter()
+                        .filter(|(_, (owner, kind))| {
+                            *owner == participant && *kind == MediaKind::Video
+                        })
+                        .map(|(t, _)| t.clone())
+                        .collect();
+                    for track in videos {
+                        // Once per key, whatever was asked just before (under no key).
+                        self.keyframes.asked(&track, now);
+                        self.actions.push_back(MediaAction::RequestKeyframe(track));
+                    }
                 }
             }
             GroupEvent::PeerVerified {

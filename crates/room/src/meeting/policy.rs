@@ -122,6 +122,12 @@ impl Keyframes {
         }
     }
 
+    /// A keyframe of `track` was asked for now, for a reason of its own (a new key): the next
+    /// ordinary request waits the spacing from here.
+    pub fn asked(&mut self, track: &TrackHandle, now: Instant) {
+        self.asked.insert(track.clone(), now);
+    }
+
     /// `track` is gone or carries someone else now.
     pub fn forget(&mut self, track: &TrackHandle) {
         self.asked.remove(track);
