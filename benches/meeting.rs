@@ -2,7 +2,9 @@
 //! audio latency at 720p30, and CPU and memory of one publisher with 1, 4 and 8 subscribers, each
 //! a headless `conclave join` process. Prints Markdown tables for BENCHMARKS.md.
 //!
-//! `cargo bench --bench meeting` (needs root and janus, like the integration tests).
+//! `cargo bench --bench meeting` (needs root and janus, like the integration tests). With
+//! `CONCLAVE_BASELINE=/path/to/an/older/conclave`, every measurement is made with that build too,
+//! right after this one's, so that the two compare side by side in one run.
 
 #[path = "../tests/support/janus.rs"]
 #[allow(dead_code)]
@@ -31,14 +33,30 @@ struct Run {
     time: PathBuf,
 }
 
-fn participant(net: &JanusNet, link: &str, name: &str, args: &[&str], seconds: u32) -> Run {
+/// The builds measured: this one, and the baseline if one is given.
+fn builds() -> Vec<(&'static str, String)> {
+    let mut builds = vec![("this", CONCLAVE.to_owned())];
+    if let Ok(baseline) = std::env::var("CONCLAVE_BASELINE") {
+        builds.push(("baseline", baseline));
+    }
+    builds
+}
+
+fn participant(
+    net: &JanusNet,
+    bin: &str,
+    link: &str,
+    name: &str,
+    args: &[&str],
+    seconds: u32,
+) -> Run {
     let stats = net.dir.join(format!("{name}.json"));
     let time = net.dir.join(format!("{name}.time"));
     let child = net
         .command("/usr/bin/time")
         .arg("-o")
         .arg(&time)
-        .args(["-f", "%e %U %S %M", CONCLAVE, "join", link, "--name", name])
+        .args(["-f", "%e %U %S %M", bin, "join", link, "--name", name])
         .args([
             "--ice-address",
             "127.0.0.2",
@@ -75,7 +93,7 @@ fn usage(path: &Path) -> (f64, f64) {
     ((f[1] + f[2]) / f[0], f[3] / 1024.0)
 }
 
-fn latency() {
+fn latency(build: &str, bin: &str) {
     let net = JanusNet::start();
     let link = link("bench-latency");
     let args = [
@@ -89,18 +107,14 @@ fn latency() {
         "1500k",
         "--measure-audio-latency",
     ];
-    let a = participant(&net, &link, "a", &args, 30);
-    let b = participant(&net, &link, "b", &args, 30);
-    println!(
-        "| receiver | video p50 | video p95 | frames decoded | audio p50 | audio p95 | chirps |"
-    );
-    println!("|---|---|---|---|---|---|---|");
+    let a = participant(&net, bin, &link, "a", &args, 30);
+    let b = participant(&net, bin, &link, "b", &args, 30);
     for (name, run) in [("a", a), ("b", b)] {
         let (stats, _, _) = finish(run);
         let p = &stats["participants"][0];
         let (v, au) = (&p["video"], &p["audio"]);
         println!(
-            "| {name} | {:.1} ms | {:.1} ms | {} | {:.1} ms | {:.1} ms | {} |",
+            "| {build} | {name} | {:.1} ms | {:.1} ms | {} | {:.1} ms | {:.1} ms | {} |",
             v["latency_ms"]["p50"].as_f64().unwrap(),
             v["latency_ms"]["p95"].as_f64().unwrap(),
             v["frames_decoded"],
@@ -111,11 +125,12 @@ fn latency() {
     }
 }
 
-fn fan_out(n: usize) {
+fn fan_out(build: &str, bin: &str, n: usize) {
     let net = JanusNet::start();
     let link = link(&format!("bench-fanout-{n}"));
     let publisher = participant(
         &net,
+        bin,
         &link,
         "publisher",
         &[
@@ -133,6 +148,7 @@ fn fan_out(n: usize) {
         .map(|i| {
             participant(
                 &net,
+                bin,
                 &link,
                 &format!("sub{i}"),
                 &["--camera", "none", "--mic", "none"],
@@ -159,7 +175,7 @@ fn fan_out(n: usize) {
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     println!(
-        "| {n} | {:.0} % | {:.0} MB | {:.0} % | {:.0} MB | {} |",
+        "| {build} | {n} | {:.0} % | {:.0} MB | {:.0} % | {:.0} MB | {} |",
         pub_cpu * 100.0,
         pub_rss,
         mean(&cpu) * 100.0,
@@ -174,16 +190,24 @@ fn main() {
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     if wanted("latency") {
         println!("\nLatency, 2 participants, 720p30 at 1.5 Mbit/s, 30 s:\n");
-        latency();
+        println!(
+            "| build | receiver | video p50 | video p95 | frames decoded | audio p50 | audio p95 | chirps |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for (build, bin) in builds() {
+            latency(build, &bin);
+        }
     }
     if wanted("fanout") {
         println!("\nOne publisher (360p30) and N subscribers, 20 s:\n");
         println!(
-            "| N | publisher CPU | publisher RSS | subscriber CPU (mean) | subscriber RSS (mean) | fewest frames decoded |"
+            "| build | N | publisher CPU | publisher RSS | subscriber CPU (mean) | subscriber RSS (mean) | fewest frames decoded |"
         );
-        println!("|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|");
         for n in [1, 4, 8] {
-            fan_out(n);
+            for (build, bin) in builds() {
+                fan_out(build, &bin, n);
+            }
         }
     }
 }

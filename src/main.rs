@@ -56,15 +56,19 @@ enum LinkAction {
     },
     /// Check a link and say what is wrong with it, if anything.
     Check {
-        /// The link (quote it: it contains & and #).
-        link: String,
+        /// The link: `-` reads it from standard input, `@FILE` from a file; left out, it comes
+        /// from CONCLAVE_LINK. (Given here literally, it is visible to other users of this
+        /// computer in the process list, secret and all.)
+        link: Option<String>,
     },
 }
 
 #[derive(clap::Args)]
 struct JoinArgs {
-    /// The join link (quote it: it contains & and #).
-    link: String,
+    /// The join link: `-` reads it from standard input, `@FILE` from a file; left out, it comes
+    /// from CONCLAVE_LINK. (Given here literally, it is visible to other users of this computer
+    /// in the process list and in shell history, secret and all.)
+    link: Option<String>,
     /// Your name. The others receive it end-to-end encrypted; the SFU only sees a random
     /// pseudonym.
     #[arg(long)]
@@ -108,6 +112,10 @@ struct JoinArgs {
     /// never yours.
     #[arg(long)]
     relay_only: bool,
+    /// Trust this certificate authority (a PEM file) for the SFU's wss:// besides the system's
+    /// (which SSL_CERT_FILE and SSL_CERT_DIR can name).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<std::path::PathBuf>,
     /// Send a keyframe at least this often (receivers also ask for one when they need it).
     #[arg(long, default_value = "2s", value_parser = conclave::cli_args::duration)]
     keyframe_interval: std::time::Duration,
@@ -279,7 +287,7 @@ fn link(action: LinkAction) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        LinkAction::Check { link } => match JoinLink::parse(&link) {
+        LinkAction::Check { link } => match JoinLink::parse(&read_link(link.as_deref())?) {
             Ok(l) => {
                 println!(
                     "valid link: {:?} SFU at {}, room {}",
@@ -293,6 +301,37 @@ fn link(action: LinkAction) -> anyhow::Result<ExitCode> {
             }
         },
     }
+}
+
+/// The join link from where `arg` says: standard input (`-`), a file (`@FILE`), the environment
+/// (`CONCLAVE_LINK`, when left out) or the argument itself (with a warning: other users can read
+/// a command line).
+fn read_link(arg: Option<&str>) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let text = match arg {
+        None => std::env::var("CONCLAVE_LINK").map_err(|_| {
+            anyhow::anyhow!(
+                "no link: give one (- reads it from standard input, @FILE from a file) or set \
+                 CONCLAVE_LINK"
+            )
+        })?,
+        Some("-") => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the link from standard input")?;
+            line
+        }
+        Some(path) if path.starts_with('@') => std::fs::read_to_string(&path[1..])
+            .with_context(|| format!("cannot read the link from {}", &path[1..]))?,
+        Some(link) => {
+            eprintln!(
+                "conclave: a link on the command line is visible to other users of this computer; \
+                 pass - to read it from standard input, or set CONCLAVE_LINK"
+            );
+            link.to_owned()
+        }
+    };
+    Ok(zeroize::Zeroizing::new(text.trim().to_owned()))
 }
 
 /// The servers given on the command line, TURN ones with the user name and the password from
@@ -315,7 +354,21 @@ fn ice_servers(urls: &[String], username: &str) -> Vec<conclave::client::IceServ
 }
 
 fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
-    let link = conclave_room::JoinLink::parse(&args.link).context("the join link is unusable")?;
+    let link = conclave_room::JoinLink::parse(&read_link(args.link.as_deref())?)
+        .context("the join link is unusable")?;
+    let extra_ca = match &args.ca_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("cannot read the CA file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    if conclave::client::tls::insecure_remote(&link.sfu.url) {
+        eprintln!(
+            "conclave: this link talks to its server unencrypted (ws://): the room PIN and \
+             connection details cross the network in clear (media stays end-to-end encrypted)"
+        );
+    }
     let options = conclave::client::JoinOptions {
         link,
         name: args.name,
@@ -340,6 +393,7 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         second_video_after: args.second_video_after,
         drop_after: args.drop_connection_after,
         pseudonym: args.pseudonym,
+        extra_ca,
         video_out: None,
         encoded_out: None,
         self_view: None,

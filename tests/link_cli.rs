@@ -81,3 +81,67 @@ fn bad_input_gets_a_clear_message_and_a_failing_exit_code() {
         "valid link: Janus SFU at ws://h:1/, room r"
     );
 }
+
+#[test]
+fn the_link_can_come_from_standard_input_a_file_or_the_environment_never_only_the_command_line() {
+    use std::io::Write;
+    let made = conclave(&[
+        "link",
+        "new",
+        "--sfu",
+        "ws://127.0.0.1:8188",
+        "--room",
+        "quiet",
+    ]);
+    let link = stdout(&made).trim().to_owned();
+    let check = |arg: Option<&str>, env: Option<&str>, input: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_conclave"));
+        c.args(["link", "check"]).args(arg);
+        c.env_remove("CONCLAVE_LINK");
+        if let Some(v) = env {
+            c.env("CONCLAVE_LINK", v);
+        }
+        let mut child = c
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let file = std::env::temp_dir().join(format!("conclave-link-{}", std::process::id()));
+    std::fs::write(&file, format!("{link}\n")).unwrap();
+    let at_file = format!("@{}", file.display());
+    for (arg, env, input) in [
+        (Some("-"), None, format!("{link}\n")),
+        (Some(at_file.as_str()), None, String::new()),
+        (None, Some(link.as_str()), String::new()),
+    ] {
+        let out = check(arg, env, &input);
+        assert!(
+            out.status.success(),
+            "{arg:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout(&out).starts_with("valid link"), "{arg:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).is_empty(),
+            "no warning for {arg:?}"
+        );
+    }
+    // Literally on the command line: it works, with a warning.
+    let out = check(Some(&link), None, "");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("visible to other users"));
+    // No link anywhere: said.
+    let out = check(None, None, "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CONCLAVE_LINK"));
+    let _ = std::fs::remove_file(file);
+}

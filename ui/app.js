@@ -225,6 +225,8 @@ function endText(s) {
     no_turn_server: "endNoTurnServer",
     no_relay: "endNoRelay",
     bad_ice_server: "endBadIceServer",
+    untrusted_server: "endUntrustedServer",
+    bad_ca: "endBadCa",
   }[s.error_kind];
   return key ? tr(key, s.error) : s.error || "";
 }
@@ -241,6 +243,9 @@ async function validateLink() {
   try {
     const summary = await invoke("check_link", { link: value });
     status.textContent = tr("linkOk", summary.room, summary.server);
+    // Unencrypted signalling to another machine: said, not refused (a test server may be so).
+    if (summary.insecure) status.textContent += ` ${tr("insecureLink")}`;
+    status.dataset.insecure = String(summary.insecure);
     status.dataset.valid = "true";
     return true;
   } catch (e) {
@@ -608,7 +613,12 @@ async function saveSettings(changes) {
     settings = await invoke("settings_save", { settings: next });
     return true;
   } catch (e) {
-    const known = { relayWithoutTurn: "relayWithoutTurn", keyring: "keyringSettings", badIceServer: "badIceServer" };
+    const known = {
+      relayWithoutTurn: "relayWithoutTurn",
+      keyring: "keyringSettings",
+      badIceServer: "badIceServer",
+      badCa: "badCa",
+    };
     $("settings-error").textContent = tr(known[e?.code] || "settingsFailed", e?.message);
     return false;
   }
@@ -619,6 +629,7 @@ $("open-settings").addEventListener("click", () => {
   $("keep-identity").checked = Boolean(settings?.keepIdentity);
   showIce(settings?.ice_servers || settings?.iceServers || []);
   $("relay-only").checked = Boolean(settings?.relayOnly);
+  $("trusted-ca").value = settings?.trustedCa || "";
   $("settings-error").textContent = "";
   $("forgotten").textContent = "";
   $("settings-dialog").showModal();
@@ -639,6 +650,7 @@ $("settings-save").addEventListener("click", async () => {
     iceServers: readIce(),
     keepIdentity: $("keep-identity").checked,
     relayOnly: $("relay-only").checked,
+    trustedCa: $("trusted-ca").value.trim() || null,
     language,
     camera: $("camera").value,
     microphone: $("microphone").value,
@@ -657,6 +669,7 @@ $("forget-everything").addEventListener("click", async () => {
   $("default-name").value = "";
   showIce([]);
   $("relay-only").checked = false;
+  $("trusted-ca").value = "";
   $("forgotten").textContent = tr("forgotten");
 });
 

@@ -74,6 +74,11 @@ const STRINGS = {
     endBadIceServer: (detail) => `A configured STUN/TURN server cannot be used (${detail}). Check the settings.`,
     endNoRelay:
       "The TURN server gave no relay: it refused the user name or password, or did not answer. Check the TURN settings.",
+    endUntrustedServer: (detail) =>
+      `The meeting server's certificate is not trusted, so Conclave did not connect (${detail}). If your organisation runs its own certificate authority, add it in the settings.`,
+    endBadCa: (detail) => `The trusted certificate authority in the settings cannot be used (${detail}).`,
+    insecureLink:
+      "This link talks to its server unencrypted (ws://): the server's address, room PIN and connection details cross the network in clear. Media stays end-to-end encrypted.",
     unreachable: "Cannot reach the meeting server. Still trying — check the link or your network.",
     reconnectingPeer: "reconnecting…",
     showSafetyNumber: "Show the safety number you can compare with them",
@@ -111,6 +116,9 @@ const STRINGS = {
       "Send media only through the TURN server, so that the meeting server never sees this computer's address",
     relayWithoutTurn: "Media only through a TURN server needs a TURN server (a turn: line above).",
     badIceServer: (detail) => `A STUN/TURN server cannot be used (${detail}); nothing was saved.`,
+    badCa: (detail) => `The certificate authority cannot be used (${detail}); nothing was saved.`,
+    trustedCa:
+      "An extra certificate authority to trust for meeting servers (PEM), for organisations that run their own",
     keepIdentity:
       "Keep my identity key on this computer (in the system keyring), so that my safety numbers stay the same across meetings",
     devicesHint: "Saving also keeps the camera, microphone and speaker chosen on the join screen.",
@@ -208,6 +216,12 @@ const STRINGS = {
       `Ein eingetragener STUN/TURN-Server ist nicht verwendbar (${detail}). Bitte die Einstellungen prüfen.`,
     endNoRelay:
       "Der TURN-Server hat kein Relay vergeben: Er hat Benutzername oder Passwort abgelehnt oder nicht geantwortet. Bitte die TURN-Einstellungen prüfen.",
+    endUntrustedServer: (detail) =>
+      `Dem Zertifikat des Konferenzservers wird nicht vertraut, daher hat Conclave keine Verbindung aufgebaut (${detail}). Wenn Ihre Organisation eine eigene Zertifizierungsstelle betreibt, tragen Sie sie in den Einstellungen ein.`,
+    endBadCa: (detail) =>
+      `Die in den Einstellungen eingetragene Zertifizierungsstelle ist nicht verwendbar (${detail}).`,
+    insecureLink:
+      "Dieser Link spricht unverschlüsselt mit seinem Server (ws://): Raum-PIN und Verbindungsdaten gehen im Klartext übers Netz. Die Medien bleiben Ende-zu-Ende-verschlüsselt.",
     unreachable: "Der Konferenzserver ist nicht erreichbar. Neue Versuche laufen — prüfen Sie den Link oder Ihr Netzwerk.",
     reconnectingPeer: "Verbindung wird wiederhergestellt…",
     showSafetyNumber: "Die Sicherheitsnummer zeigen, die Sie miteinander vergleichen können",
@@ -245,6 +259,9 @@ const STRINGS = {
       "Medien nur über den TURN-Server senden, damit der Konferenzserver die Adresse dieses Computers nie sieht",
     relayWithoutTurn: "Medien nur über einen TURN-Server brauchen einen TURN-Server (eine turn:-Zeile oben).",
     badIceServer: (detail) => `Ein STUN/TURN-Server ist nicht verwendbar (${detail}); nichts wurde gespeichert.`,
+    badCa: (detail) => `Die Zertifizierungsstelle ist nicht verwendbar (${detail}); nichts wurde gespeichert.`,
+    trustedCa:
+      "Eine zusätzliche Zertifizierungsstelle für Konferenzserver (PEM), für Organisationen mit eigener",
     keepIdentity:
       "Meinen Identitätsschlüssel auf diesem Computer behalten (im Systemschlüsselbund), damit meine Sicherheitsnummern von Besprechung zu Besprechung gleich bleiben",
     devicesHint: "Speichern behält auch Kamera, Mikrofon und Lautsprecher, die auf der Beitrittsseite gewählt sind.",

@@ -115,6 +115,8 @@ pub struct Network {
     pub ice_servers: Vec<conclave::client::IceServer>,
     /// Media only through a TURN relay among `ice_servers`.
     pub relay_only: bool,
+    /// A certificate authority (PEM) to trust for `wss://` besides the system's.
+    pub extra_ca: Option<Vec<u8>>,
 }
 
 /// The meeting, if one runs, and how to reach the network.
@@ -195,6 +197,7 @@ impl Controller {
         options.ice_ip = self.ice_ip;
         options.ice_servers = network.ice_servers;
         options.relay_only = network.relay_only;
+        options.extra_ca = network.extra_ca;
         // The page decodes video itself (WebCodecs) where it can: far cheaper than decoding here
         // and handing it raw pictures (BENCHMARKS.md).
         self.video_out.clear();

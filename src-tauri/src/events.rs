@@ -166,6 +166,7 @@ impl PageEvent {
                     EndKind::SfuRefused => "sfu_refused",
                     EndKind::ConnectionLost => "connection_lost",
                     EndKind::NoRelay => "no_relay",
+                    EndKind::Untrusted => "untrusted_server",
                 },
             },
             _ => return None,

@@ -69,6 +69,8 @@ fn app_info() -> AppInfo {
 struct LinkSummary {
     room: String,
     server: String,
+    /// Signalling in clear to another machine (`ws://`): the page warns.
+    insecure: bool,
 }
 
 #[tauri::command]
@@ -77,6 +79,7 @@ fn check_link(link: String) -> Result<LinkSummary, ErrorDto> {
     Ok(LinkSummary {
         room: link.room.clone(),
         server: link.sfu.url.clone(),
+        insecure: conclave::client::tls::insecure_remote(&link.sfu.url),
     })
 }
 
@@ -178,6 +181,10 @@ async fn join(
         controller::Network {
             ice_servers: settings.ice_servers,
             relay_only: settings.relay_only,
+            extra_ca: settings
+                .trusted_ca
+                .filter(|pem| !pem.trim().is_empty())
+                .map(String::into_bytes),
         },
         identity,
         page_decodes,
@@ -247,6 +254,7 @@ fn settings_error(e: SettingsError) -> ErrorDto {
             SettingsError::Link(_) => "invalidLink",
             SettingsError::RelayWithoutTurn => "relayWithoutTurn",
             SettingsError::BadIceServer(_) => "badIceServer",
+            SettingsError::BadCa(_) => "badCa",
             _ => "settingsFailed",
         },
         message: e.to_string(),

@@ -33,6 +33,9 @@ pub enum SettingsError {
     /// A STUN/TURN server that could never be used (malformed, or TURN without a login).
     #[error("{0}")]
     BadIceServer(String),
+    /// The trusted certificate authority is not a PEM certificate.
+    #[error(transparent)]
+    BadCa(#[from] conclave::client::tls::TlsError),
 }
 
 impl From<conclave::client::UnusableIce> for SettingsError {
@@ -76,6 +79,9 @@ pub struct Settings {
     /// Media only through a TURN relay among `ice_servers`, so that the meeting server never
     /// learns this computer's addresses. Off by default.
     pub relay_only: bool,
+    /// A certificate authority (PEM) to trust for meeting servers besides the system's: for
+    /// organisations that run their own. None by default.
+    pub trusted_ca: Option<String>,
     /// Rooms the user asked to remember.
     pub rooms: Vec<SavedRoom>,
     /// Keep one identity key across meetings (its secret in the keyring), so that safety numbers
@@ -196,6 +202,9 @@ impl Store {
     /// Saves everything but the rooms from `new`, keeping the remembered rooms as they are.
     pub fn save_preferences(&self, new: &Settings) -> Result<Settings, SettingsError> {
         conclave::client::IceServer::check_all(new.relay_only, &new.ice_servers)?;
+        if let Some(pem) = new.trusted_ca.as_deref().filter(|p| !p.trim().is_empty()) {
+            conclave::client::tls::parse_ca(pem.as_bytes())?;
+        }
         let old = self.load_file()?;
         // Passwords into the keyring first: should it refuse, nothing changes.
         let mut kept = Vec::new();
@@ -431,6 +440,22 @@ mod tests {
             "a new identity after forgetting"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_trusted_ca_that_is_no_certificate_is_refused_and_nothing_saved() {
+        let dir = std::env::temp_dir().join(format!("conclave-ca-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::new(&dir, Box::new(Memory::default()));
+        let wish = Settings {
+            trusted_ca: Some("not a certificate".into()),
+            ..Settings::default()
+        };
+        assert!(matches!(
+            store.save_preferences(&wish),
+            Err(SettingsError::BadCa(_))
+        ));
+        assert!(!dir.exists(), "nothing saved");
     }
 
     #[test]

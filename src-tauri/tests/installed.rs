@@ -139,6 +139,13 @@ fn the_installed_app_opens_a_clicked_link_joins_and_mutes_from_the_tray() {
            && li && li.querySelector('.verification').dataset.verified === 'true';",
     );
     wait_drawn(&session, "Bob's picture", Duration::from_secs(15), 10);
+    // Her voice has been going out for a while before she mutes (Bob's count below depends on
+    // it, not on how fast this machine reaches the tray).
+    session.wait_for(
+        "Dana's voice going out",
+        Duration::from_secs(15),
+        "return state && state.audio_frames_sent > 150",
+    );
     save(&shots, "1-joined-from-a-clicked-link.png", &session);
 
     // Mute from the tray.

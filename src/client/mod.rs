@@ -21,6 +21,7 @@ mod send;
 mod sfu;
 pub mod stats;
 mod tally;
+pub mod tls;
 mod video_out;
 
 pub use command::DeviceChange;

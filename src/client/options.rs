@@ -65,6 +65,8 @@ pub struct JoinOptions {
     pub drop_after: Option<Duration>,
     /// What to call ourselves at the SFU instead of a random pseudonym (tests of impostors).
     pub pseudonym: Option<String>,
+    /// A certificate authority to trust for `wss://` besides the system's (PEM).
+    pub extra_ca: Option<Vec<u8>>,
 }
 
 impl JoinOptions {
@@ -99,6 +101,7 @@ impl JoinOptions {
             second_video_after: None,
             drop_after: None,
             pseudonym: None,
+            extra_ca: None,
         }
     }
 }

@@ -99,29 +99,36 @@ pub(crate) async fn run(
         now,
     );
     // Settings that can never connect end the meeting before it starts, not in a reconnect loop.
-    if let Err(unusable) = super::IceServer::check_all(options.relay_only, &options.ice_servers) {
-        let ended = match unusable {
-            UnusableIce::BadServer(why) => (ErrorKind::BadIceServer, why),
-            UnusableIce::NoTurnServer => (
-                ErrorKind::NoTurnServer,
-                "media only through a TURN relay was asked for, but no TURN server is configured"
-                    .to_owned(),
-            ),
-        };
-        let stats = report(&ReportParts {
-            meeting: &core,
-            remotes: &Default::default(),
-            pseudonym: &pseudonym,
-            sent: Default::default(),
-            audio_frames_played: 0,
-            speaking_while_muted: false,
-            malformed_signalling: 0,
-            device_problems: Vec::new(),
-            ended: Some(ended),
-        });
-        *lock(&shared) = stats.clone();
-        return stats;
-    }
+    let ice = super::IceServer::check_all(options.relay_only, &options.ice_servers);
+    let tls = super::tls::client_config(options.extra_ca.as_deref());
+    let unusable = match (ice, tls) {
+        (Ok(()), Ok(tls)) => Ok(tls),
+        (Err(UnusableIce::BadServer(why)), _) => Err((ErrorKind::BadIceServer, why)),
+        (Err(UnusableIce::NoTurnServer), _) => Err((
+            ErrorKind::NoTurnServer,
+            "media only through a TURN relay was asked for, but no TURN server is configured"
+                .to_owned(),
+        )),
+        (Ok(()), Err(e)) => Err((ErrorKind::BadCa, e.to_string())),
+    };
+    let tls = match unusable {
+        Ok(tls) => tls,
+        Err(ended) => {
+            let stats = report(&ReportParts {
+                meeting: &core,
+                remotes: &Default::default(),
+                pseudonym: &pseudonym,
+                sent: Default::default(),
+                audio_frames_played: 0,
+                speaking_while_muted: false,
+                malformed_signalling: 0,
+                device_problems: Vec::new(),
+                ended: Some(ended),
+            });
+            *lock(&shared) = stats.clone();
+            return stats;
+        }
+    };
     let mut capture = Capture::new(
         options.video,
         options.video_bitrate_bps,
@@ -155,6 +162,7 @@ pub(crate) async fn run(
             ice_servers: options.ice_servers.clone(),
             relay_only: options.relay_only,
             record_dir: options.record_dir.clone(),
+            tls,
         },
         capture,
         playback,

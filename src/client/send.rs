@@ -94,10 +94,11 @@ impl Sending {
         );
     }
 
-    /// The connection to the SFU is gone: so are our tracks there (the key stays until the
-    /// next meeting key replaces it).
+    /// The connection to the SFU is gone: so are our tracks there, and our key (the next
+    /// connection agrees on fresh ones, starting from generation 1 again).
     pub fn disconnected(&mut self) {
         self.tracks.clear();
+        self.sender = None;
         self.live = false;
     }
 

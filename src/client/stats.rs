@@ -67,6 +67,10 @@ pub enum ErrorKind {
     BadIceServer,
     /// The TURN server gave us no relay address (refused our credentials or did not answer).
     NoRelay,
+    /// The SFU's TLS certificate is not trusted (`error` names the server).
+    UntrustedServer,
+    /// The extra certificate authority given in the settings or on the command line is unusable.
+    BadCa,
 }
 
 /// A remote participant in the report.
@@ -264,6 +268,7 @@ impl ErrorKind {
             EndKind::SfuRefused => ErrorKind::SfuRefused,
             EndKind::ConnectionLost => ErrorKind::ConnectionLost,
             EndKind::NoRelay => ErrorKind::NoRelay,
+            EndKind::Untrusted => ErrorKind::UntrustedServer,
         }
     }
 }

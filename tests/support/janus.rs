@@ -15,6 +15,107 @@ const MODULES: &str = "/usr/lib/x86_64-linux-gnu/janus";
 
 /// The signalling address inside the namespace.
 pub const WS_URL: &str = "ws://127.0.0.1:8188";
+/// The TLS signalling address inside the namespace (with [`JanusNet::start_tls`]).
+pub const WSS_URL: &str = "wss://127.0.0.1:8989";
+
+/// A certificate authority the test makes, and the certificates it signs for Janus.
+pub struct TestCa {
+    /// The authority's certificate (what a client is told to trust).
+    pub ca: PathBuf,
+    /// A certificate for 127.0.0.1 and its key.
+    pub server: (PathBuf, PathBuf),
+    /// A certificate for another name (`wrong.example`) and its key.
+    pub wrong: (PathBuf, PathBuf),
+}
+
+impl TestCa {
+    /// Makes the authority and its two certificates in `dir` (with `openssl`).
+    fn make(dir: &Path) -> TestCa {
+        let path = |name: &str| dir.join(name);
+        let ca = path("ca.pem");
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                path("ca.key").to_str().unwrap(),
+                "-out",
+                ca.to_str().unwrap(),
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Conclave Test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+        let sign = |name: &str, san: &str| {
+            let (key, csr, cert, ext) = (
+                path(&format!("{name}.key")),
+                path(&format!("{name}.csr")),
+                path(&format!("{name}.pem")),
+                path(&format!("{name}.ext")),
+            );
+            std::fs::write(
+                &ext,
+                format!(
+                    "subjectAltName={san}\nbasicConstraints=CA:FALSE\n\
+                     keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+                ),
+            )
+            .unwrap();
+            run(
+                "openssl",
+                &[
+                    "req",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-keyout",
+                    key.to_str().unwrap(),
+                    "-out",
+                    csr.to_str().unwrap(),
+                    "-subj",
+                    &format!("/CN={name}"),
+                ],
+            );
+            run(
+                "openssl",
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    csr.to_str().unwrap(),
+                    "-CA",
+                    ca.to_str().unwrap(),
+                    "-CAkey",
+                    path("ca.key").to_str().unwrap(),
+                    "-CAcreateserial",
+                    "-out",
+                    cert.to_str().unwrap(),
+                    "-days",
+                    "2",
+                    "-extfile",
+                    ext.to_str().unwrap(),
+                ],
+            );
+            (cert, key)
+        };
+        let server = sign("server", "IP:127.0.0.1");
+        let wrong = sign("wrong", "DNS:wrong.example");
+        TestCa { ca, server, wrong }
+    }
+}
 
 pub struct JanusNet {
     pub ns: String,
@@ -22,19 +123,35 @@ pub struct JanusNet {
     /// Where rooms created with `--record-dir` record (tests of what the SFU stores).
     #[allow(dead_code, reason = "only the recording test reads it")]
     pub rec_dir: PathBuf,
+    /// The test's certificate authority, with [`JanusNet::start_tls`].
+    #[allow(dead_code, reason = "only the TLS test reads it")]
+    pub tls: Option<TestCa>,
     janus: Option<Child>,
 }
 
 fn run(program: &str, args: &[&str]) {
     let status = Command::new(program)
         .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .unwrap_or_else(|e| panic!("{program} could not run: {e}"));
     assert!(status.success(), "{program} {args:?} failed");
 }
 
 impl JanusNet {
+    /// Janus serving `wss://` ([`WSS_URL`]) too, with a certificate for 127.0.0.1 from a CA the
+    /// test makes.
+    #[allow(dead_code, reason = "only the TLS test uses it")]
+    pub fn start_tls() -> JanusNet {
+        Self::start_with(true)
+    }
+
     pub fn start() -> JanusNet {
+        Self::start_with(false)
+    }
+
+    fn start_with(tls: bool) -> JanusNet {
         static N: AtomicU32 = AtomicU32::new(0);
         let ns = format!(
             "conclave-{}-{}",
@@ -46,10 +163,12 @@ impl JanusNet {
         let rec_dir = dir.join("recordings");
         std::fs::create_dir_all(&rec_dir).unwrap();
         run("ip", &["netns", "add", &ns]);
+        let tls = tls.then(|| TestCa::make(&dir));
         let mut net = JanusNet {
             ns,
             dir,
             rec_dir,
+            tls,
             janus: None,
         };
         run("ip", &["-n", &net.ns, "link", "set", "lo", "up"]);
@@ -183,12 +302,44 @@ events: {{
             ),
         )
         .unwrap();
+        self.write_websockets(self.tls.as_ref().map(|t| &t.server));
+
+        std::fs::write(conf.join("janus.plugin.videoroom.jcfg"), "general: {\n}\n").unwrap();
+    }
+}
+
+impl JanusNet {
+    /// The WebSocket transport's configuration: `ws://` always, `wss://` with `cert`.
+    fn write_websockets(&self, cert: Option<&(PathBuf, PathBuf)>) {
+        let wss = match cert {
+            Some((pem, key)) => format!(
+                "\twss = true\n\twss_port = 8989\n\twss_ip = \"127.0.0.1\"\n}}\n\
+                 certificates: {{\n\tcert_pem = \"{}\"\n\tcert_key = \"{}\"\n",
+                pem.display(),
+                key.display()
+            ),
+            None => "\twss = false\n".into(),
+        };
         std::fs::write(
-            conf.join("janus.transport.websockets.jcfg"),
-            "general: {\n\tjson = \"compact\"\n\tws = true\n\tws_port = 8188\n\tws_ip = \"127.0.0.1\"\n\twss = false\n\tws_logging = \"err,warn\"\n}\nadmin: {\n\tadmin_ws = false\n\tadmin_wss = false\n}\n",
+            self.dir
+                .join("conf")
+                .join("janus.transport.websockets.jcfg"),
+            format!(
+                "general: {{\n\tjson = \"compact\"\n\tws = true\n\tws_port = 8188\n\
+                 \tws_ip = \"127.0.0.1\"\n\tws_logging = \"err,warn\"\n{wss}}}\n\
+                 admin: {{\n\tadmin_ws = false\n\tadmin_wss = false\n}}\n"
+            ),
         )
         .unwrap();
-        std::fs::write(conf.join("janus.plugin.videoroom.jcfg"), "general: {\n}\n").unwrap();
+    }
+
+    /// Restarts Janus serving the test CA's certificate for another name (`wrong.example`).
+    #[allow(dead_code, reason = "only the TLS test uses it")]
+    pub fn serve_wrong_certificate(&mut self) {
+        self.kill_janus();
+        let wrong = self.tls.as_ref().expect("started with TLS").wrong.clone();
+        self.write_websockets(Some(&wrong));
+        self.start_janus();
     }
 }
 

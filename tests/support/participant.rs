@@ -69,8 +69,10 @@ pub fn spawn_command(
     args: &[&str],
 ) -> Participant {
     let stats = net.dir.join(format!("{name}.json"));
+    // The link (and its secret) through the environment, never on a command line.
     let child = command
-        .args(["join", link, "--name", name])
+        .env("CONCLAVE_LINK", link)
+        .args(["join", "--name", name])
         .args(args)
         .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
         .args(["--duration", &format!("{seconds}s"), "--stats-json"])

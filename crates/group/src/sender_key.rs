@@ -3,7 +3,10 @@
 
 use conclave_e2ee::{BaseKey, CipherSuite, KeyError, KidScheme, Sender};
 
-/// Moves `sender` (or creates it) to `generation`/`step` with `key`.
+/// Moves `sender` (or creates it) to `generation`/`step` with `key`. A key that is not newer
+/// than the sender's own — the same one again, or an older one — is refused: starting a sender
+/// at it would count its frames from 0 again under a key that has already been used, and so
+/// repeat nonces. (A fresh meeting starts from no sender.)
 pub fn apply(
     sender: &mut Option<Sender>,
     suite: CipherSuite,
@@ -12,6 +15,14 @@ pub fn apply(
     step: u64,
     key: BaseKey,
 ) -> Result<(), KeyError> {
+    if let Some(s) = sender.as_ref()
+        && (generation, step) <= (s.generation(), s.step())
+    {
+        return Err(KeyError::StaleGeneration {
+            current: s.generation(),
+            offered: generation,
+        });
+    }
     if let Some(s) = sender.as_mut()
         && s.generation() == generation
         && s.step() < step
@@ -49,5 +60,25 @@ mod tests {
         apply(&mut sender, suite, scheme, 2, 3, k2.clone()).unwrap();
         let s = sender.as_ref().unwrap();
         assert_eq!((s.generation(), s.step(), s.base_key()), (2, 3, &k2));
+    }
+
+    #[test]
+    fn the_same_or_an_older_key_again_never_restarts_the_counter() {
+        let suite = CipherSuite::AesGcm128Sha256;
+        let scheme = KidScheme::default();
+        let k = BaseKey::new(vec![1; 32]).unwrap();
+        let mut sender = None;
+        apply(&mut sender, suite, scheme, 1, 0, k.clone()).unwrap();
+        apply(&mut sender, suite, scheme, 1, 1, k.ratchet(suite)).unwrap();
+        let first = sender.as_mut().unwrap().encrypt(&[], b"frame").unwrap();
+        for (generation, step, key) in [(1, 1, k.ratchet(suite)), (1, 0, k.clone())] {
+            assert!(matches!(
+                apply(&mut sender, suite, scheme, generation, step, key),
+                Err(KeyError::StaleGeneration { .. })
+            ));
+        }
+        // The counter went on: the next frame is not sealed with the first one's nonce.
+        let second = sender.as_mut().unwrap().encrypt(&[], b"frame").unwrap();
+        assert_ne!(first, second);
     }
 }

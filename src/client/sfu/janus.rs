@@ -113,11 +113,13 @@ impl Janus {
             "Sec-WebSocket-Protocol",
             "janus-protocol".parse().expect("valid header value"),
         );
-        let (ws, _) =
-            tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request))
-                .await
-                .map_err(|_| lost("signalling: the SFU did not answer within 5 s".into()))?
-                .map_err(|e| lost(format!("signalling: {e}")))?;
+        let connector = tokio_tungstenite::Connector::Rustls(config.tls.clone());
+        let connecting =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector));
+        let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+            .await
+            .map_err(|_| lost("signalling: the SFU did not answer within 5 s".into()))?
+            .map_err(|e| super::connect_failure(&config.link.sfu.url, e))?;
         let (mut sink, mut stream) = ws.split();
         self.session.start(std::time::Instant::now());
         loop {

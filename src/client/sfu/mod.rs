@@ -60,6 +60,8 @@ pub struct AdapterConfig {
     pub relay_only: bool,
     /// Have the SFU record a room we create into this folder (tests).
     pub record_dir: Option<String>,
+    /// Whom to trust for `wss://` (the system's authorities and the user's extra one).
+    pub tls: Arc<rustls::ClientConfig>,
 }
 
 /// A running adapter: requests in, events out. Dropping it tears the connection down at once;
@@ -110,6 +112,47 @@ impl Adapter {
     pub async fn close(mut self) {
         let _ = self.requests.send(SfuRequest::Disconnect);
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
+    }
+}
+
+/// Why connecting to the SFU's signalling at `url` failed: a certificate we do not trust is
+/// final and names the server; anything else is worth another try.
+fn connect_failure(url: &str, e: tokio_tungstenite::tungstenite::Error) -> SfuFailure {
+    use tokio_tungstenite::tungstenite::Error;
+    let rustls_error = match &e {
+        Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(why)) => {
+            let server = url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            SfuFailure::Untrusted(format!(
+                "the certificate of {server} is not trusted: {}",
+                certificate_problem(why)
+            ))
+        }
+        _ => SfuFailure::Lost(format!("signalling: {e}")),
+    }
+}
+
+/// A certificate problem in a few plain words.
+fn certificate_problem(e: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        C::UnknownIssuer => "it is issued by an authority this computer does not trust".into(),
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "it was issued for another server".into()
+        }
+        C::Expired | C::ExpiredContext { .. } => "it has expired".into(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".into(),
+        C::Revoked => "it was revoked".into(),
+        C::BadSignature => "its signature is wrong".into(),
+        other => format!("{other:?}"),
     }
 }
 

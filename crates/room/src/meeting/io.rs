@@ -141,6 +141,8 @@ pub enum EndKind {
     ConnectionLost,
     /// Media only through TURN, and the TURN server gave no relay.
     NoRelay,
+    /// The SFU's certificate is not trusted.
+    Untrusted,
 }
 
 /// How the meeting ended early.

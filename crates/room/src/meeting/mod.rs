@@ -348,6 +348,7 @@ impl Meeting {
             {
                 match failure {
                     SfuFailure::Refused(why) => self.end(EndKind::SfuRefused, why),
+                    SfuFailure::Untrusted(why) => self.end(EndKind::Untrusted, why),
                     SfuFailure::NoRelay => {
                         self.end(EndKind::NoRelay, SfuFailure::NoRelay.to_string());
                     }

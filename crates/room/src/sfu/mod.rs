@@ -155,6 +155,10 @@ pub enum SfuFailure {
     /// The SFU refused us (a wrong PIN, a full room): trying again will not help.
     #[error("the SFU refused us: {0}")]
     Refused(String),
+    /// The SFU's TLS certificate is not one we trust (a wrong server, an interception, or an
+    /// authority the settings do not name): trying again will not help.
+    #[error("{0}")]
+    Untrusted(String),
     /// Media only through a TURN relay, and the TURN server gave no relay: the settings must change.
     #[error(
         "the TURN server gave no relay address: it refused the user name or password, or did not answer"

@@ -369,6 +369,10 @@ impl Sim {
                 match t {
                     Transmit::Sfu(request) => {
                         p.requests.push(request.clone());
+                        // As the client does: keys belong to a connection.
+                        if request == SfuRequest::Disconnect {
+                            p.sender = None;
+                        }
                         // One who left still says so to the SFU.
                         if p.online || request == SfuRequest::Disconnect {
                             self.sfu.request(p.client, request, now);
