@@ -630,6 +630,7 @@ $("open-settings").addEventListener("click", () => {
   showIce(settings?.ice_servers || settings?.iceServers || []);
   $("relay-only").checked = Boolean(settings?.relayOnly);
   $("trusted-ca").value = settings?.trustedCa || "";
+  $("advanced").open = Boolean(settings?.trustedCa);
   $("settings-error").textContent = "";
   $("forgotten").textContent = "";
   $("settings-dialog").showModal();

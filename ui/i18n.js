@@ -117,6 +117,7 @@ const STRINGS = {
     relayWithoutTurn: "Media only through a TURN server needs a TURN server (a turn: line above).",
     badIceServer: (detail) => `A STUN/TURN server cannot be used (${detail}); nothing was saved.`,
     badCa: (detail) => `The certificate authority cannot be used (${detail}); nothing was saved.`,
+    advanced: "Advanced",
     trustedCa:
       "An extra certificate authority to trust for meeting servers (PEM), for organisations that run their own",
     keepIdentity:
@@ -260,6 +261,7 @@ const STRINGS = {
     relayWithoutTurn: "Medien nur über einen TURN-Server brauchen einen TURN-Server (eine turn:-Zeile oben).",
     badIceServer: (detail) => `Ein STUN/TURN-Server ist nicht verwendbar (${detail}); nichts wurde gespeichert.`,
     badCa: (detail) => `Die Zertifizierungsstelle ist nicht verwendbar (${detail}); nichts wurde gespeichert.`,
+    advanced: "Erweitert",
     trustedCa:
       "Eine zusätzliche Zertifizierungsstelle für Konferenzserver (PEM), für Organisationen mit eigener",
     keepIdentity:

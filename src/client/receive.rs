@@ -175,6 +175,17 @@ impl Receiving {
         *lock(&self.remote(id).receiver) = Receiver::new(SUITE, KidScheme::default());
     }
 
+    /// Forget `id`'s key generations older than `below`.
+    pub fn retire(&mut self, id: ParticipantId, below: u64) {
+        if let Some(remote) = self.remotes.get(&id) {
+            let mut receiver = lock(&remote.receiver);
+            let old: Vec<u64> = receiver.generations().filter(|g| *g < below).collect();
+            for generation in old {
+                receiver.remove_generation(generation);
+            }
+        }
+    }
+
     /// `id` is gone: their keys, sound and pictures too (what arrived from them stays counted).
     pub fn forget(&mut self, id: ParticipantId) {
         if let Some(remote) = self.remotes.get(&id) {

@@ -332,6 +332,9 @@ impl Driver {
                     .add_key(participant, handle, generation, step, key);
             }
             MediaAction::ResetKeys(who) => self.receiving.reset_keys(who),
+            MediaAction::RetireKeys { participant, below } => {
+                self.receiving.retire(participant, below);
+            }
             MediaAction::Bind {
                 track,
                 participant,

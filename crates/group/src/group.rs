@@ -316,6 +316,13 @@ impl Group {
         self.peers.insert(peer, p);
     }
 
+    /// Draws a fresh sending key for everyone verified now (after the usual debounce): what was
+    /// sent under the old key stays readable only by those who had it, and nobody who left
+    /// unnoticed can read what follows.
+    pub fn rekey(&mut self, now: Instant) {
+        self.schedule(now, true, None);
+    }
+
     /// A participant left the SFU (or was dropped).
     pub fn peer_left(&mut self, peer: u64, now: Instant) {
         let Some(p) = self.peers.remove(&peer) else {

@@ -558,3 +558,61 @@ fn people_on_bad_networks_come_go_and_keep_talking() {
         assert_eq!(sim.people[i].meeting.reconnects(), 0);
     }
 }
+
+#[test]
+fn old_key_generations_are_retired_after_someone_leaves() {
+    use conclave_room::meeting::RETIRE_AFTER;
+    let mut sim = Sim::new(14);
+    let who: Vec<usize> = ["a", "b", "c"].iter().map(|n| sim.join(n)).collect();
+    let (a, b, c) = (who[0], who[1], who[2]);
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &who)));
+    let before = sim.send_generation(a).unwrap();
+    sim.leave(c);
+    // a draws a fresh key for those left; b takes it, and after a while holds nothing older.
+    assert!(sim.run_until(2 * S, |s| s.send_generation(a) > Some(before)));
+    let fresh = sim.send_generation(a).unwrap();
+    assert!(
+        sim.generations_held(b, a).contains(&before),
+        "kept while in flight"
+    );
+    sim.run_for(RETIRE_AFTER + S);
+    assert_eq!(sim.generations_held(b, a), [fresh]);
+    assert_eq!(sim.flowing(&[(a, b), (b, a)], S), []);
+}
+
+#[test]
+fn a_departure_the_sfu_hides_is_noticed_by_silence_and_the_key_changes() {
+    use conclave_room::meeting::SILENT_LIMIT;
+    let mut sim = Sim::new(15);
+    let who: Vec<usize> = ["a", "b", "c"].iter().map(|n| sim.join(n)).collect();
+    let (a, b, c) = (who[0], who[1], who[2]);
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &who)));
+    let c_at_a = sim.id_of(a, c).unwrap();
+    let before = sim.send_generation(a).unwrap();
+    // c stops, and the SFU keeps listing it.
+    sim.vanish(c);
+    sim.run_for(SILENT_LIMIT - 2 * S);
+    assert_eq!(sim.send_generation(a), Some(before), "not yet");
+    sim.run_for(3 * S);
+    assert!(
+        sim.send_generation(a) > Some(before),
+        "a fresh key without c"
+    );
+    let p = sim.people[a].meeting.participant(c_at_a).unwrap();
+    assert!(!p.is_present(), "{:?}", p.presence);
+    assert_eq!(sim.flowing(&[(a, b), (b, a)], S), []);
+}
+
+#[test]
+fn a_fresh_key_is_drawn_periodically() {
+    use conclave_room::meeting::REKEY_EVERY;
+    let mut sim = Sim::new(16);
+    sim.media = false;
+    let a = sim.join("a");
+    let b = sim.join("b");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])));
+    let before = sim.send_generation(a).unwrap();
+    sim.run_for(REKEY_EVERY + 2 * S);
+    assert!(sim.send_generation(a) > Some(before));
+    assert!(verified_by_all(&sim, &[a, b]));
+}

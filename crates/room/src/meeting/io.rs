@@ -91,6 +91,14 @@ pub enum MediaAction {
     },
     /// Forget every key of `participant` (they reconnected: their keys start afresh).
     ResetKeys(ParticipantId),
+    /// Forget `participant`'s key generations older than `below`: they moved on, and whoever
+    /// left since must not be able to pass an old key off as theirs.
+    RetireKeys {
+        /// Whose.
+        participant: ParticipantId,
+        /// The oldest generation kept.
+        below: u64,
+    },
     /// What arrives on `track` is `participant`'s `kind` from now on (a new track, or a slot the
     /// SFU gave to someone else: start afresh).
     Bind {

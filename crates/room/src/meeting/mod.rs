@@ -52,6 +52,15 @@ pub const AWAY_LIMIT: Duration = Duration::from_secs(15);
 pub const SHOW_UNVERIFIED_AFTER: Duration = Duration::from_secs(2);
 /// Participants who left that the roster still lists (for the report), at most.
 pub const MAX_DEPARTED: usize = 256;
+/// A participant's older key generations are forgotten this long after a newer one arrived:
+/// longer than the sender's switch-over (conclave_group::GRACE) and what is still in flight.
+pub const RETIRE_AFTER: Duration = Duration::from_secs(3);
+/// A verified participant not heard from authentically (hellos come every
+/// [`HELLO_INTERVAL`]) for this long is treated as gone, even if the SFU says otherwise: our key
+/// changes, so that they cannot read on.
+pub const SILENT_LIMIT: Duration = Duration::from_secs(10);
+/// A fresh sending key at least this often, whoever comes and goes.
+pub const REKEY_EVERY: Duration = Duration::from_secs(15 * 60);
 /// Our microphone's track.
 pub const MICROPHONE: LocalTrackId = LocalTrackId(0);
 /// Our camera's track.
@@ -95,6 +104,8 @@ enum Phase {
 #[derive(Debug)]
 struct Joined {
     group: Group,
+    /// When our sending key is next drawn afresh.
+    rekey_at: Instant,
     links: BTreeMap<Link, LinkState>,
     published: BTreeSet<LocalTrackId>,
     /// We hold a sending key.
@@ -111,6 +122,8 @@ pub struct Meeting {
     phase: Phase,
     roster: BTreeMap<ParticipantId, Participant>,
     handles: BTreeMap<PeerHandle, ParticipantId>,
+    /// Connections that went silent: nothing more from them is believed.
+    silenced: BTreeSet<PeerHandle>,
     tracks: BTreeMap<TrackHandle, (ParticipantId, MediaKind)>,
     next_id: u64,
     wanted: BTreeMap<LocalTrackId, MediaKind>,
@@ -125,6 +138,8 @@ pub struct Meeting {
     ever_connected: bool,
     hello_at: Option<Instant>,
     keyframes: Keyframes,
+    /// Key generations to forget: when, whose, below which.
+    retire: Vec<(Instant, ParticipantId, u64)>,
     backoff: Backoff,
     speaker: Speaker,
     code: Option<GroupCode>,
@@ -155,6 +170,7 @@ impl Meeting {
             phase: Phase::Connecting,
             roster: BTreeMap::new(),
             handles: BTreeMap::new(),
+            silenced: BTreeSet::new(),
             tracks: BTreeMap::new(),
             next_id: 1,
             wanted,
@@ -170,6 +186,7 @@ impl Meeting {
             ever_connected: false,
             hello_at: None,
             keyframes: Keyframes::default(),
+            retire: Vec::new(),
             backoff: Backoff::new(config.seed),
             speaker: Speaker::default(),
             code: None,
@@ -210,7 +227,11 @@ impl Meeting {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let phase = match &self.phase {
             Phase::Waiting { until } => Some(*until),
-            Phase::Joined(j) => j.group.poll_timeout(),
+            Phase::Joined(j) => Some(
+                j.group
+                    .poll_timeout()
+                    .map_or(j.rekey_at, |t| t.min(j.rekey_at)),
+            ),
             Phase::Connecting | Phase::Over => None,
         };
         if matches!(self.phase, Phase::Over) {
@@ -228,13 +249,21 @@ impl Meeting {
         let people = self.roster.values().filter_map(|p| match p.presence {
             Presence::Away { since } => Some(since + AWAY_LIMIT),
             Presence::Present if !p.shown => Some(p.since + SHOW_UNVERIFIED_AFTER),
-            _ => None,
+            Presence::Present => p.heard.map(|t| t + SILENT_LIMIT),
+            Presence::Left => None,
         });
-        [phase, self.hello_at, self.keyframes.owed_at(), unreachable]
-            .into_iter()
-            .flatten()
-            .chain(people)
-            .min()
+        let retire = self.retire.iter().map(|(at, ..)| *at).min();
+        [
+            phase,
+            self.hello_at,
+            self.keyframes.owed_at(),
+            unreachable,
+            retire,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(people)
+        .min()
     }
 
     /// Whether the meeting is over (left or ended): nothing more will come out.
@@ -315,15 +344,22 @@ impl Meeting {
     pub fn handle_sfu(&mut self, event: SfuEvent, now: Instant) {
         match event {
             SfuEvent::Joined { me, present } => self.on_joined(me, present, now),
-            SfuEvent::PeerAppeared { peer, label } if self.joined().is_some() => {
+            SfuEvent::PeerAppeared { peer, label }
+                if self.joined().is_some() && !self.silenced.contains(&peer) =>
+            {
                 self.appear(peer, label, false, now);
                 self.transmits
                     .push_back(Transmit::Sfu(SfuRequest::Subscribe(peer)));
                 // They need a keyframe to start decoding us.
                 self.want_keyframe(now);
             }
-            SfuEvent::PeerGone(peer) => self.gone(peer, now),
-            SfuEvent::TrackAppeared { track, peer, kind } if self.joined().is_some() => {
+            SfuEvent::PeerGone(peer) => {
+                self.silenced.remove(&peer);
+                self.gone(peer, now);
+            }
+            SfuEvent::TrackAppeared { track, peer, kind }
+                if self.joined().is_some() && !self.silenced.contains(&peer) =>
+            {
                 let participant = self.appear(peer, None, false, now);
                 self.keyframes.forget(&track);
                 self.tracks.insert(track.clone(), (participant, kind));
@@ -370,7 +406,7 @@ impl Meeting {
         open: impl FnOnce(ParticipantId, &[u8]) -> Option<Vec<u8>>,
         now: Instant,
     ) {
-        if self.joined().is_none() {
+        if self.joined().is_none() || self.silenced.contains(&from) {
             return;
         }
         match bytes.split_first() {
@@ -474,6 +510,27 @@ impl Meeting {
         }
         if let Some(j) = self.joined() {
             j.group.handle_timeout(now);
+            if j.rekey_at <= now {
+                j.rekey_at = now + REKEY_EVERY;
+                j.group.rekey(now);
+            }
+        }
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retire)
+            .into_iter()
+            .partition(|(at, ..)| *at <= now);
+        self.retire = later;
+        for (_, participant, below) in due {
+            self.actions
+                .push_back(MediaAction::RetireKeys { participant, below });
+        }
+        let silent: Vec<ParticipantId> = self
+            .roster
+            .values()
+            .filter(|p| p.is_present() && p.heard.is_some_and(|t| t + SILENT_LIMIT <= now))
+            .map(|p| p.id)
+            .collect();
+        for id in silent {
+            self.silent(id, now);
         }
         if self.hello_at.is_some_and(|at| at <= now) {
             self.send_hello(now);
@@ -536,6 +593,7 @@ impl Meeting {
         };
         self.phase = Phase::Joined(Box::new(Joined {
             group,
+            rekey_at: now + REKEY_EVERY,
             links: BTreeMap::new(),
             published: BTreeSet::new(),
             keyed: false,
@@ -603,6 +661,7 @@ impl Meeting {
         self.transmits
             .push_back(Transmit::Sfu(SfuRequest::Disconnect));
         self.handles.clear();
+        self.silenced.clear();
         for (track, _) in std::mem::take(&mut self.tracks) {
             self.actions.push_back(MediaAction::Unbind(track));
         }
@@ -753,6 +812,16 @@ impl Meeting {
                         step,
                         key,
                     });
+                    // A newer generation: the older ones go after a while.
+                    if let Some(p) = self.roster.get_mut(&participant)
+                        && p.generation.is_none_or(|g| generation > g)
+                    {
+                        if p.generation.is_some() {
+                            self.retire
+                                .push((now + RETIRE_AFTER, participant, generation));
+                        }
+                        p.generation = Some(generation);
+                    }
                     // What arrived before the key could not be decrypted: their video needs a
                     // keyframe now rather than at the next loss or the next periodic one.
                     let videos: Vec<TrackHandle> = self

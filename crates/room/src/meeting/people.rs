@@ -66,6 +66,21 @@ impl Meeting {
         }
     }
 
+    /// `id`, verified and present, has not been heard from for [`super::SILENT_LIMIT`]: their
+    /// connection hangs, or the SFU hides their departure. Their connection counts as gone (our
+    /// key changes without them); whatever else comes from it is ignored. Someone alive comes
+    /// back on a new connection, as after any loss.
+    pub(super) fn silent(&mut self, id: ParticipantId, now: Instant) {
+        let Some(handle) = self.roster.get_mut(&id).and_then(|p| {
+            p.heard = None;
+            p.handle
+        }) else {
+            return;
+        };
+        self.silenced.insert(handle);
+        self.gone(handle, now);
+    }
+
     /// `id` is gone for good.
     pub(super) fn depart(&mut self, id: ParticipantId, now: Instant) {
         if let Some(handle) = self.roster.get(&id).and_then(|p| p.handle) {
@@ -164,6 +179,7 @@ impl Meeting {
                 p.identity = Some(identity);
                 p.verification = verification;
                 p.shown = true;
+                p.heard = Some(now);
             }
             self.changed(id);
             return;
@@ -214,6 +230,9 @@ impl Meeting {
             p.verification = verification;
             p.since = now;
             p.shown = true;
+            p.heard = Some(now);
+            // Their keys start afresh on the new connection.
+            p.generation = None;
         }
         self.changed(known);
     }
@@ -227,6 +246,7 @@ impl Meeting {
             return;
         };
         p.control_messages += 1;
+        p.heard = Some(now);
         match control {
             Control::Hello {
                 name, audio, video, ..

@@ -88,6 +88,11 @@ pub struct Participant {
     pub(crate) announced: bool,
     /// When this appearance began.
     pub(crate) since: Instant,
+    /// When we last heard from them authentically (verified, or a control message under their
+    /// key): a verified participant silent for too long is treated as gone.
+    pub(crate) heard: Option<Instant>,
+    /// The newest key generation they gave us (older ones are retired after a while).
+    pub(crate) generation: Option<u64>,
 }
 
 impl Participant {
@@ -116,6 +121,8 @@ impl Participant {
             shown: false,
             announced: false,
             since: now,
+            heard: None,
+            generation: None,
         }
     }
 

@@ -169,6 +169,24 @@ impl Sim {
         self.people[i].online = false;
     }
 
+    /// `i` stops, and the SFU never notices (it goes on listing `i` as present).
+    pub fn vanish(&mut self, i: usize) {
+        self.people[i].online = false;
+    }
+
+    /// The key generation `i` sends under now.
+    pub fn send_generation(&self, i: usize) -> Option<u64> {
+        self.people[i].sender.as_ref().map(|s| s.generation())
+    }
+
+    /// The key generations `i` holds for `j`.
+    pub fn generations_held(&self, i: usize, j: usize) -> Vec<u64> {
+        self.id_of(i, j)
+            .and_then(|id| self.people[i].receivers.get(&id))
+            .map(|r| r.generations().collect())
+            .unwrap_or_default()
+    }
+
     /// `i`'s process dies: its SFU connection closes, no goodbye.
     pub fn crash(&mut self, i: usize) {
         let now = self.now;
@@ -431,6 +449,14 @@ impl Sim {
                     .entry(participant)
                     .or_insert_with(|| Receiver::new(SUITE, KidScheme::default()))
                     .add_key(generation, step, key);
+            }
+            MediaAction::RetireKeys { participant, below } => {
+                if let Some(r) = p.receivers.get_mut(&participant) {
+                    let old: Vec<u64> = r.generations().filter(|g| *g < below).collect();
+                    for g in old {
+                        r.remove_generation(g);
+                    }
+                }
             }
             MediaAction::ResetKeys(who) | MediaAction::Forget(who) => {
                 p.receivers.remove(&who);
