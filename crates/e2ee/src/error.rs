@@ -170,4 +170,7 @@ pub enum FramingError {
         /// Offset inside the escaped payload.
         offset: usize,
     },
+    /// A NAL unit before the first slice that the clear prefix never carries.
+    #[error("an H.264 NAL unit of type {0} before the first slice")]
+    UnexpectedNal(u8),
 }

@@ -321,3 +321,38 @@ fn with_two_ratchet_bits_a_receiver_follows_two_steps_and_keeps_the_one_behind()
     rx.unprotect(Codec::Opus, &tx.protect(Codec::Opus, b"3").unwrap())
         .unwrap();
 }
+
+#[test]
+fn a_frame_opens_only_as_the_kind_it_was_sealed_as() {
+    // A control message replayed into the audio track (by the SFU, or an insider) does not
+    // authenticate there, nor audio as a control message.
+    let (mut tx, mut rx) = pair(CipherSuite::AesGcm128Sha256);
+    let control = tx.protect(Codec::Generic, b"{\"type\":\"bye\"}").unwrap();
+    assert!(rx.unprotect(Codec::Opus, &control).is_err());
+    let audio = tx.protect(Codec::Opus, &[0xfc; 40]).unwrap();
+    assert!(rx.unprotect(Codec::Generic, &audio).is_err());
+    assert_eq!(rx.unprotect(Codec::Opus, &audio).unwrap(), vec![0xfc; 40]);
+}
+
+#[test]
+fn what_an_sfu_slips_into_the_clear_prefix_never_reaches_the_decoder() {
+    let (mut tx, mut rx) = pair(CipherSuite::AesGcm128Sha256);
+    let au = h264_access_unit(300);
+    let wire = tx.protect(Codec::H264, &au).unwrap();
+    // Delimiters and filler of the SFU's choosing between the parameter sets: they are not
+    // authenticated, so they must not be handed on.
+    let pps_end = 16;
+    let mut doctored = wire[..pps_end].to_vec();
+    doctored.extend_from_slice(&[0, 0, 0, 1, 0x09, 0xf0, 0, 0, 0, 1, 0x0c, 0xff, 0xff, 0xff]);
+    doctored.extend_from_slice(&wire[pps_end..]);
+    let plain = rx.unprotect(Codec::H264, &doctored).unwrap();
+    assert_eq!(plain, au, "the authenticated access unit, and nothing else");
+    // Any other NAL unit ahead of the slice is refused outright.
+    let mut foreign = wire[..pps_end].to_vec();
+    foreign.extend_from_slice(&[0, 0, 0, 1, 0x0e, 0x42]);
+    foreign.extend_from_slice(&wire[pps_end..]);
+    assert!(rx.unprotect(Codec::H264, &foreign).is_err());
+    let mut unusual = au.clone();
+    unusual.splice(0..0, [0, 0, 0, 1, 0x0e, 0x42]);
+    assert!(tx.protect(Codec::H264, &unusual).is_err());
+}

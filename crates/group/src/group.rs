@@ -139,6 +139,11 @@ struct Peer {
     outgoing: Option<Outgoing>,
     /// Whether they ever received a key of ours (then their leaving calls for a fresh key).
     keyed: bool,
+    /// The initiator started over while our channel with them is open (its side gave up on
+    /// us, e.g. when the SFU held our messages back): the new handshake, answered alongside the
+    /// open channel, which it replaces only once it completes — so a stranger's message 1 can
+    /// never tear the channel down. With when it began.
+    again: Option<(Box<Responding>, Instant)>,
 }
 
 /// Our sending key at one (generation, step).
@@ -309,6 +314,7 @@ impl Group {
             next_retry: now,
             outgoing: None,
             keyed: false,
+            again: None,
         };
         if self.me < peer {
             self.initiate(peer, &mut p, now);
@@ -395,6 +401,12 @@ impl Group {
     }
 
     fn peer_timers(&mut self, id: u64, p: &mut Peer, now: Instant) {
+        if p.again
+            .as_ref()
+            .is_some_and(|(_, since)| now >= *since + HANDSHAKE_TIMEOUT)
+        {
+            p.again = None;
+        }
         let limit = match p.channel {
             Channel::Open { .. } => CONFIRM_TIMEOUT,
             _ => HANDSHAKE_TIMEOUT,
@@ -512,10 +524,34 @@ impl Group {
                     );
                     p.channel = Channel::Responding(r);
                 }
-                // An established channel is never torn down by a stray message 1.
+                // An established channel is never torn down by a message 1: the new handshake is
+                // answered beside it, and replaces it only once it proves itself (message 3).
                 open @ Channel::Open { .. } => {
                     p.channel = open;
-                    return Err(GroupError::Unexpected(from));
+                    let repeat = p.again.as_ref().filter(|(r, _)| r.message1 == noise);
+                    let message2 = match repeat {
+                        Some((r, _)) => r.message2.clone(),
+                        None => {
+                            let r = Responding::answer(
+                                &self.identity,
+                                &self.psk,
+                                self.me,
+                                from,
+                                noise,
+                                None,
+                            )?;
+                            let message2 = r.message2.clone();
+                            p.again = Some((Box::new(r), now));
+                            message2
+                        }
+                    };
+                    self.send(
+                        from,
+                        Body::Handshake {
+                            step: 2,
+                            noise: message2,
+                        },
+                    );
                 }
                 previous => {
                     match Responding::answer(&self.identity, &self.psk, self.me, from, noise, None)
@@ -556,7 +592,9 @@ impl Group {
                         confirmed: false,
                     };
                     p.since = now;
-                    self.joined(from, now);
+                    // Not a member yet: only their first sealed message proves they hold the
+                    // room secret (the PSK enters with message 3). A stranger's message 2 must
+                    // not change keys or ask for keyframes.
                 }
                 Err(e) => {
                     self.fail(from, p, now, "the handshake did not verify");
@@ -585,6 +623,29 @@ impl Group {
                     confirmed,
                 };
             }
+            // Message 3 of a handshake started again beside an open channel: it replaces it.
+            (3, open @ Channel::Open { .. }) if initiator && p.again.is_some() => {
+                let Some((r, _)) = p.again.take() else {
+                    p.channel = open;
+                    return Err(GroupError::Unexpected(from));
+                };
+                match r.finish(from, noise) {
+                    Ok(fresh) => {
+                        p.channel = Channel::Open {
+                            open: Box::new(fresh),
+                            message3: None,
+                            confirmed: false,
+                        };
+                        p.outgoing = None;
+                        p.since = now;
+                        self.confirm(from, p, now);
+                    }
+                    Err(e) => {
+                        p.channel = open;
+                        return Err(e);
+                    }
+                }
+            }
             (3, Channel::Responding(r)) if initiator => match r.finish(from, noise) {
                 Ok(open) => {
                     p.channel = Channel::Open {
@@ -592,8 +653,7 @@ impl Group {
                         message3: None,
                         confirmed: false,
                     };
-                    self.confirm(from, p);
-                    self.joined(from, now);
+                    self.confirm(from, p, now);
                 }
                 Err(e) => {
                     self.fail(
@@ -613,7 +673,8 @@ impl Group {
         Ok(())
     }
 
-    fn confirm(&mut self, peer: u64, p: &mut Peer) {
+    /// They proved the channel: verified, and a member (they get our key at the next change).
+    fn confirm(&mut self, peer: u64, p: &mut Peer, now: Instant) {
         if let Channel::Open {
             open, confirmed, ..
         } = &mut p.channel
@@ -627,6 +688,7 @@ impl Group {
                 safety_number: safety,
             });
             self.code_stale = true;
+            self.joined(peer, now);
         }
     }
 
@@ -656,8 +718,7 @@ impl Group {
         };
         let plain = open.open(from, nonce, ciphertext)?;
         let inner = Inner::decode(&plain)?;
-        self.confirm(from, p);
-        let _ = now;
+        self.confirm(from, p, now);
         match inner {
             Inner::SenderKey {
                 generation,
@@ -709,10 +770,19 @@ impl Group {
     }
 
     fn execute(&mut self, plan: Plan, now: Instant) {
+        // Members are those who proved the room secret; keys go to nobody else.
         let members: Vec<u64> = self
             .peers
             .iter()
-            .filter(|(_, p)| matches!(p.channel, Channel::Open { .. }))
+            .filter(|(_, p)| {
+                matches!(
+                    p.channel,
+                    Channel::Open {
+                        confirmed: true,
+                        ..
+                    }
+                )
+            })
             .map(|(id, _)| *id)
             .collect();
         let newcomers: Vec<u64> = plan

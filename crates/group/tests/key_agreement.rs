@@ -216,27 +216,22 @@ fn forged_replayed_and_spoofed_messages_are_refused_without_harm() {
     m.join(2, 7);
     m.advance(SETTLE);
     let now = m.now;
-    // Capture a sealed message from 1 to 2 by making 1 hand out a key again.
+    // Capture a sealed message from 1 to 3 as the SFU relays it: 1 hands 3 its key once 3
+    // proved the channel.
+    m.tap = true;
     m.join(3, 7);
-    let mut sealed = None;
-    for _ in 0..200 {
-        m.now += Duration::from_millis(5);
-        let now = m.now;
-        let one = m.p(1);
-        one.group.handle_timeout(now);
-        while let Some(bytes) = one.group.poll_transmit() {
-            if let Ok(msg) = wire::Message::decode(&bytes)
-                && matches!(msg.body, wire::Body::Sealed { .. })
-                && msg.to == 3
-            {
-                sealed = Some(bytes);
-            }
-        }
-        if sealed.is_some() {
-            break;
-        }
-    }
-    let sealed = sealed.expect("1 sealed a key for 3");
+    m.advance(SETTLE);
+    let refused_before = m.p(2).group.stats().messages_refused;
+    let sealed = m
+        .tapped
+        .iter()
+        .find(|(from, bytes)| {
+            *from == 1
+                && wire::Message::decode(bytes)
+                    .is_ok_and(|msg| matches!(msg.body, wire::Body::Sealed { .. }) && msg.to == 3)
+        })
+        .map(|(_, bytes)| bytes.clone())
+        .expect("1 sealed a key for 3");
     let two = m.p(2);
     assert_eq!(
         two.group.receive(3, &sealed, now),
@@ -244,8 +239,7 @@ fn forged_replayed_and_spoofed_messages_are_refused_without_harm() {
         "relabelled by the SFU"
     );
     assert!(two.group.receive(1, &[1, 2, 3], now).is_err());
-    let refused = two.group.stats().messages_refused;
-    assert_eq!(refused, 2);
+    assert_eq!(two.group.stats().messages_refused, refused_before + 2);
     // Addressed to someone else: ignored, not refused.
     assert_eq!(two.group.receive(1, &sealed, now), Ok(()));
     // A tampered sealed message for 3 fails at 3; its replay fails too.
@@ -256,7 +250,7 @@ fn forged_replayed_and_spoofed_messages_are_refused_without_harm() {
         three.group.receive(1, &tampered, now),
         Err(GroupError::Unauthentic(1))
     );
-    assert_eq!(three.group.receive(1, &sealed, now), Ok(()));
+    // It reached 3 already: a replay.
     assert_eq!(
         three.group.receive(1, &sealed, now),
         Err(GroupError::Unauthentic(1)),
@@ -265,4 +259,43 @@ fn forged_replayed_and_spoofed_messages_are_refused_without_harm() {
     // And the meeting still settles.
     m.advance(SETTLE);
     assert!(m.settled());
+}
+
+#[test]
+fn a_pair_whose_confirmation_timed_out_handshakes_again_once_the_sfu_lets_them() {
+    use conclave_group::{CONFIRM_TIMEOUT, HANDSHAKE_TIMEOUT};
+    let mut m = Meeting::default();
+    // The SFU holds back everything sealed that 2 sends: 1 (the initiator) never sees 2 prove
+    // the channel, and gives up on 2.
+    m.drop_sealed_from.insert(2);
+    m.join(1, 7);
+    m.join(2, 7);
+    m.advance(CONFIRM_TIMEOUT + Duration::from_secs(1));
+    assert!(m.p(1).unverified.contains_key(&2), "1 gave up on 2");
+    assert!(!m.settled());
+    // The SFU lets them talk again: 1 starts over, 2 answers beside its open channel, and the
+    // new handshake replaces it. Both verify and hold each other's keys.
+    m.drop_sealed_from.clear();
+    m.advance(HANDSHAKE_TIMEOUT);
+    assert!(m.settled(), "they handshake again");
+    let frame = m.p(1).frame(b"after");
+    assert!(m.p(2).can_decrypt(1, &frame));
+    let frame = m.p(2).frame(b"after");
+    assert!(m.p(1).can_decrypt(2, &frame));
+}
+
+#[test]
+fn a_strangers_message_2_changes_no_key() {
+    let mut m = Meeting::default();
+    m.join(1, 7);
+    m.join(3, 7);
+    m.advance(SETTLE);
+    assert!(m.settled());
+    let changes = m.p(1).send_key_changes;
+    // 2 has the room but not its secret: its message 2 answers 1's message 1, but it cannot
+    // prove the channel, so 1 neither ratchets nor rekeys for it.
+    m.join(2, 9);
+    m.advance(Duration::from_secs(2));
+    assert_eq!(m.p(1).send_key_changes, changes);
+    assert!(!m.p(1).verified.contains_key(&2));
 }

@@ -8,7 +8,9 @@
 //! ```
 //! The clear part is authenticated as SFrame metadata in a canonical form (each NAL unit behind a
 //! 4-byte start code, trailing zero bytes, access unit delimiters and filler data dropped) so that
-//! packetizers that rewrite start codes or drop those NAL units do not break decryption.
+//! packetizers that rewrite start codes or drop those NAL units do not break decryption. Only
+//! parameter sets and SEI may come before the first slice, and a receiver hands out the canonical
+//! form, never the bytes the network delivered: nothing unauthenticated reaches a decoder.
 
 use crate::error::FramingError;
 
@@ -16,6 +18,9 @@ use crate::error::FramingError;
 /// may strip) and a lost tail is noticed before decryption.
 pub const TERMINATOR: u8 = 0x80;
 
+const NAL_SEI: u8 = 6;
+const NAL_SPS: u8 = 7;
+const NAL_PPS: u8 = 8;
 const NAL_AUD: u8 = 9;
 const NAL_FILLER: u8 = 12;
 
@@ -57,11 +62,15 @@ pub(crate) fn split(access_unit: &[u8]) -> Result<Split, FramingError> {
                 trailing_zeros,
             });
         }
-        if nal_type != NAL_AUD && nal_type != NAL_FILLER {
-            push_canonical(
+        match nal_type {
+            // Dropped by some packetizers: neither authenticated nor passed on.
+            NAL_AUD | NAL_FILLER => {}
+            NAL_SEI | NAL_SPS | NAL_PPS => push_canonical(
                 &mut metadata,
                 trim_trailing_zeros(&access_unit[nal.start..nal.end]),
-            );
+            ),
+            // Anything else ahead of the picture is not ours to carry in the clear.
+            other => return Err(FramingError::UnexpectedNal(other)),
         }
     }
     Err(FramingError::NoSlice)

@@ -20,15 +20,27 @@ pub enum Codec {
     Generic,
 }
 
+impl Codec {
+    /// The byte that starts every frame's metadata: a frame sealed as one kind never opens as
+    /// another (a control message as audio, say).
+    fn tag(self) -> u8 {
+        match self {
+            Codec::H264 => b'V',
+            Codec::Opus => b'A',
+            Codec::Generic => b'C',
+        }
+    }
+}
+
 impl Sender {
     /// Encrypts one encoded frame as `codec` framing requires.
     pub fn protect(&mut self, codec: Codec, frame: &[u8]) -> Result<Vec<u8>, EncryptError> {
         match codec {
-            Codec::Opus | Codec::Generic => self.encrypt(&[], frame),
+            Codec::Opus | Codec::Generic => self.encrypt(&[codec.tag()], frame),
             Codec::H264 => {
                 let split = h264::split(frame)?;
                 let (clear, rest) = frame.split_at(split.clear_end);
-                let sealed = self.encrypt(&split.metadata, rest)?;
+                let sealed = self.encrypt(&metadata(codec, &split.metadata), rest)?;
                 let mut out = Vec::with_capacity(clear.len() + sealed.len() * 65 / 64 + 2);
                 out.extend_from_slice(clear);
                 h264::escape_into(&mut out, &sealed, split.trailing_zeros);
@@ -43,7 +55,7 @@ impl Receiver {
     /// Reverses [`Sender::protect`]; every failure is counted in [`Receiver::stats`].
     pub fn unprotect(&mut self, codec: Codec, wire: &[u8]) -> Result<Vec<u8>, DecryptError> {
         match codec {
-            Codec::Opus | Codec::Generic => self.decrypt(&[], wire),
+            Codec::Opus | Codec::Generic => self.decrypt(&[codec.tag()], wire),
             Codec::H264 => {
                 let (split, sealed) = match unframe_h264(wire) {
                     Ok(parts) => parts,
@@ -52,14 +64,23 @@ impl Receiver {
                         return Err(e);
                     }
                 };
-                let plain = self.decrypt(&split.metadata, &sealed)?;
-                let mut out = Vec::with_capacity(split.clear_end + plain.len());
-                out.extend_from_slice(&wire[..split.clear_end]);
+                let plain = self.decrypt(&metadata(codec, &split.metadata), &sealed)?;
+                // The canonical clear part, as authenticated: not the bytes as delivered, in
+                // which an SFU may have slipped delimiters or filler.
+                let mut out = split.metadata;
                 out.extend_from_slice(&plain);
                 Ok(out)
             }
         }
     }
+}
+
+/// A frame's SFrame metadata: its kind, then what its framing authenticates in the clear.
+fn metadata(codec: Codec, clear: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(1 + clear.len());
+    m.push(codec.tag());
+    m.extend_from_slice(clear);
+    m
 }
 
 /// The clear prefix and the unescaped SFrame ciphertext of a protected access unit.

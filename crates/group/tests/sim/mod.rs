@@ -91,6 +91,12 @@ pub struct Meeting {
     pub people: BTreeMap<u64, Participant>,
     /// Drops every n-th message if set (deterministic loss).
     pub lose_every: Option<u64>,
+    /// Drops the sealed messages (keys, acknowledgements) of these participants: an SFU
+    /// holding back everything but handshakes.
+    pub drop_sealed_from: std::collections::BTreeSet<u64>,
+    /// Keeps a copy of every message relayed (with its sender) in `tapped`.
+    pub tap: bool,
+    pub tapped: Vec<(u64, Vec<u8>)>,
     pub delivered: u64,
     pub broadcast: u64,
     pub counter: u64,
@@ -102,6 +108,9 @@ impl Default for Meeting {
             now: Instant::now(),
             people: BTreeMap::new(),
             lose_every: None,
+            drop_sealed_from: Default::default(),
+            tap: false,
+            tapped: Vec::new(),
             delivered: 0,
             broadcast: 0,
             counter: 0,
@@ -178,6 +187,16 @@ impl Meeting {
                     .is_some_and(|n| self.counter.is_multiple_of(n))
                 {
                     continue;
+                }
+                let sealed = matches!(
+                    conclave_group::wire::Message::decode(&bytes).map(|m| m.body),
+                    Ok(conclave_group::wire::Body::Sealed { .. })
+                );
+                if sealed && self.drop_sealed_from.contains(&from) {
+                    continue;
+                }
+                if self.tap {
+                    self.tapped.push((from, bytes.clone()));
                 }
                 for (id, p) in &mut self.people {
                     if *id != from {
