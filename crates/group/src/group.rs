@@ -144,6 +144,9 @@ struct Peer {
     /// open channel, which it replaces only once it completes — so a stranger's message 1 can
     /// never tear the channel down. With when it began.
     again: Option<(Box<Responding>, Instant)>,
+    /// When we last answered a new message 1 of theirs: answering costs three X25519
+    /// operations, so a flood of distinct ones is answered at most once per [`RETRY`].
+    answered: Option<Instant>,
 }
 
 /// Our sending key at one (generation, step).
@@ -315,6 +318,7 @@ impl Group {
             outgoing: None,
             keyed: false,
             again: None,
+            answered: None,
         };
         if self.me < peer {
             self.initiate(peer, &mut p, now);
@@ -511,6 +515,16 @@ impl Group {
         now: Instant,
     ) -> Result<(), GroupError> {
         let initiator = from < self.me;
+        // A new message 1 (not a repeat of the one answered) so soon after the last: not worth
+        // three X25519 operations — the honest initiator repeats its message, it does not vary it.
+        let repeat = match (&p.channel, &p.again) {
+            (Channel::Responding(r), _) => r.message1 == noise,
+            (Channel::Open { .. }, Some((r, _))) => r.message1 == noise,
+            _ => false,
+        };
+        if step == 1 && initiator && !repeat && p.answered.is_some_and(|t| now < t + RETRY) {
+            return Err(GroupError::Unexpected(from));
+        }
         match (step, std::mem::replace(&mut p.channel, Channel::Waiting)) {
             // Message 1 from the lower id: answer it (again, if it is a retransmission).
             (1, channel) if initiator => match channel {
@@ -542,6 +556,7 @@ impl Group {
                             )?;
                             let message2 = r.message2.clone();
                             p.again = Some((Box::new(r), now));
+                            p.answered = Some(now);
                             message2
                         }
                     };
@@ -557,6 +572,7 @@ impl Group {
                     match Responding::answer(&self.identity, &self.psk, self.me, from, noise, None)
                     {
                         Ok(r) => {
+                            p.answered = Some(now);
                             if !matches!(previous, Channel::Responding(_)) {
                                 p.since = now;
                             }

@@ -299,3 +299,34 @@ fn a_strangers_message_2_changes_no_key() {
     assert_eq!(m.p(1).send_key_changes, changes);
     assert!(!m.p(1).verified.contains_key(&2));
 }
+
+#[test]
+fn a_flood_of_distinct_first_messages_is_answered_at_most_once_per_retry() {
+    use conclave_group::RETRY;
+    use conclave_group::handshake::Initiating;
+    let mut m = Meeting::default();
+    m.join(2, 7);
+    let before = m.p(2).group.stats().messages_sent;
+    // Someone posing as participant 1 sends 2 a hundred different messages 1 in 100 ms.
+    let now = m.now;
+    let stranger = Identity::generate().unwrap();
+    let mut answered = 0;
+    for i in 0..100u32 {
+        let at = now + Duration::from_millis(u64::from(i));
+        let first = Initiating::start(&stranger, &psk(9), 1, 2, None).unwrap();
+        let message = wire::Message {
+            from: 1,
+            to: 2,
+            body: wire::Body::Handshake {
+                step: 1,
+                noise: first.message1.clone(),
+            },
+        };
+        if m.p(2).group.receive(1, &message.encode(), at).is_ok() {
+            answered += 1;
+        }
+    }
+    assert!(answered <= 1 + 100 / RETRY.as_millis() as u32, "{answered}");
+    let sent = m.p(2).group.stats().messages_sent - before;
+    assert!(sent <= 2, "{sent} answers");
+}

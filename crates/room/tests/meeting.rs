@@ -77,32 +77,17 @@ fn someone_joining_after_someone_left_is_received_by_everyone() {
     sim.run_for(S);
     assert_eq!(sim.people[a].got[&(c_at_a, MediaKind::Video)], c_got);
     assert_eq!(sim.got(a, d, MediaKind::Video).failed, d_got.failed);
-    let notices: Vec<&Notice> = sim.people[a]
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Notice(n) => Some(n),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        notices,
+        sim.notices(a),
         [
-            &Notice::Joined("b".into()),
-            &Notice::Joined("c".into()),
-            &Notice::Left("c".into()),
-            &Notice::Joined("d".into())
+            Notice::Joined("b".into()),
+            Notice::Joined("c".into()),
+            Notice::Left("c".into()),
+            Notice::Joined("d".into())
         ]
     );
     // a and b were there when c came: c hears of them as present, not as joining.
-    let at_c: Vec<&Notice> = sim.people[c]
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Notice(n) => Some(n),
-            _ => None,
-        })
-        .collect();
+    let at_c = sim.notices(c);
     assert_eq!(at_c.len(), 2, "{at_c:?}");
     assert!(
         at_c.iter().all(|n| matches!(n, Notice::Present(_))),

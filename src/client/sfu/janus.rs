@@ -39,8 +39,9 @@ pub async fn run(
     config: AdapterConfig,
     mut requests: mpsc::UnboundedReceiver<SfuRequest>,
     events: mpsc::UnboundedSender<AdapterEvent>,
+    data: mpsc::Sender<super::Relayed>,
 ) {
-    let mut janus = Janus::new(&config, events.clone());
+    let mut janus = Janus::new(&config, events.clone(), data);
     let result = janus.drive(&config, &mut requests).await;
     janus.close().await;
     if let Err(failure) = result {
@@ -63,6 +64,8 @@ struct Publishing {
 struct Janus {
     session: JanusSession,
     events: mpsc::UnboundedSender<AdapterEvent>,
+    /// Data from the others: bounded, so that reading waits when the meeting lags.
+    data: mpsc::Sender<super::Relayed>,
     publishing: Option<Publishing>,
     subscriber: Option<Peer>,
     /// The subscription's media streams: mid → (feed, kind).
@@ -75,7 +78,11 @@ struct Janus {
 }
 
 impl Janus {
-    fn new(config: &AdapterConfig, events: mpsc::UnboundedSender<AdapterEvent>) -> Janus {
+    fn new(
+        config: &AdapterConfig,
+        events: mpsc::UnboundedSender<AdapterEvent>,
+        data: mpsc::Sender<super::Relayed>,
+    ) -> Janus {
         Janus {
             session: JanusSession::new(JoinConfig {
                 room: room_number(&config.link.room),
@@ -84,6 +91,7 @@ impl Janus {
                 record_dir: config.record_dir.clone(),
             }),
             events,
+            data,
             publishing: None,
             subscriber: None,
             streams: BTreeMap::new(),
@@ -432,7 +440,7 @@ impl Janus {
     /// A publisher's data channel (Janus labels it with their feed id): its messages are data
     /// from that handle.
     fn forward_data(&mut self, channel: Arc<dyn DataChannel>) {
-        let events = self.events.clone();
+        let data = self.data.clone();
         self.helpers.push(tokio::spawn(async move {
             let Ok(Ok(feed)) = channel.label().await.map(|l| l.parse::<u64>()) else {
                 tracing::warn!("a data channel without a publisher id; ignored");
@@ -441,11 +449,10 @@ impl Janus {
             while let Some(event) = channel.poll().await {
                 match event {
                     DataChannelEvent::OnMessage(message) => {
-                        let event = SfuEvent::Data {
-                            from: PeerHandle(feed),
-                            bytes: message.data.to_vec(),
-                        };
-                        if events.send(AdapterEvent::Sfu(event)).is_err() {
+                        // Waits while the queue is full: the channel's flow control holds the
+                        // sender back instead of our memory growing.
+                        let relayed = (PeerHandle(feed), message.data.to_vec());
+                        if data.send(relayed).await.is_err() {
                             break;
                         }
                     }

@@ -64,11 +64,20 @@ pub struct AdapterConfig {
     pub tls: Arc<rustls::ClientConfig>,
 }
 
+/// Data messages relayed from other participants that may wait for the meeting at most: past
+/// that, the adapter stops reading (the data channels' flow control slows the senders down), so
+/// a participant flooding us cannot grow our memory.
+pub const DATA_QUEUE: usize = 1024;
+
+/// Data relayed from another participant: who (as the SFU says) and what.
+pub type Relayed = (conclave_room::sfu::PeerHandle, Vec<u8>);
+
 /// A running adapter: requests in, events out. Dropping it tears the connection down at once;
 /// [`Adapter::close`] leaves politely first.
 pub struct Adapter {
     requests: mpsc::UnboundedSender<SfuRequest>,
     events: mpsc::UnboundedReceiver<AdapterEvent>,
+    data: mpsc::Receiver<Relayed>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -77,8 +86,9 @@ impl Adapter {
     pub fn connect(config: AdapterConfig) -> Adapter {
         let (requests, requests_rx) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
+        let (data_tx, data) = mpsc::channel(DATA_QUEUE);
         let task = match config.link.sfu.dialect {
-            Dialect::Janus => tokio::spawn(janus::run(config, requests_rx, events_tx)),
+            Dialect::Janus => tokio::spawn(janus::run(config, requests_rx, events_tx, data_tx)),
             _ => tokio::spawn(async move {
                 let refused =
                     SfuFailure::Refused("this build cannot talk to that kind of SFU".into());
@@ -88,6 +98,7 @@ impl Adapter {
         Adapter {
             requests,
             events,
+            data,
             task,
         }
     }
@@ -100,12 +111,17 @@ impl Adapter {
     /// The next event. An adapter whose task ended without saying why reports the connection
     /// lost (never hangs). Cancel-safe.
     pub async fn next(&mut self) -> AdapterEvent {
-        match self.events.recv().await {
-            Some(event) => event,
-            None => AdapterEvent::Sfu(SfuEvent::Failed(SfuFailure::Lost(
+        let event = tokio::select! {
+            event = self.events.recv() => event,
+            Some((from, bytes)) = self.data.recv() => {
+                Some(AdapterEvent::Sfu(SfuEvent::Data { from, bytes }))
+            }
+        };
+        event.unwrap_or_else(|| {
+            AdapterEvent::Sfu(SfuEvent::Failed(SfuFailure::Lost(
                 "the connection to the SFU ended".into(),
-            ))),
-        }
+            )))
+        })
     }
 
     /// Leaves the room and closes the connections, waiting a moment for that to happen.

@@ -513,6 +513,18 @@ impl Sim {
         self.people[i].meeting.participant_at(handle)
     }
 
+    /// What `i`'s display was told to say, in order.
+    pub fn notices(&self, i: usize) -> Vec<conclave_room::meeting::Notice> {
+        self.people[i]
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Notice(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The kinds of the tracks `i` receives from `j`.
     pub fn tracks_from(&self, i: usize, j: usize) -> Vec<MediaKind> {
         let Some(id) = self.id_of(i, j) else {
