@@ -198,6 +198,8 @@ const STRINGS = {
       }[device];
       return `${what}; ${then}.`;
     },
+    "they use an older version of Conclave that cannot talk to this one":
+      "sie verwenden eine ältere Version von Conclave, die mit dieser nicht sprechen kann",
     // Why a handshake failed, as the key agreement (crates/group) says it.
     "no answer to the handshake in time": "keine rechtzeitige Antwort auf den Schlüsselaustausch",
     "the handshake could not start": "der Schlüsselaustausch konnte nicht beginnen",

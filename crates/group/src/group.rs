@@ -25,8 +25,10 @@ use crate::wire::{Body, Inner, Message};
 
 /// How often unanswered handshake and key messages are resent.
 pub const RETRY: Duration = Duration::from_millis(300);
-/// How long a handshake may take before the peer is shown as unverified.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a handshake may take before the peer is shown as unverified (it takes three
+/// one-way trips, each message resent every [`RETRY`]; someone without the room secret never
+/// answers a message 1 at all).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long the initiator waits, after its last handshake message, for the responder to prove
 /// the channel; a responder without the room secret never does.
 pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(4);
@@ -586,8 +588,20 @@ impl Group {
                             p.channel = Channel::Responding(r);
                             p.next_retry = now + RETRY;
                         }
+                        // A message 1 that does not verify under the room's key: they hold
+                        // another secret (or the message was altered). Said at once, rather
+                        // than after a timeout; their real message 1, should one follow, is
+                        // still answered.
                         Err(e) => {
                             p.channel = previous;
+                            if !matches!(p.channel, Channel::Failed { .. }) {
+                                self.fail(
+                                    from,
+                                    p,
+                                    now,
+                                    "they do not hold this room's secret, or someone altered the handshake",
+                                );
+                            }
                             return Err(e);
                         }
                     }

@@ -1,10 +1,12 @@
-//! One authenticated pairwise channel: Noise `XXpsk3` between two participants, with the room
+//! One authenticated pairwise channel: Noise `XXpsk0` between two participants, with the room
 //! secret (through [`Psk`]) as the pre-shared key, then Noise transport encryption with explicit
 //! nonces for the sealed messages that carry sender keys (docs/PROTOCOL.md, "Handshake").
 //!
-//! Whoever lacks the room secret fails at the third message, and every transport key depends on
-//! it, so nothing sealed can be read without it. The prologue binds both participant ids, so a
-//! handshake cannot be replayed between another pair.
+//! The pre-shared key enters first: whoever lacks the room secret can neither write a message 1
+//! that verifies (refused without any Diffie-Hellman work) nor read a message 2 or 3 — so the
+//! identity keys inside them stay hidden from everyone outside the room. Every transport key
+//! depends on it too. The prologue binds both participant ids, so a handshake cannot be replayed
+//! between another pair.
 
 use ring::hkdf;
 use snow::{HandshakeState, StatelessTransportState};
@@ -15,12 +17,12 @@ use crate::identity::Identity;
 use crate::wire::{HANDSHAKE_LEN, MAX_MESSAGE_LEN};
 
 /// The Noise protocol name.
-pub const NOISE_PARAMS: &str = "Noise_XXpsk3_25519_ChaChaPoly_SHA256";
-const PSK_SALT: &[u8] = b"conclave/1 handshake psk";
-const PROLOGUE_LABEL: &[u8] = b"conclave/1 handshake";
+pub const NOISE_PARAMS: &str = "Noise_XXpsk0_25519_ChaChaPoly_SHA256";
+const PSK_SALT: &[u8] = b"conclave/2 handshake psk";
+const PROLOGUE_LABEL: &[u8] = b"conclave/2 handshake";
 
 /// The pre-shared key every handshake of one room uses, derived from the link's room secret:
-/// `HKDF-SHA256(salt = "conclave/1 handshake psk", ikm = secret, info = room name)`.
+/// `HKDF-SHA256(salt = "conclave/2 handshake psk", ikm = secret, info = room name)`.
 #[derive(Clone)]
 pub struct Psk(Zeroizing<[u8; 32]>);
 
@@ -55,7 +57,7 @@ impl Psk {
     }
 }
 
-/// `"conclave/1 handshake" || initiator id || responder id`, big-endian.
+/// `"conclave/2 handshake" || initiator id || responder id`, big-endian.
 pub fn prologue(initiator: u64, responder: u64) -> Vec<u8> {
     let mut p = PROLOGUE_LABEL.to_vec();
     p.extend_from_slice(&initiator.to_be_bytes());
@@ -75,7 +77,7 @@ fn builder<'a>(
     let params = NOISE_PARAMS.parse().map_err(noise_error)?;
     snow::Builder::new(params)
         .local_private_key(identity_secret)
-        .and_then(|b| b.psk(3, &psk.0))
+        .and_then(|b| b.psk(0, &psk.0))
         .and_then(|b| b.prologue(prologue))
         .map_err(noise_error)
 }
@@ -172,7 +174,7 @@ impl Responding {
         let mut payload = [0u8; MAX_MESSAGE_LEN];
         state
             .read_message(message1, &mut payload)
-            .map_err(|_| failed("message 1 did not verify"))?;
+            .map_err(|_| failed("message 1 did not verify: no room secret, or altered"))?;
         let mut buf = [0u8; MAX_MESSAGE_LEN];
         let n = state
             .write_message(&[], &mut buf)

@@ -18,7 +18,7 @@ pub mod wire;
 pub use error::{GroupError, SetupError, WireError};
 pub use group::{
     BASE_KEY_LEN, CONFIRM_TIMEOUT, DEBOUNCE, GRACE, Group, GroupEvent, GroupStats,
-    HANDSHAKE_TIMEOUT, MAX_DEBOUNCE, RETRY,
+    HANDSHAKE_TIMEOUT, MAX_DEBOUNCE, RETRY, RETRY_AFTER_FAILURE,
 };
 pub use handshake::Psk;
 pub use identity::Identity;

@@ -17,8 +17,8 @@ use zeroize::Zeroizing;
 
 use crate::error::WireError;
 
-/// Protocol version carried in every message.
-pub const VERSION: u8 = 1;
+/// Protocol version carried in every message (2: `XXpsk0`, docs/PROTOCOL.md).
+pub const VERSION: u8 = 2;
 /// Largest message accepted (the biggest legal one is far smaller).
 pub const MAX_MESSAGE_LEN: usize = 512;
 /// Noise handshake message lengths with empty payloads (XXpsk3, 25519, ChaChaPoly).
@@ -300,7 +300,7 @@ mod tests {
         .encode();
         assert_eq!(
             hex::encode(&bytes[..18]),
-            "01030102030405060708".to_owned() + "1112131415161718"
+            "02030102030405060708".to_owned() + "1112131415161718"
         );
     }
 
@@ -317,9 +317,10 @@ mod tests {
         .encode();
         assert_eq!(Message::decode(&[]), Err(WireError::Truncated));
         assert_eq!(Message::decode(&good[..17]), Err(WireError::Truncated));
+        // Protocol 1 (XXpsk3, which showed identities to strangers) is refused by name.
         let mut v = good.clone();
-        v[0] = 2;
-        assert_eq!(Message::decode(&v), Err(WireError::Version(2)));
+        v[0] = 1;
+        assert_eq!(Message::decode(&v), Err(WireError::Version(1)));
         let mut v = good.clone();
         v[1] = 9;
         assert_eq!(Message::decode(&v), Err(WireError::UnknownType(9)));

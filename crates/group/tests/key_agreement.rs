@@ -112,7 +112,9 @@ fn without_the_room_secret_nobody_verifies_you_or_gives_you_a_key() {
     m.join(1, 7);
     m.join(2, 7);
     m.join(3, 9); // holds a link for the room with another secret
-    m.advance(conclave_group::CONFIRM_TIMEOUT + Duration::from_millis(50));
+    // 1 (the lower id) starts the handshake with 3, whose answer never comes: 3 cannot read
+    // message 1 at all. 3 starts the one with 2, which refuses 3's message 1 at once.
+    m.advance(conclave_group::HANDSHAKE_TIMEOUT + Duration::from_millis(50));
     for honest in [1, 2] {
         let p = m.p(honest);
         assert!(
@@ -263,7 +265,7 @@ fn forged_replayed_and_spoofed_messages_are_refused_without_harm() {
 
 #[test]
 fn a_pair_whose_confirmation_timed_out_handshakes_again_once_the_sfu_lets_them() {
-    use conclave_group::{CONFIRM_TIMEOUT, HANDSHAKE_TIMEOUT};
+    use conclave_group::{CONFIRM_TIMEOUT, RETRY_AFTER_FAILURE};
     let mut m = Meeting::default();
     // The SFU holds back everything sealed that 2 sends: 1 (the initiator) never sees 2 prove
     // the channel, and gives up on 2.
@@ -276,7 +278,7 @@ fn a_pair_whose_confirmation_timed_out_handshakes_again_once_the_sfu_lets_them()
     // The SFU lets them talk again: 1 starts over, 2 answers beside its open channel, and the
     // new handshake replaces it. Both verify and hold each other's keys.
     m.drop_sealed_from.clear();
-    m.advance(HANDSHAKE_TIMEOUT);
+    m.advance(RETRY_AFTER_FAILURE + Duration::from_secs(2));
     assert!(m.settled(), "they handshake again");
     let frame = m.p(1).frame(b"after");
     assert!(m.p(2).can_decrypt(1, &frame));
@@ -329,4 +331,19 @@ fn a_flood_of_distinct_first_messages_is_answered_at_most_once_per_retry() {
     assert!(answered <= 1 + 100 / RETRY.as_millis() as u32, "{answered}");
     let sent = m.p(2).group.stats().messages_sent - before;
     assert!(sent <= 2, "{sent} answers");
+}
+
+#[test]
+fn someone_without_the_room_secret_learns_no_identity_key() {
+    use conclave_group::handshake::{Initiating, Responding};
+    let honest = Identity::generate().unwrap();
+    let stranger = Identity::generate().unwrap();
+    // The stranger initiates: its message 1 is refused, so no message 2 (with the honest
+    // identity key inside) is ever written for it.
+    let init = Initiating::start(&stranger, &psk(9), 1, 2, None).unwrap();
+    assert!(Responding::answer(&honest, &psk(7), 2, 1, &init.message1, None).is_err());
+    // The honest one initiates: the stranger cannot even read message 1, so it cannot answer,
+    // and never sees the message 3 that would carry the honest identity key.
+    let init = Initiating::start(&honest, &psk(7), 1, 2, None).unwrap();
+    assert!(Responding::answer(&stranger, &psk(9), 2, 1, &init.message1, None).is_err());
 }

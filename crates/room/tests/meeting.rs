@@ -280,7 +280,8 @@ fn an_impostor_with_someone_elses_label_is_a_separate_unverified_row() {
     let alice_at_b = sim.id_of(b, a).unwrap();
     // Mallory has the link's room but not its secret, and calls herself what Alice does.
     let m = sim.join_as("mallory", "p-alice", b"not the room secret, 32 bytes!!!");
-    sim.run_for(SHOW_UNVERIFIED_AFTER + 3 * S);
+    // b's message 1 to her is unreadable to her: b gives up on her after the handshake timeout.
+    sim.run_for(SHOW_UNVERIFIED_AFTER.max(conclave_group::HANDSHAKE_TIMEOUT) + S);
     let mallory_at_b = sim.id_of(b, m).unwrap();
     assert_ne!(mallory_at_b, alice_at_b);
     let meeting = &sim.people[b].meeting;
@@ -600,4 +601,46 @@ fn a_fresh_key_is_drawn_periodically() {
     sim.run_for(REKEY_EVERY + 2 * S);
     assert!(sim.send_generation(a) > Some(before));
     assert!(verified_by_all(&sim, &[a, b]));
+}
+
+#[test]
+fn someone_on_protocol_1_is_said_to_run_an_older_conclave() {
+    use conclave_room::meeting::{Config, Meeting, OLDER_VERSION};
+    use conclave_room::sfu::{PeerHandle, SfuEvent};
+    let now = std::time::Instant::now();
+    let mut m = Meeting::new(
+        Config {
+            identity: conclave_group::Identity::generate().unwrap(),
+            psk: conclave_group::Psk::derive(sim::SECRET, "room"),
+            name: "a".into(),
+            audio_on: true,
+            video_on: true,
+            microphone: true,
+            camera: true,
+            seed: 1,
+        },
+        now,
+    );
+    m.handle_sfu(
+        SfuEvent::Joined {
+            me: PeerHandle(5),
+            present: vec![(PeerHandle(1), None)],
+        },
+        now,
+    );
+    // A protocol-1 message 1 from participant 1 to us.
+    let mut old = vec![conclave_room::DATA_KEYS, 1, 1];
+    old.extend(1u64.to_be_bytes());
+    old.extend(5u64.to_be_bytes());
+    old.extend([0u8; 48]);
+    m.handle_data(PeerHandle(1), &old, |_, _| None, now);
+    let p = m
+        .participant(m.participant_at(PeerHandle(1)).unwrap())
+        .unwrap();
+    assert_eq!(
+        p.verification,
+        Verification::Failed {
+            reason: OLDER_VERSION
+        }
+    );
 }

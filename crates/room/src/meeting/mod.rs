@@ -61,6 +61,10 @@ pub const RETIRE_AFTER: Duration = Duration::from_secs(3);
 pub const SILENT_LIMIT: Duration = Duration::from_secs(10);
 /// A fresh sending key at least this often, whoever comes and goes.
 pub const REKEY_EVERY: Duration = Duration::from_secs(15 * 60);
+/// Why a participant running an older, incompatible Conclave is not verified.
+pub const OLDER_VERSION: &str =
+    "they use an older version of Conclave that cannot talk to this one";
+
 /// Our microphone's track.
 pub const MICROPHONE: LocalTrackId = LocalTrackId(0);
 /// Our camera's track.
@@ -413,9 +417,24 @@ impl Meeting {
             Some((&DATA_KEYS, body)) => {
                 // Their message may overtake the SFU's news of them.
                 self.appear(from, None, false, now);
-                if let Some(j) = self.joined() {
+                let refused = match self.joined() {
                     // Refusals are counted by the group.
-                    let _ = j.group.receive(from.0, body, now);
+                    Some(j) => j.group.receive(from.0, body, now).err(),
+                    None => None,
+                };
+                // An older Conclave: said plainly, not left "verifying" until a timeout.
+                if let Some(conclave_group::GroupError::Wire(conclave_group::WireError::Version(v))) =
+                    refused
+                    && v < conclave_group::wire::VERSION
+                    && let Some(&id) = self.handles.get(&from)
+                    && let Some(p) = self.roster.get_mut(&id)
+                    && !p.is_verified()
+                {
+                    p.verification = Verification::Failed {
+                        reason: OLDER_VERSION,
+                    };
+                    p.shown = true;
+                    self.changed(id);
                 }
                 self.drive_group(now);
             }
