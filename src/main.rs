@@ -281,9 +281,9 @@ fn link(action: LinkAction) -> anyhow::Result<ExitCode> {
             };
             // Whatever we print must parse back: check the room name and PIN the same way.
             let link = JoinLink::parse(&draft.to_conclave_url())?;
-            println!("{}", link.to_conclave_url());
+            println!("{}", link.to_conclave_url().as_str());
             if let Some(base) = https {
-                println!("{}", link.to_https_url(&base));
+                println!("{}", link.to_https_url(&base).as_str());
             }
             Ok(ExitCode::SUCCESS)
         }

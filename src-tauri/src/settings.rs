@@ -370,10 +370,10 @@ mod tests {
         assert_eq!(memory.0.lock().unwrap().len(), 1);
         let link = store.link(&room.id).unwrap();
         assert_eq!(
-            conclave_room::JoinLink::parse(&link)
+            *conclave_room::JoinLink::parse(&link)
                 .unwrap()
                 .to_conclave_url(),
-            conclave_room::JoinLink::parse(LINK)
+            *conclave_room::JoinLink::parse(LINK)
                 .unwrap()
                 .to_conclave_url()
         );

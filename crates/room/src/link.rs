@@ -13,7 +13,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use url::Url;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::LinkError;
 
@@ -151,7 +151,13 @@ impl JoinLink {
         if link.len() > MAX_LINK_LEN {
             return Err(LinkError::TooLong(link.len()));
         }
-        let url = Url::parse(link).map_err(|e| LinkError::NotUrl(e.to_string()))?;
+        // The fragment (secret, PIN) is taken apart here, never copied into a URL parser's
+        // buffers, which would not be wiped.
+        let (head, fragment) = match link.split_once('#') {
+            Some((head, fragment)) => (head, Some(fragment)),
+            None => (link, None),
+        };
+        let url = Url::parse(head).map_err(|e| LinkError::NotUrl(e.to_string()))?;
         match url.scheme() {
             "conclave" => {
                 if url.host_str() != Some("join") || !matches!(url.path(), "" | "/") {
@@ -186,9 +192,7 @@ impl JoinLink {
         let room = room.ok_or(LinkError::Missing("room"))?;
         check_room(&room)?;
 
-        let fragment = url
-            .fragment()
-            .ok_or(LinkError::Missing("k (the room secret)"))?;
+        let fragment = fragment.ok_or(LinkError::Missing("k (the room secret)"))?;
         let (mut secret, mut pin) = (None, None);
         for part in fragment.split('&') {
             let (key, value) = part.split_once('=').ok_or(LinkError::Shape(
@@ -205,6 +209,7 @@ impl JoinLink {
             }
         }
         let secret = decode_secret(&secret.ok_or(LinkError::Missing("k (the room secret)"))?)?;
+        let pin = pin.map(|p| p.to_string());
         if let Some(pin) = &pin
             && (pin.is_empty() || pin.len() > MAX_PIN_LEN || pin.chars().any(char::is_control))
         {
@@ -218,29 +223,30 @@ impl JoinLink {
         })
     }
 
-    /// The `conclave://` form of this link.
-    pub fn to_conclave_url(&self) -> String {
-        format!("conclave://join?{}", self.query_and_fragment())
+    /// The `conclave://` form of this link (with its secret: wiped when dropped).
+    pub fn to_conclave_url(&self) -> Zeroizing<String> {
+        Zeroizing::new(format!(
+            "conclave://join?{}",
+            self.query_and_fragment().as_str()
+        ))
     }
 
     /// The `https://` form, for a landing page at `base` (e.g. `https://meet.example.org`).
-    pub fn to_https_url(&self, base: &str) -> String {
-        format!(
+    pub fn to_https_url(&self, base: &str) -> Zeroizing<String> {
+        Zeroizing::new(format!(
             "{}/join?{}",
             base.trim_end_matches('/'),
-            self.query_and_fragment()
-        )
+            self.query_and_fragment().as_str()
+        ))
     }
 
-    fn query_and_fragment(&self) -> String {
+    fn query_and_fragment(&self) -> Zeroizing<String> {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("sfu", &self.sfu.url)
             .append_pair("room", &self.room)
             .finish();
-        let mut out = format!(
-            "{query}#k={}",
-            URL_SAFE_NO_PAD.encode(self.secret.expose_secret())
-        );
+        let encoded = Zeroizing::new(URL_SAFE_NO_PAD.encode(self.secret.expose_secret()));
+        let mut out = Zeroizing::new(format!("{query}#k={}", encoded.as_str()));
         if let Some(pin) = &self.pin {
             out.push_str("&pin=");
             out.extend(url::form_urlencoded::byte_serialize(pin.as_bytes()));
@@ -259,18 +265,25 @@ fn check_room(room: &str) -> Result<(), LinkError> {
 }
 
 fn decode_secret(encoded: &str) -> Result<RoomSecret, LinkError> {
-    let mut bytes = URL_SAFE_NO_PAD
-        .decode(encoded)
-        .map_err(|_| LinkError::Secret)?;
-    let secret: [u8; 32] = bytes.as_slice().try_into().map_err(|_| LinkError::Secret)?;
-    bytes.zeroize();
-    Ok(RoomSecret(secret))
+    let bytes = Zeroizing::new(
+        URL_SAFE_NO_PAD
+            .decode(encoded)
+            .map_err(|_| LinkError::Secret)?,
+    );
+    let mut secret = RoomSecret([0; 32]);
+    if bytes.len() != secret.0.len() {
+        return Err(LinkError::Secret);
+    }
+    secret.0.copy_from_slice(&bytes);
+    Ok(secret)
 }
 
-fn percent_decode(value: &str) -> Result<String, LinkError> {
-    url::form_urlencoded::parse(format!("v={value}").as_bytes())
+/// A fragment value, percent-decoded; it may be the secret, so every copy is wiped.
+fn percent_decode(value: &str) -> Result<Zeroizing<String>, LinkError> {
+    let field = Zeroizing::new(format!("v={value}"));
+    url::form_urlencoded::parse(field.as_bytes())
         .next()
-        .map(|(_, v)| v.into_owned())
+        .map(|(_, v)| Zeroizing::new(v.into_owned()))
         .ok_or(LinkError::Shape(
             "the fragment is not properly encoded".into(),
         ))
@@ -302,7 +315,8 @@ mod tests {
         let https = l.to_https_url("https://meet.example.org/");
         assert!(
             https.starts_with("https://meet.example.org/join?sfu="),
-            "{https}"
+            "{}",
+            https.as_str()
         );
         assert_eq!(JoinLink::parse(&https).unwrap(), l);
 
