@@ -39,8 +39,8 @@ fn a_trusted_ca_meets_over_wss_and_an_untrusted_or_wrong_certificate_is_refused_
         error.contains("127.0.0.1") && error.contains("not trusted"),
         "{error}"
     );
-    assert_eq!(stats["reconnects"], 0, "{stats}");
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stats["reconnects"], 0, "{stats}\n{stderr}");
     assert!(stderr.contains("not trusted"), "{stderr}");
 
     for p in [alice, bob] {

@@ -198,7 +198,8 @@ impl JanusNet {
         }
     }
 
-    /// Starts Janus and waits until its WebSocket transport listens.
+    /// Starts Janus and waits until its WebSocket transport listens (`ws://`, and `wss://` when
+    /// configured).
     pub fn start_janus(&mut self) {
         assert!(self.janus.is_none(), "Janus is already running");
         let conf = self.dir.join("conf");
@@ -225,7 +226,8 @@ impl JanusNet {
             // Janus may print bytes that are not UTF-8: read raw lines so the log never stops.
             for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
                 let line = String::from_utf8_lossy(&line);
-                if line.contains("Websockets server started") {
+                // After every server (ws and, if configured, wss) has started listening.
+                if line.contains("WebSockets thread started") {
                     let _ = tx.send(());
                 }
                 if let Some(f) = file.as_mut() {

@@ -25,6 +25,6 @@ pub use header::{Counter, EncodedHeader, Header, KeyId, MAX_HEADER_LEN};
 pub use key::{BaseKey, KeyMaterial, SframeKey};
 pub use kid::KidScheme;
 pub use receiver::{MAX_GENERATIONS, MAX_RATCHET_AHEAD, ReceiveStats, Receiver};
-pub use replay::{REPLAY_WINDOW, Replay, ReplayWindow};
+pub use replay::{MAX_JUMP, REPLAY_WINDOW, Replay, ReplayWindow};
 pub use sender::Sender;
 pub use suite::{CipherSuite, NONCE_LEN};

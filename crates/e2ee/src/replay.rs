@@ -5,6 +5,13 @@
 
 /// Counters remembered behind the highest one seen.
 pub const REPLAY_WINDOW: u64 = 1024;
+/// Furthest a counter may jump ahead of the highest one accepted. A sender counts one per frame
+/// (about 100 a second for audio and video together) and changes its key at least every
+/// 15 minutes, and a receiver that hears nothing for seconds reconnects: no honest jump comes
+/// near this. A frame from an insider who holds the key, numbered far ahead, would otherwise
+/// move the window past every genuine frame still to come (silencing the sender); now it is
+/// refused.
+pub const MAX_JUMP: u64 = 1 << 14;
 
 const WORDS: usize = (REPLAY_WINDOW / 64) as usize;
 
@@ -15,6 +22,8 @@ pub enum Replay {
     Duplicate,
     /// The counter is older than the window can vouch for.
     TooOld,
+    /// The counter jumps further ahead than any sender's could ([`MAX_JUMP`]).
+    TooFarAhead,
 }
 
 /// Which counters of one key have been accepted, as a bitmap behind the highest.
@@ -31,6 +40,9 @@ impl ReplayWindow {
             return Ok(());
         };
         if ctr > highest {
+            if ctr - highest > MAX_JUMP {
+                return Err(Replay::TooFarAhead);
+            }
             return Ok(());
         }
         if highest - ctr >= REPLAY_WINDOW {
@@ -137,5 +149,21 @@ mod tests {
         accept(&mut w, u64::MAX - 1).unwrap();
         accept(&mut w, u64::MAX).unwrap();
         assert_eq!(w.check(u64::MAX), Err(Replay::Duplicate));
+    }
+
+    #[test]
+    fn a_counter_far_ahead_is_refused_and_moves_nothing() {
+        let mut w = ReplayWindow::default();
+        for c in 0..100 {
+            accept(&mut w, c).unwrap();
+        }
+        // An insider's frame numbered 2^40: refused, and the genuine frames go on.
+        assert_eq!(accept(&mut w, 1 << 40), Err(Replay::TooFarAhead));
+        assert_eq!(accept(&mut w, 99 + MAX_JUMP + 1), Err(Replay::TooFarAhead));
+        for c in 100..200 {
+            assert_eq!(accept(&mut w, c), Ok(()), "{c}");
+        }
+        // A jump an honest sender can make (frames lost in between) is taken.
+        assert_eq!(accept(&mut w, 199 + MAX_JUMP), Ok(()));
     }
 }
