@@ -644,3 +644,57 @@ fn someone_on_protocol_1_is_said_to_run_an_older_conclave() {
         }
     );
 }
+
+#[test]
+fn an_sfu_inventing_connections_cannot_grow_the_roster_without_bound() {
+    use conclave_room::meeting::{Config, MAX_CONNECTIONS, Meeting};
+    use conclave_room::sfu::{PeerHandle, SfuEvent};
+    let now = std::time::Instant::now();
+    let mut m = Meeting::new(
+        Config {
+            identity: conclave_group::Identity::generate().unwrap(),
+            psk: conclave_group::Psk::derive(sim::SECRET, "room"),
+            name: "a".into(),
+            audio_on: true,
+            video_on: true,
+            microphone: true,
+            camera: true,
+            seed: 1,
+        },
+        now,
+    );
+    m.handle_sfu(
+        SfuEvent::Joined {
+            me: PeerHandle(u64::MAX),
+            present: vec![],
+        },
+        now,
+    );
+    for h in 0..(MAX_CONNECTIONS as u64 + 500) {
+        m.handle_sfu(
+            SfuEvent::PeerAppeared {
+                peer: PeerHandle(h),
+                label: None,
+            },
+            now,
+        );
+        m.handle_data(
+            PeerHandle(h + 10_000),
+            &[conclave_room::DATA_KEYS],
+            |_, _| None,
+            now,
+        );
+    }
+    assert_eq!(m.participants().count(), MAX_CONNECTIONS);
+    while m.poll_transmit().is_some() {}
+    // Someone real still gets through once the invented ones are gone.
+    m.handle_sfu(SfuEvent::PeerGone(PeerHandle(0)), now);
+    m.handle_sfu(
+        SfuEvent::PeerAppeared {
+            peer: PeerHandle(5000),
+            label: None,
+        },
+        now,
+    );
+    assert!(m.participant_at(PeerHandle(5000)).is_some());
+}

@@ -61,6 +61,10 @@ pub const RETIRE_AFTER: Duration = Duration::from_secs(3);
 pub const SILENT_LIMIT: Duration = Duration::from_secs(10);
 /// A fresh sending key at least this often, whoever comes and goes.
 pub const REKEY_EVERY: Duration = Duration::from_secs(15 * 60);
+/// Most connections of others the meeting keeps track of at once (far more than any meeting of
+/// people; an SFU inventing connections stops here).
+pub const MAX_CONNECTIONS: usize = 1000;
+
 /// Why a participant running an older, incompatible Conclave is not verified.
 pub const OLDER_VERSION: &str =
     "they use an older version of Conclave that cannot talk to this one";
@@ -351,11 +355,7 @@ impl Meeting {
             SfuEvent::PeerAppeared { peer, label }
                 if self.joined().is_some() && !self.silenced.contains(&peer) =>
             {
-                self.appear(peer, label, false, now);
-                self.transmits
-                    .push_back(Transmit::Sfu(SfuRequest::Subscribe(peer)));
-                // They need a keyframe to start decoding us.
-                self.want_keyframe(now);
+                self.peer_appeared(peer, label, now);
             }
             SfuEvent::PeerGone(peer) => {
                 self.silenced.remove(&peer);
@@ -364,19 +364,7 @@ impl Meeting {
             SfuEvent::TrackAppeared { track, peer, kind }
                 if self.joined().is_some() && !self.silenced.contains(&peer) =>
             {
-                let participant = self.appear(peer, None, false, now);
-                self.keyframes.forget(&track);
-                self.tracks.insert(track.clone(), (participant, kind));
-                if let Some(j) = self.joined() {
-                    j.links
-                        .entry(Link::Subscribe)
-                        .or_insert(LinkState::Connecting);
-                }
-                self.actions.push_back(MediaAction::Bind {
-                    track,
-                    participant,
-                    kind,
-                });
+                self.track_appeared(track, peer, kind, now);
             }
             SfuEvent::TrackGone(track) if self.tracks.remove(&track).is_some() => {
                 self.actions.push_back(MediaAction::Unbind(track));
@@ -401,6 +389,41 @@ impl Meeting {
         self.update_connection(now);
     }
 
+    /// A participant's connection appeared: we receive them, and they need a keyframe of ours.
+    fn peer_appeared(&mut self, peer: PeerHandle, label: Option<String>, now: Instant) {
+        if self.appear(peer, label, false, now).is_some() {
+            self.transmits
+                .push_back(Transmit::Sfu(SfuRequest::Subscribe(peer)));
+            // They need a keyframe to start decoding us.
+            self.want_keyframe(now);
+        }
+    }
+
+    /// A track we receive carries `peer`'s media now (new, or a slot given to someone else).
+    fn track_appeared(
+        &mut self,
+        track: TrackHandle,
+        peer: PeerHandle,
+        kind: MediaKind,
+        now: Instant,
+    ) {
+        let Some(participant) = self.appear(peer, None, false, now) else {
+            return;
+        };
+        self.keyframes.forget(&track);
+        self.tracks.insert(track.clone(), (participant, kind));
+        if let Some(j) = self.joined() {
+            j.links
+                .entry(Link::Subscribe)
+                .or_insert(LinkState::Connecting);
+        }
+        self.actions.push_back(MediaAction::Bind {
+            track,
+            participant,
+            kind,
+        });
+    }
+
     /// Data relayed from `from`: key agreement, or a control message that `open` decrypts
     /// with the keys the media side holds for the participant it names.
     pub fn handle_data(
@@ -416,7 +439,9 @@ impl Meeting {
         match bytes.split_first() {
             Some((&DATA_KEYS, body)) => {
                 // Their message may overtake the SFU's news of them.
-                self.appear(from, None, false, now);
+                if self.appear(from, None, false, now).is_none() {
+                    return;
+                }
                 let refused = match self.joined() {
                     // Refusals are counted by the group.
                     Some(j) => j.group.receive(from.0, body, now).err(),
@@ -619,7 +644,9 @@ impl Meeting {
             connected_at: None,
         }));
         for (peer, label) in present {
-            self.appear(peer, label, true, now);
+            if self.appear(peer, label, true, now).is_none() {
+                continue;
+            }
             self.transmits
                 .push_back(Transmit::Sfu(SfuRequest::Subscribe(peer)));
         }

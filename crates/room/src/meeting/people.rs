@@ -15,18 +15,24 @@ impl Meeting {
     // ---- participants ----------------------------------------------------------------------
 
     /// The participant at `peer`, created (as a new, unverified appearance) on first sight.
+    /// `None` once [`super::MAX_CONNECTIONS`] are here: an SFU inventing connections must not
+    /// grow the roster (and the handshakes) without bound.
     pub(super) fn appear(
         &mut self,
         peer: PeerHandle,
         label: Option<String>,
         was_there: bool,
         now: Instant,
-    ) -> ParticipantId {
+    ) -> Option<ParticipantId> {
         if let Some(&id) = self.handles.get(&peer) {
             if let (Some(label), Some(p)) = (label, self.roster.get_mut(&id)) {
                 p.label = Some(label);
             }
-            return id;
+            return Some(id);
+        }
+        if self.handles.len() >= super::MAX_CONNECTIONS {
+            self.dropped_data += 1;
+            return None;
         }
         let id = ParticipantId(self.next_id);
         self.next_id += 1;
@@ -36,7 +42,7 @@ impl Meeting {
         if let Some(j) = self.joined() {
             j.group.peer_joined(peer.0, now);
         }
-        id
+        Some(id)
     }
 
     /// `peer`'s connection went away.
