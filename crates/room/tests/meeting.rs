@@ -433,22 +433,10 @@ fn fifty_people_join_in_a_burst_and_half_of_them_leave() {
 #[test]
 fn a_track_slot_given_to_someone_else_is_bound_to_them_without_a_gap() {
     // Janus may hand a departed publisher's mid to a newcomer without first saying it is gone.
-    use conclave_room::meeting::{Config, MediaAction, Meeting};
+    use conclave_room::meeting::MediaAction;
     use conclave_room::sfu::{PeerHandle, SfuEvent, TrackHandle};
     let now = std::time::Instant::now();
-    let mut m = Meeting::new(
-        Config {
-            identity: conclave_group::Identity::generate().unwrap(),
-            psk: conclave_group::Psk::derive(sim::SECRET, "room"),
-            name: "a".into(),
-            audio_on: true,
-            video_on: true,
-            microphone: true,
-            camera: true,
-            seed: 1,
-        },
-        now,
-    );
+    let mut m = sim::alone(now);
     m.handle_sfu(
         SfuEvent::Joined {
             me: PeerHandle(1),
@@ -605,22 +593,10 @@ fn a_fresh_key_is_drawn_periodically() {
 
 #[test]
 fn someone_on_protocol_1_is_said_to_run_an_older_conclave() {
-    use conclave_room::meeting::{Config, Meeting, OLDER_VERSION};
+    use conclave_room::meeting::OLDER_VERSION;
     use conclave_room::sfu::{PeerHandle, SfuEvent};
     let now = std::time::Instant::now();
-    let mut m = Meeting::new(
-        Config {
-            identity: conclave_group::Identity::generate().unwrap(),
-            psk: conclave_group::Psk::derive(sim::SECRET, "room"),
-            name: "a".into(),
-            audio_on: true,
-            video_on: true,
-            microphone: true,
-            camera: true,
-            seed: 1,
-        },
-        now,
-    );
+    let mut m = sim::alone(now);
     m.handle_sfu(
         SfuEvent::Joined {
             me: PeerHandle(5),
@@ -647,22 +623,10 @@ fn someone_on_protocol_1_is_said_to_run_an_older_conclave() {
 
 #[test]
 fn an_sfu_inventing_connections_cannot_grow_the_roster_without_bound() {
-    use conclave_room::meeting::{Config, MAX_CONNECTIONS, Meeting};
+    use conclave_room::meeting::MAX_CONNECTIONS;
     use conclave_room::sfu::{PeerHandle, SfuEvent};
     let now = std::time::Instant::now();
-    let mut m = Meeting::new(
-        Config {
-            identity: conclave_group::Identity::generate().unwrap(),
-            psk: conclave_group::Psk::derive(sim::SECRET, "room"),
-            name: "a".into(),
-            audio_on: true,
-            video_on: true,
-            microphone: true,
-            camera: true,
-            seed: 1,
-        },
-        now,
-    );
+    let mut m = sim::alone(now);
     m.handle_sfu(
         SfuEvent::Joined {
             me: PeerHandle(u64::MAX),

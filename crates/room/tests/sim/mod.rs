@@ -73,6 +73,23 @@ pub struct Person {
     pub sends_media: bool,
 }
 
+/// A meeting of our own, driven by hand (no SFU, no others), for tests of single decisions.
+pub fn alone(now: Instant) -> Meeting {
+    Meeting::new(
+        Config {
+            identity: Identity::generate().unwrap(),
+            psk: Psk::derive(SECRET, "room"),
+            name: "a".into(),
+            audio_on: true,
+            video_on: true,
+            microphone: true,
+            camera: true,
+            seed: 1,
+        },
+        now,
+    )
+}
+
 pub struct Sim {
     pub sfu: MemorySfu,
     pub people: Vec<Person>,
