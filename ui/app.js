@@ -173,7 +173,8 @@ function renderMeeting() {
   const connection = $("connection");
   connection.dataset.state = meeting.connection;
   connection.textContent = tr(meeting.connection);
-  $("group-code").textContent = meeting.code?.digits || "–";
+  // A code being agreed after someone came or went is not shown as one to compare.
+  $("group-code").textContent = meeting.code?.digits || (meeting.code ? tr("codeSettling") : "–");
   $("group-emoji").textContent = meeting.code?.emoji || "";
   const words = ((language === "de" ? meeting.code?.wordsDe : meeting.code?.wordsEn) || []).join(" · ");
   $("group-emoji").setAttribute("aria-label", words);

@@ -18,8 +18,12 @@ fuzz_target!(|data: &[u8]| {
 
     let mut tx = Sender::new(suite, KidScheme::default(), 0, key).unwrap();
     if let Ok(wire) = tx.protect(Codec::H264, data) {
-        let plain = rx.unprotect(Codec::H264, &wire).expect("its own frame opens");
-        let again = tx.protect(Codec::H264, &plain).expect("the canonical form protects");
+        let plain = rx
+            .unprotect(Codec::H264, &wire)
+            .expect("its own frame opens");
+        let again = tx
+            .protect(Codec::H264, &plain)
+            .expect("the canonical form protects");
         assert_eq!(rx.unprotect(Codec::H264, &again).as_deref(), Ok(&plain[..]));
     }
     assert_eq!(rx.stats().dropped(), 1);

@@ -54,7 +54,11 @@ fuzz_target!(|data: &[u8]| {
                 m.handle_data(peer, bytes, |_, wire| Some(wire.to_vec()), now);
             }
             7 => {
-                let link = if a & 1 == 0 { Link::Publish } else { Link::Subscribe };
+                let link = if a & 1 == 0 {
+                    Link::Publish
+                } else {
+                    Link::Subscribe
+                };
                 let state = match b % 3 {
                     0 => LinkState::Connecting,
                     1 => LinkState::Connected,
@@ -75,7 +79,10 @@ fuzz_target!(|data: &[u8]| {
             ),
             13 => m.handle_media(MediaInput::KeyframeWanted(track), now),
             14 => m.handle_media(
-                MediaInput::Levels(vec![(ParticipantId(u64::from(*a % 8)), f32::from(*b) / 255.0)]),
+                MediaInput::Levels(vec![(
+                    ParticipantId(u64::from(*a % 8)),
+                    f32::from(*b) / 255.0,
+                )]),
                 now,
             ),
             _ => m.command(Command::Unpublish(LocalTrackId(*b)), now),

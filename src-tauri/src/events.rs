@@ -102,12 +102,12 @@ pub enum PageEvent {
         /// Who (`null`: nobody).
         id: Option<String>,
     },
-    /// The group code.
+    /// The group code (`null` digits and emoji while the members agree on a new one).
     GroupCode {
         /// 20 digits.
-        digits: String,
+        digits: Option<String>,
         /// Seven emoji.
-        emoji: String,
+        emoji: Option<String>,
         /// The emoji's names, in English and German.
         words_en: Vec<&'static str>,
         /// The emoji's names in German.
@@ -150,10 +150,10 @@ impl PageEvent {
                 id: id.map(|id| id.to_string()),
             },
             Event::GroupCode(code) => PageEvent::GroupCode {
-                digits: code.digits.clone(),
-                emoji: code.emoji_string(),
-                words_en: code.emoji_names("en"),
-                words_de: code.emoji_names("de"),
+                digits: code.as_ref().map(|c| c.digits.clone()),
+                emoji: code.as_ref().map(|c| c.emoji_string()),
+                words_en: code.as_ref().map_or_else(Vec::new, |c| c.emoji_names("en")),
+                words_de: code.as_ref().map_or_else(Vec::new, |c| c.emoji_names("de")),
             },
             Event::Local(l) => PageEvent::Local {
                 audio_on: l.audio_on,

@@ -3,6 +3,7 @@
 (the `noiseprotocol` package from PyPI): it must produce the same three handshake messages from
 the same keys and decrypt the sealed sender key. Run: pip install noiseprotocol==0.3.1 &&
 python3 tests/interop/noise_vectors.py"""
+import hashlib
 import json
 import pathlib
 import sys
@@ -38,7 +39,29 @@ m3 = alice.write_message()
 bob.read_message(m3)
 sealed = H(v["sealed_sender_key"])
 plain = bob.decrypt(sealed[HEADER + 8:])  # nonce 0, the first transport message
+
+
+def sha256(*parts):
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
+# The group-code round (docs/PROTOCOL.md section 7), recomputed from its specification.
+ka, kb = H(v["alice"]["identity_public"]), H(v["bob"]["identity_public"])
+na, nb = H(v["alice_code_nonce"]), H(v["bob_code_nonce"])
+view = sha256(b"conclave/2 group view", (2).to_bytes(4, "big"), *sorted([ka, kb]))
+code_hash = sha256(
+    b"conclave/2 group code", (2).to_bytes(4, "big"), *(k + n for k, n in sorted([(ka, na), (kb, nb)]))
+)
+digits = " ".join(
+    f"{int.from_bytes(code_hash[i:i + 4], 'big') % 10000:04}" for i in range(0, 20, 4)
+)
 checks = {
+    "group view": view == H(v["group_view"]),
+    "alice's commitment": sha256(b"conclave/2 code commitment", view, ka, na)
+    == H(v["alice_code_commitment"]),
+    "bob's commitment": sha256(b"conclave/2 code commitment", view, kb, nb)
+    == H(v["bob_code_commitment"]),
+    "group code": digits == v["group_code"] and [b & 63 for b in code_hash[20:27]] == v["group_code_emoji"],
     "message1": m1 == H(v["message1"])[HEADER:],
     "message2": m2 == H(v["message2"])[HEADER:],
     "message3": m3 == H(v["message3"])[HEADER:],

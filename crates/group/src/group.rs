@@ -9,6 +9,10 @@
 //!   Bursts of joins and leaves are debounced into one change. Each change asks for a keyframe.
 //! - Keys are resent until acknowledged.
 //! - The group code covers this participant and every peer whose handshake has been confirmed.
+//!   Each change of that membership starts a commit-and-reveal round (docs/PROTOCOL.md §7):
+//!   every member commits to a fresh nonce, reveals it only once every member's commitment has
+//!   arrived, and the code is computed from all identities and nonces. Until the round completes
+//!   the code is unsettled (`None`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -20,7 +24,7 @@ use zeroize::Zeroizing;
 use crate::error::{GroupError, SetupError};
 use crate::handshake::{Initiating, Open, Psk, Responding};
 use crate::identity::Identity;
-use crate::verify::{GroupCode, safety_number};
+use crate::verify::{GroupCode, commitment, safety_number, view_of};
 use crate::wire::{Body, Inner, Message};
 
 /// How often unanswered handshake and key messages are resent.
@@ -43,6 +47,11 @@ pub const MAX_DEBOUNCE: Duration = Duration::from_secs(1);
 pub const GRACE: Duration = Duration::from_millis(500);
 /// Length of a fresh sender base key.
 pub const BASE_KEY_LEN: usize = 32;
+/// Longest wait between resends of a group-code round's messages to a member that has not
+/// answered (its view of the membership may differ from ours for a while, or for good).
+pub const CODE_RETRY_MAX: Duration = Duration::from_secs(5);
+/// Resends of a group-code round at the full rate ([`RETRY`]) before backing off.
+const CODE_RETRIES_AT_FULL_RATE: u32 = 10;
 /// A ratchet step count past which a fresh generation is drawn instead (the KID keeps 8 bits
 /// of step; receivers tolerate a wrap of 2^8 − 2).
 const MAX_STEP: u64 = 200;
@@ -87,8 +96,9 @@ pub enum GroupEvent {
         /// Why, for the user.
         reason: &'static str,
     },
-    /// The group code changed (membership changed).
-    GroupCode(GroupCode),
+    /// The group code changed: `None` while the members agree on it after a change of
+    /// membership (nothing to compare yet), then the settled code.
+    GroupCode(Option<GroupCode>),
 }
 
 /// Counters for stats and benchmarks.
@@ -173,6 +183,39 @@ struct Plan {
     newcomers: BTreeSet<u64>,
 }
 
+/// The commit-and-reveal round of the group code for one membership.
+struct Round {
+    /// Hash of the membership (every member's identity key, ours included).
+    view: [u8; 32],
+    /// The other members and their identity keys.
+    members: BTreeMap<u64, [u8; 32]>,
+    nonce: Zeroizing<[u8; 32]>,
+    commitment: [u8; 32],
+    commits: BTreeMap<u64, [u8; 32]>,
+    reveals: BTreeMap<u64, [u8; 32]>,
+    /// Whether we have revealed our nonce (only after every member's commitment arrived).
+    revealed: bool,
+    /// Members who repeated their commitment: they miss something of ours.
+    asked: BTreeSet<u64>,
+    next_send: Instant,
+    backoff: Duration,
+    resends: u32,
+}
+
+impl Round {
+    fn complete(&self) -> bool {
+        self.reveals.len() == self.members.len()
+    }
+}
+
+/// A member's round message for a view other than ours (theirs may be ahead), kept until ours
+/// catches up: the latest per member.
+struct Early {
+    view: [u8; 32],
+    commitment: [u8; 32],
+    nonce: Option<[u8; 32]>,
+}
+
 /// One participant's key agreement in one meeting.
 pub struct Group {
     me: u64,
@@ -184,6 +227,8 @@ pub struct Group {
     pending: Option<Pending>,
     plan: Option<Plan>,
     code: Option<GroupCode>,
+    round: Option<Round>,
+    early: BTreeMap<u64, Early>,
     /// A verification changed while its peer was out of `peers`: recompute the code.
     code_stale: bool,
     transmits: VecDeque<Vec<u8>>,
@@ -227,6 +272,8 @@ impl Group {
             pending: None,
             plan: None,
             code: None,
+            round: None,
+            early: BTreeMap::new(),
             code_stale: false,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -234,7 +281,7 @@ impl Group {
             rng,
         };
         group.emit_send_key();
-        group.update_code();
+        group.update_code(Instant::now());
         Ok(group)
     }
 
@@ -248,11 +295,9 @@ impl Group {
         self.identity.public()
     }
 
-    /// The current group code.
-    pub fn group_code(&self) -> GroupCode {
-        self.code
-            .clone()
-            .unwrap_or_else(|| GroupCode::of(&[*self.identity.public()]))
+    /// The current group code; `None` while the members agree on a new one.
+    pub fn group_code(&self) -> Option<GroupCode> {
+        self.code.clone()
     }
 
     /// Whether `peer`'s handshake is confirmed.
@@ -303,6 +348,10 @@ impl Group {
             .chain([
                 self.plan.as_ref().map(|p| p.due),
                 self.pending.as_ref().map(|p| p.switch_at),
+                self.round
+                    .as_ref()
+                    .filter(|r| !r.complete() || !r.asked.is_empty())
+                    .map(|r| r.next_send),
             ])
             .flatten()
             .min()
@@ -349,14 +398,15 @@ impl Group {
         if p.keyed {
             self.schedule(now, true, None);
         }
-        self.update_code();
+        self.early.remove(&peer);
+        self.update_code(now);
     }
 
     /// Bytes that arrived on `from`'s data channel. Messages for others are ignored (`Ok`).
     pub fn receive(&mut self, from: u64, bytes: &[u8], now: Instant) -> Result<(), GroupError> {
         let result = self.receive_inner(from, bytes, now);
         if self.code_stale {
-            self.update_code();
+            self.update_code(now);
         }
         if self.pending.as_ref().is_some_and(|p| p.awaiting.is_empty()) {
             // Everyone has the fresh key: no need to wait out the grace period.
@@ -404,6 +454,10 @@ impl Group {
         {
             self.switch_to_pending();
         }
+        if self.code_stale {
+            self.update_code(now);
+        }
+        self.resend_round(now);
     }
 
     fn peer_timers(&mut self, id: u64, p: &mut Peer, now: Instant) {
@@ -483,7 +537,7 @@ impl Group {
         self.events
             .push_back(GroupEvent::PeerUnverified { peer, reason });
         if was_confirmed {
-            self.update_code();
+            self.code_stale = true;
         }
     }
 
@@ -764,6 +818,8 @@ impl Group {
                 });
                 self.seal_to(from, p, &Inner::KeyAck { generation, step });
             }
+            Inner::CodeCommit { view, commitment } => self.on_commit(from, p, view, commitment)?,
+            Inner::CodeReveal { view, nonce } => self.on_reveal(from, view, nonce)?,
             Inner::KeyAck { generation, step } => {
                 if p.outgoing
                     .as_ref()
@@ -940,21 +996,226 @@ impl Group {
         );
     }
 
-    fn update_code(&mut self) {
+    /// The membership may have changed: if so, a new group-code round begins.
+    fn update_code(&mut self, now: Instant) {
         self.code_stale = false;
-        let mut keys = vec![*self.identity.public()];
-        keys.extend(self.peers.values().filter_map(|p| match &p.channel {
-            Channel::Open {
-                open,
-                confirmed: true,
-                ..
-            } => Some(*open.remote_identity()),
-            _ => None,
-        }));
-        let code = GroupCode::of(&keys);
-        if self.code.as_ref() != Some(&code) {
-            self.code = Some(code.clone());
+        let members: BTreeMap<u64, [u8; 32]> = self
+            .peers
+            .iter()
+            .filter_map(|(id, p)| match &p.channel {
+                Channel::Open {
+                    open,
+                    confirmed: true,
+                    ..
+                } => Some((*id, *open.remote_identity())),
+                _ => None,
+            })
+            .collect();
+        let mut keys: Vec<[u8; 32]> = members.values().copied().collect();
+        keys.push(*self.identity.public());
+        let view = view_of(&keys);
+        if self.round.as_ref().is_some_and(|r| r.view == view) {
+            return;
+        }
+        let mut nonce = Zeroizing::new([0u8; 32]);
+        if self.rng.fill(nonce.as_mut()).is_err() {
+            // No randomness, no code: it stays unsettled rather than guessable.
+            self.round = None;
+            self.set_code(None);
+            return;
+        }
+        let mine = commitment(&view, self.identity.public(), &nonce);
+        let mut round = Round {
+            view,
+            members,
+            nonce,
+            commitment: mine,
+            commits: BTreeMap::new(),
+            reveals: BTreeMap::new(),
+            revealed: false,
+            asked: BTreeSet::new(),
+            next_send: now + RETRY,
+            backoff: RETRY,
+            resends: 0,
+        };
+        // Members whose view got there before ours.
+        for (id, early) in &self.early {
+            if early.view != view || !round.members.contains_key(id) {
+                continue;
+            }
+            round.commits.insert(*id, early.commitment);
+            if let Some(n) = early.nonce
+                && commitment(&view, &round.members[id], &n) == early.commitment
+            {
+                round.reveals.insert(*id, n);
+            }
+        }
+        self.early.retain(|_, e| e.view != view);
+        let targets: Vec<u64> = round.members.keys().copied().collect();
+        self.round = Some(round);
+        self.set_code(None);
+        for id in targets {
+            self.send_round(id, true);
+        }
+        self.advance_round();
+    }
+
+    /// Reveals once every commitment is in; settles the code once every nonce is.
+    fn advance_round(&mut self) {
+        let Some(round) = &mut self.round else {
+            return;
+        };
+        if !round.revealed && round.commits.len() == round.members.len() {
+            round.revealed = true;
+            let targets: Vec<u64> = round.members.keys().copied().collect();
+            for id in targets {
+                self.send_round(id, false);
+            }
+        }
+        let Some(round) = &self.round else {
+            return;
+        };
+        if round.revealed && round.complete() {
+            let mut all: Vec<([u8; 32], [u8; 32])> = round
+                .members
+                .iter()
+                .filter_map(|(id, key)| round.reveals.get(id).map(|n| (*key, *n)))
+                .collect();
+            all.push((*self.identity.public(), *round.nonce));
+            let code = GroupCode::of(&all);
+            self.set_code(Some(code));
+        }
+    }
+
+    fn set_code(&mut self, code: Option<GroupCode>) {
+        if self.code != code {
+            self.code = code.clone();
             self.events.push_back(GroupEvent::GroupCode(code));
+        }
+    }
+
+    /// Sends our commitment (if `commit`), and our nonce once revealed, to `peer`.
+    fn send_round(&mut self, peer: u64, commit: bool) {
+        self.with_peer(peer, |this, p| this.send_round_to(peer, p, commit));
+    }
+
+    fn send_round_to(&mut self, peer: u64, p: &mut Peer, send_commit: bool) {
+        let Some(round) = &self.round else {
+            return;
+        };
+        let view = round.view;
+        let commit = Inner::CodeCommit {
+            view,
+            commitment: round.commitment,
+        };
+        let nonce = round.revealed.then(|| Inner::CodeReveal {
+            view,
+            nonce: *round.nonce,
+        });
+        if send_commit {
+            self.seal_to(peer, p, &commit);
+        }
+        if let Some(n) = &nonce {
+            self.seal_to(peer, p, n);
+        }
+    }
+
+    fn on_commit(
+        &mut self,
+        from: u64,
+        p: &mut Peer,
+        view: [u8; 32],
+        commitment: [u8; 32],
+    ) -> Result<(), GroupError> {
+        let Some(round) = self.round.as_mut().filter(|r| r.view == view) else {
+            self.early.insert(
+                from,
+                Early {
+                    view,
+                    commitment,
+                    nonce: None,
+                },
+            );
+            return Ok(());
+        };
+        if !round.members.contains_key(&from) {
+            return Err(GroupError::Unexpected(from));
+        }
+        match round.commits.get(&from) {
+            // A repeat: they still miss something of ours, sent with our next resend (never
+            // answered at once, so two members cannot keep each other busy).
+            Some(c) if *c == commitment => {
+                round.asked.insert(from);
+                Ok(())
+            }
+            // A member may not change its commitment within a round.
+            Some(_) => Err(GroupError::Unexpected(from)),
+            None => {
+                round.commits.insert(from, commitment);
+                if !round.revealed && round.commits.len() == round.members.len() {
+                    round.revealed = true;
+                    let targets: Vec<u64> = round.members.keys().copied().collect();
+                    for id in targets {
+                        if id == from {
+                            self.send_round_to(from, p, false);
+                        } else {
+                            self.send_round(id, false);
+                        }
+                    }
+                }
+                self.advance_round();
+                Ok(())
+            }
+        }
+    }
+
+    fn on_reveal(&mut self, from: u64, view: [u8; 32], nonce: [u8; 32]) -> Result<(), GroupError> {
+        let Some(round) = self.round.as_mut().filter(|r| r.view == view) else {
+            // For a view we have not reached yet: kept beside their commitment, checked later.
+            if let Some(e) = self.early.get_mut(&from).filter(|e| e.view == view) {
+                e.nonce = Some(nonce);
+            }
+            return Ok(());
+        };
+        let (Some(identity), Some(c)) = (round.members.get(&from), round.commits.get(&from)) else {
+            // Their commitment was lost on the way; both are resent.
+            return Ok(());
+        };
+        if commitment(&view, identity, &nonce) != *c {
+            return Err(GroupError::Unauthentic(from));
+        }
+        round.reveals.insert(from, nonce);
+        self.advance_round();
+        Ok(())
+    }
+
+    /// Resends our round messages to members we have not heard everything from (backing off)
+    /// and to those who repeated their commitment.
+    fn resend_round(&mut self, now: Instant) {
+        let Some(round) = &mut self.round else {
+            return;
+        };
+        if round.next_send > now || (round.complete() && round.asked.is_empty()) {
+            return;
+        }
+        let mut targets: BTreeSet<u64> = std::mem::take(&mut round.asked);
+        if !round.complete() {
+            targets.extend(
+                round
+                    .members
+                    .keys()
+                    .filter(|id| !round.reveals.contains_key(id)),
+            );
+            // Every RETRY at first, like keys (a data channel may open late or lose some), then
+            // backing off: a member whose view differs may stay so for good.
+            round.resends += 1;
+            if round.resends > CODE_RETRIES_AT_FULL_RATE {
+                round.backoff = (round.backoff * 2).min(CODE_RETRY_MAX);
+            }
+        }
+        round.next_send = now + round.backoff;
+        for id in targets {
+            self.send_round(id, true);
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Key agreement for Conclave meetings (docs/PROTOCOL.md): the room secret from the link admits
-//! people — it is the pre-shared key of a Noise `XXpsk3` handshake between every two
+//! people — it is the pre-shared key of a Noise `XXpsk0` handshake between every two
 //! participants — and never decrypts media. Each participant's SFrame sender key is random, sent
 //! to each peer over that peer's channel, ratcheted when people join and replaced when they
 //! leave. Participants compare one group code to know that nobody sits in the middle.
@@ -22,4 +22,4 @@ pub use group::{
 };
 pub use handshake::Psk;
 pub use identity::Identity;
-pub use verify::{GroupCode, safety_number};
+pub use verify::{GroupCode, commitment, safety_number, view_of};

@@ -2,14 +2,50 @@
 //! participants and one group code for everyone in the meeting (docs/PROTOCOL.md,
 //! "Verification").
 //!
-//! Both are SHA-256 over the sorted identity keys, so every participant computes the same value
-//! from the same membership, and any substituted key — the SFU's, or an impostor's who has the
-//! link — changes it.
+//! The safety number is SHA-256 over the two identity keys. The group code is SHA-256 over every
+//! member's identity key and a random nonce each member contributes in a commit-and-reveal round
+//! (docs/PROTOCOL.md §7): everyone computes the same value from the same membership, any
+//! substituted key changes it, and since nobody reveals a nonce before every member's commitment
+//! has arrived, nobody can choose keys or nonces to make two different groups show the same code.
 
 use ring::digest::{SHA256, digest};
 
 const SAFETY_LABEL: &[u8] = b"conclave/1 safety number";
-const GROUP_LABEL: &[u8] = b"conclave/1 group code";
+const GROUP_LABEL: &[u8] = b"conclave/2 group code";
+const VIEW_LABEL: &[u8] = b"conclave/2 group view";
+const COMMIT_LABEL: &[u8] = b"conclave/2 code commitment";
+
+/// The hash naming one membership: SHA-256 over the sorted, deduplicated identity keys.
+pub fn view_of(keys: &[[u8; 32]]) -> [u8; 32] {
+    let mut sorted = keys.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut input = VIEW_LABEL.to_vec();
+    input.extend_from_slice(&count(sorted.len()));
+    for k in &sorted {
+        input.extend_from_slice(k);
+    }
+    sha256(&input)
+}
+
+/// A member's commitment to its nonce for the round of `view`.
+pub fn commitment(view: &[u8; 32], identity: &[u8; 32], nonce: &[u8; 32]) -> [u8; 32] {
+    let mut input = COMMIT_LABEL.to_vec();
+    input.extend_from_slice(view);
+    input.extend_from_slice(identity);
+    input.extend_from_slice(nonce);
+    sha256(&input)
+}
+
+fn sha256(input: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, input).as_ref());
+    out
+}
+
+fn count(n: usize) -> [u8; 4] {
+    u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes()
+}
 
 /// 64 pictures for the spoken form of the group code: (emoji, English name, German name).
 pub const EMOJI: [(&str, &str, &str); 64] = [
@@ -98,22 +134,19 @@ pub struct GroupCode {
 }
 
 impl GroupCode {
-    /// The code over everyone's identity key (order does not matter; duplicates count once).
-    pub fn of(keys: &[[u8; 32]]) -> GroupCode {
-        let mut sorted = keys.to_vec();
+    /// The code over every member's (identity key, revealed nonce); order does not matter,
+    /// duplicates count once.
+    pub fn of(members: &[([u8; 32], [u8; 32])]) -> GroupCode {
+        let mut sorted = members.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
         let mut input = GROUP_LABEL.to_vec();
-        input.extend_from_slice(
-            &u32::try_from(sorted.len())
-                .unwrap_or(u32::MAX)
-                .to_be_bytes(),
-        );
-        for k in &sorted {
-            input.extend_from_slice(k);
+        input.extend_from_slice(&count(sorted.len()));
+        for (key, nonce) in &sorted {
+            input.extend_from_slice(key);
+            input.extend_from_slice(nonce);
         }
-        let hash = digest(&SHA256, &input);
-        let hash = hash.as_ref();
+        let hash = sha256(&input);
         let mut emoji = [0u8; 7];
         for (e, b) in emoji.iter_mut().zip(&hash[20..27]) {
             *e = b & 63;
@@ -173,13 +206,21 @@ mod tests {
                 .all(|g| g.len() == 5 && g.bytes().all(|d| d.is_ascii_digit()))
         );
 
-        let abc = GroupCode::of(&[a, b, c]);
-        assert_eq!(abc, GroupCode::of(&[c, a, b]));
-        assert_eq!(abc, GroupCode::of(&[c, a, b, a]));
-        assert_ne!(abc, GroupCode::of(&[a, b]));
+        let n = [9u8; 32];
+        let abc = GroupCode::of(&[(a, n), (b, n), (c, n)]);
+        assert_eq!(abc, GroupCode::of(&[(c, n), (a, n), (b, n)]));
+        assert_eq!(abc, GroupCode::of(&[(c, n), (a, n), (b, n), (a, n)]));
+        assert_ne!(abc, GroupCode::of(&[(a, n), (b, n)]));
         let mut c2 = c;
         c2[31] ^= 1;
-        assert_ne!(abc.digits, GroupCode::of(&[a, b, c2]).digits);
+        assert_ne!(abc.digits, GroupCode::of(&[(a, n), (b, n), (c2, n)]).digits);
+        let mut n2 = n;
+        n2[0] ^= 1;
+        assert_ne!(abc.digits, GroupCode::of(&[(a, n), (b, n), (c, n2)]).digits);
+        assert_eq!(view_of(&[a, b, c]), view_of(&[c, b, a, b]));
+        assert_ne!(view_of(&[a, b, c]), view_of(&[a, b]));
+        assert_ne!(commitment(&[0; 32], &a, &n), commitment(&[0; 32], &b, &n));
+        assert_ne!(commitment(&[0; 32], &a, &n), commitment(&[1; 32], &a, &n));
         assert_eq!(abc.digits.len(), 5 * 4 + 4);
         assert_eq!(abc.emoji_names("de").len(), 7);
         assert_eq!(abc.emoji_string().split(' ').count(), 7);
@@ -187,12 +228,15 @@ mod tests {
 
     #[test]
     fn the_group_code_matches_its_specification() {
-        // docs/PROTOCOL.md: SHA-256("conclave/1 group code" || u32 count || sorted keys).
-        let keys = [[0x22u8; 32], [0x11u8; 32]];
-        let mut input = b"conclave/1 group code".to_vec();
+        // docs/PROTOCOL.md: SHA-256("conclave/2 group code" || u32 count || sorted
+        // (identity || nonce)).
+        let keys = [([0x22u8; 32], [0x33u8; 32]), ([0x11u8; 32], [0x44u8; 32])];
+        let mut input = b"conclave/2 group code".to_vec();
         input.extend_from_slice(&2u32.to_be_bytes());
         input.extend_from_slice(&[0x11; 32]);
+        input.extend_from_slice(&[0x44; 32]);
         input.extend_from_slice(&[0x22; 32]);
+        input.extend_from_slice(&[0x33; 32]);
         let hash = digest(&SHA256, &input);
         let first = u32::from_be_bytes(hash.as_ref()[..4].try_into().unwrap()) % 10_000;
         let code = GroupCode::of(&keys);

@@ -8,6 +8,8 @@
 //! type 4    = sealed: body = nonce(u64) Noise transport ciphertext of an `Inner` (tag 16 bytes)
 //! inner     = 1 sender-key: generation(u64) step(u64) key_len(1) key(16..=64)
 //!           | 2 key-ack:    generation(u64) step(u64)
+//!           | 3 code-commit: view(32) commitment(32)
+//!           | 4 code-reveal: view(32) nonce(32)
 //! ```
 //!
 //! Integers are big-endian. Parsing is strict: wrong lengths, unknown types and trailing bytes
@@ -159,6 +161,21 @@ pub enum Inner {
         /// Step received.
         step: u64,
     },
+    /// The sender's commitment to its contribution to the group code of one membership
+    /// (`view`), sent before it has seen anyone else's (docs/PROTOCOL.md §7).
+    CodeCommit {
+        /// Hash of the membership the round is for.
+        view: [u8; 32],
+        /// SHA-256 over the view, the sender's identity and its nonce.
+        commitment: [u8; 32],
+    },
+    /// The nonce behind a commitment, sent only once everyone's commitment has arrived.
+    CodeReveal {
+        /// Hash of the membership the round is for.
+        view: [u8; 32],
+        /// The sender's random contribution.
+        nonce: [u8; 32],
+    },
 }
 
 impl std::fmt::Debug for Inner {
@@ -177,6 +194,8 @@ impl std::fmt::Debug for Inner {
                 .field("generation", generation)
                 .field("step", step)
                 .finish(),
+            Inner::CodeCommit { .. } => f.write_str("CodeCommit"),
+            Inner::CodeReveal { .. } => f.write_str("CodeReveal"),
         }
     }
 }
@@ -202,6 +221,16 @@ impl Inner {
                 out.extend_from_slice(&generation.to_be_bytes());
                 out.extend_from_slice(&step.to_be_bytes());
             }
+            Inner::CodeCommit { view, commitment } => {
+                out.push(3);
+                out.extend_from_slice(view);
+                out.extend_from_slice(commitment);
+            }
+            Inner::CodeReveal { view, nonce } => {
+                out.push(4);
+                out.extend_from_slice(view);
+                out.extend_from_slice(nonce);
+            }
         }
         out
     }
@@ -211,6 +240,26 @@ impl Inner {
         let Some((&kind, rest)) = bytes.split_first() else {
             return Err(WireError::Truncated);
         };
+        if matches!(kind, 3 | 4) {
+            if rest.len() != 64 {
+                return Err(WireError::Length {
+                    expected: 64,
+                    got: rest.len(),
+                });
+            }
+            let mut view = [0u8; 32];
+            let mut value = [0u8; 32];
+            view.copy_from_slice(&rest[..32]);
+            value.copy_from_slice(&rest[32..]);
+            return Ok(if kind == 3 {
+                Inner::CodeCommit {
+                    view,
+                    commitment: value,
+                }
+            } else {
+                Inner::CodeReveal { view, nonce: value }
+            });
+        }
         if !matches!(kind, 1 | 2) {
             return Err(WireError::UnknownType(kind));
         }
@@ -377,7 +426,35 @@ mod tests {
         .to_vec();
         ack_trailing.push(0);
         assert_eq!(Inner::decode(&ack_trailing), Err(WireError::Trailing));
-        assert_eq!(Inner::decode(&[3]), Err(WireError::UnknownType(3)));
+        assert_eq!(Inner::decode(&[5]), Err(WireError::UnknownType(5)));
+        for (inner, kind) in [
+            (
+                Inner::CodeCommit {
+                    view: [1; 32],
+                    commitment: [2; 32],
+                },
+                3,
+            ),
+            (
+                Inner::CodeReveal {
+                    view: [3; 32],
+                    nonce: [4; 32],
+                },
+                4,
+            ),
+        ] {
+            let bytes = inner.encode();
+            assert_eq!(bytes.len(), 65);
+            assert_eq!(bytes[0], kind);
+            assert_eq!(Inner::decode(&bytes).unwrap(), inner);
+            assert!(matches!(
+                Inner::decode(&bytes[..64]),
+                Err(WireError::Length { expected: 64, .. })
+            ));
+            let mut long = bytes.to_vec();
+            long.push(0);
+            assert!(Inner::decode(&long).is_err());
+        }
         assert_eq!(Inner::decode(&[1, 0]), Err(WireError::Truncated));
         assert!(!format!("{:?}", Inner::decode(&bytes).unwrap()).contains("5, 5"));
     }

@@ -5,7 +5,7 @@
 
 use conclave_group::handshake::{Initiating, Psk, Responding};
 use conclave_group::wire::{Body, Inner, Message};
-use conclave_group::{GroupCode, Identity, safety_number};
+use conclave_group::{GroupCode, Identity, commitment, safety_number, view_of};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -66,7 +66,10 @@ fn compute() -> Value {
         }
         .encode())
     };
-    let code = GroupCode::of(&[*alice.public(), *bob.public()]);
+    // The group-code round (docs/PROTOCOL.md §7) with fixed nonces.
+    let (na, nb) = ([0x1a; 32], [0x1b; 32]);
+    let view = view_of(&[*alice.public(), *bob.public()]);
+    let code = GroupCode::of(&[(*alice.public(), na), (*bob.public(), nb)]);
     json!({
         "noise_protocol": conclave_group::handshake::NOISE_PARAMS,
         "room_secret": h(&secret),
@@ -81,6 +84,11 @@ fn compute() -> Value {
         "sender_key_plaintext": h(&key.encode()),
         "sealed_sender_key": h(&sealed),
         "safety_number": safety_number(alice.public(), bob.public()),
+        "group_view": h(&view),
+        "alice_code_nonce": h(&na),
+        "alice_code_commitment": h(&commitment(&view, alice.public(), &na)),
+        "bob_code_nonce": h(&nb),
+        "bob_code_commitment": h(&commitment(&view, bob.public(), &nb)),
         "group_code": code.digits,
         "group_code_emoji": code.emoji,
     })

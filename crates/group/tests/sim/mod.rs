@@ -65,7 +65,7 @@ impl Participant {
                 self.verified.remove(&peer);
                 self.unverified.insert(peer, reason);
             }
-            GroupEvent::GroupCode(code) => self.code = Some(code),
+            GroupEvent::GroupCode(code) => self.code = code,
         }
     }
 

@@ -193,8 +193,9 @@ pub enum Event {
     Notice(Notice),
     /// The active speaker changed.
     ActiveSpeaker(Option<ParticipantId>),
-    /// The group code changed.
-    GroupCode(GroupCode),
+    /// The group code changed: `None` while the members agree on a new one after a change of
+    /// membership (docs/PROTOCOL.md §7), then the code to compare.
+    GroupCode(Option<GroupCode>),
     /// Our own switches or what we send changed.
     Local(Local),
     /// The meeting ended early.

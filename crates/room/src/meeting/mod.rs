@@ -900,8 +900,10 @@ impl Meeting {
                 }
             }
             GroupEvent::GroupCode(code) => {
-                self.code_history.push(code.digits.clone());
-                self.code = Some(code.clone());
+                if let Some(c) = &code {
+                    self.code_history.push(c.digits.clone());
+                }
+                self.code.clone_from(&code);
                 self.events.push_back(Event::GroupCode(code));
             }
         }
