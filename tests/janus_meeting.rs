@@ -63,6 +63,14 @@ fn three_participants_see_and_hear_each_other_and_a_wrong_secret_decrypts_nothin
                     "{name}: {other}"
                 );
                 assert_eq!(v["frames_dropped_auth"], 0, "{name}: {other}");
+                // Every sender's frames are held to its signed statements (about ten a second),
+                // and none of the genuine ones is taken for a forgery.
+                assert!(
+                    other["frame_statements"].as_u64().unwrap() > 50,
+                    "{name}: {other}"
+                );
+                assert_eq!(other["frames_forged"], 0, "{name}: {other}");
+                assert_eq!(other["frames_refused_unsigned"], 0, "{name}: {other}");
                 assert!(
                     v["latency_ms"]["p95"].as_f64().unwrap() < 500.0,
                     "{name}: {other}"

@@ -147,6 +147,11 @@ function onMeetingEvent(e) {
     case "left":
       announce(tr("leftMeeting", e.name));
       break;
+    case "forged":
+      // Someone holding the link (with the server) sent pictures or sound as this person.
+      $("notice").textContent = tr("forgedFrames", e.name);
+      announce(tr("forgedFrames", e.name));
+      break;
     case "speaker":
       meeting.speaker = e.id;
       break;

@@ -30,6 +30,8 @@ const STRINGS = {
     joinedMeeting: (name) => `${name} joined the meeting.`,
     inMeeting: (name) => `${name} is in the meeting.`,
     leftMeeting: (name) => `${name} left the meeting.`,
+    forgedFrames: (name) =>
+      `Warning: someone in this meeting sent pictures or sound pretending to be ${name}. They were detected and are dropped; compare the group code.`,
     unavailableDevice: "The device in use (no longer available)",
     mutedHint: "You are muted. Unmute with the microphone button or Ctrl+Shift+M.",
     useDevices: "Use these",
@@ -164,6 +166,8 @@ const STRINGS = {
     joinedMeeting: (name) => `${name} nimmt jetzt teil.`,
     inMeeting: (name) => `${name} ist in der Besprechung.`,
     leftMeeting: (name) => `${name} hat die Besprechung verlassen.`,
+    forgedFrames: (name) =>
+      `Warnung: Jemand in dieser Besprechung hat Bild oder Ton als ${name} ausgegeben. Das wurde erkannt und wird verworfen; vergleichen Sie den Gruppencode.`,
     unavailableDevice: "Das bisherige Gerät (nicht mehr verfügbar)",
     mutedHint: "Ihr Mikrofon ist aus. Einschalten mit der Mikrofon-Taste oder Strg+Umschalt+M.",
     useDevices: "Übernehmen",

@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
         microphone: true,
         camera: true,
         seed: 1,
+        signer: [3; 32],
     };
     let mut m = Meeting::new(config, now);
     let mut rest = data;

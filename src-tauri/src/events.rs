@@ -97,6 +97,11 @@ pub enum PageEvent {
         /// Their name.
         name: String,
     },
+    /// Frames forged in someone's name were found (and are dropped).
+    Forged {
+        /// Whose name they carried.
+        name: String,
+    },
     /// The participant on stage.
     Speaker {
         /// Who (`null`: nobody).
@@ -146,6 +151,7 @@ impl PageEvent {
             Event::Notice(Notice::Present(name)) => PageEvent::Present { name: name.clone() },
             Event::Notice(Notice::Joined(name)) => PageEvent::Joined { name: name.clone() },
             Event::Notice(Notice::Left(name)) => PageEvent::Left { name: name.clone() },
+            Event::Notice(Notice::Forged(name)) => PageEvent::Forged { name: name.clone() },
             Event::ActiveSpeaker(id) => PageEvent::Speaker {
                 id: id.map(|id| id.to_string()),
             },

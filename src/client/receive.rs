@@ -52,6 +52,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug)]
 pub struct Remote {
     receiver: Mutex<Receiver>,
+    /// [`Remote::attested`] of the receivers replaced before this one.
+    attested_before: Mutex<(u64, u64)>,
     /// Their audio.
     pub audio: Mutex<MediaTally>,
     /// Their video tracks, in the order they were bound (the first is their camera).
@@ -61,9 +63,28 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// Their signed statements that verified, and their frames refused as forged or unsigned,
+    /// over the whole meeting.
+    pub fn attested(&self) -> (u64, u64) {
+        let s = lock(&self.receiver).stats();
+        let (statements, refused) = *lock(&self.attested_before);
+        (statements + s.statements, refused + s.forged + s.unsigned)
+    }
+
+    /// Their keys start afresh (what was counted stays counted).
+    fn fresh_receiver(&self) {
+        let mut receiver = lock(&self.receiver);
+        let s = receiver.stats();
+        let mut before = lock(&self.attested_before);
+        before.0 += s.statements;
+        before.1 += s.forged + s.unsigned;
+        *receiver = Receiver::new(SUITE, KidScheme::default());
+    }
+
     fn new() -> Remote {
         Remote {
             receiver: Mutex::new(Receiver::new(SUITE, KidScheme::default())),
+            attested_before: Mutex::default(),
             audio: Mutex::default(),
             videos: Mutex::default(),
             level: Mutex::default(),
@@ -163,16 +184,29 @@ impl Receiving {
         generation: u64,
         step: u64,
         key: BaseKey,
+        signer: [u8; 32],
     ) {
         if let Some(log) = &self.keylog {
             log.received(handle, generation, step, &key);
         }
-        let _ = lock(&self.remote(id).receiver).add_key(generation, step, key);
+        let remote = self.remote(id);
+        let mut receiver = lock(&remote.receiver);
+        let _ = receiver.add_key(generation, step, key);
+        receiver.set_signer(signer);
+    }
+
+    /// Holds `id`'s frames to their signed statement; how many accepted earlier it shows forged.
+    pub fn attest(&mut self, id: ParticipantId, statement: &[u8]) -> usize {
+        self.remotes.get(&id).map_or(0, |remote| {
+            lock(&remote.receiver)
+                .attest(statement)
+                .map_or(0, |a| a.forged)
+        })
     }
 
     /// Forget `id`'s keys: they come back with fresh ones.
     pub fn reset_keys(&mut self, id: ParticipantId) {
-        *lock(&self.remote(id).receiver) = Receiver::new(SUITE, KidScheme::default());
+        self.remote(id).fresh_receiver();
     }
 
     /// Forget `id`'s key generations older than `below`.
@@ -189,7 +223,7 @@ impl Receiving {
     /// `id` is gone: their keys, sound and pictures too (what arrived from them stays counted).
     pub fn forget(&mut self, id: ParticipantId) {
         if let Some(remote) = self.remotes.get(&id) {
-            *lock(&remote.receiver) = Receiver::new(SUITE, KidScheme::default());
+            remote.fresh_receiver();
         }
         self.ctx.playback.remove(id.0);
         if let Some(out) = &self.ctx.sinks.decoded {

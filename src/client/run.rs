@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use conclave_e2ee::Signer;
 use conclave_group::Psk;
 use conclave_room::meeting::{
     self, CAMERA, Config, Event, MICROPHONE, MediaAction, MediaInput, Meeting as Core, Transmit,
@@ -69,6 +70,8 @@ struct Driver {
     playback: Arc<Playback>,
     receiving: Receiving,
     sending: Sending,
+    /// Signs the frames we send.
+    signer: Signer,
     muted_speech: MutedSpeech,
     malformed_signalling: u64,
     pseudonym: String,
@@ -85,8 +88,11 @@ pub(crate) async fn run(
     ui: mpsc::UnboundedSender<Event>,
 ) -> MeetingStats {
     let now = std::time::Instant::now();
+    // Our frames are signed with a key of this meeting's (conclave_e2ee::attest).
+    let signer = Signer::generate();
     let core = Core::new(
         Config {
+            signer: signer.as_ref().map_or([0; 32], Signer::public),
             identity: options.identity.clone(),
             psk: Psk::derive(options.link.secret.expose_secret(), &options.link.room),
             name: options.name.clone(),
@@ -101,18 +107,19 @@ pub(crate) async fn run(
     // Settings that can never connect end the meeting before it starts, not in a reconnect loop.
     let ice = super::IceServer::check_all(options.relay_only, &options.ice_servers);
     let tls = super::tls::client_config(options.extra_ca.as_deref());
-    let unusable = match (ice, tls) {
-        (Ok(()), Ok(tls)) => Ok(tls),
-        (Err(UnusableIce::BadServer(why)), _) => Err((ErrorKind::BadIceServer, why)),
-        (Err(UnusableIce::NoTurnServer), _) => Err((
+    let unusable = match (ice, tls, signer) {
+        (_, _, Err(e)) => Err((ErrorKind::ConnectionLost, e.to_string())),
+        (Ok(()), Ok(tls), Ok(signer)) => Ok((tls, signer)),
+        (Err(UnusableIce::BadServer(why)), _, _) => Err((ErrorKind::BadIceServer, why)),
+        (Err(UnusableIce::NoTurnServer), _, _) => Err((
             ErrorKind::NoTurnServer,
             "media only through a TURN relay was asked for, but no TURN server is configured"
                 .to_owned(),
         )),
-        (Ok(()), Err(e)) => Err((ErrorKind::BadCa, e.to_string())),
+        (Ok(()), Err(e), _) => Err((ErrorKind::BadCa, e.to_string())),
     };
-    let tls = match unusable {
-        Ok(tls) => tls,
+    let (tls, signer) = match unusable {
+        Ok(ready) => ready,
         Err(ended) => {
             let stats = report(&ReportParts {
                 meeting: &core,
@@ -168,6 +175,7 @@ pub(crate) async fn run(
         playback,
         receiving,
         sending: Sending::new(keylog),
+        signer,
         muted_speech: MutedSpeech::default(),
         malformed_signalling: 0,
         pseudonym,
@@ -321,6 +329,7 @@ impl Driver {
                 generation,
                 step,
                 key,
+                signer,
             } => {
                 // The key log names the SFU handle, which is what recordings are filed under.
                 let handle = self
@@ -329,7 +338,26 @@ impl Driver {
                     .and_then(|p| p.handle)
                     .map_or(participant.0, |h| h.0);
                 self.receiving
-                    .add_key(participant, handle, generation, step, key);
+                    .add_key(participant, handle, generation, step, key, signer);
+            }
+            MediaAction::SignFrames => {
+                let now = std::time::Instant::now();
+                for statement in self.sending.statements(&self.signer) {
+                    self.core.handle_media(MediaInput::Signed(statement), now);
+                }
+            }
+            MediaAction::Statement { participant, bytes } => {
+                let frames = self.receiving.attest(participant, &bytes);
+                if frames > 0 {
+                    let now = std::time::Instant::now();
+                    self.core.handle_media(
+                        MediaInput::Forged {
+                            participant,
+                            frames,
+                        },
+                        now,
+                    );
+                }
             }
             MediaAction::ResetKeys(who) => self.receiving.reset_keys(who),
             MediaAction::RetireKeys { participant, below } => {

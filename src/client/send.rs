@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use conclave_e2ee::{BaseKey, Codec, KidScheme, Sender};
+use conclave_e2ee::{BaseKey, Codec, FrameLog, KidScheme, Sender, Signer};
 use conclave_room::meeting::SUITE;
 use conclave_room::sfu::LocalTrackId;
 use rtc::rtp;
@@ -75,6 +75,21 @@ impl Sending {
         ) {
             tracing::warn!(error = %e, "could not switch to the new sending key");
         }
+        // What is sent is logged, to be signed (conclave_e2ee::attest).
+        if let Some(s) = self.sender.as_mut()
+            && s.log_mut().is_none()
+        {
+            s.keep_log(FrameLog::default());
+        }
+    }
+
+    /// Signed statements of the frames sent since the last call.
+    pub fn statements(&mut self, signer: &Signer) -> Vec<Vec<u8>> {
+        self.sender
+            .as_mut()
+            .and_then(Sender::log_mut)
+            .map(|log| log.statements(signer))
+            .unwrap_or_default()
     }
 
     /// Our track `id` is written to `sink` with `ssrc`.

@@ -95,6 +95,12 @@ pub struct ParticipantStats {
     pub control_messages: u64,
     /// Control messages dropped.
     pub control_dropped: u64,
+    /// Frames in their name that their own signed statements showed to be forged.
+    pub frames_forged: u64,
+    /// Their signed statements of frames that verified (since their keys last started afresh).
+    pub frame_statements: u64,
+    /// Frames dropped as contradicting their statements, or numbered too far past them.
+    pub frames_refused_unsigned: u64,
     /// Whether their handshake was confirmed: they hold the room secret and their identity key.
     pub verified: Option<bool>,
     /// The safety number we share with them.
@@ -318,6 +324,9 @@ pub fn report(parts: &ReportParts<'_>) -> MeetingStats {
                 sending_video: p.video,
                 control_messages: p.control_messages,
                 control_dropped: p.control_dropped,
+                frames_forged: p.forged,
+                frame_statements: remote.map_or(0, |r| r.attested().0),
+                frames_refused_unsigned: remote.map_or(0, |r| r.attested().1),
                 verified,
                 safety_number,
                 verification_failure,

@@ -122,6 +122,23 @@ pub enum DecryptError {
         /// The frame's KID.
         kid: KeyId,
     },
+    /// It authenticates under the sender's key, but its sender signed another frame under this
+    /// counter: someone else holding the key made it.
+    #[error("forged frame: KID {kid:?}, counter {ctr:?}")]
+    Forged {
+        /// The frame's KID.
+        kid: KeyId,
+        /// The frame's counter.
+        ctr: Counter,
+    },
+    /// Numbered too far past the highest counter its sender has signed.
+    #[error("unsigned frame too far ahead: KID {kid:?}, counter {ctr:?}")]
+    Unsigned {
+        /// The frame's KID.
+        kid: KeyId,
+        /// The frame's counter.
+        ctr: Counter,
+    },
 }
 
 /// Why a received frame was dropped, as counted in [`crate::ReceiveStats`].
@@ -135,6 +152,10 @@ pub enum DropReason {
     Replayed,
     /// Tag did not verify.
     Authentication,
+    /// Its sender signed a different frame under this counter ([`crate::attest`]).
+    Forged,
+    /// Numbered too far past what its sender has signed ([`crate::attest::SIGNED_AHEAD`]).
+    Unsigned,
 }
 
 impl DecryptError {
@@ -147,6 +168,8 @@ impl DecryptError {
             DecryptError::UnknownKey { .. } => DropReason::UnknownKey,
             DecryptError::Replayed { .. } => DropReason::Replayed,
             DecryptError::Authentication { .. } => DropReason::Authentication,
+            DecryptError::Forged { .. } => DropReason::Forged,
+            DecryptError::Unsigned { .. } => DropReason::Unsigned,
         }
     }
 }

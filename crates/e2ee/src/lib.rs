@@ -6,6 +6,7 @@
 //! It is pure: no IO, no clock, no threads. Keys are zeroized on drop and never printed.
 
 pub mod aead;
+pub mod attest;
 mod error;
 pub mod frame;
 pub mod framing;
@@ -17,6 +18,7 @@ mod replay;
 mod sender;
 mod suite;
 
+pub use attest::{AttestError, Attestation, FrameLog, SIGNED_AHEAD, Signer, Statement};
 pub use error::{
     DecryptError, DropReason, EncryptError, FramingError, HeaderError, KeyError, SuiteError,
 };

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::attest::{self, AttestError, Attestation, Ledger, Standing, Statement};
 use crate::error::{DecryptError, DropReason, KeyError};
 use crate::frame;
 use crate::header::{Header, KeyId};
@@ -32,12 +33,27 @@ pub struct ReceiveStats {
     pub replayed: u64,
     /// Dropped: tag did not verify (wrong key or tampering).
     pub auth_failed: u64,
+    /// Dropped: authenticated, but its sender signed another frame under the counter.
+    pub forged: u64,
+    /// Dropped: numbered too far past what its sender signed.
+    pub unsigned: u64,
+    /// Frames accepted before their statement arrived and shown by it to be forgeries.
+    pub forgeries_found: u64,
+    /// Statements verified and applied.
+    pub statements: u64,
+    /// Statements refused (malformed, bad signature, unknown signer).
+    pub statements_refused: u64,
 }
 
 impl ReceiveStats {
     /// All frames dropped, whatever the reason.
     pub fn dropped(&self) -> u64 {
-        self.malformed + self.unknown_key + self.replayed + self.auth_failed
+        self.malformed
+            + self.unknown_key
+            + self.replayed
+            + self.auth_failed
+            + self.forged
+            + self.unsigned
     }
 
     pub(crate) fn count(&mut self, reason: DropReason) {
@@ -46,6 +62,8 @@ impl ReceiveStats {
             DropReason::UnknownKey => &mut self.unknown_key,
             DropReason::Replayed => &mut self.replayed,
             DropReason::Authentication => &mut self.auth_failed,
+            DropReason::Forged => &mut self.forged,
+            DropReason::Unsigned => &mut self.unsigned,
         };
         *slot += 1;
     }
@@ -54,6 +72,7 @@ impl ReceiveStats {
 struct RxKey {
     key: SframeKey,
     window: ReplayWindow,
+    ledger: Ledger,
 }
 
 impl RxKey {
@@ -61,6 +80,7 @@ impl RxKey {
         RxKey {
             key: SframeKey::derive(suite, kid, base),
             window: ReplayWindow::default(),
+            ledger: Ledger::default(),
         }
     }
 }
@@ -81,6 +101,9 @@ pub struct Receiver {
     scheme: KidScheme,
     generations: BTreeMap<u64, Generation>,
     stats: ReceiveStats,
+    /// The sender's public signing key, once known: from then on frames are held to its
+    /// statements ([`crate::attest`]).
+    signer: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Generation {
@@ -101,7 +124,41 @@ impl Receiver {
             scheme,
             generations: BTreeMap::new(),
             stats: ReceiveStats::default(),
+            signer: None,
         }
+    }
+
+    /// The sender's public signing key (handed over with its sender key on the authenticated
+    /// channel). From now on its frames are held to its signed statements.
+    pub fn set_signer(&mut self, public: [u8; 32]) {
+        self.signer = Some(public);
+    }
+
+    /// Applies a signed statement of the sender's ([`crate::attest`]).
+    pub fn attest(&mut self, bytes: &[u8]) -> Result<Attestation, AttestError> {
+        let result = self.try_attest(bytes);
+        match &result {
+            Ok(a) => {
+                self.stats.statements += 1;
+                self.stats.forgeries_found += a.forged as u64;
+            }
+            Err(_) => self.stats.statements_refused += 1,
+        }
+        result
+    }
+
+    fn try_attest(&mut self, bytes: &[u8]) -> Result<Attestation, AttestError> {
+        let public = self.signer.ok_or(AttestError::NoSigner)?;
+        let statement = Statement::verify(bytes, &public)?;
+        let (generation, _) = self.scheme.split(statement.kid);
+        let Some(entry) = self.generations.get_mut(&generation) else {
+            // A key we do not hold (any more): nothing of it to check.
+            return Ok(Attestation::default());
+        };
+        let rx = std::iter::once(&mut entry.current)
+            .chain(entry.previous.as_mut())
+            .find(|rx| rx.key.kid() == statement.kid);
+        Ok(rx.map_or_else(Attestation::default, |rx| rx.ledger.apply(&statement)))
     }
 
     /// Installs the sender's base key for `generation` as of ratchet `step`. A newcomer receives
@@ -179,6 +236,7 @@ impl Receiver {
         let suite = self.suite;
         let max_ahead = self.max_ratchet_ahead();
         let unknown = DecryptError::UnknownKey { kid: header.kid };
+        let signed = self.signer.is_some();
         let entry = self
             .generations
             .get_mut(&generation)
@@ -186,7 +244,7 @@ impl Receiver {
 
         for rx in std::iter::once(&mut entry.current).chain(entry.previous.as_mut()) {
             if rx.key.kid() == header.kid {
-                return open_checked(rx, &header, header_len, metadata, frame);
+                return open_checked(rx, &header, header_len, metadata, frame, signed);
             }
         }
 
@@ -202,7 +260,7 @@ impl Receiver {
         }
         let base = before.ratchet(suite);
         let mut candidate = RxKey::new(suite, header.kid, &base);
-        let plaintext = open_checked(&mut candidate, &header, header_len, metadata, frame)?;
+        let plaintext = open_checked(&mut candidate, &header, header_len, metadata, frame, signed)?;
 
         let new_step = entry.step + ahead;
         let previous = if ahead == 1 {
@@ -222,20 +280,41 @@ impl Receiver {
     }
 }
 
-/// Replay check, authenticate and decrypt, then record the counter.
+/// Replay check, authenticate and decrypt, hold it to its sender's statements (if `signed`),
+/// then record the counter.
 fn open_checked(
     rx: &mut RxKey,
     header: &Header,
     header_len: usize,
     metadata: &[u8],
     frame: &[u8],
+    signed: bool,
 ) -> Result<Vec<u8>, DecryptError> {
     let replayed = |_: Replay| DecryptError::Replayed {
         kid: header.kid,
         ctr: header.ctr,
     };
     rx.window.check(header.ctr.0).map_err(replayed)?;
+    let ctr = header.ctr.0;
+    let fingerprint = signed.then(|| attest::digest(frame));
+    if let Some(d) = &fingerprint
+        && rx.ledger.check(ctr, d) == Standing::TooFarAhead
+    {
+        return Err(DecryptError::Unsigned {
+            kid: header.kid,
+            ctr: header.ctr,
+        });
+    }
     let plaintext = frame::open(&rx.key, header, header_len, metadata, frame)?;
-    rx.window.record(header.ctr.0);
+    if let Some(d) = fingerprint {
+        if rx.ledger.check(ctr, &d) == Standing::Forged {
+            return Err(DecryptError::Forged {
+                kid: header.kid,
+                ctr: header.ctr,
+            });
+        }
+        rx.ledger.accepted(ctr, d);
+    }
+    rx.window.record(ctr);
     Ok(plaintext)
 }

@@ -1,5 +1,6 @@
 //! The sending side of one participant's sender key: current KID, counter and ratchet.
 
+use crate::attest::FrameLog;
 use crate::error::{EncryptError, KeyError};
 use crate::frame;
 use crate::header::{Counter, KeyId};
@@ -22,6 +23,8 @@ pub struct Sender {
     key: SframeKey,
     /// `None` once `u64::MAX` has been used.
     next_ctr: Option<u64>,
+    /// Digests of the frames sent, for signing ([`crate::attest`]), if kept.
+    log: Option<FrameLog>,
 }
 
 impl Sender {
@@ -56,6 +59,7 @@ impl Sender {
             base,
             key,
             next_ctr: Some(0),
+            log: None,
         })
     }
 
@@ -65,7 +69,26 @@ impl Sender {
             kid: self.key.kid(),
         })?;
         self.next_ctr = ctr.checked_add(1);
-        Ok(frame::seal(&self.key, Counter(ctr), metadata, plaintext))
+        let frame = frame::seal(&self.key, Counter(ctr), metadata, plaintext);
+        if let Some(log) = &mut self.log {
+            log.record(self.key.kid(), Counter(ctr), &frame);
+        }
+        Ok(frame)
+    }
+
+    /// Keeps `log` of the frames sent from now on (see [`crate::attest`]).
+    pub fn keep_log(&mut self, log: FrameLog) {
+        self.log = Some(log);
+    }
+
+    /// The log of frames sent, if kept (e.g. to carry it to the next sender).
+    pub fn log_mut(&mut self) -> Option<&mut FrameLog> {
+        self.log.as_mut()
+    }
+
+    /// Takes the log of frames sent, if kept.
+    pub fn take_log(&mut self) -> Option<FrameLog> {
+        self.log.take()
     }
 
     /// Moves to the next ratchet step (RFC 9605 §5.1), e.g. when someone joins: the new base key
@@ -95,8 +118,15 @@ impl Sender {
                 offered: generation,
             });
         }
+        let log = self.log.take();
         *self = Sender::new(self.suite, self.scheme, generation, base)?;
+        self.log = log;
         Ok(self.key.kid())
+    }
+
+    /// The counter of the next frame (`None` once exhausted).
+    pub fn next_counter(&self) -> Option<u64> {
+        self.next_ctr
     }
 
     /// The KID frames are sent under now.

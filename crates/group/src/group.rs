@@ -79,6 +79,9 @@ pub enum GroupEvent {
         step: u64,
         /// The base key.
         key: BaseKey,
+        /// Their public key for signing frames (`conclave_e2ee::attest`), proven theirs by the
+        /// channel it came on.
+        signer: [u8; 32],
     },
     /// `peer` proved it holds the room secret and its identity key.
     PeerVerified {
@@ -227,6 +230,8 @@ pub struct Group {
     pending: Option<Pending>,
     plan: Option<Plan>,
     code: Option<GroupCode>,
+    /// Our public key for signing frames, handed over with our sender key.
+    signer: [u8; 32],
     round: Option<Round>,
     early: BTreeMap<u64, Early>,
     /// A verification changed while its peer was out of `peers`: recompute the code.
@@ -272,6 +277,7 @@ impl Group {
             pending: None,
             plan: None,
             code: None,
+            signer: [0; 32],
             round: None,
             early: BTreeMap::new(),
             code_stale: false,
@@ -283,6 +289,12 @@ impl Group {
         group.emit_send_key();
         group.update_code(Instant::now());
         Ok(group)
+    }
+
+    /// The public key we sign our frames with (`conclave_e2ee::attest`), handed to every peer
+    /// with our sender key.
+    pub fn set_signer(&mut self, public: [u8; 32]) {
+        self.signer = public;
     }
 
     /// Our participant id.
@@ -808,6 +820,7 @@ impl Group {
                 generation,
                 step,
                 key,
+                signer,
             } => {
                 let key = BaseKey::new(key.to_vec()).map_err(|_| GroupError::StaleKey(from))?;
                 self.events.push_back(GroupEvent::PeerKey {
@@ -815,6 +828,7 @@ impl Group {
                     generation,
                     step,
                     key,
+                    signer,
                 });
                 self.seal_to(from, p, &Inner::KeyAck { generation, step });
             }
@@ -969,6 +983,7 @@ impl Group {
             generation: o.generation,
             step: o.step,
             key: o.key.clone(),
+            signer: self.signer,
         };
         // Handing a key over counts as keyed at once: should they leave before acknowledging,
         // they may still have read it.

@@ -35,7 +35,14 @@ pub fn apply(
             return Ok(());
         }
     }
-    *sender = Some(Sender::at_step(suite, scheme, generation, step, key)?);
+    // The log of frames sent (for signing) goes on with the next key: the last frames under
+    // the old one are still to be signed.
+    let log = sender.as_mut().and_then(Sender::take_log);
+    let mut next = Sender::at_step(suite, scheme, generation, step, key)?;
+    if let Some(log) = log {
+        next.keep_log(log);
+    }
+    *sender = Some(next);
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 //! message   = version(1) type(1) from(u64) to(u64) body
 //! type 1-3  = Noise handshake message 1, 2 or 3: body = the Noise bytes (48, 96, 64 bytes)
 //! type 4    = sealed: body = nonce(u64) Noise transport ciphertext of an `Inner` (tag 16 bytes)
-//! inner     = 1 sender-key: generation(u64) step(u64) key_len(1) key(16..=64)
+//! inner     = 1 sender-key: generation(u64) step(u64) key_len(1) key(16..=64) signer(32)
 //!           | 2 key-ack:    generation(u64) step(u64)
 //!           | 3 code-commit: view(32) commitment(32)
 //!           | 4 code-reveal: view(32) nonce(32)
@@ -153,6 +153,8 @@ pub enum Inner {
         step: u64,
         /// The base key; zeroized on drop.
         key: Zeroizing<Vec<u8>>,
+        /// The sender's public key for signing its frames (`conclave_e2ee::attest`).
+        signer: [u8; 32],
     },
     /// Receipt of a sender key.
     KeyAck {
@@ -203,18 +205,20 @@ impl std::fmt::Debug for Inner {
 impl Inner {
     /// The plaintext bytes (zeroized on drop, since they may hold a key).
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(1 + 16 + 1 + 64));
+        let mut out = Zeroizing::new(Vec::with_capacity(1 + 16 + 1 + 64 + 32));
         match self {
             Inner::SenderKey {
                 generation,
                 step,
                 key,
+                signer,
             } => {
                 out.push(1);
                 out.extend_from_slice(&generation.to_be_bytes());
                 out.extend_from_slice(&step.to_be_bytes());
                 out.push(u8::try_from(key.len()).expect("keys are at most 64 bytes"));
                 out.extend_from_slice(key);
+                out.extend_from_slice(signer);
             }
             Inner::KeyAck { generation, step } => {
                 out.push(2);
@@ -282,16 +286,20 @@ impl Inner {
         if !KEY_LEN.contains(&len) {
             return Err(WireError::KeyLength(len));
         }
-        if key.len() != len {
+        if key.len() != len + 32 {
             return Err(WireError::Length {
-                expected: len,
+                expected: len + 32,
                 got: key.len(),
             });
         }
+        let (key, public) = key.split_at(len);
+        let mut signer = [0u8; 32];
+        signer.copy_from_slice(public);
         Ok(Inner::SenderKey {
             generation,
             step,
             key: Zeroizing::new(key.to_vec()),
+            signer,
         })
     }
 }
@@ -395,9 +403,10 @@ mod tests {
             generation: 3,
             step: 4,
             key: Zeroizing::new(vec![5; 32]),
+            signer: [6; 32],
         };
         let bytes = key.encode();
-        assert_eq!(bytes.len(), 1 + 16 + 1 + 32);
+        assert_eq!(bytes.len(), 1 + 16 + 1 + 32 + 32);
         assert_eq!(Inner::decode(&bytes), Ok(key));
         let ack = Inner::KeyAck {
             generation: 3,
@@ -414,8 +423,15 @@ mod tests {
         assert_eq!(
             Inner::decode(&long),
             Err(WireError::Length {
-                expected: 32,
-                got: 33
+                expected: 64,
+                got: 65
+            })
+        );
+        assert_eq!(
+            Inner::decode(&bytes[..bytes.len() - 1]),
+            Err(WireError::Length {
+                expected: 64,
+                got: 63
             })
         );
         let mut ack_trailing = Inner::KeyAck {

@@ -38,6 +38,7 @@ fn compute() -> Value {
         generation: 1,
         step: 0,
         key: Zeroizing::new(vec![0x5a; 32]),
+        signer: [0x5b; 32],
     };
     let (nonce, ciphertext) = open_a.seal(&key.encode());
     let sealed = Message {

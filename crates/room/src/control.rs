@@ -14,6 +14,9 @@ use crate::error::ControlError;
 pub const DATA_CONTROL: u8 = b'C';
 /// First byte of a data-channel message carrying a key-agreement message (`conclave-group`).
 pub const DATA_KEYS: u8 = b'K';
+/// First byte of a data-channel message carrying a signed statement of the sender's frames
+/// (`conclave_e2ee::attest`; in the clear: digests of ciphertexts the SFU sees anyway).
+pub const DATA_FRAMES: u8 = b'F';
 
 /// Largest control message accepted.
 pub const MAX_CONTROL_LEN: usize = 4096;

@@ -662,3 +662,56 @@ fn an_sfu_inventing_connections_cannot_grow_the_roster_without_bound() {
     );
     assert!(m.participant_at(PeerHandle(5000)).is_some());
 }
+
+#[test]
+fn frames_forged_by_an_insider_in_anothers_name_are_found_and_dropped() {
+    // Carol holds Bob's key (every participant does) and works with the SFU: she sends frames
+    // as Bob. Alice finds the ones that got through in Bob's next statement, drops one numbered
+    // far ahead at once, and Bob's real frames go on.
+    let mut sim = Sim::new(21);
+    let a = sim.join("alice");
+    let b = sim.join("bob");
+    let _c = sim.join("carol");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])));
+    sim.run_for(S);
+    let bob = sim.id_of(a, b).unwrap();
+    let before = sim.receive_stats(a, b);
+    assert!(
+        before.statements > 0,
+        "Bob's statements reach Alice: {before:?}"
+    );
+    assert_eq!((before.forged, before.forgeries_found), (0, 0));
+
+    // A forgery numbered just ahead of Bob: accepted at first, found within a statement.
+    sim.forge_as(b, conclave_room::meeting::CAMERA, MediaKind::Video, 3);
+    sim.run_for(Duration::from_millis(400));
+    let after = sim.receive_stats(a, b);
+    assert_eq!(after.forgeries_found, 1, "{after:?}");
+    assert!(
+        sim.people[a]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Notice(Notice::Forged(n)) if n == "bob")),
+        "Alice is told"
+    );
+    assert_eq!(sim.people[a].meeting.participant(bob).unwrap().forged, 1);
+
+    // One numbered far ahead (it would move the replay window past Bob's real frames): dropped.
+    sim.forge_as(
+        b,
+        conclave_room::meeting::MICROPHONE,
+        MediaKind::Audio,
+        5_000,
+    );
+    sim.run_for(Duration::from_millis(50));
+    assert_eq!(sim.receive_stats(a, b).unsigned, 1);
+
+    // Bob's real frames still arrive.
+    let decoded = sim.people[a].got[&(bob, MediaKind::Audio)].decrypted;
+    sim.run_for(S);
+    assert!(sim.people[a].got[&(bob, MediaKind::Audio)].decrypted > decoded + 20);
+    assert_eq!(
+        sim.receive_stats(a, b).forged + sim.receive_stats(a, b).forgeries_found,
+        1
+    );
+}

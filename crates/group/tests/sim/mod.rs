@@ -46,6 +46,7 @@ impl Participant {
                 generation,
                 step,
                 key,
+                ..
             } => {
                 let r = self
                     .receivers

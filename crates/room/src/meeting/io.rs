@@ -48,6 +48,16 @@ pub enum MediaInput {
     KeyframeAsked(LocalTrackId),
     /// How loud each participant is now (0–1), measured on what we received.
     Levels(Vec<(ParticipantId, f32)>),
+    /// A signed statement of the frames we sent (`conclave_e2ee::attest`), to send to all.
+    Signed(Vec<u8>),
+    /// `participant`'s statement showed that frames accepted under their name were forged by
+    /// someone else holding their key.
+    Forged {
+        /// Whose name the forgeries carried.
+        participant: ParticipantId,
+        /// How many.
+        frames: usize,
+    },
 }
 
 /// What the meeting sends, in order.
@@ -88,6 +98,18 @@ pub enum MediaAction {
         step: u64,
         /// The key.
         key: BaseKey,
+        /// Their public key for signing frames.
+        signer: [u8; 32],
+    },
+    /// Sign the frames sent since the last time and hand the statements back as
+    /// [`MediaInput::Signed`].
+    SignFrames,
+    /// Check `participant`'s frames against this statement of theirs.
+    Statement {
+        /// Whose.
+        participant: ParticipantId,
+        /// The signed statement.
+        bytes: Vec<u8>,
     },
     /// Forget every key of `participant` (they reconnected: their keys start afresh).
     ResetKeys(ParticipantId),
@@ -171,6 +193,9 @@ pub enum Notice {
     Joined(String),
     /// Someone left.
     Left(String),
+    /// Frames in someone's name were forged by another participant holding their key (and the
+    /// SFU); those seen since were dropped.
+    Forged(String),
 }
 
 /// What a display shows, as it changes.

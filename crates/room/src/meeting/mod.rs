@@ -32,7 +32,7 @@ pub use policy::{
 };
 pub use roster::{Participant, ParticipantId, Presence, Verification};
 
-use crate::control::{Control, DATA_CONTROL, DATA_KEYS};
+use crate::control::{Control, DATA_CONTROL, DATA_FRAMES, DATA_KEYS};
 use crate::sfu::{
     Dest, Link, LinkState, LocalTrack, LocalTrackId, MediaKind, PeerHandle, SfuEvent, SfuFailure,
     SfuRequest, TrackHandle,
@@ -64,6 +64,11 @@ pub const REKEY_EVERY: Duration = Duration::from_secs(15 * 60);
 /// Most connections of others the meeting keeps track of at once (far more than any meeting of
 /// people; an SFU inventing connections stops here).
 pub const MAX_CONNECTIONS: usize = 1000;
+/// How often the frames we sent are signed (`conclave_e2ee::attest`): a forgery that got through
+/// is found within about this long (plus the statement's trip).
+pub const SIGN_EVERY: Duration = Duration::from_millis(100);
+/// Largest signed statement accepted as data (256 digests).
+pub const MAX_STATEMENT_LEN: usize = 1 + 8 + 8 + 2 + 256 * 16 + 64;
 
 /// Why a participant running an older, incompatible Conclave is not verified.
 pub const OLDER_VERSION: &str =
@@ -93,6 +98,8 @@ pub struct Config {
     pub camera: bool,
     /// Randomness for the reconnection jitter.
     pub seed: u64,
+    /// The public key our frames are signed with (`conclave_e2ee::attest`).
+    pub signer: [u8; 32],
 }
 
 /// Where our connection to the SFU stands.
@@ -119,11 +126,14 @@ struct Joined {
     /// We hold a sending key.
     keyed: bool,
     connected_at: Option<Instant>,
+    /// When the frames sent are next signed.
+    sign_at: Instant,
 }
 
 /// One participant's meeting. See the module documentation.
 #[derive(Debug)]
 pub struct Meeting {
+    signer: [u8; 32],
     identity: Identity,
     psk: Psk,
     name: String,
@@ -196,6 +206,7 @@ impl Meeting {
             keyframes: Keyframes::default(),
             retire: Vec::new(),
             backoff: Backoff::new(config.seed),
+            signer: config.signer,
             speaker: Speaker::default(),
             code: None,
             code_history: Vec::new(),
@@ -238,7 +249,8 @@ impl Meeting {
             Phase::Joined(j) => Some(
                 j.group
                     .poll_timeout()
-                    .map_or(j.rekey_at, |t| t.min(j.rekey_at)),
+                    .map_or(j.rekey_at, |t| t.min(j.rekey_at))
+                    .min(j.sign_at),
             ),
             Phase::Connecting | Phase::Over => None,
         };
@@ -463,6 +475,15 @@ impl Meeting {
                 }
                 self.drive_group(now);
             }
+            Some((&DATA_FRAMES, body)) => match self.handles.get(&from).copied() {
+                Some(participant) if body.len() <= MAX_STATEMENT_LEN => {
+                    self.actions.push_back(MediaAction::Statement {
+                        participant,
+                        bytes: body.to_vec(),
+                    });
+                }
+                _ => self.dropped_data += 1,
+            },
             Some((&DATA_CONTROL, body)) => match self.handles.get(&from).copied() {
                 Some(id) => {
                     let control = open(id, body).and_then(|plain| Control::decode(&plain).ok());
@@ -490,6 +511,22 @@ impl Meeting {
             }
             MediaInput::KeyframeAsked(track) => self.want_keyframe_of(track, now),
             MediaInput::Levels(levels) => self.hear(levels, now),
+            MediaInput::Signed(bytes) => {
+                if self.live() {
+                    let mut tagged = Vec::with_capacity(bytes.len() + 1);
+                    tagged.push(DATA_FRAMES);
+                    tagged.extend_from_slice(&bytes);
+                    self.transmits
+                        .push_back(Transmit::Sfu(SfuRequest::SendData {
+                            to: Dest::All,
+                            bytes: tagged,
+                        }));
+                }
+            }
+            MediaInput::Forged {
+                participant,
+                frames,
+            } => self.forged(participant, frames, now),
         }
     }
 
@@ -552,11 +589,18 @@ impl Meeting {
             self.reconnects += 1;
             self.transmits.push_back(Transmit::Sfu(SfuRequest::Connect));
         }
+        let live = self.live();
         if let Some(j) = self.joined() {
             j.group.handle_timeout(now);
             if j.rekey_at <= now {
                 j.rekey_at = now + REKEY_EVERY;
                 j.group.rekey(now);
+            }
+            if j.sign_at <= now {
+                j.sign_at = now + SIGN_EVERY;
+                if live {
+                    self.actions.push_back(MediaAction::SignFrames);
+                }
             }
         }
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retire)
@@ -626,7 +670,10 @@ impl Meeting {
             return;
         }
         let group = match Group::new(me.0, self.identity.clone(), self.psk.clone(), SUITE) {
-            Ok(g) => g,
+            Ok(mut g) => {
+                g.set_signer(self.signer);
+                g
+            }
             Err(e) => {
                 self.end(
                     EndKind::ConnectionLost,
@@ -642,6 +689,7 @@ impl Meeting {
             published: BTreeSet::new(),
             keyed: false,
             connected_at: None,
+            sign_at: now + SIGN_EVERY,
         }));
         for (peer, label) in present {
             if self.appear(peer, label, true, now).is_none() {
@@ -850,6 +898,7 @@ impl Meeting {
                 generation,
                 step,
                 key,
+                signer,
             } => {
                 if let Some(&participant) = self.handles.get(&PeerHandle(peer)) {
                     self.actions.push_back(MediaAction::ReceiveKey {
@@ -857,6 +906,7 @@ impl Meeting {
                         generation,
                         step,
                         key,
+                        signer,
                     });
                     // A newer generation: the older ones go after a while.
                     if let Some(p) = self.roster.get_mut(&participant)
@@ -905,6 +955,31 @@ impl Meeting {
                 }
                 self.code.clone_from(&code);
                 self.events.push_back(Event::GroupCode(code));
+            }
+        }
+    }
+
+    /// Someone forged frames in `participant`'s name and some were shown: say so, and start
+    /// their video afresh from a keyframe (the decoder may hold a forged picture).
+    fn forged(&mut self, participant: ParticipantId, frames: usize, now: Instant) {
+        if frames == 0 {
+            return;
+        }
+        let Some(p) = self.roster.get_mut(&participant) else {
+            return;
+        };
+        p.forged += frames as u64;
+        let name = p.name.clone().unwrap_or_default();
+        self.events.push_back(Event::Notice(Notice::Forged(name)));
+        let videos: Vec<TrackHandle> = self
+            .tracks
+            .iter()
+            .filter(|(_, (owner, kind))| *owner == participant && *kind == MediaKind::Video)
+            .map(|(t, _)| t.clone())
+            .collect();
+        for track in videos {
+            if self.keyframes.ask(&track, now) {
+                self.actions.push_back(MediaAction::RequestKeyframe(track));
             }
         }
     }

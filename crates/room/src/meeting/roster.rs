@@ -79,6 +79,8 @@ pub struct Participant {
     pub control_messages: u64,
     /// Control messages dropped (undecryptable, malformed).
     pub control_dropped: u64,
+    /// Frames in their name found forged by their own signed statements.
+    pub forged: u64,
     /// They were in the room when we joined (so not announced as joining).
     pub was_there: bool,
     /// Shown to the user yet (a fresh, unverified appearance is held back briefly, since it
@@ -117,6 +119,7 @@ impl Participant {
             level: 0.0,
             control_messages: 0,
             control_dropped: 0,
+            forged: 0,
             was_there,
             shown: false,
             announced: false,

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use conclave_e2ee::{KidScheme, Receiver, Sender};
+use conclave_e2ee::{FrameLog, KidScheme, ReceiveStats, Receiver, Sender, Signer};
 use conclave_group::{Identity, Psk, sender_key};
 use conclave_room::meeting::{
     CAMERA, Command, Config, Event, MICROPHONE, MediaAction, MediaInput, Meeting, ParticipantId,
@@ -40,6 +40,8 @@ pub struct Person {
     pub client: ClientId,
     pub meeting: Meeting,
     sender: Option<Sender>,
+    /// Signs what `sender` sent.
+    signer: Signer,
     receivers: HashMap<ParticipantId, Receiver>,
     bound: HashMap<TrackHandle, (ParticipantId, MediaKind)>,
     /// Tracks whose decoder waits for a keyframe.
@@ -69,6 +71,8 @@ pub struct Person {
     pub extra: Vec<LocalTrackId>,
     /// Still driven (false once it crashed or left for good).
     pub online: bool,
+    /// Holds senders to their signed statements (as the client does).
+    pub signs: bool,
     /// Sends media.
     pub sends_media: bool,
 }
@@ -85,6 +89,7 @@ pub fn alone(now: Instant) -> Meeting {
             microphone: true,
             camera: true,
             seed: 1,
+            signer: [0; 32],
         },
         now,
     )
@@ -134,7 +139,9 @@ impl Sim {
 
     fn join_with(&mut self, name: &str, label: &str, secret: &[u8], devices: bool) -> usize {
         let client = self.sfu.add_client(label);
+        let signer = Signer::generate().unwrap();
         let config = Config {
+            signer: signer.public(),
             identity: Identity::generate().unwrap(),
             psk: Psk::derive(secret, "room"),
             name: name.to_owned(),
@@ -157,6 +164,7 @@ impl Sim {
             client,
             meeting,
             sender: None,
+            signer,
             receivers: HashMap::new(),
             bound: HashMap::new(),
             awaiting: HashSet::new(),
@@ -173,6 +181,7 @@ impl Sim {
             heard: HashMap::new(),
             extra: Vec::new(),
             online: true,
+            signs: true,
             sends_media: true,
         });
         let i = self.people.len() - 1;
@@ -446,26 +455,65 @@ impl Sim {
                 generation,
                 step,
                 key,
-            } => sender_key::apply(
-                &mut p.sender,
-                SUITE,
-                KidScheme::default(),
-                generation,
-                step,
-                key,
-            )
-            .unwrap(),
+            } => {
+                sender_key::apply(
+                    &mut p.sender,
+                    SUITE,
+                    KidScheme::default(),
+                    generation,
+                    step,
+                    key,
+                )
+                .unwrap();
+                // As the client does: what is sent is logged for signing.
+                if let Some(s) = p.sender.as_mut()
+                    && s.log_mut().is_none()
+                {
+                    s.keep_log(FrameLog::default());
+                }
+            }
             MediaAction::ReceiveKey {
                 participant,
                 generation,
                 step,
                 key,
+                signer,
             } => {
-                let _ = p
+                let r = p
                     .receivers
                     .entry(participant)
-                    .or_insert_with(|| Receiver::new(SUITE, KidScheme::default()))
-                    .add_key(generation, step, key);
+                    .or_insert_with(|| Receiver::new(SUITE, KidScheme::default()));
+                let _ = r.add_key(generation, step, key);
+                if p.signs {
+                    r.set_signer(signer);
+                }
+            }
+            MediaAction::SignFrames => {
+                let statements = p
+                    .sender
+                    .as_mut()
+                    .and_then(Sender::log_mut)
+                    .map(|log| log.statements(&p.signer))
+                    .unwrap_or_default();
+                for s in statements {
+                    p.meeting.handle_media(MediaInput::Signed(s), self.now);
+                }
+            }
+            MediaAction::Statement { participant, bytes } => {
+                let forged = p
+                    .receivers
+                    .get_mut(&participant)
+                    .and_then(|r| r.attest(&bytes).ok())
+                    .map_or(0, |a| a.forged);
+                if forged > 0 {
+                    p.meeting.handle_media(
+                        MediaInput::Forged {
+                            participant,
+                            frames: forged,
+                        },
+                        self.now,
+                    );
+                }
             }
             MediaAction::RetireKeys { participant, below } => {
                 if let Some(r) = p.receivers.get_mut(&participant) {
@@ -523,6 +571,37 @@ impl Sim {
     }
 
     // ---- what tests look at --------------------------------------------------------------
+
+    /// What `i`'s receiver of `j`'s frames counted.
+    pub fn receive_stats(&self, i: usize, j: usize) -> ReceiveStats {
+        self.id_of(i, j)
+            .and_then(|id| self.people[i].receivers.get(&id))
+            .map(Receiver::stats)
+            .unwrap_or_default()
+    }
+
+    /// Someone holding `j`'s key (any other participant does) and the SFU send a frame as `j`
+    /// on `j`'s `track`, numbered `ahead` past `j`'s next counter.
+    pub fn forge_as(&mut self, j: usize, track: LocalTrackId, kind: MediaKind, ahead: u64) {
+        let now = self.now;
+        let p = &self.people[j];
+        let s = p.sender.as_ref().expect("a key to forge under");
+        let mut forger = Sender::at_step(
+            SUITE,
+            KidScheme::default(),
+            s.generation(),
+            s.step(),
+            s.base_key().clone(),
+        )
+        .unwrap();
+        let target = s.next_counter().unwrap() + ahead;
+        for _ in 0..target {
+            forger.encrypt(&[], b"-").unwrap();
+        }
+        // A keyframe of the forger's choosing, loud, in the right place.
+        let wire = forger.encrypt(&[], &[kind as u8, 1, 255, 0, 0]).unwrap();
+        self.sfu.send_media(p.client, track, &wire, now);
+    }
 
     /// The participant `i` sees `j` as, found by `j`'s current SFU handle.
     pub fn id_of(&self, i: usize, j: usize) -> Option<ParticipantId> {
