@@ -88,6 +88,11 @@ struct JoinArgs {
     /// Write what was received (per participant) as JSON to this file.
     #[arg(long, value_name = "FILE")]
     stats_json: Option<PathBuf>,
+    /// Chat from standard input: each line goes to everyone (`/msg NAME text` privately,
+    /// `/hand up`, `/hand down`, `/react 👍`); messages, hands and reactions are printed as JSON
+    /// lines on standard output (the link then comes from CONCLAVE_LINK or @FILE).
+    #[arg(long)]
+    chat_stdin: bool,
     /// Picture size.
     #[arg(long, default_value = "640x360", value_parser = conclave::cli_args::resolution)]
     resolution: (usize, usize),
@@ -404,7 +409,14 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let stats = runtime.block_on(conclave::client::join(options));
+    let chat = args.chat_stdin;
+    let stats = runtime.block_on(async move {
+        if chat {
+            conclave::client::chat_lines::run(conclave::client::Meeting::start(options)).await
+        } else {
+            conclave::client::join(options).await
+        }
+    });
     for w in &stats.warnings {
         eprintln!("conclave: {w}");
     }

@@ -17,7 +17,11 @@ const meeting = {
   roster: new Map(), // id -> participant, as the last event about them said
   speaker: null, // the id on stage
   code: null, // { digits, emoji, wordsEn, wordsDe }
+  hand: false, // our hand is raised
+  unread: 0, // chat messages arrived while the chat panel was closed
 };
+// The reactions there are (crates/room/src/control.rs, REACTIONS).
+const REACTIONS = ["👍", "👏", "😂", "😮", "❤️", "🎉"];
 let pendingSwitch = null; // a link waiting for "leave and join"
 let lastError = null; // { code } or { key }
 let settings = null; // what the user chose to keep (settings.json)
@@ -62,6 +66,76 @@ function show(which) {
 // Participants whose safety number is shown (asked for by clicking "verified").
 const showingSafety = new Set();
 
+// The order in which raised hands went up: 1 for the first.
+function handRank(p) {
+  if (p.hand == null) return null;
+  return [...meeting.roster.values()].filter((q) => q.hand != null && q.hand <= p.hand).length;
+}
+
+// One chat message, as text (never markup), with who sent it, whether they are verified and when.
+function addChat(m) {
+  const li = document.createElement("li");
+  li.className = "chat-message";
+  li.dataset.private = String(m.private);
+  const head = document.createElement("span");
+  head.className = "chat-head";
+  const who = m.from == null ? tr("you") : m.name || "…";
+  const time = new Date().toLocaleTimeString(language, { hour: "2-digit", minute: "2-digit" });
+  let line = `${who} · ${time}`;
+  if (m.from != null) line += ` · ${m.verified ? tr("verified") : tr("unverified")}`;
+  if (m.private) {
+    const to = m.to ? meeting.roster.get(m.to)?.name || "…" : null;
+    line += ` · ${to ? tr("privateTo", to) : tr("privateMessage")}`;
+  }
+  head.textContent = line;
+  const text = document.createElement("span");
+  text.className = "chat-text";
+  text.textContent = m.text;
+  li.append(head, text);
+  $("chat-log").append(li);
+  li.scrollIntoView({ block: "end" });
+  if (m.from != null) {
+    announce(tr("chatFrom", who, m.text));
+    if ($("chat-panel").hidden) {
+      meeting.unread += 1;
+      $("notice").textContent = tr("chatFrom", who, m.text.length > 80 ? `${m.text.slice(0, 80)}…` : m.text);
+    }
+  }
+}
+
+// A reaction floats over the sender's tile (ours over the self-view) for a few seconds.
+function showReaction(from, emoji) {
+  const where = from == null ? $("self-view") : document.querySelector(`#tiles .tile[data-id="${from}"]`);
+  const name = from == null ? tr("you") : meeting.roster.get(from)?.name || "…";
+  announce(tr("reacted", name, emoji));
+  if (!where) return;
+  const r = document.createElement("span");
+  r.className = "reaction";
+  r.textContent = emoji;
+  r.setAttribute("aria-hidden", "true");
+  where.append(r);
+  setTimeout(() => r.remove(), 4000);
+}
+
+// Everyone and each verified participant present, for private messages.
+function renderChatTo() {
+  const select = $("chat-to");
+  const chosen = select.value;
+  const everyone = document.createElement("option");
+  everyone.value = "";
+  everyone.textContent = tr("everyone");
+  const options = [...meeting.roster.values()]
+    .filter((p) => p.verified === true && p.presence === "present" && p.name)
+    .map((p) => {
+      const o = document.createElement("option");
+      o.value = p.id;
+      o.textContent = p.name;
+      return o;
+    });
+  select.replaceChildren(everyone, ...options);
+  select.value = options.some((o) => o.value === chosen) ? chosen : "";
+}
+
 function participantItem(p) {
   const li = document.createElement("li");
   li.dataset.id = p.id;
@@ -101,6 +175,12 @@ function participantItem(p) {
   }
   li.append(verification);
   if (safety) li.append(" · ", safety);
+  if (p.hand != null) {
+    const hand = document.createElement("span");
+    hand.className = "hand";
+    hand.textContent = tr("handRaised", handRank(p));
+    li.append(" · ", hand);
+  }
   if (p.presence === "away") {
     const away = document.createElement("span");
     away.className = "away";
@@ -158,6 +238,21 @@ function onMeetingEvent(e) {
     case "groupCode":
       meeting.code = e;
       break;
+    case "chat":
+      addChat(e);
+      break;
+    case "chatNotSent":
+      // Nothing typed is lost: the text goes back into the box.
+      if (!$("chat-text").value) $("chat-text").value = e.text;
+      $("chat-error").textContent = tr(`chatNotSent_${e.reason}`);
+      break;
+    case "reaction":
+      showReaction(e.from, e.emoji);
+      break;
+    case "local":
+      meeting.hand = e.hand;
+      refreshState();
+      break;
     default:
       // Our own switches, or the end: the polled state says the rest.
       refreshState();
@@ -171,6 +266,12 @@ function resetMeeting() {
   meeting.roster.clear();
   meeting.speaker = null;
   meeting.code = null;
+  meeting.hand = false;
+  meeting.unread = 0;
+  // Nothing of a meeting's chat outlives it.
+  $("chat-log").replaceChildren();
+  $("chat-text").value = "";
+  $("chat-error").textContent = "";
 }
 
 function renderMeeting() {
@@ -209,6 +310,16 @@ function renderMeeting() {
   $("muted-hint").hidden = !state.speaking_while_muted;
   $("toggle-mic").setAttribute("aria-pressed", String(state.sending_audio));
   $("toggle-cam").setAttribute("aria-pressed", String(state.sending_video));
+  $("toggle-hand").setAttribute("aria-pressed", String(meeting.hand));
+  $("toggle-hand").textContent = meeting.hand ? tr("lowerHand") : tr("raiseHand");
+  $("chat-unread").hidden = meeting.unread === 0;
+  $("chat-unread").textContent = String(meeting.unread);
+  $("toggle-chat").setAttribute("aria-label", meeting.unread ? tr("chatUnread", meeting.unread) : tr("chat"));
+  renderChatTo();
+  for (const [id, tile] of tiles) {
+    const p = meeting.roster.get(id);
+    if (p?.hand != null) tile.label.textContent = `✋ ${tile.label.textContent}`;
+  }
   $("meeting-error").textContent = endText(state);
   // The participants' troubles (the app names them) in the UI's language.
   const troubles = state.troubles.map((t) =>
@@ -271,6 +382,9 @@ async function refreshState() {
   if (state.connection === "left" || state.connection === "failed") {
     stopPolling();
     clearTiles();
+    // The meeting's chat ends with it.
+    $("chat-log").replaceChildren();
+    $("chat-panel").hidden = true;
     show("prejoin");
     // A room remembered when joining is in the list now.
     loadSettings();
@@ -716,6 +830,52 @@ $("toggle-cam").addEventListener("click", async () => {
   renderMeeting();
 });
 $("leave").addEventListener("click", () => invoke("leave"));
+$("toggle-hand").addEventListener("click", () => invoke("raise_hand", { up: !meeting.hand }));
+$("open-reactions").addEventListener("click", () => {
+  const box = $("reactions");
+  box.hidden = !box.hidden;
+  $("open-reactions").setAttribute("aria-expanded", String(!box.hidden));
+  if (!box.hidden) box.querySelector("button")?.focus();
+});
+$("reactions").replaceChildren(
+  ...REACTIONS.map((emoji) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "reaction-choice";
+    b.textContent = emoji;
+    b.addEventListener("click", () => {
+      invoke("react", { emoji });
+      $("reactions").hidden = true;
+      $("open-reactions").setAttribute("aria-expanded", "false");
+    });
+    return b;
+  }),
+);
+$("toggle-chat").addEventListener("click", () => {
+  const panel = $("chat-panel");
+  panel.hidden = !panel.hidden;
+  $("toggle-chat").setAttribute("aria-expanded", String(!panel.hidden));
+  if (!panel.hidden) {
+    meeting.unread = 0;
+    $("chat-text").focus();
+  }
+  renderMeeting();
+});
+$("chat-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("chat-text").value;
+  if (!text.trim()) return;
+  $("chat-error").textContent = "";
+  $("chat-text").value = "";
+  invoke("chat_send", { to: $("chat-to").value || null, text });
+});
+// Enter sends, Shift+Enter starts a new line.
+$("chat-text").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    $("chat-form").requestSubmit();
+  }
+});
 $("switch-yes").addEventListener("click", () => {
   pendingSwitch = $("link-dialog").dataset.link;
   $("link-dialog").close();

@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
         } else {
             MediaKind::Video
         };
-        match op % 16 {
+        match op % 20 {
             0 => m.handle_sfu(
                 SfuEvent::Joined {
                     me: peer,
@@ -86,7 +86,28 @@ fuzz_target!(|data: &[u8]| {
                 )]),
                 now,
             ),
-            _ => m.command(Command::Unpublish(LocalTrackId(*b)), now),
+            15 => m.command(Command::Unpublish(LocalTrackId(*b)), now),
+            16 => {
+                // Chat to everyone or to one, with whatever text follows.
+                let len = usize::from(*b).min(rest.len());
+                let (bytes, tail) = rest.split_at(len);
+                rest = tail;
+                let to = (a & 1 == 1).then(|| ParticipantId(u64::from(*a % 8)));
+                let text = String::from_utf8_lossy(bytes).into_owned();
+                m.command(Command::Chat { to, text }, now);
+            }
+            17 => m.command(Command::Hand(a & 1 == 0), now),
+            18 => m.command(
+                Command::React(["👍", "🎉", "x"][usize::from(*a % 3)].into()),
+                now,
+            ),
+            _ => m.handle_media(
+                MediaInput::Forged {
+                    participant: ParticipantId(u64::from(*a % 8)),
+                    frames: usize::from(*b),
+                },
+                now,
+            ),
         }
         if m.poll_timeout().is_some_and(|t| t <= now) {
             m.handle_timeout(now);

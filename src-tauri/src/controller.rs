@@ -235,6 +235,44 @@ impl Controller {
         Some(on)
     }
 
+    /// Sends a chat message to everyone, or privately to the participant `to` (`p3`); false
+    /// outside a meeting or for an unknown participant. What happened comes back as an event.
+    pub fn chat(&self, to: Option<&str>, text: String) -> bool {
+        let to = match to {
+            None => None,
+            Some(id) => match id.strip_prefix('p').and_then(|n| n.parse().ok()) {
+                Some(n) => Some(conclave_room::meeting::ParticipantId(n)),
+                None => return false,
+            },
+        };
+        let slot = self.lock();
+        let Some(m) = slot.as_ref().filter(|m| !m.is_finished()) else {
+            return false;
+        };
+        m.send_chat(to, text);
+        true
+    }
+
+    /// Raises or lowers our hand; false outside a meeting.
+    pub fn raise_hand(&self, up: bool) -> bool {
+        let slot = self.lock();
+        let Some(m) = slot.as_ref().filter(|m| !m.is_finished()) else {
+            return false;
+        };
+        m.raise_hand(up);
+        true
+    }
+
+    /// Sends a reaction; false outside a meeting.
+    pub fn react(&self, emoji: String) -> bool {
+        let slot = self.lock();
+        let Some(m) = slot.as_ref().filter(|m| !m.is_finished()) else {
+            return false;
+        };
+        m.react(emoji);
+        true
+    }
+
     /// Sets the camera; returns the new state, or `None` outside a meeting.
     pub fn set_video(&self, on: bool) -> Option<bool> {
         let slot = self.lock();

@@ -3,7 +3,9 @@
 //! group code from these and renders them; notices are read out as they come.
 
 use conclave::client::Event;
-use conclave_room::meeting::{Connection, EndKind, Notice, Participant, Presence, Verification};
+use conclave_room::meeting::{
+    Connection, EndKind, NotSent, Notice, Participant, Presence, Verification,
+};
 use serde::Serialize;
 
 /// One participant as the page shows them.
@@ -28,6 +30,8 @@ pub struct ParticipantDto {
     pub video: Option<bool>,
     /// "present", "away" (reconnecting) or "left".
     pub presence: &'static str,
+    /// Their hand is raised: the how-manieth hand we saw go up (for the order), else `null`.
+    pub hand: Option<u64>,
 }
 
 impl From<&Participant> for ParticipantDto {
@@ -53,6 +57,7 @@ impl From<&Participant> for ParticipantDto {
                 Presence::Away { .. } => "away",
                 Presence::Left => "left",
             },
+            hand: p.hand,
         }
     }
 }
@@ -118,6 +123,35 @@ pub enum PageEvent {
         /// The emoji's names in German.
         words_de: Vec<&'static str>,
     },
+    /// A chat message, someone's or ours (`from` = `null`).
+    Chat {
+        /// Sender (`p3`), `null` for ours.
+        from: Option<String>,
+        /// The sender's display name.
+        name: Option<String>,
+        /// Whether the sender is verified.
+        verified: bool,
+        /// Sealed to one participant alone.
+        private: bool,
+        /// For a private message of ours: to whom (`p3`).
+        to: Option<String>,
+        /// Plain text (rendered as text, never as markup).
+        text: String,
+    },
+    /// A chat message of ours did not go out.
+    ChatNotSent {
+        /// Its text, so nothing typed is lost.
+        text: String,
+        /// Why: unusable, not_connected, no_channel.
+        reason: &'static str,
+    },
+    /// A reaction, someone's or ours (`from` = `null`).
+    Reaction {
+        /// Who (`p3`).
+        from: Option<String>,
+        /// Which.
+        emoji: String,
+    },
     /// Our own switches and what we send.
     Local {
         /// Microphone switch.
@@ -128,6 +162,8 @@ pub enum PageEvent {
         sending_audio: bool,
         /// Video actually going out.
         sending_video: bool,
+        /// Our hand is raised.
+        hand: bool,
     },
     /// The meeting ended early.
     Ended {
@@ -166,6 +202,27 @@ impl PageEvent {
                 video_on: l.video_on,
                 sending_audio: l.sending_audio,
                 sending_video: l.sending_video,
+                hand: l.hand,
+            },
+            Event::Chat(m) => PageEvent::Chat {
+                from: m.from.map(|id| id.to_string()),
+                name: m.name.clone(),
+                verified: m.verified,
+                private: m.private,
+                to: m.to.map(|id| id.to_string()),
+                text: m.text.clone(),
+            },
+            Event::ChatNotSent { text, reason, .. } => PageEvent::ChatNotSent {
+                text: text.clone(),
+                reason: match reason {
+                    NotSent::NotConnected => "not_connected",
+                    NotSent::NoChannel => "no_channel",
+                    _ => "unusable",
+                },
+            },
+            Event::Reaction { from, emoji } => PageEvent::Reaction {
+                from: from.map(|id| id.to_string()),
+                emoji: emoji.clone(),
             },
             Event::Ended(e) => PageEvent::Ended {
                 kind: match e.kind {

@@ -306,6 +306,24 @@ fn set_video(app: AppHandle, controller: State<'_, Controller>, on: bool) -> Opt
     result
 }
 
+/// Sends a chat message (to everyone, or privately to participant `to`).
+#[tauri::command]
+fn chat_send(controller: State<'_, Controller>, to: Option<String>, text: String) -> bool {
+    controller.chat(to.as_deref(), text)
+}
+
+/// Raises or lowers our hand.
+#[tauri::command]
+fn raise_hand(controller: State<'_, Controller>, up: bool) -> bool {
+    controller.raise_hand(up)
+}
+
+/// Sends a reaction.
+#[tauri::command]
+fn react(controller: State<'_, Controller>, emoji: String) -> bool {
+    controller.react(emoji)
+}
+
 /// Replaces the meeting's camera, microphone or speaker (those `devices` names); false outside
 /// a meeting. What cannot be opened shows in the meeting's `device_problems`.
 #[tauri::command]
@@ -471,6 +489,9 @@ pub fn run() -> Result<(), tauri::Error> {
             leave,
             set_audio,
             set_video,
+            chat_send,
+            raise_hand,
+            react,
             meeting_state,
             take_pending_link,
             set_language,

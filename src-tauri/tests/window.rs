@@ -1036,3 +1036,217 @@ fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said
     );
     session.close();
 }
+
+/// Bob with his chat on standard input and output (`--chat-stdin`).
+struct ChattyBob {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl ChattyBob {
+    fn join(net: &JanusNet, link: &str) -> ChattyBob {
+        use std::io::BufRead;
+        let mut child = headless(net, link, "Bob", "tone", "90s")
+            .arg("--chat-stdin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && tx.send(v).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        ChattyBob {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn say(&mut self, line: &str) {
+        use std::io::Write;
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn wait_for(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(v) = self.seen.iter().find(|v| wanted(v)) {
+                return v.clone();
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => self.seen.push(v),
+                Err(_) => panic!("Bob never saw {what}: {:?}", self.seen),
+            }
+        }
+    }
+}
+
+impl Drop for ChattyBob {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
+    const INJECTION: &str = "<img src=x onerror=\"document.title='owned'\"> Hallo Alice";
+    let net = JanusNet::start();
+    let _desktop = Desktop::start(&net);
+    let shots = Desktop::screenshot_dir("chat");
+    let link = new_link("chat-test");
+    let mut bob = ChattyBob::join(&net, &link);
+
+    let session = Session::start(DRIVER_PORT, app());
+    prejoin(&session, &link, "Alice", "synthetic");
+    session.find("#join").click();
+    session.wait_for(
+        "Bob verified in the participant list",
+        Duration::from_secs(20),
+        "const li = [...document.querySelectorAll('#participants li')]\
+           .find(l => l.querySelector('.name')?.textContent === 'Bob');\
+         return li && li.querySelector('.verification').dataset.verified === 'true';",
+    );
+    bob.wait_for("Alice there", |v| {
+        (v["type"] == "joined" || v["type"] == "present") && v["name"] == "Alice"
+    });
+
+    // Bob writes while the chat is closed: a badge and a notice; the text shows as text.
+    bob.say(INJECTION);
+    session.wait_for(
+        "the unread badge",
+        Duration::from_secs(10),
+        "const b = document.getElementById('chat-unread');\
+         return !b.hidden && b.textContent === '1'\
+           && document.getElementById('notice').textContent.startsWith('Bob: <img src=x');",
+    );
+    session.find("#toggle-chat").click();
+    session.wait_for(
+        "Bob's message in the chat, literally",
+        Duration::from_secs(5),
+        &format!(
+            "const m = document.querySelector('#chat-log .chat-message');\
+             return m && m.querySelector('.chat-text').textContent === {}\
+               && m.querySelector('.chat-head').textContent.startsWith('Bob · ')\
+               && m.querySelector('.chat-head').textContent.endsWith('· verified')\
+               && !document.querySelector('#chat-log img')\
+               && getComputedStyle(document.getElementById('chat-unread')).display === 'none';",
+            serde_json::to_string(INJECTION).unwrap()
+        ),
+    );
+    assert_ne!(
+        session.script("return document.title", json!([])),
+        "owned",
+        "the message ran as markup"
+    );
+
+    // Alice answers everyone, then Bob alone.
+    session.find("#chat-text").send_keys("Hallo Bob, grüß dich");
+    session.find("#chat-send").click();
+    let m = bob.wait_for("Alice's message", |v| {
+        v["type"] == "chat" && v["text"] == "Hallo Bob, grüß dich"
+    });
+    assert_eq!(
+        (
+            m["name"].as_str(),
+            m["verified"].as_bool(),
+            m["private"].as_bool()
+        ),
+        (Some("Alice"), Some(true), Some(false)),
+        "{m}"
+    );
+    session.wait_for(
+        "Bob among the addressees",
+        Duration::from_secs(5),
+        "return [...document.querySelectorAll('#chat-to option')].some(o => o.textContent === 'Bob');",
+    );
+    session.script(
+        "const s = document.getElementById('chat-to');\
+         s.value = [...s.options].find(o => o.textContent === 'Bob').value;",
+        json!([]),
+    );
+    session.find("#chat-text").send_keys("nur für dich");
+    session.find("#chat-send").click();
+    let m = bob.wait_for("Alice's private message", |v| {
+        v["type"] == "chat" && v["text"] == "nur für dich"
+    });
+    assert_eq!(m["private"], true, "{m}");
+    session.wait_for(
+        "her private message marked so",
+        Duration::from_secs(5),
+        "return [...document.querySelectorAll('#chat-log .chat-message[data-private=true] .chat-head')]\
+           .some(h => h.textContent.endsWith('private to Bob'));",
+    );
+
+    // Hands: Alice raises hers (Bob sees it), Bob his (Alice sees it, first in line).
+    session.find("#toggle-hand").click();
+    bob.wait_for("Alice's hand", |v| {
+        v["type"] == "hand" && v["name"] == "Alice" && v["up"] == true
+    });
+    bob.say("/hand up");
+    session.wait_for(
+        "Bob's hand",
+        Duration::from_secs(10),
+        "return document.getElementById('toggle-hand').textContent === 'Lower hand'\
+           && [...document.querySelectorAll('#participants .hand')]\
+             .some(h => h.textContent === '✋ hand raised (1.)')\
+           && document.querySelector('#tiles .tile .label').textContent === '✋ Bob';",
+    );
+
+    // Reactions, both ways.
+    bob.say("/react 🎉");
+    session.wait_for(
+        "Bob's reaction over his tile",
+        Duration::from_secs(10),
+        "return [...document.querySelectorAll('#tiles .tile .reaction')].some(r => r.textContent === '🎉');",
+    );
+    save(&shots, "1-chat-en.png", &session);
+    session.find("#open-reactions").click();
+    session.find("#reactions button:first-child").click();
+    bob.wait_for("Alice's reaction", |v| {
+        v["type"] == "reaction" && v["name"] == "Alice" && v["emoji"] == "👍"
+    });
+
+    // German.
+    session.find("button[data-lang=de]").click();
+    session.wait_for(
+        "the chat in German",
+        Duration::from_secs(5),
+        "return document.getElementById('toggle-hand').textContent === 'Hand senken'\
+           && document.getElementById('chat-send').textContent === 'Senden'\
+           && [...document.querySelectorAll('#participants .hand')]\
+             .some(h => h.textContent === '✋ Hand gehoben (1.)');",
+    );
+    save(&shots, "2-chat-de.png", &session);
+
+    // Lowering her hand reaches Bob; leaving leaves nothing of the chat behind.
+    session.find("#toggle-hand").click();
+    bob.wait_for("Alice's hand down", |v| {
+        v["type"] == "hand" && v["name"] == "Alice" && v["up"] == false
+    });
+    session.find("#leave").click();
+    session.wait_for(
+        "the pre-join screen with no chat left",
+        Duration::from_secs(10),
+        "return !document.getElementById('prejoin').hidden\
+           && document.querySelectorAll('#chat-log li').length === 0;",
+    );
+    session.close();
+}

@@ -24,4 +24,6 @@ pub(crate) enum Command {
     Devices(DeviceChange),
     /// Leave the room now.
     Leave,
+    /// Chat, hands, reactions: passed to the meeting as they are.
+    Meeting(conclave_room::meeting::Command),
 }

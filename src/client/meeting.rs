@@ -112,6 +112,33 @@ impl Meeting {
         &self.switches
     }
 
+    /// Sends a chat message to everyone (`to` = `None`) or privately to one participant. It
+    /// comes back as an [`Event::Chat`] once sent, or [`Event::ChatNotSent`].
+    pub fn send_chat(&self, to: Option<conclave_room::meeting::ParticipantId>, text: String) {
+        let _ = self
+            .commands
+            .send(Command::Meeting(conclave_room::meeting::Command::Chat {
+                to,
+                text,
+            }));
+    }
+
+    /// Raises (true) or lowers our hand.
+    pub fn raise_hand(&self, up: bool) {
+        let _ = self
+            .commands
+            .send(Command::Meeting(conclave_room::meeting::Command::Hand(up)));
+    }
+
+    /// Sends a reaction (one of [`conclave_room::REACTIONS`]).
+    pub fn react(&self, emoji: String) {
+        let _ = self
+            .commands
+            .send(Command::Meeting(conclave_room::meeting::Command::React(
+                emoji,
+            )));
+    }
+
     /// Asks to leave; [`Meeting::finished`] then returns soon.
     pub fn leave(&self) {
         let _ = self.commands.send(Command::Leave);

@@ -3,6 +3,7 @@
 //! tests all drive this.
 
 mod capture;
+pub mod chat_lines;
 mod command;
 pub mod device_problem;
 mod encoded_out;

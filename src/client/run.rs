@@ -438,6 +438,7 @@ impl Driver {
                 self.core.command(sources, now);
             }
             Command::Leave => self.core.command(meeting::Command::Leave, now),
+            Command::Meeting(c) => self.core.command(c, now),
         }
     }
 

@@ -99,6 +99,14 @@ pub enum GroupEvent {
         /// Why, for the user.
         reason: &'static str,
     },
+    /// A private message from `peer`, authenticated by its channel: only it can have sent it,
+    /// only we can read it.
+    Private {
+        /// From whom.
+        peer: u64,
+        /// Its bytes (to be checked as text by the caller).
+        text: Vec<u8>,
+    },
     /// The group code changed: `None` while the members agree on it after a change of
     /// membership (nothing to compare yet), then the settled code.
     GroupCode(Option<GroupCode>),
@@ -295,6 +303,18 @@ impl Group {
     /// with our sender key.
     pub fn set_signer(&mut self, public: [u8; 32]) {
         self.signer = public;
+    }
+
+    /// Seals `text` (at most [`crate::wire::MAX_PRIVATE_LEN`] bytes) to `peer` alone, on our
+    /// channel with them; `false` if they are not verified (no channel to seal it on) or it is
+    /// too long. Like every message it may be lost on the way: it is not resent.
+    pub fn send_private(&mut self, peer: u64, text: &[u8]) -> bool {
+        if text.is_empty() || text.len() > crate::wire::MAX_PRIVATE_LEN || !self.is_verified(peer) {
+            return false;
+        }
+        let inner = Inner::Private(text.to_vec());
+        self.with_peer(peer, |this, p| this.seal_to(peer, p, &inner))
+            .is_some()
     }
 
     /// Our participant id.
@@ -833,6 +853,9 @@ impl Group {
                 self.seal_to(from, p, &Inner::KeyAck { generation, step });
             }
             Inner::CodeCommit { view, commitment } => self.on_commit(from, p, view, commitment)?,
+            Inner::Private(text) => self
+                .events
+                .push_back(GroupEvent::Private { peer: from, text }),
             Inner::CodeReveal { view, nonce } => self.on_reveal(from, view, nonce)?,
             Inner::KeyAck { generation, step } => {
                 if p.outgoing

@@ -10,6 +10,7 @@
 //!           | 2 key-ack:    generation(u64) step(u64)
 //!           | 3 code-commit: view(32) commitment(32)
 //!           | 4 code-reveal: view(32) nonce(32)
+//!           | 5 private:     text (1..=16384 bytes, UTF-8; a private chat message)
 //! ```
 //!
 //! Integers are big-endian. Parsing is strict: wrong lengths, unknown types and trailing bytes
@@ -21,8 +22,10 @@ use crate::error::WireError;
 
 /// Protocol version carried in every message (2: `XXpsk0`, docs/PROTOCOL.md).
 pub const VERSION: u8 = 2;
-/// Largest message accepted (the biggest legal one is far smaller).
-pub const MAX_MESSAGE_LEN: usize = 512;
+/// Largest message accepted: a sealed private message of [`MAX_PRIVATE_LEN`].
+pub const MAX_MESSAGE_LEN: usize = 18 + 8 + 1 + MAX_PRIVATE_LEN + TAG_LEN;
+/// Longest private message, in bytes.
+pub const MAX_PRIVATE_LEN: usize = 16 * 1024;
 /// Noise handshake message lengths with empty payloads (XXpsk3, 25519, ChaChaPoly).
 pub const HANDSHAKE_LEN: [usize; 3] = [48, 96, 64];
 /// The AEAD tag Noise appends.
@@ -178,6 +181,8 @@ pub enum Inner {
         /// The sender's random contribution.
         nonce: [u8; 32],
     },
+    /// A private message to the addressee alone (its bytes; the caller checks them as text).
+    Private(Vec<u8>),
 }
 
 impl std::fmt::Debug for Inner {
@@ -198,6 +203,7 @@ impl std::fmt::Debug for Inner {
                 .finish(),
             Inner::CodeCommit { .. } => f.write_str("CodeCommit"),
             Inner::CodeReveal { .. } => f.write_str("CodeReveal"),
+            Inner::Private(text) => write!(f, "Private({} bytes)", text.len()),
         }
     }
 }
@@ -235,6 +241,10 @@ impl Inner {
                 out.extend_from_slice(view);
                 out.extend_from_slice(nonce);
             }
+            Inner::Private(text) => {
+                out.push(5);
+                out.extend_from_slice(text);
+            }
         }
         out
     }
@@ -244,6 +254,15 @@ impl Inner {
         let Some((&kind, rest)) = bytes.split_first() else {
             return Err(WireError::Truncated);
         };
+        if kind == 5 {
+            if rest.is_empty() {
+                return Err(WireError::Truncated);
+            }
+            if rest.len() > MAX_PRIVATE_LEN {
+                return Err(WireError::TooLong(rest.len()));
+            }
+            return Ok(Inner::Private(rest.to_vec()));
+        }
         if matches!(kind, 3 | 4) {
             if rest.len() != 64 {
                 return Err(WireError::Length {
@@ -390,7 +409,8 @@ mod tests {
                 got: 49
             })
         );
-        assert_eq!(Message::decode(&vec![1; 600]), Err(WireError::TooLong(600)));
+        let n = MAX_MESSAGE_LEN + 1;
+        assert_eq!(Message::decode(&vec![1; n]), Err(WireError::TooLong(n)));
         let mut sealed = good[..18].to_vec();
         sealed[1] = 4;
         sealed.extend_from_slice(&[0; 8 + 16]);
@@ -442,7 +462,18 @@ mod tests {
         .to_vec();
         ack_trailing.push(0);
         assert_eq!(Inner::decode(&ack_trailing), Err(WireError::Trailing));
-        assert_eq!(Inner::decode(&[5]), Err(WireError::UnknownType(5)));
+        assert_eq!(Inner::decode(&[6]), Err(WireError::UnknownType(6)));
+        let private = Inner::Private("grüß dich".as_bytes().to_vec());
+        assert_eq!(Inner::decode(&private.encode()), Ok(private));
+        assert_eq!(Inner::decode(&[5]), Err(WireError::Truncated));
+        let mut long = vec![5u8];
+        long.extend(std::iter::repeat_n(b'a', MAX_PRIVATE_LEN + 1));
+        assert_eq!(
+            Inner::decode(&long),
+            Err(WireError::TooLong(MAX_PRIVATE_LEN + 1))
+        );
+        long.pop();
+        assert!(Inner::decode(&long).is_ok());
         for (inner, kind) in [
             (
                 Inner::CodeCommit {

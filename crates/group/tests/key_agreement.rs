@@ -347,3 +347,25 @@ fn someone_without_the_room_secret_learns_no_identity_key() {
     let init = Initiating::start(&honest, &psk(7), 1, 2, None).unwrap();
     assert!(Responding::answer(&stranger, &psk(9), 2, 1, &init.message1, None).is_err());
 }
+
+#[test]
+fn a_private_message_reaches_its_addressee_alone() {
+    let mut m = Meeting::default();
+    for id in [1, 2, 3] {
+        m.join(id, 7);
+    }
+    m.join(4, 9); // holds another secret: no channel with anyone
+    m.advance(SETTLE);
+    assert!(m.p(1).group.send_private(2, "nur für dich".as_bytes()));
+    assert!(
+        !m.p(1).group.send_private(4, b"x"),
+        "nothing is sealed to someone unverified"
+    );
+    assert!(!m.p(1).group.send_private(2, &[]));
+    m.advance(Duration::from_millis(10));
+    assert_eq!(
+        m.p(2).private,
+        vec![(1, "nur für dich".as_bytes().to_vec())]
+    );
+    assert!(m.p(3).private.is_empty() && m.p(4).private.is_empty());
+}

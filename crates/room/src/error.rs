@@ -91,4 +91,10 @@ pub enum ControlError {
     /// A display name that is too long or contains control characters.
     #[error("control message carries an unusable name")]
     Name,
+    /// A chat message that is blank, too long or contains control characters.
+    #[error("unusable chat message")]
+    Chat,
+    /// A reaction not among the reactions there are.
+    #[error("unknown reaction")]
+    Reaction,
 }

@@ -9,6 +9,8 @@ pub mod link;
 pub mod meeting;
 pub mod sfu;
 
-pub use control::{Control, DATA_CONTROL, DATA_FRAMES, DATA_KEYS};
+pub use control::{
+    Control, DATA_CONTROL, DATA_FRAMES, DATA_KEYS, MAX_CHAT_CHARS, REACTIONS, valid_chat,
+};
 pub use error::{ControlError, LinkError, SignalError};
 pub use link::{Dialect, JoinLink, RoomSecret, SfuAddress};

@@ -20,6 +20,8 @@ pub struct Participant {
     pub unverified: BTreeMap<u64, &'static str>,
     pub code: Option<GroupCode>,
     pub send_key_changes: u32,
+    /// Private messages received: (from, text).
+    pub private: Vec<(u64, Vec<u8>)>,
 }
 
 impl Participant {
@@ -67,6 +69,7 @@ impl Participant {
                 self.unverified.insert(peer, reason);
             }
             GroupEvent::GroupCode(code) => self.code = code,
+            GroupEvent::Private { peer, text } => self.private.push((peer, text)),
         }
     }
 
@@ -144,6 +147,7 @@ impl Meeting {
                 unverified: BTreeMap::new(),
                 code: None,
                 send_key_changes: 0,
+                private: Vec::new(),
             },
         );
         self.pump();

@@ -26,6 +26,17 @@ pub enum Command {
     Publish(LocalTrack),
     /// Stop publishing a track added with [`Command::Publish`].
     Unpublish(LocalTrackId),
+    /// A chat message to everyone (`to` = `None`) or, privately, to one participant.
+    Chat {
+        /// The addressee of a private message.
+        to: Option<ParticipantId>,
+        /// Plain text.
+        text: String,
+    },
+    /// Raise (true) or lower our hand.
+    Hand(bool),
+    /// A reaction, one of [`crate::REACTIONS`].
+    React(String),
     /// Leave the meeting.
     Leave,
 }
@@ -218,6 +229,24 @@ pub enum Event {
     Notice(Notice),
     /// The active speaker changed.
     ActiveSpeaker(Option<ParticipantId>),
+    /// A chat message arrived, or ours went out.
+    Chat(ChatMessage),
+    /// A chat message of ours could not go out.
+    ChatNotSent {
+        /// The addressee, for a private one.
+        to: Option<ParticipantId>,
+        /// Its text, so nothing typed is lost.
+        text: String,
+        /// Why.
+        reason: super::chat::NotSent,
+    },
+    /// A reaction, someone's or ours (`from` = `None`).
+    Reaction {
+        /// Who.
+        from: Option<ParticipantId>,
+        /// Which, one of [`crate::REACTIONS`].
+        emoji: String,
+    },
     /// The group code changed: `None` while the members agree on a new one after a change of
     /// membership (docs/PROTOCOL.md §7), then the code to compare.
     GroupCode(Option<GroupCode>),
@@ -238,4 +267,23 @@ pub struct Local {
     pub sending_audio: bool,
     /// Video actually going out.
     pub sending_video: bool,
+    /// Our hand is raised.
+    pub hand: bool,
+}
+
+/// A chat message, ours or someone else's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// Who sent it (`None`: we did).
+    pub from: Option<ParticipantId>,
+    /// The sender's display name, as their hello says.
+    pub name: Option<String>,
+    /// Whether the sender is verified.
+    pub verified: bool,
+    /// Private: sealed to one participant alone.
+    pub private: bool,
+    /// For a private message of ours: to whom.
+    pub to: Option<ParticipantId>,
+    /// Plain text (a display must show it as text, never as markup).
+    pub text: String,
 }

@@ -12,6 +12,7 @@
 //! SFrame keys, the keyframe policy, reconnection, the active speaker and what is announced. It
 //! holds no keys for media itself: the media side does, told by [`MediaAction`]s.
 
+mod chat;
 mod io;
 mod people;
 mod policy;
@@ -23,8 +24,10 @@ use std::time::{Duration, Instant};
 use conclave_e2ee::CipherSuite;
 use conclave_group::{Group, GroupCode, GroupEvent, GroupStats, Identity, Psk};
 
+pub use chat::{CHAT_BURST, CHAT_RATE, NotSent, REACTION_BURST, REACTION_RATE, REACTION_SHOWN};
 pub use io::{
-    Command, Connection, EndKind, Ended, Event, Local, MediaAction, MediaInput, Notice, Transmit,
+    ChatMessage, Command, Connection, EndKind, Ended, Event, Local, MediaAction, MediaInput,
+    Notice, Transmit,
 };
 pub use policy::{
     Backoff, KEYFRAME_REQUEST_SPACING, KEYFRAME_SPACING, Keyframes, RETRY_FIRST, RETRY_MAX,
@@ -155,6 +158,11 @@ pub struct Meeting {
     trouble_since: Option<Instant>,
     ever_connected: bool,
     hello_at: Option<Instant>,
+    /// Our hand is raised.
+    raised: bool,
+    /// Hands seen going up so far (their order).
+    hands_raised: u64,
+    own_reactions: chat::Bucket,
     keyframes: Keyframes,
     /// Key generations to forget: when, whose, below which.
     retire: Vec<(Instant, ParticipantId, u64)>,
@@ -203,6 +211,9 @@ impl Meeting {
             trouble_since: Some(now),
             ever_connected: false,
             hello_at: None,
+            raised: false,
+            hands_raised: 0,
+            own_reactions: chat::Bucket::full(REACTION_BURST, now),
             keyframes: Keyframes::default(),
             retire: Vec::new(),
             backoff: Backoff::new(config.seed),
@@ -576,6 +587,9 @@ impl Meeting {
                         .push_back(Transmit::Sfu(SfuRequest::Unpublish(id)));
                 }
             }
+            Command::Chat { to, text } => self.chat(to, text, now),
+            Command::Hand(up) => self.hand(up, now),
+            Command::React(emoji) => self.react(emoji, now),
             Command::Leave => self.leave(),
         }
     }
@@ -949,6 +963,7 @@ impl Meeting {
                     self.changed(id);
                 }
             }
+            GroupEvent::Private { peer, text } => self.private_from(PeerHandle(peer), text, now),
             GroupEvent::GroupCode(code) => {
                 if let Some(c) = &code {
                     self.code_history.push(c.digits.clone());
@@ -1015,6 +1030,7 @@ impl Meeting {
             video_on: self.switches.1,
             sending_audio,
             sending_video,
+            hand: self.raised,
         };
         if next != self.local {
             self.local = next;
@@ -1030,7 +1046,7 @@ impl Meeting {
             return;
         }
         let (audio, video) = self.sending();
-        let hello = Control::hello(&self.name, audio, video);
+        let hello = Control::hello(&self.name, audio, video, self.raised);
         self.transmits.push_back(Transmit::Control {
             to: Dest::All,
             plaintext: hello.encode(),

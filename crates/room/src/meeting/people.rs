@@ -255,11 +255,16 @@ impl Meeting {
         p.heard = Some(now);
         match control {
             Control::Hello {
-                name, audio, video, ..
+                name,
+                audio,
+                video,
+                hand,
+                ..
             } => {
                 let same = p.name.as_ref() == Some(&name)
                     && p.audio == Some(audio)
-                    && p.video == Some(video);
+                    && p.video == Some(video)
+                    && p.hand.is_some() == hand;
                 let announce = (!p.announced && p.shown).then(|| {
                     if p.was_there {
                         Notice::Present(name.clone())
@@ -273,6 +278,7 @@ impl Meeting {
                 p.name = Some(name);
                 p.audio = Some(audio);
                 p.video = Some(video);
+                self.hand_from(id, hand);
                 if !same {
                     self.changed(id);
                 }
@@ -281,6 +287,8 @@ impl Meeting {
                 }
             }
             Control::Bye { .. } => self.depart(id, now),
+            Control::Chat { text, .. } => self.chat_from(id, text, false, now),
+            Control::React { emoji, .. } => self.reaction_from(id, emoji, now),
         }
     }
 

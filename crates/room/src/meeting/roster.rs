@@ -81,6 +81,12 @@ pub struct Participant {
     pub control_dropped: u64,
     /// Frames in their name found forged by their own signed statements.
     pub forged: u64,
+    /// Their hand is raised: the how-manieth hand we saw go up in this meeting (for the order).
+    pub hand: Option<u64>,
+    /// Chat messages and reactions of theirs dropped (over their rate, malformed).
+    pub chat_dropped: u64,
+    pub(crate) chat_allowance: Option<super::chat::Bucket>,
+    pub(crate) reaction_allowance: Option<super::chat::Bucket>,
     /// They were in the room when we joined (so not announced as joining).
     pub was_there: bool,
     /// Shown to the user yet (a fresh, unverified appearance is held back briefly, since it
@@ -120,6 +126,10 @@ impl Participant {
             control_messages: 0,
             control_dropped: 0,
             forged: 0,
+            hand: None,
+            chat_dropped: 0,
+            chat_allowance: None,
+            reaction_allowance: None,
             was_there,
             shown: false,
             announced: false,
