@@ -90,7 +90,8 @@ function addChat(m) {
   head.textContent = line;
   const text = document.createElement("span");
   text.className = "chat-text";
-  text.textContent = m.text;
+  text.append(...linkify(m.text));
+  li.dataset.line = `${time} ${who}: ${m.text}`;
   li.append(head, text);
   $("chat-log").append(li);
   li.scrollIntoView({ block: "end" });
@@ -101,6 +102,30 @@ function addChat(m) {
       $("notice").textContent = tr("chatFrom", who, m.text.length > 80 ? `${m.text.slice(0, 80)}…` : m.text);
     }
   }
+}
+
+// Text with its web addresses as links (text nodes and anchors only, never markup): a link opens
+// in the system browser only after the user confirms.
+function linkify(text) {
+  const parts = [];
+  let at = 0;
+  for (const match of text.matchAll(/\bhttps?:\/\/[^\s<>"']+/g)) {
+    if (match.index > at) parts.push(document.createTextNode(text.slice(at, match.index)));
+    const a = document.createElement("a");
+    a.href = "#";
+    a.className = "chat-link";
+    a.dataset.url = match[0];
+    a.textContent = match[0];
+    a.addEventListener("click", (event) => {
+      event.preventDefault();
+      $("open-link-url").textContent = a.dataset.url;
+      $("open-link-dialog").showModal();
+    });
+    parts.push(a);
+    at = match.index + match[0].length;
+  }
+  if (at < text.length) parts.push(document.createTextNode(text.slice(at)));
+  return parts;
 }
 
 // A reaction floats over the sender's tile (ours over the self-view) for a few seconds.
@@ -860,6 +885,27 @@ $("toggle-chat").addEventListener("click", () => {
     $("chat-text").focus();
   }
   renderMeeting();
+});
+$("open-link-no").addEventListener("click", () => $("open-link-dialog").close());
+$("open-link-yes").addEventListener("click", async () => {
+  const url = $("open-link-url").textContent;
+  $("open-link-dialog").close();
+  try {
+    await invoke("open_web_address", { url });
+  } catch (e) {
+    $("chat-error").textContent = tr(e.code || "openLinkFailed");
+  }
+});
+// Only on the user's request, to a file the user chooses.
+$("chat-save").addEventListener("click", async () => {
+  const lines = [...document.querySelectorAll("#chat-log .chat-message")].map((li) => li.dataset.line);
+  $("chat-saved").textContent = "";
+  try {
+    const saved = await invoke("save_chat", { text: `${lines.join("\n")}\n` });
+    if (saved) $("chat-saved").textContent = tr("chatSaved");
+  } catch (e) {
+    $("chat-saved").textContent = tr("chatSaveFailed");
+  }
 });
 $("chat-form").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
         } else {
             MediaKind::Video
         };
-        match op % 20 {
+        match op % 21 {
             0 => m.handle_sfu(
                 SfuEvent::Joined {
                     me: peer,
@@ -97,6 +97,7 @@ fuzz_target!(|data: &[u8]| {
                 m.command(Command::Chat { to, text }, now);
             }
             17 => m.command(Command::Hand(a & 1 == 0), now),
+            19 => m.handle_media(MediaInput::OwnLevel(*b), now),
             18 => m.command(
                 Command::React(["👍", "🎉", "x"][usize::from(*a % 3)].into()),
                 now,

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "bench-feeds")]
 mod bench_feeds;
+mod chat;
 mod controller;
 mod events;
 mod frames;
@@ -312,6 +313,41 @@ fn chat_send(controller: State<'_, Controller>, to: Option<String>, text: String
     controller.chat(to.as_deref(), text)
 }
 
+/// Opens a web address from the chat in the system browser (the page asked the user first).
+#[tauri::command]
+fn open_web_address(app: AppHandle, url: String) -> Result<(), ErrorDto> {
+    use tauri_plugin_opener::OpenerExt;
+    let url = chat::web_address(&url).map_err(chat_error)?;
+    app.opener()
+        .open_url(url.as_str(), None::<&str>)
+        .map_err(|e| chat_error(chat::ChatError::Open(e.to_string())))
+}
+
+/// Writes the chat (as the page assembled it) to a file the user chooses; false if they
+/// cancelled.
+#[tauri::command]
+async fn save_chat(app: AppHandle, text: String) -> Result<bool, ErrorDto> {
+    use tauri_plugin_dialog::DialogExt;
+    let chosen = app
+        .dialog()
+        .file()
+        .set_file_name("chat.txt")
+        .add_filter("Text", &["txt"])
+        .blocking_save_file();
+    let Some(path) = chosen.and_then(|p| p.into_path().ok()) else {
+        return Ok(false);
+    };
+    std::fs::write(path, text).map_err(|e| chat_error(chat::ChatError::Write(e)))?;
+    Ok(true)
+}
+
+fn chat_error(e: chat::ChatError) -> ErrorDto {
+    ErrorDto {
+        code: e.code(),
+        message: e.to_string(),
+    }
+}
+
 /// Raises or lowers our hand.
 #[tauri::command]
 fn raise_hand(controller: State<'_, Controller>, up: bool) -> bool {
@@ -422,6 +458,8 @@ pub fn run() -> Result<(), tauri::Error> {
             tray::show_window(app);
         }))
         .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
         .plugin(
             tauri_plugin_global_shortcut::Builder::new()
                 .with_handler(|app, shortcut, event| on_shortcut(app, shortcut, event.state))
@@ -490,6 +528,8 @@ pub fn run() -> Result<(), tauri::Error> {
             set_audio,
             set_video,
             chat_send,
+            open_web_address,
+            save_chat,
             raise_hand,
             react,
             meeting_state,

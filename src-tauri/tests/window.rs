@@ -1109,7 +1109,25 @@ impl Drop for ChattyBob {
 fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
     const INJECTION: &str = "<img src=x onerror=\"document.title='owned'\"> Hallo Alice";
     let net = JanusNet::start();
-    let _desktop = Desktop::start(&net);
+    // The system's opener, as the app finds it: a stand-in that notes what it was asked to open.
+    let bin = net.dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let opened = net.dir.join("opened.txt");
+    let opener = bin.join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&opener).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&opener, permissions).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let desktop = Desktop::start_with_env(&net, &[("PATH", &path)]);
     let shots = Desktop::screenshot_dir("chat");
     let link = new_link("chat-test");
     let mut bob = ChattyBob::join(&net, &link);
@@ -1223,6 +1241,50 @@ fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
     bob.wait_for("Alice's reaction", |v| {
         v["type"] == "reaction" && v["name"] == "Alice" && v["emoji"] == "👍"
     });
+
+    // A web address in the chat is a link; it opens in the browser only once confirmed.
+    bob.say("Agenda: https://example.org/agenda?day=2 bitte lesen");
+    session.wait_for(
+        "the link in Bob's message",
+        Duration::from_secs(10),
+        "return [...document.querySelectorAll('#chat-log a.chat-link')]\
+           .some(a => a.textContent === 'https://example.org/agenda?day=2');",
+    );
+    session.script(
+        "[...document.querySelectorAll('#chat-log a.chat-link')].pop().click();",
+        json!([]),
+    );
+    session.wait_for(
+        "the question before opening",
+        Duration::from_secs(5),
+        "return document.getElementById('open-link-dialog').open\
+           && document.getElementById('open-link-url').textContent === 'https://example.org/agenda?day=2';",
+    );
+    assert!(!opened.exists(), "opened before the user said so");
+    session.find("#open-link-yes").click();
+    wait_until("the browser to be asked", Duration::from_secs(10), || {
+        std::fs::read_to_string(&opened)
+            .is_ok_and(|t| t.trim() == "https://example.org/agenda?day=2")
+    });
+
+    // Saved only where the user says, with the system's file chooser.
+    let saved = net.dir.join("our-chat.txt");
+    session.find("#chat-save").click();
+    std::thread::sleep(Duration::from_secs(2));
+    desktop.xdotool(&["key", "ctrl+a"]);
+    desktop.xdotool(&["type", "--delay", "20", saved.to_str().unwrap()]);
+    desktop.xdotool(&["key", "Return"]);
+    session.wait_for(
+        "the chat saved",
+        Duration::from_secs(10),
+        "return document.getElementById('chat-saved').textContent === 'Chat saved.';",
+    );
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(
+        text.contains("You: Hallo Bob, grüß dich")
+            && text.contains("Bob: Agenda: https://example.org"),
+        "{text}"
+    );
 
     // German.
     session.find("button[data-lang=de]").click();

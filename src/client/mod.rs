@@ -11,7 +11,6 @@ mod keyframe_requests;
 pub mod keylog;
 mod loudness;
 mod meeting;
-mod muted_speech;
 mod options;
 mod peer;
 mod playback;

@@ -20,7 +20,6 @@ use tokio::time::Instant;
 use super::capture::Capture;
 use super::command::{Command, DeviceChange};
 use super::keylog::KeyLog;
-use super::muted_speech::MutedSpeech;
 use super::playback::Playback;
 use super::receive::{Receiving, VideoSinks};
 use super::send::Sending;
@@ -72,7 +71,6 @@ struct Driver {
     sending: Sending,
     /// Signs the frames we send.
     signer: Signer,
-    muted_speech: MutedSpeech,
     malformed_signalling: u64,
     pseudonym: String,
     shared: SharedReport,
@@ -127,7 +125,6 @@ pub(crate) async fn run(
                 pseudonym: &pseudonym,
                 sent: Default::default(),
                 audio_frames_played: 0,
-                speaking_while_muted: false,
                 malformed_signalling: 0,
                 device_problems: Vec::new(),
                 ended: Some(ended),
@@ -176,7 +173,6 @@ pub(crate) async fn run(
         receiving,
         sending: Sending::new(keylog),
         signer,
-        muted_speech: MutedSpeech::default(),
         malformed_signalling: 0,
         pseudonym,
         shared,
@@ -230,7 +226,7 @@ pub(crate) async fn run(
             Some(frame) = d.capture.second_video.recv() => d.sending.video(SECOND_VIDEO, &frame).await,
             Some(audio) = d.capture.audio.recv() => {
                 let on = d.core.local().audio_on;
-                d.muted_speech.hear(audio.level, !on, conclave_media::wall_clock_us());
+                d.core.handle_media(MediaInput::OwnLevel(audio.level), now());
                 if on {
                     d.sending.audio(MICROPHONE, &audio).await;
                 }
@@ -464,7 +460,6 @@ impl Driver {
             pseudonym: &self.pseudonym,
             sent: self.sending.sent,
             audio_frames_played: self.playback.frames_played(),
-            speaking_while_muted: self.muted_speech.talking(conclave_media::wall_clock_us()),
             malformed_signalling: self.malformed_signalling,
             device_problems,
             ended: None,

@@ -251,8 +251,6 @@ pub struct ReportParts<'a> {
     pub sent: super::send::Sent,
     /// Frames of the others' voices played.
     pub audio_frames_played: u64,
-    /// Whether we seem to talk while muted.
-    pub speaking_while_muted: bool,
     /// Refused signalling messages.
     pub malformed_signalling: u64,
     /// Our devices' problems.
@@ -400,7 +398,7 @@ pub fn report(parts: &ReportParts<'_>) -> MeetingStats {
         video_frames_sent: parts.sent.video_frames,
         audio_frames_sent: parts.sent.audio_frames,
         audio_frames_played: parts.audio_frames_played,
-        speaking_while_muted: parts.speaking_while_muted,
+        speaking_while_muted: local.talking_while_muted,
         reconnects: m.reconnects(),
         malformed_signalling: parts.malformed_signalling,
         error: ended.as_ref().map(|(_, why)| why.clone()),

@@ -715,3 +715,33 @@ fn frames_forged_by_an_insider_in_anothers_name_are_found_and_dropped() {
         1
     );
 }
+
+#[test]
+fn talking_while_muted_is_noticed_and_ends_when_the_microphone_stops() {
+    use conclave_room::meeting::MediaInput;
+    let start = std::time::Instant::now();
+    let mut m = sim::alone(start);
+    m.command(Command::SetAudio(false), start);
+    let frame = Duration::from_millis(20);
+    let mut now = start;
+    for _ in 0..30 {
+        now += frame;
+        m.handle_media(MediaInput::OwnLevel(10), now);
+    }
+    assert!(m.local().talking_while_muted);
+    let said = std::iter::from_fn(|| m.poll_event())
+        .any(|e| matches!(e, Event::Local(l) if l.talking_while_muted));
+    assert!(said, "the display is told");
+    // The microphone stops delivering: within a moment, no more "talking".
+    let t = m.poll_timeout().expect("a timeout to notice the silence");
+    assert!(t <= now + Duration::from_millis(200));
+    m.handle_timeout(now + Duration::from_millis(250));
+    assert!(!m.local().talking_while_muted);
+    // Unmuted, talking is just talking.
+    m.command(Command::SetAudio(true), now);
+    for _ in 0..30 {
+        now += frame;
+        m.handle_media(MediaInput::OwnLevel(10), now);
+    }
+    assert!(!m.local().talking_while_muted);
+}

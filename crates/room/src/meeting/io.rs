@@ -61,6 +61,9 @@ pub enum MediaInput {
     Levels(Vec<(ParticipantId, f32)>),
     /// A signed statement of the frames we sent (`conclave_e2ee::attest`), to send to all.
     Signed(Vec<u8>),
+    /// The level of one 20 ms frame of our microphone (RFC 6464: 0 the loudest, 127 silence),
+    /// muted or not: to notice talking while muted. It never leaves the meeting.
+    OwnLevel(u8),
     /// `participant`'s statement showed that frames accepted under their name were forged by
     /// someone else holding their key.
     Forged {
@@ -269,6 +272,8 @@ pub struct Local {
     pub sending_video: bool,
     /// Our hand is raised.
     pub hand: bool,
+    /// We seem to be talking while the microphone is switched off (half a second of speech).
+    pub talking_while_muted: bool,
 }
 
 /// A chat message, ours or someone else's.

@@ -14,6 +14,7 @@
 
 mod chat;
 mod io;
+mod muted;
 mod people;
 mod policy;
 mod roster;
@@ -162,6 +163,7 @@ pub struct Meeting {
     raised: bool,
     /// Hands seen going up so far (their order).
     hands_raised: u64,
+    muted_speech: muted::MutedSpeech,
     own_reactions: chat::Bucket,
     keyframes: Keyframes,
     /// Key generations to forget: when, whose, below which.
@@ -213,6 +215,7 @@ impl Meeting {
             hello_at: None,
             raised: false,
             hands_raised: 0,
+            muted_speech: muted::MutedSpeech::default(),
             own_reactions: chat::Bucket::full(REACTION_BURST, now),
             keyframes: Keyframes::default(),
             retire: Vec::new(),
@@ -268,6 +271,11 @@ impl Meeting {
         if matches!(self.phase, Phase::Over) {
             return None;
         }
+        let talking = self
+            .local
+            .talking_while_muted
+            .then(|| self.muted_speech.fresh_until())
+            .flatten();
         let unreachable = self
             .trouble_since
             .filter(|_| {
@@ -290,6 +298,7 @@ impl Meeting {
             self.keyframes.owed_at(),
             unreachable,
             retire,
+            talking,
         ]
         .into_iter()
         .flatten()
@@ -538,6 +547,10 @@ impl Meeting {
                 participant,
                 frames,
             } => self.forged(participant, frames, now),
+            MediaInput::OwnLevel(level) => {
+                self.muted_speech.hear(level, !self.switches.0, now);
+                self.talking_changed(now);
+            }
         }
     }
 
@@ -596,6 +609,7 @@ impl Meeting {
 
     /// Lets time pass.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.talking_changed(now);
         if let Phase::Waiting { until } = self.phase
             && until <= now
         {
@@ -1022,6 +1036,15 @@ impl Meeting {
         )
     }
 
+    /// Whether we seem to talk while muted changed: the display hears of it.
+    fn talking_changed(&mut self, now: Instant) {
+        let talking = self.muted_speech.talking(now);
+        if talking != self.local.talking_while_muted {
+            self.local.talking_while_muted = talking;
+            self.events.push_back(Event::Local(self.local));
+        }
+    }
+
     /// Our switches or devices changed: the display and the others hear of it.
     fn local_changed(&mut self, now: Instant) {
         let (sending_audio, sending_video) = self.sending();
@@ -1031,6 +1054,7 @@ impl Meeting {
             sending_audio,
             sending_video,
             hand: self.raised,
+            talking_while_muted: self.local.talking_while_muted && !self.switches.0,
         };
         if next != self.local {
             self.local = next;

@@ -2,6 +2,8 @@
 //! open when muted, so unmuting is instant), so that a display can say so. Only our own level,
 //! which never leaves this machine while muted, is looked at.
 
+use std::time::{Duration, Instant};
+
 /// Loud enough to be someone talking into the microphone, not the room: louder than -40 dBov
 /// (RFC 6464 levels count down from 0, the loudest).
 const SPEECH_LEVEL: u8 = 40;
@@ -16,25 +18,28 @@ const MOST: u16 = 2 * TALKING;
 
 /// Frames stop coming when the microphone goes away (unplugged, replaced, none): evidence older
 /// than this says nothing about now.
-const FRESH_US: u64 = 200_000;
+const FRESH: Duration = Duration::from_millis(200);
 
 /// Evidence of talking while muted, from each 20 ms frame's level.
 #[derive(Clone, Debug, Default)]
-pub struct MutedSpeech {
+pub(crate) struct MutedSpeech {
     evidence: u16,
-    /// When the last frame was heard, microseconds on any clock that `talking` is asked with.
-    heard_us: u64,
+    /// When the last frame was heard.
+    heard: Option<Instant>,
 }
 
 impl MutedSpeech {
-    /// One 20 ms frame of ours at RFC 6464 `level` at time `now_us`, while the microphone is
-    /// `muted` or not.
-    pub fn hear(&mut self, level: u8, muted: bool, now_us: u64) {
+    /// One 20 ms frame of ours at RFC 6464 `level` at `now`, while the microphone is `muted` or
+    /// not.
+    pub(crate) fn hear(&mut self, level: u8, muted: bool, now: Instant) {
         // After a gap (a new or replugged microphone) the old evidence says nothing.
-        if now_us.saturating_sub(self.heard_us) > FRESH_US {
+        if self
+            .heard
+            .is_none_or(|t| now.saturating_duration_since(t) > FRESH)
+        {
             self.evidence = 0;
         }
-        self.heard_us = now_us;
+        self.heard = Some(now);
         self.evidence = if !muted {
             0
         } else if level <= SPEECH_LEVEL {
@@ -44,9 +49,17 @@ impl MutedSpeech {
         };
     }
 
-    /// Whether the user seems to be talking while muted, at `now_us`.
-    pub fn talking(&self, now_us: u64) -> bool {
-        self.evidence >= TALKING && now_us.saturating_sub(self.heard_us) <= FRESH_US
+    /// Whether the user seems to be talking while muted, at `now`.
+    pub(crate) fn talking(&self, now: Instant) -> bool {
+        self.evidence >= TALKING
+            && self
+                .heard
+                .is_some_and(|t| now.saturating_duration_since(t) <= FRESH)
+    }
+
+    /// Until when a "talking" stays true without another frame.
+    pub(crate) fn fresh_until(&self) -> Option<Instant> {
+        self.heard.map(|t| t + FRESH)
     }
 }
 
@@ -54,15 +67,18 @@ impl MutedSpeech {
 mod tests {
     use super::*;
 
+    const FRAME: Duration = Duration::from_millis(20);
+
     /// `frames` frames of 20 ms, the first at `m`'s last one plus 20 ms.
     fn hear(m: &mut MutedSpeech, frames: usize, level: u8, muted: bool) {
         for _ in 0..frames {
-            m.hear(level, muted, m.heard_us + 20_000);
+            let at = m.heard.map_or_else(Instant::now, |t| t + FRAME);
+            m.hear(level, muted, at);
         }
     }
 
     fn talking(m: &MutedSpeech) -> bool {
-        m.talking(m.heard_us)
+        m.talking(m.heard.unwrap())
     }
 
     #[test]
@@ -98,11 +114,12 @@ mod tests {
     fn a_microphone_that_stops_delivering_ends_it() {
         let mut m = MutedSpeech::default();
         hear(&mut m, 50, 10, true);
-        assert!(m.talking(m.heard_us + 100_000));
+        let last = m.heard.unwrap();
+        assert!(m.talking(last + Duration::from_millis(100)));
         // Unplugged or replaced: no more frames, and after a moment no more "talking".
-        assert!(!m.talking(m.heard_us + 300_000));
+        assert!(!m.talking(last + Duration::from_millis(300)));
         // A new microphone starts from nothing, not from the old one's evidence.
-        m.hear(10, true, m.heard_us + 5_000_000);
+        m.hear(10, true, last + Duration::from_secs(5));
         assert!(!talking(&m));
     }
 }
