@@ -255,7 +255,7 @@ fn selftest(args: SelftestArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn link(action: LinkAction) -> anyhow::Result<ExitCode> {
-    use conclave_room::{JoinLink, RoomSecret, SfuAddress};
+    use conclave_room::JoinLink;
     match action {
         LinkAction::New {
             sfu,
@@ -263,29 +263,7 @@ fn link(action: LinkAction) -> anyhow::Result<ExitCode> {
             pin,
             https,
         } => {
-            let rng = ring::rand::SystemRandom::new();
-            let mut secret = [0u8; 32];
-            ring::rand::SecureRandom::fill(&rng, &mut secret)
-                .map_err(|_| anyhow::anyhow!("the system's random number generator failed"))?;
-            let room = match room {
-                Some(room) => room,
-                None => {
-                    let mut id = [0u8; 8];
-                    ring::rand::SecureRandom::fill(&rng, &mut id).map_err(|_| {
-                        anyhow::anyhow!("the system's random number generator failed")
-                    })?;
-                    // Janus room ids are numbers; keep it below 2^53 so JavaScript tools agree.
-                    (u64::from_be_bytes(id) >> 11).to_string()
-                }
-            };
-            let draft = JoinLink {
-                sfu: SfuAddress::parse(&sfu)?,
-                room,
-                secret: RoomSecret::from_bytes(secret),
-                pin,
-            };
-            // Whatever we print must parse back: check the room name and PIN the same way.
-            let link = JoinLink::parse(&draft.to_conclave_url())?;
+            let link = JoinLink::generate(&sfu, room, pin)?;
             println!("{}", link.to_conclave_url().as_str());
             if let Some(base) = https {
                 println!("{}", link.to_https_url(&base).as_str());

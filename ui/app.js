@@ -763,6 +763,7 @@ async function saveSettings(changes) {
       keyring: "keyringSettings",
       badIceServer: "badIceServer",
       badCa: "badCa",
+      invalidLink: "badMeetingServer",
     };
     $("settings-error").textContent = tr(known[e?.code] || "settingsFailed", e?.message);
     return false;
@@ -776,6 +777,7 @@ $("open-settings").addEventListener("click", () => {
   $("relay-only").checked = Boolean(settings?.relayOnly);
   $("trusted-ca").value = settings?.trustedCa || "";
   $("advanced").open = Boolean(settings?.trustedCa);
+  $("meeting-server").value = settings?.meetingServer || "";
   $("settings-error").textContent = "";
   $("forgotten").textContent = "";
   $("settings-dialog").showModal();
@@ -797,6 +799,7 @@ $("settings-save").addEventListener("click", async () => {
     keepIdentity: $("keep-identity").checked,
     relayOnly: $("relay-only").checked,
     trustedCa: $("trusted-ca").value.trim() || null,
+    meetingServer: $("meeting-server").value.trim() || null,
     language,
     camera: $("camera").value,
     microphone: $("microphone").value,
@@ -885,6 +888,52 @@ $("toggle-chat").addEventListener("click", () => {
     $("chat-text").focus();
   }
   renderMeeting();
+});
+// The invitation to the meeting of `link`: what to paste into a mail or a chat.
+function invitationText(link) {
+  return tr("invitationText", link);
+}
+
+// Onto the clipboard: the web API where the webview allows it, else the old way.
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.append(area);
+    area.select();
+    const ok = document.execCommand("copy");
+    area.remove();
+    return ok;
+  }
+}
+
+$("new-meeting").addEventListener("click", async () => {
+  $("new-meeting-error").textContent = "";
+  try {
+    const created = await invoke("new_meeting");
+    $("link").value = created.link;
+    $("invitation-room").textContent = tr("invitationRoom", created.room);
+    $("invitation-status").textContent = "";
+    $("invitation").hidden = false;
+    await validateLink();
+    $("name").focus();
+  } catch (e) {
+    $("new-meeting-error").textContent = tr(e.code === "noMeetingServer" ? "noMeetingServer" : "badMeetingServer");
+  }
+});
+$("copy-invitation").addEventListener("click", async () => {
+  const ok = await copyText(invitationText($("link").value.trim()));
+  $("invitation-status").textContent = ok ? tr("invitationCopied") : tr("invitationNotCopied");
+});
+$("invite").addEventListener("click", async () => {
+  const ok = await copyText(invitationText($("link").value.trim()));
+  $("notice").textContent = ok ? tr("invitationCopied") : tr("invitationNotCopied");
 });
 $("open-link-no").addEventListener("click", () => $("open-link-dialog").close());
 $("open-link-yes").addEventListener("click", async () => {

@@ -262,6 +262,31 @@ fn settings_error(e: SettingsError) -> ErrorDto {
     }
 }
 
+/// A new meeting at the meeting server of the settings: its link and its room's name.
+#[derive(Debug, Serialize)]
+struct NewMeeting {
+    link: String,
+    room: String,
+}
+
+/// Creates a link to a new meeting at the settings' meeting server (a fresh room secret).
+#[tauri::command]
+fn new_meeting(store: State<'_, Store>) -> Result<NewMeeting, ErrorDto> {
+    let settings = store.load().map_err(settings_error)?;
+    let Some(server) = settings.meeting_server else {
+        return Err(ErrorDto {
+            code: "noMeetingServer",
+            message: "no meeting server is set in the settings".into(),
+        });
+    };
+    let link = conclave_room::JoinLink::generate(&server, None, None)
+        .map_err(|e| settings_error(SettingsError::Link(e)))?;
+    Ok(NewMeeting {
+        link: link.to_conclave_url().to_string(),
+        room: link.room.clone(),
+    })
+}
+
 #[tauri::command]
 fn settings_get(store: State<'_, Store>) -> Result<Settings, ErrorDto> {
     store.load().map_err(settings_error)
@@ -528,6 +553,7 @@ pub fn run() -> Result<(), tauri::Error> {
             set_audio,
             set_video,
             chat_send,
+            new_meeting,
             open_web_address,
             save_chat,
             raise_hand,

@@ -82,6 +82,8 @@ pub struct Settings {
     /// A certificate authority (PEM) to trust for meeting servers besides the system's: for
     /// organisations that run their own. None by default.
     pub trusted_ca: Option<String>,
+    /// The meeting server (SFU address) that "New meeting" creates rooms at. None by default.
+    pub meeting_server: Option<String>,
     /// Rooms the user asked to remember.
     pub rooms: Vec<SavedRoom>,
     /// Keep one identity key across meetings (its secret in the keyring), so that safety numbers
@@ -204,6 +206,9 @@ impl Store {
         conclave::client::IceServer::check_all(new.relay_only, &new.ice_servers)?;
         if let Some(pem) = new.trusted_ca.as_deref().filter(|p| !p.trim().is_empty()) {
             conclave::client::tls::parse_ca(pem.as_bytes())?;
+        }
+        if let Some(server) = new.meeting_server.as_deref() {
+            conclave_room::SfuAddress::parse(server)?;
         }
         let old = self.load_file()?;
         // Passwords into the keyring first: should it refuse, nothing changes.
@@ -456,6 +461,27 @@ mod tests {
             Err(SettingsError::BadCa(_))
         ));
         assert!(!dir.exists(), "nothing saved");
+    }
+
+    #[test]
+    fn a_meeting_server_that_is_no_address_is_refused_and_a_good_one_kept() {
+        let dir = std::env::temp_dir().join(format!("conclave-server-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::new(&dir, Box::new(Memory::default()));
+        let wish = |server: &str| Settings {
+            meeting_server: Some(server.into()),
+            ..Settings::default()
+        };
+        assert!(matches!(
+            store.save_preferences(&wish("meet.example.org")),
+            Err(SettingsError::Link(_))
+        ));
+        assert!(!dir.exists(), "nothing saved");
+        let saved = store
+            .save_preferences(&wish("wss://meet.example.org/janus"))
+            .unwrap();
+        assert_eq!(store.load().unwrap().meeting_server, saved.meeting_server);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

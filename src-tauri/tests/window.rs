@@ -1312,3 +1312,91 @@ fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
     );
     session.close();
 }
+
+#[test]
+fn a_new_meeting_is_started_in_the_app_and_a_headless_participant_joins_from_the_invitation() {
+    let net = JanusNet::start();
+    let desktop = Desktop::start(&net);
+    let shots = Desktop::screenshot_dir("new-meeting");
+    let session = Session::start(DRIVER_PORT, app());
+    session.find("button[data-lang=en]").click();
+
+    // No meeting server yet: said plainly, nothing else happens.
+    session.find("#new-meeting").click();
+    session.wait_for(
+        "the missing server said",
+        Duration::from_secs(5),
+        "return document.getElementById('new-meeting-error').textContent\
+           .startsWith('No meeting server is set');",
+    );
+    // The organisation's server, in the settings.
+    session.find("#open-settings").click();
+    session.find("#meeting-server").send_keys(janus::WS_URL);
+    session.find("#settings-save").click();
+    session.wait_for(
+        "the settings saved",
+        Duration::from_secs(5),
+        "return !document.getElementById('settings-dialog').open;",
+    );
+
+    session.find("#new-meeting").click();
+    session.wait_for(
+        "a new meeting's link",
+        Duration::from_secs(5),
+        "return document.getElementById('link-status').dataset.valid === 'true'\
+           && !document.getElementById('invitation').hidden\
+           && document.getElementById('invitation-room').textContent.startsWith('Room ');",
+    );
+    let link = session.script("return document.getElementById('link').value", json!([]));
+    let link = link.as_str().unwrap().to_owned();
+    assert!(link.starts_with("conclave://"), "{link}");
+    session.find("#copy-invitation").click();
+    session.wait_for(
+        "the invitation copied",
+        Duration::from_secs(5),
+        "return document.getElementById('invitation-status').textContent.startsWith('Invitation copied');",
+    );
+    // As a mail program would paste it.
+    let invitation = desktop.clipboard();
+    assert!(invitation.contains("end-to-end encrypted"), "{invitation}");
+    let pasted = invitation
+        .lines()
+        .find(|l| l.starts_with("conclave://"))
+        .unwrap_or_else(|| panic!("no link in {invitation:?}"));
+    assert_eq!(pasted, link);
+    save(&shots, "1-new-meeting-en.png", &session);
+
+    // Bob joins from the invitation; Alice from the app.
+    let bob = headless(&net, pasted, "Bob", "tone", "30s")
+        .spawn()
+        .unwrap();
+    session.find("#name").send_keys("Alice");
+    session.script(
+        "document.getElementById('camera').value = 'synthetic';\
+         document.getElementById('microphone').value = 'synthetic';",
+        json!([]),
+    );
+    session.find("#join").click();
+    session.wait_for(
+        "Bob verified in the meeting",
+        Duration::from_secs(20),
+        "const li = [...document.querySelectorAll('#participants li')]\
+           .find(l => l.querySelector('.name')?.textContent === 'Bob');\
+         return li && li.querySelector('.verification').dataset.verified === 'true';",
+    );
+    // Inviting more from the meeting: the same invitation.
+    session.script("navigator.clipboard?.writeText?.('')", json!([]));
+    session.find("#invite").click();
+    session.wait_for(
+        "the invitation copied again",
+        Duration::from_secs(5),
+        "return document.getElementById('notice').textContent.startsWith('Invitation copied');",
+    );
+    assert_eq!(desktop.clipboard(), invitation);
+    save(&shots, "2-invited-en.png", &session);
+    session.find("#leave").click();
+    session.close();
+    let mut bob = bob;
+    let _ = bob.kill();
+    let _ = bob.wait();
+}

@@ -1,7 +1,7 @@
 //! The receiving side of one remote participant's sender key: a key ring by generation, following
 //! the sender's ratchet, with a replay window per key and a tally of everything dropped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::attest::{self, AttestError, Attestation, Ledger, Standing, Statement};
 use crate::error::{DecryptError, DropReason, KeyError};
@@ -16,6 +16,9 @@ use crate::suite::CipherSuite;
 /// has fewer than 5 ratchet bits). Each step costs an HKDF run, and a frame that does not
 /// authenticate must not buy an attacker more than this many.
 pub const MAX_RATCHET_AHEAD: u64 = 16;
+
+/// Statements kept for ratchet steps whose first frame has not come yet.
+pub const MAX_EARLY_STATEMENTS: usize = 16;
 
 /// Generations kept at once: the current one and those still inside a rekey grace period.
 pub const MAX_GENERATIONS: usize = 3;
@@ -104,6 +107,8 @@ pub struct Receiver {
     /// The sender's public signing key, once known: from then on frames are held to its
     /// statements ([`crate::attest`]).
     signer: Option<[u8; 32]>,
+    /// Verified statements for a ratchet step not derived yet.
+    early: VecDeque<Statement>,
 }
 
 impl std::fmt::Debug for Generation {
@@ -125,6 +130,7 @@ impl Receiver {
             generations: BTreeMap::new(),
             stats: ReceiveStats::default(),
             signer: None,
+            early: VecDeque::new(),
         }
     }
 
@@ -152,13 +158,41 @@ impl Receiver {
         let statement = Statement::verify(bytes, &public)?;
         let (generation, _) = self.scheme.split(statement.kid);
         let Some(entry) = self.generations.get_mut(&generation) else {
-            // A key we do not hold (any more): nothing of it to check.
+            // A key we do not hold yet (its sender key may follow) or any more: kept for a while.
+            self.keep_early(statement);
             return Ok(Attestation::default());
         };
         let rx = std::iter::once(&mut entry.current)
             .chain(entry.previous.as_mut())
             .find(|rx| rx.key.kid() == statement.kid);
-        Ok(rx.map_or_else(Attestation::default, |rx| rx.ledger.apply(&statement)))
+        match rx {
+            Some(rx) => Ok(rx.ledger.apply(&statement)),
+            None => {
+                // A ratchet step not derived yet (its first frame has not come): kept, and
+                // applied when the step is.
+                self.keep_early(statement);
+                Ok(Attestation::default())
+            }
+        }
+    }
+
+    fn keep_early(&mut self, statement: Statement) {
+        self.early.push_back(statement);
+        while self.early.len() > MAX_EARLY_STATEMENTS {
+            self.early.pop_front();
+        }
+    }
+
+    /// Applies the statements kept for `rx`'s KID.
+    fn catch_up(early: &mut VecDeque<Statement>, rx: &mut RxKey) {
+        early.retain(|s| {
+            if s.kid == rx.key.kid() {
+                rx.ledger.apply(s);
+                false
+            } else {
+                true
+            }
+        });
     }
 
     /// Installs the sender's base key for `generation` as of ratchet `step`. A newcomer receives
@@ -177,7 +211,8 @@ impl Receiver {
             }
             return Err(KeyError::GenerationConflict(generation));
         }
-        let current = RxKey::new(self.suite, kid, &base);
+        let mut current = RxKey::new(self.suite, kid, &base);
+        Self::catch_up(&mut self.early, &mut current);
         self.generations.insert(
             generation,
             Generation {
@@ -260,6 +295,7 @@ impl Receiver {
         }
         let base = before.ratchet(suite);
         let mut candidate = RxKey::new(suite, header.kid, &base);
+        Self::catch_up(&mut self.early, &mut candidate);
         let plaintext = open_checked(&mut candidate, &header, header_len, metadata, frame, signed)?;
 
         let new_step = entry.step + ahead;

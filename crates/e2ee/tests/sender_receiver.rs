@@ -356,3 +356,46 @@ fn what_an_sfu_slips_into_the_clear_prefix_never_reaches_the_decoder() {
     unusual.splice(0..0, [0, 0, 0, 1, 0x0e, 0x42]);
     assert!(tx.protect(Codec::H264, &unusual).is_err());
 }
+
+#[test]
+fn a_statement_that_comes_before_its_key_or_its_ratchet_step_still_holds() {
+    use conclave_e2ee::{FrameLog, Signer};
+    let suite = CipherSuite::AesGcm128Sha256;
+    let base = || BaseKey::new(vec![3; 16]).unwrap();
+    let signer = Signer::generate().unwrap();
+    for ratchet in [false, true] {
+        let mut genuine = Sender::new(suite, KidScheme::default(), 1, base()).unwrap();
+        let mut rx = Receiver::new(suite, KidScheme::default());
+        rx.set_signer(signer.public());
+        if ratchet {
+            // The receiver holds step 0; the sender moves to step 1 and signs before any
+            // frame of step 1 arrives.
+            rx.add_key(1, 0, base()).unwrap();
+            genuine.ratchet().unwrap();
+        }
+        // An insider holding the same key (and step) makes its own frame 1.
+        let mut insider = Sender::new(suite, KidScheme::default(), 1, base()).unwrap();
+        if ratchet {
+            insider.ratchet().unwrap();
+        }
+        genuine.keep_log(FrameLog::default());
+        let frames: Vec<Vec<u8>> = (0..3)
+            .map(|i| genuine.encrypt(&[], &[i; 10]).unwrap())
+            .collect();
+        insider.encrypt(&[], b"x").unwrap();
+        let forged = insider.encrypt(&[], b"forged").unwrap();
+        for statement in genuine.log_mut().unwrap().statements(&signer) {
+            rx.attest(&statement).unwrap();
+        }
+        if !ratchet {
+            rx.add_key(1, 0, base()).unwrap();
+        }
+        assert!(rx.decrypt(&[], &frames[0]).is_ok(), "ratchet {ratchet}");
+        assert!(
+            matches!(rx.decrypt(&[], &forged), Err(DecryptError::Forged { .. })),
+            "ratchet {ratchet}: the forgery is refused"
+        );
+        assert!(rx.decrypt(&[], &frames[1]).is_ok());
+        assert_eq!(rx.stats().forged, 1);
+    }
+}

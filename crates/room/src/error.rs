@@ -6,6 +6,9 @@ use thiserror::Error;
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LinkError {
+    /// The system's random number generator failed (no new link without fresh randomness).
+    #[error("the system's random number generator failed")]
+    Random,
     /// Not a URL at all.
     #[error("this is not a link: {0}")]
     NotUrl(String),

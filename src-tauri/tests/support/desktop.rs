@@ -116,6 +116,16 @@ impl Desktop {
 
     /// Runs `xdotool args` against this desktop's X server: keys as a user's keyboard types them
     /// (XTEST), windows found and changed.
+    /// What is on the X clipboard (as another application pasting would get it).
+    pub fn clipboard(&self) -> String {
+        let out = Command::new("xclip")
+            .args(["-o", "-selection", "clipboard"])
+            .env("DISPLAY", &self.display)
+            .output()
+            .expect("xclip is installed (scripts/test installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub fn xdotool(&self, args: &[&str]) {
         let status = Command::new("xdotool")
             .args(args)
