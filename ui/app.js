@@ -23,6 +23,10 @@ const meeting = {
 // The reactions there are (crates/room/src/control.rs, REACTIONS).
 const REACTIONS = ["👍", "👏", "😂", "😮", "❤️", "🎉"];
 let pendingSwitch = null; // a link waiting for "leave and join"
+let joining = null; // { server } while a join waits for its first connection
+let unreachable = null; // the server a join gave up on
+let linkServer = null; // the server of the link in the field
+let meetingOver = false; // the end of the last meeting has been shown
 let lastError = null; // { code } or { key }
 let settings = null; // what the user chose to keep (settings.json)
 
@@ -41,7 +45,7 @@ function renderStatic() {
     button.setAttribute("aria-pressed", String(button.dataset.lang === language));
   }
   $("about").textContent = info ? tr("about", info.version, info.cipherSuite) : tr("noBackend");
-  $("error").textContent = lastError ? tr(lastError.code || lastError.key) : "";
+  $("error").textContent = lastError ? tr(lastError.code || lastError.key, lastError.arg) : "";
   for (const select of [...DEVICE_KINDS, ...DEVICE_KINDS.map((k) => `meeting-${k}`)]) {
     const none = $(select).querySelector('option[value="none"]');
     if (none) none.textContent = tr("noDevice");
@@ -234,6 +238,9 @@ function onMeetingEvent(e) {
   switch (e.type) {
     case "connection":
       meeting.connection = e.state;
+      // A join shows the meeting only once it is one; a server it never reached sends it back.
+      if (joining && e.state === "connected") enterMeeting();
+      else if (joining && e.state === "unreachable") giveUp();
       if (e.state === "left" || e.state === "failed") refreshState();
       break;
     case "participant":
@@ -384,6 +391,7 @@ async function validateLink() {
   }
   try {
     const summary = await invoke("check_link", { link: value });
+    linkServer = summary.server;
     status.textContent = tr("linkOk", summary.room, summary.server);
     // Unencrypted signalling to another machine: said, not refused (a test server may be so).
     if (summary.insecure) status.textContent += ` ${tr("insecureLink")}`;
@@ -405,6 +413,9 @@ async function refreshState() {
   }
   if (!state) return;
   if (state.connection === "left" || state.connection === "failed") {
+    // Once per meeting: later refreshes (an end event, our switches) change nothing here.
+    if (meetingOver) return;
+    meetingOver = true;
     stopPolling();
     clearTiles();
     // The meeting's chat ends with it.
@@ -413,8 +424,22 @@ async function refreshState() {
     show("prejoin");
     // A room remembered when joining is in the list now.
     loadSettings();
-    lastError = state.connection === "failed" ? { key: "failed" } : null;
-    $("error").textContent = state.error ? `${tr("failed")} ${endText(state)}` : lastError ? tr("failed") : "";
+    // A join that never got in: the server could not be reached (we gave up, or the client
+    // did), or it refused; either way the join screen says so and offers Retry.
+    const neverIn = joining != null || unreachable != null;
+    const server = unreachable || joining?.server || "";
+    joining = null;
+    unreachable = null;
+    $("join").disabled = false;
+    $("join-status").textContent = "";
+    $("retry").hidden = !neverIn;
+    if (neverIn && (state.connection === "left" || state.error_kind === "connection_lost")) {
+      lastError = { key: "cannotReach", arg: server };
+      $("error").textContent = tr("cannotReach", server);
+    } else {
+      lastError = state.connection === "failed" ? { key: "failed" } : null;
+      $("error").textContent = state.error ? `${tr("failed")} ${endText(state)}` : lastError ? tr("failed") : "";
+    }
     const previewing = startPreview();
     // The message sits by the join button, below the preview: in view once the preview has
     // taken its place.
@@ -567,9 +592,33 @@ async function applyDevices() {
   await refreshState();
 }
 
+// The meeting screen, once connected.
+function enterMeeting() {
+  joining = null;
+  $("join").disabled = false;
+  $("join-status").textContent = "";
+  show("meeting");
+  renderMeeting();
+  startPolling();
+}
+
+// The server was never reached: the attempt ends, and the join screen says so with Retry.
+function giveUp() {
+  unreachable = joining?.server || "?";
+  joining = null;
+  invoke("leave");
+}
+
 async function join() {
   lastError = null;
   $("error").textContent = "";
+  $("retry").hidden = true;
+  meetingOver = false;
+  await validateLink();
+  joining = { server: linkServer };
+  unreachable = null;
+  $("join").disabled = true;
+  $("join-status").textContent = tr("joiningServer", linkServer || "");
   await stopPreview();
   // The meeting's events may come before the answer.
   resetMeeting();
@@ -585,6 +634,9 @@ async function join() {
       },
     });
   } catch (e) {
+    joining = null;
+    $("join").disabled = false;
+    $("join-status").textContent = "";
     lastError = { code: e.code || "internal" };
     $("error").textContent = tr(lastError.code);
     startPreview();
@@ -595,10 +647,11 @@ async function join() {
   $("announcer").textContent = "";
   // Joined, but the room could not be remembered (no keyring): say so in the meeting.
   $("notice").textContent = notice ? tr(notice.code) : "";
-  show("meeting");
+  // Over already (refused, unreachable) or in already: the events took care of it.
+  if (!joining) return;
   await refreshState();
-  // A meeting that ended at once (a refused TURN server) is over already: nothing to poll.
-  if (screen === "meeting") startPolling();
+  // Connected already (the event came before the answer): in.
+  if (joining && meeting.connection === "connected") enterMeeting();
 }
 
 // Device lists, refreshed every few seconds on the pre-join screen so that a camera or headset
@@ -838,6 +891,7 @@ $("join-form").addEventListener("submit", (e) => {
   join();
 });
 $("link").addEventListener("input", validateLink);
+$("retry").addEventListener("click", () => join());
 $("test-call").addEventListener("click", async () => {
   // The test call opens the devices itself.
   await stopPreview();
@@ -950,7 +1004,7 @@ $("chat-save").addEventListener("click", async () => {
   const lines = [...document.querySelectorAll("#chat-log .chat-message")].map((li) => li.dataset.line);
   $("chat-saved").textContent = "";
   try {
-    const saved = await invoke("save_chat", { text: `${lines.join("\n")}\n` });
+    const saved = await invoke("save_chat", { text: `${lines.join("\n")}\n`, title: tr("saveChat") });
     if (saved) $("chat-saved").textContent = tr("chatSaved");
   } catch (e) {
     $("chat-saved").textContent = tr("chatSaveFailed");

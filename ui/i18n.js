@@ -44,6 +44,10 @@ const STRINGS = {
     chatNotSent_not_connected: "Not sent: not connected to the meeting right now. Your text is still there.",
     chatNotSent_no_channel: "Not sent: that participant is no longer verified or has left.",
     newMeeting: "New meeting",
+    retry: "Retry",
+    joiningServer: (server) => `Connecting to ${server}…`,
+    cannotReach: (server) =>
+      `Cannot reach the meeting server ${server}. Check the link and your network, then retry.`,
     invitationTitle: "Your new meeting",
     invitationRoom: (room) => `Room ${room}`,
     invitationHint: "Send the invitation only to those you invite: whoever has the link can join.",
@@ -219,6 +223,10 @@ const STRINGS = {
     chatNotSent_not_connected: "Nicht gesendet: Gerade keine Verbindung zur Besprechung. Ihr Text ist noch da.",
     chatNotSent_no_channel: "Nicht gesendet: Diese Person ist nicht mehr verifiziert oder gegangen.",
     newMeeting: "Neue Besprechung",
+    retry: "Erneut versuchen",
+    joiningServer: (server) => `Verbindung zu ${server} wird aufgebaut …`,
+    cannotReach: (server) =>
+      `Der Besprechungsserver ${server} ist nicht erreichbar. Prüfen Sie den Link und Ihr Netzwerk und versuchen Sie es erneut.`,
     invitationTitle: "Ihre neue Besprechung",
     invitationRoom: (room) => `Raum ${room}`,
     invitationHint: "Senden Sie die Einladung nur an Eingeladene: Wer den Link hat, kann teilnehmen.",

@@ -351,11 +351,12 @@ fn open_web_address(app: AppHandle, url: String) -> Result<(), ErrorDto> {
 /// Writes the chat (as the page assembled it) to a file the user chooses; false if they
 /// cancelled.
 #[tauri::command]
-async fn save_chat(app: AppHandle, text: String) -> Result<bool, ErrorDto> {
+async fn save_chat(app: AppHandle, text: String, title: String) -> Result<bool, ErrorDto> {
     use tauri_plugin_dialog::DialogExt;
     let chosen = app
         .dialog()
         .file()
+        .set_title(title)
         .set_file_name("chat.txt")
         .add_filter("Text", &["txt"])
         .blocking_save_file();

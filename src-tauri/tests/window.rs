@@ -523,17 +523,38 @@ fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
         "return document.getElementById('notice').textContent\
            .startsWith('The system keyring is not available')",
     );
+    // It never looks like a meeting: the join screen says it is connecting, then that the
+    // server cannot be reached, with Retry.
     session.wait_for(
-        "the unreachable-server message",
-        Duration::from_secs(15),
-        "return document.getElementById('connection').textContent.startsWith('Cannot reach')",
+        "connecting on the join screen",
+        Duration::from_secs(5),
+        "return document.getElementById('join-status').textContent\
+           === 'Connecting to ws://127.0.0.1:9/…'\
+           && document.getElementById('meeting').hidden;",
+    );
+    let give_up = "return document.getElementById('error').textContent\
+           .startsWith('Cannot reach the meeting server ws://127.0.0.1:9/.')\
+           && !document.getElementById('retry').hidden\
+           && !document.getElementById('prejoin').hidden\
+           && document.getElementById('meeting').hidden\
+           && !document.getElementById('join').disabled;";
+    session.wait_for(
+        "the unreachable server said",
+        Duration::from_secs(20),
+        give_up,
     );
     save(&shots, "1-unreachable-en.png", &session);
-    session.find("#leave").click();
+    session.find("#retry").click();
     session.wait_for(
-        "the pre-join screen after leaving",
-        Duration::from_secs(10),
-        "return !document.getElementById('prejoin').hidden",
+        "the retry connecting",
+        Duration::from_secs(5),
+        "return document.getElementById('retry').hidden\
+           && document.getElementById('join-status').textContent.startsWith('Connecting to');",
+    );
+    session.wait_for(
+        "the unreachable server said again",
+        Duration::from_secs(20),
+        give_up,
     );
     save(&shots, "2-left-en.png", &session);
     // Without a keyring a TURN password cannot be kept: the settings say so and keep nothing.
@@ -1270,7 +1291,7 @@ fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
     // Saved only where the user says, with the system's file chooser.
     let saved = net.dir.join("our-chat.txt");
     session.find("#chat-save").click();
-    std::thread::sleep(Duration::from_secs(2));
+    desktop.focus_window("^Save chat", Duration::from_secs(20));
     desktop.xdotool(&["key", "ctrl+a"]);
     desktop.xdotool(&["type", "--delay", "20", saved.to_str().unwrap()]);
     desktop.xdotool(&["key", "Return"]);

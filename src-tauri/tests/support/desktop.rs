@@ -126,6 +126,27 @@ impl Desktop {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Waits for a window whose name matches `name` (a regular expression) and gives it the
+    /// keyboard focus; its id.
+    pub fn focus_window(&self, name: &str, within: Duration) -> String {
+        let mut id = String::new();
+        wait_until(&format!("a window named {name:?}"), within, || {
+            let out = Command::new("xdotool")
+                .args(["search", "--onlyvisible", "--name", name])
+                .env("DISPLAY", &self.display)
+                .output()
+                .expect("xdotool is installed (scripts/test installs it)");
+            id = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_owned();
+            !id.is_empty()
+        });
+        self.xdotool(&["windowfocus", "--sync", &id]);
+        id
+    }
+
     pub fn xdotool(&self, args: &[&str]) {
         let status = Command::new("xdotool")
             .args(args)
