@@ -1263,6 +1263,17 @@ fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
         v["type"] == "reaction" && v["name"] == "Alice" && v["emoji"] == "👍"
     });
 
+    // Lowering her hand: her button says so, and Bob sees it.
+    session.find("#toggle-hand").click();
+    session.wait_for(
+        "her hand lowered in the window",
+        Duration::from_secs(10),
+        "return document.getElementById('toggle-hand').textContent === 'Raise hand';",
+    );
+    bob.wait_for("Alice's hand down", |v| {
+        v["type"] == "hand" && v["name"] == "Alice" && v["up"] == false
+    });
+
     // A web address in the chat is a link; it opens in the browser only once confirmed.
     bob.say("Agenda: https://example.org/agenda?day=2 bitte lesen");
     session.wait_for(
@@ -1312,18 +1323,14 @@ fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
     session.wait_for(
         "the chat in German",
         Duration::from_secs(5),
-        "return document.getElementById('toggle-hand').textContent === 'Hand senken'\
+        "return document.getElementById('toggle-hand').textContent === 'Hand heben'\
            && document.getElementById('chat-send').textContent === 'Senden'\
            && [...document.querySelectorAll('#participants .hand')]\
              .some(h => h.textContent === '✋ Hand gehoben (1.)');",
     );
     save(&shots, "2-chat-de.png", &session);
 
-    // Lowering her hand reaches Bob; leaving leaves nothing of the chat behind.
-    session.find("#toggle-hand").click();
-    bob.wait_for("Alice's hand down", |v| {
-        v["type"] == "hand" && v["name"] == "Alice" && v["up"] == false
-    });
+    // Leaving leaves nothing of the chat behind.
     session.find("#leave").click();
     session.wait_for(
         "the pre-join screen with no chat left",
