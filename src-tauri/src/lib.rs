@@ -353,13 +353,17 @@ fn open_web_address(app: AppHandle, url: String) -> Result<(), ErrorDto> {
 #[tauri::command]
 async fn save_chat(app: AppHandle, text: String, title: String) -> Result<bool, ErrorDto> {
     use tauri_plugin_dialog::DialogExt;
-    let chosen = app
+    let dialog = app
         .dialog()
         .file()
         .set_title(title)
         .set_file_name("chat.txt")
-        .add_filter("Text", &["txt"])
-        .blocking_save_file();
+        .add_filter("Text", &["txt"]);
+    // The chooser waits for the user: on the blocking pool, never on a worker the meeting needs.
+    let chosen = tauri::async_runtime::spawn_blocking(move || dialog.blocking_save_file())
+        .await
+        .ok()
+        .flatten();
     let Some(path) = chosen.and_then(|p| p.into_path().ok()) else {
         return Ok(false);
     };

@@ -37,8 +37,11 @@ pub const DIGEST_LEN: usize = 16;
 /// Bytes of a signature.
 pub const SIGNATURE_LEN: usize = 64;
 /// How far past the highest counter signed under a KID a frame may be numbered and still be
-/// accepted before a statement covers it.
-pub const SIGNED_AHEAD: u64 = 128;
+/// accepted before a statement covers it: half the replay window, so that a forgery accepted
+/// ahead of the sender can never push the sender's genuine frames out of the window, and about
+/// 6 s of media at 30 video and 50 audio frames a second, so that statements held up on a lossy
+/// data channel do not silence anyone.
+pub const SIGNED_AHEAD: u64 = crate::replay::REPLAY_WINDOW / 2;
 /// Most frames one statement covers.
 pub const MAX_STATEMENT_FRAMES: usize = 256;
 /// Digests kept per KID on either side (signed ones awaiting their frame, accepted frames
