@@ -1235,7 +1235,8 @@ fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
     );
 
     // Hands: Alice raises hers (Bob sees it), Bob his (Alice sees it, first in line).
-    session.find("#toggle-hand").click();
+    // By the page's own handler, not at coordinates a layout change may have moved.
+    session.script("document.getElementById('toggle-hand').click()", json!([]));
     bob.wait_for("Alice's hand", |v| {
         v["type"] == "hand" && v["name"] == "Alice" && v["up"] == true
     });
@@ -1264,7 +1265,8 @@ fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
     });
 
     // Lowering her hand: her button says so, and Bob sees it.
-    session.find("#toggle-hand").click();
+    // By the page's own handler, not at coordinates a layout change may have moved.
+    session.script("document.getElementById('toggle-hand').click()", json!([]));
     session.wait_for(
         "her hand lowered in the window",
         Duration::from_secs(10),
