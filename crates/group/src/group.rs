@@ -440,6 +440,9 @@ impl Group {
         if self.code_stale {
             self.update_code(now);
         }
+        // A commitment or nonce may have completed the round (with every peer back in `peers`,
+        // so that our nonce reaches the one whose message completed it too).
+        self.advance_round();
         if self.pending.as_ref().is_some_and(|p| p.awaiting.is_empty()) {
             // Everyone has the fresh key: no need to wait out the grace period.
             self.switch_to_pending();
@@ -852,7 +855,7 @@ impl Group {
                 });
                 self.seal_to(from, p, &Inner::KeyAck { generation, step });
             }
-            Inner::CodeCommit { view, commitment } => self.on_commit(from, p, view, commitment)?,
+            Inner::CodeCommit { view, commitment } => self.on_commit(from, view, commitment)?,
             Inner::Private(text) => self
                 .events
                 .push_back(GroupEvent::Private { peer: from, text }),
@@ -1161,7 +1164,6 @@ impl Group {
     fn on_commit(
         &mut self,
         from: u64,
-        p: &mut Peer,
         view: [u8; 32],
         commitment: [u8; 32],
     ) -> Result<(), GroupError> {
@@ -1188,20 +1190,9 @@ impl Group {
             }
             // A member may not change its commitment within a round.
             Some(_) => Err(GroupError::Unexpected(from)),
+            // Revealing, once this was the last one missing, follows in `receive`.
             None => {
                 round.commits.insert(from, commitment);
-                if !round.revealed && round.commits.len() == round.members.len() {
-                    round.revealed = true;
-                    let targets: Vec<u64> = round.members.keys().copied().collect();
-                    for id in targets {
-                        if id == from {
-                            self.send_round_to(from, p, false);
-                        } else {
-                            self.send_round(id, false);
-                        }
-                    }
-                }
-                self.advance_round();
                 Ok(())
             }
         }
@@ -1223,7 +1214,6 @@ impl Group {
             return Err(GroupError::Unauthentic(from));
         }
         round.reveals.insert(from, nonce);
-        self.advance_round();
         Ok(())
     }
 

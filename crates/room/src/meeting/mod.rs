@@ -533,14 +533,7 @@ impl Meeting {
             MediaInput::Levels(levels) => self.hear(levels, now),
             MediaInput::Signed(bytes) => {
                 if self.live() {
-                    let mut tagged = Vec::with_capacity(bytes.len() + 1);
-                    tagged.push(DATA_FRAMES);
-                    tagged.extend_from_slice(&bytes);
-                    self.transmits
-                        .push_back(Transmit::Sfu(SfuRequest::SendData {
-                            to: Dest::All,
-                            bytes: tagged,
-                        }));
+                    self.send_data(DATA_FRAMES, &bytes);
                 }
             }
             MediaInput::Forged {
@@ -886,14 +879,7 @@ impl Meeting {
             events.push(e);
         }
         for bytes in out {
-            let mut tagged = Vec::with_capacity(bytes.len() + 1);
-            tagged.push(DATA_KEYS);
-            tagged.extend_from_slice(&bytes);
-            self.transmits
-                .push_back(Transmit::Sfu(SfuRequest::SendData {
-                    to: Dest::All,
-                    bytes: tagged,
-                }));
+            self.send_data(DATA_KEYS, &bytes);
         }
         for event in events {
             self.on_group(event, now);
@@ -948,15 +934,7 @@ impl Meeting {
                     }
                     // What arrived before the key could not be decrypted: their video needs a
                     // keyframe now rather than at the next loss or the next periodic one.
-                    let videos: Vec<TrackHandle> = self
-                        .tracks
-                        .iter()
-                        .filter(|(_, (owner, kind))| {
-                            *owner == participant && *kind == MediaKind::Video
-                        })
-                        .map(|(t, _)| t.clone())
-                        .collect();
-                    for track in videos {
+                    for track in self.videos_of(participant) {
                         // Once per key, whatever was asked just before (under no key).
                         self.keyframes.asked(&track, now);
                         self.actions.push_back(MediaAction::RequestKeyframe(track));
@@ -988,6 +966,27 @@ impl Meeting {
         }
     }
 
+    /// `participant`'s video tracks.
+    fn videos_of(&self, participant: ParticipantId) -> Vec<TrackHandle> {
+        self.tracks
+            .iter()
+            .filter(|(_, (owner, kind))| *owner == participant && *kind == MediaKind::Video)
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+
+    /// `bytes` as data of kind `tag` (first byte) to everyone.
+    fn send_data(&mut self, tag: u8, bytes: &[u8]) {
+        let mut tagged = Vec::with_capacity(bytes.len() + 1);
+        tagged.push(tag);
+        tagged.extend_from_slice(bytes);
+        self.transmits
+            .push_back(Transmit::Sfu(SfuRequest::SendData {
+                to: Dest::All,
+                bytes: tagged,
+            }));
+    }
+
     /// Someone forged frames in `participant`'s name and some were shown: say so, and start
     /// their video afresh from a keyframe (the decoder may hold a forged picture).
     fn forged(&mut self, participant: ParticipantId, frames: usize, now: Instant) {
@@ -1000,13 +999,7 @@ impl Meeting {
         p.forged += frames as u64;
         let name = p.name.clone().unwrap_or_default();
         self.events.push_back(Event::Notice(Notice::Forged(name)));
-        let videos: Vec<TrackHandle> = self
-            .tracks
-            .iter()
-            .filter(|(_, (owner, kind))| *owner == participant && *kind == MediaKind::Video)
-            .map(|(t, _)| t.clone())
-            .collect();
-        for track in videos {
+        for track in self.videos_of(participant) {
             if self.keyframes.ask(&track, now) {
                 self.actions.push_back(MediaAction::RequestKeyframe(track));
             }
