@@ -10,9 +10,7 @@ use std::time::Duration;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::RTCIceTransportPolicy;
-use rtc::peer_connection::configuration::interceptor_registry::{
-    configure_nack, configure_rtcp_reports,
-};
+use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
 };
@@ -34,6 +32,13 @@ use webrtc::peer_connection::{
 };
 
 use super::ClientError;
+
+/// How often missing packets are asked for again (NACK). An SFU keeps what it sent for a short
+/// while only (Janus: 200 ms by default, and it retransmits a packet at most once in 200 ms), so
+/// the first request must go out at once: at 20 ms there is time for a second retransmission
+/// inside the video jitter buffer's wait (`conclave_rtp::MAX_WAIT`). The library's default,
+/// 100 ms, left one.
+const NACK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// H.264 payload type we register (Janus follows the offer's numbers).
 pub const H264_PT: u8 = 102;
@@ -231,10 +236,28 @@ impl Peer {
                 None,
             )
             .map_err(|e| ClientError::WebRtc(format!("audio level extension: {e}")))?;
-        let registry = configure_rtcp_reports(configure_nack(
-            rtc::interceptor::Registry::new(),
-            &mut media,
-        ))
+        for parameter in ["", "pli"] {
+            media.register_feedback(
+                RTCPFeedback {
+                    typ: "nack".into(),
+                    parameter: parameter.into(),
+                },
+                RtpCodecKind::Video,
+            );
+        }
+        let registry = configure_rtcp_reports(
+            rtc::interceptor::Registry::new()
+                .with(
+                    rtc::interceptor::Slot::NackResponder,
+                    rtc::interceptor::NackResponderBuilder::new().build(),
+                )
+                .with(
+                    rtc::interceptor::Slot::NackGenerator,
+                    rtc::interceptor::NackGeneratorBuilder::new()
+                        .with_interval(NACK_INTERVAL)
+                        .build(),
+                ),
+        )
         // After the report interceptors (10 000, 11 000): closest to the application.
         .with(
             rtc::interceptor::Slot::from(14_000),

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use conclave_e2ee::{BaseKey, Codec, DropReason, KidScheme, Receiver};
 use conclave_media::{H264Decoder, OpusDecoder, pattern, wall_clock_us};
@@ -24,7 +25,7 @@ use super::loudness::speech_level;
 use super::playback::Playback;
 use super::tally::MediaTally;
 use super::video_out::VideoOut;
-use conclave_rtp::{Assembled, FrameAssembler};
+use conclave_rtp::{Assembled, JitterBuffer};
 
 /// Where received video goes besides the statistics.
 #[derive(Clone, Debug, Default)]
@@ -343,7 +344,27 @@ async fn receive(
     ctx: Context,
 ) {
     let mut state = State::new(binding.borrow_and_update().clone(), &handle, &ctx);
-    while let Some(event) = track.poll().await {
+    loop {
+        // Video waits a bounded time for missing packets: wake when that time is up.
+        let wake = match &state {
+            State::Video(v) => v.jitter.timeout(),
+            _ => None,
+        };
+        let event = match wake {
+            Some(at) => tokio::select! {
+                event = track.poll() => event,
+                () = tokio::time::sleep_until(at.into()) => {
+                    if let State::Video(v) = &mut state {
+                        v.drain(&ctx);
+                    }
+                    continue;
+                }
+            },
+            None => track.poll().await,
+        };
+        let Some(event) = event else {
+            break;
+        };
         // A track can end and be given to someone else: only a closed connection ends this.
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
             continue;
@@ -389,7 +410,7 @@ impl State {
 struct VideoIn {
     b: Binding,
     handle: TrackHandle,
-    assembler: FrameAssembler,
+    jitter: JitterBuffer,
     awaiting_keyframe: bool,
     /// To the decoding thread, if we decode.
     frames: Option<std_mpsc::SyncSender<Vec<u8>>>,
@@ -406,7 +427,7 @@ impl VideoIn {
         VideoIn {
             b,
             handle,
-            assembler: FrameAssembler::default(),
+            jitter: JitterBuffer::default(),
             awaiting_keyframe: true,
             frames,
         }
@@ -421,20 +442,34 @@ impl VideoIn {
 
     fn packet(&mut self, packet: rtc::rtp::Packet, ctx: &Context) {
         let h = &packet.header;
-        let access_unit =
-            match self
-                .assembler
-                .push(h.sequence_number, h.timestamp, h.marker, packet.payload)
-            {
-                Assembled::Pending => return,
+        if self.jitter.push(
+            Instant::now(),
+            h.sequence_number,
+            h.timestamp,
+            h.marker,
+            packet.payload,
+        ) {
+            lock(&self.b.tally).packets_recovered += 1;
+        }
+        self.drain(ctx);
+    }
+
+    /// Takes every frame the jitter buffer has ready (or has given up) by now.
+    fn drain(&mut self, ctx: &Context) {
+        while let Some(assembled) = self.jitter.pop(Instant::now()) {
+            match assembled {
+                Assembled::Pending => {}
                 Assembled::Lost => {
                     lock(&self.b.tally).frames_lost_in_transit += 1;
                     self.want_keyframe(ctx);
-                    return;
                 }
-                Assembled::Frame { access_unit, .. } => access_unit,
-            };
-        let result = lock(&self.b.remote.receiver).unprotect(Codec::H264, &access_unit);
+                Assembled::Frame { access_unit, .. } => self.frame(&access_unit, ctx),
+            }
+        }
+    }
+
+    fn frame(&mut self, access_unit: &[u8], ctx: &Context) {
+        let result = lock(&self.b.remote.receiver).unprotect(Codec::H264, access_unit);
         {
             let mut v = lock(&self.b.tally);
             v.frames_received += 1;
@@ -447,7 +482,13 @@ impl VideoIn {
         // one that came under a new key before the key itself), keep asking for one.
         let keyframe = result.as_ref().is_ok_and(|plain| is_keyframe(plain));
         match &result {
-            Ok(_) if keyframe => self.awaiting_keyframe = false,
+            Ok(_) if keyframe => {
+                if std::mem::take(&mut self.awaiting_keyframe) {
+                    let _ = ctx
+                        .inputs
+                        .send(MediaInput::KeyframeReceived(self.handle.clone()));
+                }
+            }
             Ok(_) if !self.awaiting_keyframe => {}
             _ => self.want_keyframe(ctx),
         }

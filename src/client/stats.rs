@@ -22,6 +22,8 @@ pub struct MediaStats {
     pub frames_decoded: u64,
     /// See [`MediaTally::frames_lost_in_transit`].
     pub frames_lost_in_transit: u64,
+    /// See [`MediaTally::packets_recovered`].
+    pub packets_recovered: u64,
     /// See [`MediaTally::last_frame_number`].
     pub last_frame_number: Option<u32>,
     /// End-to-end latency (video: capture to decoded picture).
@@ -41,6 +43,7 @@ impl From<&MediaTally> for MediaStats {
             frames_dropped_other: t.frames_dropped_other,
             frames_decoded: t.frames_decoded,
             frames_lost_in_transit: t.frames_lost_in_transit,
+            packets_recovered: t.packets_recovered,
             last_frame_number: t.last_frame_number,
             latency_ms: t.latency.percentiles(),
             longest_gap_ms: t.longest_gap_us as f64 / 1000.0,

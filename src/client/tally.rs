@@ -18,6 +18,9 @@ pub struct MediaTally {
     pub frames_decoded: u64,
     /// Video frames lost in transit (missing packets).
     pub frames_lost_in_transit: u64,
+    /// Video packets that arrived after a later one and filled the gap in time: reordered, or
+    /// retransmitted after a NACK.
+    pub packets_recovered: u64,
     /// The last frame number read from the synthetic pattern (it should keep advancing).
     pub last_frame_number: Option<u32>,
     /// Capture-to-decode latency, from the pattern's capture timestamps.

@@ -283,6 +283,7 @@ certificates: {{
 media: {{
 	ipv6 = false
 	rtp_port_range = "20000-20400"
+	min_nack_queue = 1000
 }}
 nat: {{
 	full_trickle = false
@@ -333,6 +334,28 @@ impl JanusNet {
             ),
         )
         .unwrap();
+    }
+
+    /// From now on drops `percent` % of the UDP packets Janus sends, at random (nftables inside
+    /// the namespace): every participant's downlink loses that much — media, retransmissions and
+    /// the data channel alike. Uplinks stay clean, so a loss the test sees is a downlink loss.
+    #[allow(dead_code, reason = "only the impaired-network tests use it")]
+    pub fn lose_from_janus(&self, percent: u32) {
+        let permille = percent * 10;
+        for rule in [
+            "add table inet impair".to_owned(),
+            "add chain inet impair input { type filter hook input priority 0 ; }".to_owned(),
+            format!(
+                "add rule inet impair input udp sport 20000-20400 numgen random mod 1000 < {permille} drop"
+            ),
+        ] {
+            let status = self
+                .command("nft")
+                .arg(&rule)
+                .status()
+                .expect("nft runs (package nftables)");
+            assert!(status.success(), "nft {rule}");
+        }
     }
 
     /// Restarts Janus serving the test CA's certificate for another name (`wrong.example`).

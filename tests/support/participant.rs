@@ -8,8 +8,11 @@ use serde_json::Value;
 
 use super::janus::{JanusNet, WS_URL};
 
-pub fn conclave() -> &'static str {
-    env!("CARGO_BIN_EXE_conclave")
+/// The `conclave` binary under test: this build's, or the one `CONCLAVE_BIN_UNDER_TEST` names
+/// (to measure another build side by side in one run, as BENCHMARKS.md does).
+pub fn conclave() -> String {
+    std::env::var("CONCLAVE_BIN_UNDER_TEST")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_conclave").to_owned())
 }
 
 pub fn new_link(room: &str) -> String {

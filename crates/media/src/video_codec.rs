@@ -8,7 +8,8 @@
 use openh264::OpenH264API;
 use openh264::decoder::{Decoder, DecoderConfig};
 use openh264::encoder::{
-    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, UsageType,
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
+    UsageType,
 };
 use openh264::formats::YUVSource;
 
@@ -36,6 +37,24 @@ impl Default for VideoEncoderSettings {
             keyframe_interval_frames: 300,
         }
     }
+}
+
+/// Fewest bits per pixel of each frame the encoder is given: below it, the picture is scaled
+/// down a step (720p at 30 fps keeps its size down to about 1 Mbit/s).
+const MIN_BITS_PER_PIXEL: f64 = 0.035;
+/// Smallest picture: a quarter of the width (1280×720 → 320×180).
+pub const MAX_SCALE_DOWN: usize = 4;
+
+/// By how much (a whole factor, 1 to [`MAX_SCALE_DOWN`]) a `width`×`height` picture at `fps`
+/// is scaled down to be encoded at `bitrate_bps`: the least that leaves
+/// [`MIN_BITS_PER_PIXEL`].
+pub fn scale_down_for(bitrate_bps: u32, fps: u32, width: usize, height: usize) -> usize {
+    (1..=MAX_SCALE_DOWN)
+        .find(|f| {
+            let pixels = (width / f) * (height / f) * fps.max(1) as usize;
+            f64::from(bitrate_bps) / pixels.max(1) as f64 >= MIN_BITS_PER_PIXEL
+        })
+        .unwrap_or(MAX_SCALE_DOWN)
 }
 
 /// One encoded access unit (Annex B).
@@ -103,17 +122,57 @@ impl H264Encoder {
         self.keyframe_requested = true;
     }
 
-    /// Changes the target bitrate from the next frame on.
+    /// The target bitrate.
+    pub fn bitrate(&self) -> u32 {
+        self.settings.bitrate_bps
+    }
+
+    /// Changes the target bitrate from the next frame on, without reopening the encoder (no
+    /// keyframe) unless the rate calls for another picture size ([`scale_down_for`]).
     pub fn set_bitrate(&mut self, bps: u32) {
-        if bps != self.settings.bitrate_bps {
-            self.settings.bitrate_bps = bps;
-            // OpenH264 takes the rate at initialisation: reopen (the next frame is a keyframe).
+        if bps == self.settings.bitrate_bps {
+            return;
+        }
+        self.settings.bitrate_bps = bps;
+        let Some(encoder) = self.inner.as_mut() else {
+            return;
+        };
+        let mut info = openh264_sys2::SBitrateInfo {
+            iLayer: openh264_sys2::SPATIAL_LAYER_ALL,
+            iBitrate: i32::try_from(bps).unwrap_or(i32::MAX),
+        };
+        // SAFETY: the encoder is initialised (it encoded a frame at this size), and
+        // ENCODER_OPTION_BITRATE reads one SBitrateInfo through the pointer, which lives until
+        // the call returns; OpenH264 copies the values.
+        #[allow(unsafe_code)]
+        let status = unsafe {
+            encoder.raw_api().set_option(
+                openh264_sys2::ENCODER_OPTION_BITRATE,
+                std::ptr::addr_of_mut!(info).cast(),
+            )
+        };
+        if status != 0 {
+            // Refused: reopen with the new rate at the next frame.
             self.inner = None;
         }
     }
 
-    /// Encodes one frame; `None` if the encoder chose to skip it.
+    /// Encodes one frame, scaled down as the bitrate calls for; `None` if the encoder skipped
+    /// it to hold the rate.
     pub fn encode(&mut self, frame: &VideoFrame) -> Result<Option<EncodedVideo>, CodecError> {
+        let factor = scale_down_for(
+            self.settings.bitrate_bps,
+            self.settings.fps,
+            frame.width,
+            frame.height,
+        );
+        let scaled;
+        let frame = if factor > 1 {
+            scaled = frame.shrunk(frame.width.div_ceil(factor));
+            &scaled
+        } else {
+            frame
+        };
         if self.inner.is_none() || self.size != (frame.width, frame.height) {
             self.inner = Some(self.open()?);
             self.size = (frame.width, frame.height);
@@ -151,9 +210,11 @@ impl H264Encoder {
             .intra_frame_period(IntraFramePeriod::from_num_frames(
                 self.settings.keyframe_interval_frames,
             ))
-            // Skipping frames to hold the rate makes motion stutter; Conclave picks the
-            // resolution from the bitrate instead.
-            .skip_frames(false);
+            // Hold the rate asked for (the default quality mode ignores it), skipping a frame
+            // where nothing else holds it; the picture size follows the rate so that skipping
+            // stays rare.
+            .rate_control_mode(RateControlMode::Bitrate)
+            .skip_frames(true);
         Encoder::with_api_config(api()?, config).map_err(|e| CodecError::Init {
             codec: CODEC,
             reason: e.to_string(),

@@ -46,6 +46,62 @@ fn h264_keeps_the_stamps_readable_and_the_picture_close() {
     }
 }
 
+/// Bits per second of `frames` frames at 30 fps from `cam`, whether any was a keyframe, and the
+/// size of the last one decoded.
+fn encode_for(
+    enc: &mut H264Encoder,
+    cam: &mut SyntheticCamera,
+    dec: &mut H264Decoder,
+    frames: u32,
+) -> (f64, bool, (usize, usize)) {
+    let (mut bytes, mut keyframe, mut size) = (0, false, (0, 0));
+    for _ in 0..frames {
+        if let Some(e) = enc.encode(&cam.next_frame().unwrap()).unwrap() {
+            bytes += e.data.len();
+            keyframe |= e.keyframe;
+            if let Ok(Some(p)) = dec.decode(&e.data, 0) {
+                size = (p.width, p.height);
+            }
+        }
+    }
+    (
+        bytes as f64 * 8.0 * 30.0 / f64::from(frames),
+        keyframe,
+        size,
+    )
+}
+
+#[test]
+fn the_bitrate_asked_for_is_held_and_follows_changes_without_a_keyframe() {
+    let mut cam = camera(640, 360);
+    let mut enc = H264Encoder::new(VideoEncoderSettings {
+        bitrate_bps: 800_000,
+        ..VideoEncoderSettings::default()
+    });
+    let mut dec = H264Decoder::new().unwrap();
+    // The first second carries the keyframe; measure the next two.
+    encode_for(&mut enc, &mut cam, &mut dec, 30);
+    let (bps, _, size) = encode_for(&mut enc, &mut cam, &mut dec, 60);
+    assert!((560_000.0..1_040_000.0).contains(&bps), "{bps}");
+    assert_eq!(size, (640, 360));
+
+    // A lower rate at the same size: held, and no keyframe to get there.
+    enc.set_bitrate(300_000);
+    encode_for(&mut enc, &mut cam, &mut dec, 30);
+    let (bps, keyframe, size) = encode_for(&mut enc, &mut cam, &mut dec, 60);
+    assert!((150_000.0..400_000.0).contains(&bps), "{bps}");
+    assert!(!keyframe);
+    assert_eq!(size, (640, 360));
+
+    // Too few bits for this size: the picture steps down a size (a new stream, so a keyframe).
+    enc.set_bitrate(100_000);
+    let (_, keyframe, size) = encode_for(&mut enc, &mut cam, &mut dec, 30);
+    assert!(keyframe);
+    assert_eq!(size, (320, 180));
+    let (bps, _, _) = encode_for(&mut enc, &mut cam, &mut dec, 60);
+    assert!((50_000.0..140_000.0).contains(&bps), "{bps}");
+}
+
 #[test]
 fn keyframes_on_demand_and_size_changes() {
     let mut enc = H264Encoder::new(VideoEncoderSettings::default());

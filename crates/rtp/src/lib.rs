@@ -9,6 +9,9 @@ use bytes::Bytes;
 use rtc_rtp::codec::h264::{H264Packet, H264Payloader};
 use rtc_rtp::packetizer::{Depacketizer, Payloader};
 
+mod jitter;
+pub use jitter::{JitterBuffer, MAX_BUFFERED_BYTES, MAX_BUFFERED_PACKETS, MAX_WAIT};
+
 /// Largest RTP payload we produce: 1200-byte packets minus RTP header, extensions and SRTP tag.
 pub const MAX_PAYLOAD: usize = 1100;
 /// Most bytes of one frame the assembler holds (a 1080p keyframe is a few hundred kilobytes); a
@@ -128,26 +131,29 @@ impl FrameAssembler {
         if self.broken || lost {
             return Assembled::Lost;
         }
-        if !well_formed(&payloads) {
-            return Assembled::Lost;
-        }
-        let mut depacketizer = H264Packet::default();
-        let mut access_unit = Vec::new();
-        for p in &payloads {
-            match depacketizer.depacketize(p) {
-                Ok(bytes) => access_unit.extend_from_slice(&bytes),
-                Err(_) => return Assembled::Lost,
-            }
-        }
-        // Packets that carried nothing (an empty aggregate, a fragment without data): no frame.
-        if access_unit.is_empty() {
-            return Assembled::Lost;
-        }
-        Assembled::Frame {
-            access_unit,
-            timestamp,
+        match assemble(payloads.iter()) {
+            Some(access_unit) => Assembled::Frame {
+                access_unit,
+                timestamp,
+            },
+            None => Assembled::Lost,
         }
     }
+}
+
+/// The access unit in one frame's payloads (in sequence order), or `None` if they do not make a
+/// whole one.
+fn assemble<'a>(payloads: impl Iterator<Item = &'a Bytes> + Clone) -> Option<Vec<u8>> {
+    if !well_formed(payloads.clone()) {
+        return None;
+    }
+    let mut depacketizer = H264Packet::default();
+    let mut access_unit = Vec::new();
+    for p in payloads {
+        access_unit.extend_from_slice(&depacketizer.depacketize(p).ok()?);
+    }
+    // Packets that carried nothing (an empty aggregate, a fragment without data): no frame.
+    (!access_unit.is_empty()).then_some(access_unit)
 }
 
 /// Whether a frame's payloads can be depacketized whole: every aggregate (STAP-A) holds whole
@@ -155,7 +161,7 @@ impl FrameAssembler {
 /// panic any sender could cause), and every fragmented NAL unit (FU-A) has its start, its middle
 /// and its end, in order (the depacketizer would otherwise drop an unfinished one silently and
 /// hand out a truncated frame).
-fn well_formed(payloads: &[Bytes]) -> bool {
+fn well_formed<'a>(payloads: impl Iterator<Item = &'a Bytes>) -> bool {
     let mut open = false;
     for p in payloads {
         match p.first().map(|b| b & 0x1f) {

@@ -55,6 +55,8 @@ pub enum MediaInput {
     /// A receiver of `track` cannot go on without a keyframe (a loss, an undecryptable frame,
     /// a decoder that fell behind, a display that starts afresh).
     KeyframeWanted(TrackHandle),
+    /// A keyframe of `track` arrived and decrypted: its receiver is whole again.
+    KeyframeReceived(TrackHandle),
     /// The SFU asked us for a keyframe of one of our video tracks.
     KeyframeAsked(LocalTrackId),
     /// How loud each participant is now (0–1), measured on what we received.

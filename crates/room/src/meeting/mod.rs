@@ -529,6 +529,7 @@ impl Meeting {
                     self.actions.push_back(MediaAction::RequestKeyframe(track));
                 }
             }
+            MediaInput::KeyframeReceived(track) => self.keyframes.received(&track),
             MediaInput::KeyframeAsked(track) => self.want_keyframe_of(track, now),
             MediaInput::Levels(levels) => self.hear(levels, now),
             MediaInput::Signed(bytes) => {

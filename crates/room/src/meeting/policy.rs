@@ -16,8 +16,13 @@ pub const RETRY_MAX: Duration = Duration::from_millis(500);
 pub const RETRY_RESET_AFTER: Duration = Duration::from_secs(5);
 /// Least time between two keyframes we are asked for: requests in between are served by one.
 pub const KEYFRAME_SPACING: Duration = Duration::from_millis(250);
-/// Least time between two keyframe requests for one received track.
+/// Least time between two keyframe requests for one received track. While no keyframe arrives
+/// (it was lost too, or the link is congested and each keyframe makes it worse), the spacing
+/// doubles with every request up to [`KEYFRAME_REQUEST_SPACING_MAX`]; a keyframe that arrives
+/// starts it afresh.
 pub const KEYFRAME_REQUEST_SPACING: Duration = Duration::from_millis(500);
+/// Longest spacing of keyframe requests for one received track.
+pub const KEYFRAME_REQUEST_SPACING_MAX: Duration = Duration::from_secs(4);
 /// Quietest level (RMS, 0–1) that counts as speaking.
 pub const SPEAKING_LEVEL: f32 = 0.02;
 /// How long someone must be the loudest to take the stage from the current speaker.
@@ -64,7 +69,15 @@ impl Backoff {
 #[derive(Debug, Default)]
 pub struct Keyframes {
     sent: BTreeMap<LocalTrackId, Sent>,
-    asked: BTreeMap<TrackHandle, Instant>,
+    asked: BTreeMap<TrackHandle, Asked>,
+}
+
+/// Keyframe requests for one received track since its last keyframe.
+#[derive(Debug)]
+struct Asked {
+    at: Instant,
+    /// Until the next request.
+    spacing: Duration,
 }
 
 /// Keyframes of one of our tracks.
@@ -113,10 +126,22 @@ impl Keyframes {
 
     /// A receiver of `track` wants a keyframe: true to ask its sender now.
     pub fn ask(&mut self, track: &TrackHandle, now: Instant) -> bool {
-        match self.asked.get(track) {
-            Some(&at) if now < at + KEYFRAME_REQUEST_SPACING => false,
-            _ => {
-                self.asked.insert(track.clone(), now);
+        match self.asked.get_mut(track) {
+            Some(a) if now < a.at + a.spacing => false,
+            Some(a) => {
+                // Asked before and no keyframe since: ask again, and wait longer next time.
+                a.at = now;
+                a.spacing = (a.spacing * 2).min(KEYFRAME_REQUEST_SPACING_MAX);
+                true
+            }
+            None => {
+                self.asked.insert(
+                    track.clone(),
+                    Asked {
+                        at: now,
+                        spacing: KEYFRAME_REQUEST_SPACING,
+                    },
+                );
                 true
             }
         }
@@ -125,7 +150,21 @@ impl Keyframes {
     /// A keyframe of `track` was asked for now, for a reason of its own (a new key): the next
     /// ordinary request waits the spacing from here.
     pub fn asked(&mut self, track: &TrackHandle, now: Instant) {
-        self.asked.insert(track.clone(), now);
+        self.asked
+            .entry(track.clone())
+            .and_modify(|a| a.at = now)
+            .or_insert(Asked {
+                at: now,
+                spacing: KEYFRAME_REQUEST_SPACING,
+            });
+    }
+
+    /// A keyframe of `track` arrived: the spacing starts afresh (from the last request, so that
+    /// a lossy link still asks at most twice a second).
+    pub fn received(&mut self, track: &TrackHandle) {
+        if let Some(a) = self.asked.get_mut(track) {
+            a.spacing = KEYFRAME_REQUEST_SPACING;
+        }
     }
 
     /// `track` is gone or carries someone else now.
@@ -238,6 +277,33 @@ mod tests {
         assert!(k.ask(&track, t0 + KEYFRAME_REQUEST_SPACING));
         k.forget(&track);
         assert!(k.ask(&track, t0 + KEYFRAME_REQUEST_SPACING));
+    }
+
+    #[test]
+    fn keyframe_requests_back_off_until_a_keyframe_arrives() {
+        let t0 = Instant::now();
+        let track = TrackHandle("1".into());
+        let mut k = Keyframes::default();
+        // A receiver that stays broken asks with every frame (30 a second) for 20 s.
+        let granted: Vec<u64> = (0..600u64)
+            .filter(|i| k.ask(&track, t0 + Duration::from_millis(i * 33)))
+            .map(|i| i * 33)
+            .collect();
+        let gaps: Vec<u64> = granted.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(granted[0], 0, "the first at once");
+        assert!((495..=530).contains(&gaps[0]), "{gaps:?}");
+        assert!((990..=1030).contains(&gaps[1]), "doubles: {gaps:?}");
+        assert!(gaps.windows(2).all(|w| w[1] >= w[0]), "{gaps:?}");
+        let max = KEYFRAME_REQUEST_SPACING_MAX.as_millis() as u64;
+        assert!(gaps.iter().all(|g| *g <= max + 33), "{gaps:?}");
+        assert!(gaps.iter().filter(|g| **g >= max).count() >= 2, "{gaps:?}");
+        // A keyframe arrives: the spacing is short again.
+        let last = t0 + Duration::from_millis(granted[granted.len() - 1]);
+        k.received(&track);
+        assert!(!k.ask(&track, last + Duration::from_millis(400)));
+        assert!(k.ask(&track, last + KEYFRAME_REQUEST_SPACING));
+        assert!(!k.ask(&track, last + Duration::from_millis(1400)));
+        assert!(k.ask(&track, last + KEYFRAME_REQUEST_SPACING * 3));
     }
 
     #[test]

@@ -376,8 +376,9 @@ impl Sim {
                         if kind == MediaKind::Audio {
                             p.heard.insert(who, f32::from(plain[2]) / 255.0);
                         }
-                        if plain[1] == 1 {
-                            p.awaiting.remove(&track);
+                        if plain[1] == 1 && p.awaiting.remove(&track) {
+                            p.meeting
+                                .handle_media(MediaInput::KeyframeReceived(track.clone()), now);
                         }
                         if p.awaiting.contains(&track) {
                             true
