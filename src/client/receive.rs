@@ -400,6 +400,7 @@ impl State {
                     b,
                     decoder,
                     previous: Vec::new(),
+                    expected: None,
                 })),
                 Err(_) => State::Unbound,
             },
@@ -516,11 +517,46 @@ struct AudioIn {
     b: Binding,
     decoder: OpusDecoder,
     previous: Vec<f32>,
+    /// The sequence number the next packet should carry.
+    expected: Option<u16>,
 }
 
+/// Longest run of missing audio packets that is concealed (1 s); a longer jump is a new start.
+const MAX_CONCEALED_RUN: u16 = 50;
+
 impl AudioIn {
+    /// What to do about the packets missing before `seq` (that decrypted as `plain`): rebuild the
+    /// last one from this packet's FEC data and conceal the others, as a player would; false if
+    /// this packet came too late (its time was concealed already).
+    fn conceal_gap(&mut self, seq: u16, plain: &[u8]) -> bool {
+        let expected = self.expected.unwrap_or(seq);
+        let ahead = seq.wrapping_sub(expected);
+        if ahead >= 1 << 15 {
+            lock(&self.b.remote.audio).frames_late += 1;
+            return false;
+        }
+        self.expected = Some(seq.wrapping_add(1));
+        if ahead == 0 || ahead > MAX_CONCEALED_RUN {
+            return true;
+        }
+        let mut concealed = 0;
+        for n in 1..=ahead {
+            let next = (n == ahead).then_some(plain);
+            if self.decoder.conceal(next).is_ok() {
+                concealed += 1;
+            }
+        }
+        lock(&self.b.remote.audio).frames_concealed += concealed;
+        true
+    }
+
     fn packet(&mut self, packet: &rtc::rtp::Packet, ctx: &Context) {
         let result = lock(&self.b.remote.receiver).unprotect(Codec::Opus, &packet.payload);
+        if let Ok(plain) = &result
+            && !self.conceal_gap(packet.header.sequence_number, plain)
+        {
+            return;
+        }
         if let (true, Ok(plain)) = (ctx.playback.playing(), &result) {
             let h = &packet.header;
             ctx.playback.push(

@@ -24,6 +24,13 @@ pub struct MediaStats {
     pub frames_lost_in_transit: u64,
     /// See [`MediaTally::packets_recovered`].
     pub packets_recovered: u64,
+    /// See [`MediaTally::frames_concealed`].
+    pub frames_concealed: u64,
+    /// See [`MediaTally::frames_late`].
+    pub frames_late: u64,
+    /// When the first frame decoded (ms since the Unix epoch): how long keys and a keyframe
+    /// took to arrive.
+    pub first_decoded_unix_ms: Option<u64>,
     /// See [`MediaTally::last_frame_number`].
     pub last_frame_number: Option<u32>,
     /// End-to-end latency (video: capture to decoded picture).
@@ -44,6 +51,9 @@ impl From<&MediaTally> for MediaStats {
             frames_decoded: t.frames_decoded,
             frames_lost_in_transit: t.frames_lost_in_transit,
             packets_recovered: t.packets_recovered,
+            frames_concealed: t.frames_concealed,
+            frames_late: t.frames_late,
+            first_decoded_unix_ms: t.first_decoded_us.map(|us| us / 1000),
             last_frame_number: t.last_frame_number,
             latency_ms: t.latency.percentiles(),
             longest_gap_ms: t.longest_gap_us as f64 / 1000.0,

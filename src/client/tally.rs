@@ -16,6 +16,11 @@ pub struct MediaTally {
     pub frames_dropped_other: u64,
     /// Frames decoded.
     pub frames_decoded: u64,
+    /// Audio frames whose packet never came, rebuilt from the next packet's FEC data or
+    /// concealed by the decoder.
+    pub frames_concealed: u64,
+    /// Audio packets that came after their time had been concealed (dropped).
+    pub frames_late: u64,
     /// Video frames lost in transit (missing packets).
     pub frames_lost_in_transit: u64,
     /// Video packets that arrived after a later one and filled the gap in time: reordered, or
@@ -25,6 +30,8 @@ pub struct MediaTally {
     pub last_frame_number: Option<u32>,
     /// Capture-to-decode latency, from the pattern's capture timestamps.
     pub latency: Samples,
+    /// Wall-clock time of the first decoded frame, µs.
+    pub first_decoded_us: Option<u64>,
     /// Wall-clock time of the last decoded frame, µs.
     pub last_decoded_us: Option<u64>,
     /// Longest time without a decoded frame once they started, µs (a freeze).
@@ -37,6 +44,7 @@ impl MediaTally {
     /// Records a decoded frame at `now_us`.
     pub fn decoded(&mut self, now_us: u64) {
         self.frames_decoded += 1;
+        self.first_decoded_us.get_or_insert(now_us);
         if let Some(last) = self.last_decoded_us {
             let gap = now_us.saturating_sub(last);
             if gap > self.longest_gap_us {

@@ -117,6 +117,16 @@ impl TestCa {
     }
 }
 
+/// Which packets [`JanusNet::lose_from_janus`] drops.
+#[allow(dead_code, reason = "only the impaired-network tests use it")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lossy {
+    /// RTP and RTCP: media, retransmissions, reports.
+    Media,
+    /// Every UDP packet: the data channel and ICE too.
+    Everything,
+}
+
 pub struct JanusNet {
     pub ns: String,
     pub dir: PathBuf,
@@ -337,16 +347,23 @@ impl JanusNet {
     }
 
     /// From now on drops `percent` % of the UDP packets Janus sends, at random (nftables inside
-    /// the namespace): every participant's downlink loses that much — media, retransmissions and
-    /// the data channel alike. Uplinks stay clean, so a loss the test sees is a downlink loss.
+    /// the namespace): every participant's downlink loses that much — media and
+    /// retransmissions, and with [`Lossy::Everything`] the data channel (keys, chat) and ICE too.
+    /// Uplinks stay clean, so a loss the test sees is a downlink loss.
     #[allow(dead_code, reason = "only the impaired-network tests use it")]
-    pub fn lose_from_janus(&self, percent: u32) {
+    pub fn lose_from_janus(&self, percent: u32, lossy: Lossy) {
         let permille = percent * 10;
+        // RTP and RTCP start with version 2 in their first two bits (RFC 7983); DTLS (the data
+        // channel) and STUN do not.
+        let only = match lossy {
+            Lossy::Media => "@th,64,2 2 ",
+            Lossy::Everything => "",
+        };
         for rule in [
             "add table inet impair".to_owned(),
             "add chain inet impair input { type filter hook input priority 0 ; }".to_owned(),
             format!(
-                "add rule inet impair input udp sport 20000-20400 numgen random mod 1000 < {permille} drop"
+                "add rule inet impair input udp sport 20000-20400 {only}numgen random mod 1000 < {permille} drop"
             ),
         ] {
             let status = self

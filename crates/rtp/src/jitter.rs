@@ -234,8 +234,7 @@ impl JitterBuffer {
     }
 
     fn run(&self, first: u64, timestamp: u32) -> Run {
-        let mut expected = first;
-        for (&seq, p) in self.packets.range(first..) {
+        for (expected, (&seq, p)) in (first..).zip(self.packets.range(first..)) {
             if seq != expected {
                 return Run::Gap(expected);
             }
@@ -245,7 +244,6 @@ impl JitterBuffer {
             if p.marker {
                 return Run::Complete(seq);
             }
-            expected += 1;
         }
         Run::Open
     }
