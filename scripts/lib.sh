@@ -8,7 +8,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(xvfb pulseaudio pulseaudio-utils libasound2-plugins janus janus-tools iproute2 ffmpeg python3-venv
   webkit2gtk-driver dbus-x11 fonts-noto-color-emoji gnome-keyring libsecret-tools gstreamer1.0-libav xdotool libglib2.0-bin
-  desktop-file-utils xdg-utils coturn openssl xclip nftables)
+  desktop-file-utils xdg-utils coturn openssl xclip nftables iptables)
 
 # Build output lives outside the clone so that fresh clones (CI) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conclave/target}"

@@ -4,14 +4,17 @@
 //! and lost audio concealed.
 //!
 //! The CI row is 10 % loss of RTP/RTCP with loose bounds. With the data channel lossy too, Janus's
-//! SCTP retransmits only after 1–3 s, so keys sometimes take many seconds: `loss_table` (ignored;
+//! SCTP retransmits only after 1–3 s, so keys sometimes take many seconds: `network_table` (ignored;
 //! run with `--ignored --nocapture`) measures that row with the others in BENCHMARKS.md.
 //!
 //! Needs root, `janus` and `nftables` (scripts/test provides them).
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::Value;
+use support::delay::Delayer;
 use support::janus::{JanusNet, Lossy};
 use support::participant::{new_link, others, spawn};
 
@@ -36,13 +39,87 @@ struct Seen {
 
 const SECONDS: u32 = 20;
 
-/// Two participants for [`SECONDS`] with `percent` % downlink loss of `lossy` packets; what each
-/// saw of the other.
-fn meeting_with_loss(room: &str, percent: u32, lossy: Lossy) -> Vec<Seen> {
-    let net = JanusNet::start();
-    if percent > 0 {
-        net.lose_from_janus(percent, lossy);
+/// What the network does to the packets Janus sends.
+#[derive(Clone, Copy, Debug)]
+struct Network {
+    /// Percent lost.
+    loss: u32,
+    lossy: Lossy,
+    /// Held this long, ± `jitter_ms`.
+    delay_ms: u64,
+    jitter_ms: u64,
+    /// Whether delayed packets keep their order.
+    in_order: bool,
+}
+
+const CLEAN: Network = Network {
+    loss: 0,
+    lossy: Lossy::Media,
+    delay_ms: 0,
+    jitter_ms: 0,
+    in_order: true,
+};
+
+impl Network {
+    fn lossy(loss: u32, lossy: Lossy) -> Network {
+        Network {
+            loss,
+            lossy,
+            ..CLEAN
+        }
     }
+
+    fn delayed(delay_ms: u64, jitter_ms: u64, in_order: bool) -> Network {
+        Network {
+            delay_ms,
+            jitter_ms,
+            in_order,
+            ..CLEAN
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.loss > 0 {
+            let what = match self.lossy {
+                Lossy::Media => "media",
+                Lossy::Everything => "all UDP",
+            };
+            parts.push(format!("{} % loss ({what})", self.loss));
+        }
+        if self.delay_ms > 0 {
+            let order = if self.in_order {
+                "in order"
+            } else {
+                "reordered"
+            };
+            parts.push(format!(
+                "{} ± {} ms, {order}",
+                self.delay_ms, self.jitter_ms
+            ));
+        }
+        if parts.is_empty() {
+            "clean".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// Two participants for [`SECONDS`] on `network` (downlinks); what each saw of the other.
+fn meeting(room: &str, network: Network) -> Vec<Seen> {
+    let net = JanusNet::start();
+    if network.loss > 0 {
+        net.lose_from_janus(network.loss, network.lossy);
+    }
+    let _delayer = (network.delay_ms > 0).then(|| {
+        Delayer::start(
+            &net,
+            Duration::from_millis(network.delay_ms),
+            Duration::from_millis(network.jitter_ms),
+            network.in_order,
+        )
+    });
     let link = new_link(room);
     let started = unix_ms();
     let people: Vec<_> = ["alice", "bob"]
@@ -94,7 +171,7 @@ fn seen(other: &Value, started_ms: f64, ended_ms: f64) -> Seen {
 
 #[test]
 fn ten_percent_media_loss_is_repaired_not_frozen() {
-    for s in meeting_with_loss("5151", 10, Lossy::Media) {
+    for s in meeting("5151", Network::lossy(10, Lossy::Media)) {
         eprintln!("10 % media loss: {s:?}");
         assert!(s.verified, "keys agreed and verified: {s:?}");
         assert!(s.first_audio_ms < 10_000.0, "{s:?}");
@@ -113,27 +190,46 @@ fn ten_percent_media_loss_is_repaired_not_frozen() {
 }
 
 #[test]
-#[ignore = "a benchmark: the loss rows of BENCHMARKS.md"]
-fn loss_table() {
+fn delayed_and_reordered_packets_are_put_back_in_order() {
+    for s in meeting("5152", Network::delayed(80, 20, false)) {
+        eprintln!("80 ± 20 ms, reordered: {s:?}");
+        assert!(s.verified, "{s:?}");
+        // The build before the jitter buffer decoded nothing here: every reordered packet broke
+        // its frame.
+        assert!(s.video_fps_since_first > 20.0, "{s:?}");
+        assert!(s.frames_lost < 20, "{s:?}");
+        assert!(
+            s.packets_recovered > 100,
+            "reordered packets put back: {s:?}"
+        );
+        assert!(s.latency_p50_ms < 400.0, "{s:?}");
+        // Audio too is put back in order (a late packet is not taken for a lost one).
+        assert!(s.audio_concealed < s.audio_decoded / 20, "{s:?}");
+        assert!(s.audio_decoded > u64::from(SECONDS) * 50 / 2, "{s:?}");
+    }
+}
+
+#[test]
+#[ignore = "a benchmark: the network rows of BENCHMARKS.md"]
+fn network_table() {
     println!(
-        "| downlink loss | first audio s | decoded fps (since first picture) | longest freeze ms | latency p50 / p95 ms | frames lost | packets recovered | audio frames decoded / concealed |"
+        "| downlink | first audio s | decoded fps (since first picture) | longest freeze ms | latency p50 / p95 ms | frames lost | packets recovered | audio frames decoded / concealed |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     let rows = [
-        (0, Lossy::Media),
-        (2, Lossy::Media),
-        (10, Lossy::Media),
-        (20, Lossy::Media),
-        (10, Lossy::Everything),
+        CLEAN,
+        Network::lossy(2, Lossy::Media),
+        Network::lossy(10, Lossy::Media),
+        Network::lossy(20, Lossy::Media),
+        Network::lossy(10, Lossy::Everything),
+        Network::delayed(80, 20, false),
+        Network::delayed(80, 20, true),
     ];
-    for (i, (percent, lossy)) in rows.into_iter().enumerate() {
-        let what = match lossy {
-            Lossy::Media => "media",
-            Lossy::Everything => "all UDP",
-        };
-        for s in meeting_with_loss(&format!("{}", 5200 + i), percent, lossy) {
+    for (i, network) in rows.into_iter().enumerate() {
+        for s in meeting(&format!("{}", 5200 + i), network) {
             println!(
-                "| {percent} % {what} | {:.1} | {:.1} ({:.1}) | {:.0} | {:.0} / {:.0} | {} | {} | {} / {} |",
+                "| {} | {:.1} | {:.1} ({:.1}) | {:.0} | {:.0} / {:.0} | {} | {} | {} / {} |",
+                network.describe(),
                 s.first_audio_ms / 1000.0,
                 s.video_fps,
                 s.video_fps_since_first,

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use conclave_e2ee::{BaseKey, Codec, DropReason, KidScheme, Receiver};
+use conclave_media::jitter::{JitterBuffer as JitterBufferAudio, Playout};
 use conclave_media::{H264Decoder, OpusDecoder, pattern, wall_clock_us};
 use conclave_room::meeting::{MediaInput, ParticipantId, SUITE};
 use conclave_room::sfu::{MediaKind, TrackHandle};
@@ -396,12 +397,7 @@ impl State {
         match b.kind {
             MediaKind::Video => State::Video(Box::new(VideoIn::new(b, handle.clone(), ctx))),
             MediaKind::Audio => match OpusDecoder::new() {
-                Ok(decoder) => State::Audio(Box::new(AudioIn {
-                    b,
-                    decoder,
-                    previous: Vec::new(),
-                    expected: None,
-                })),
+                Ok(decoder) => State::Audio(Box::new(AudioIn::new(b, decoder))),
                 Err(_) => State::Unbound,
             },
         }
@@ -517,48 +513,34 @@ struct AudioIn {
     b: Binding,
     decoder: OpusDecoder,
     previous: Vec<f32>,
-    /// The sequence number the next packet should carry.
-    expected: Option<u16>,
+    /// The same jitter buffer the speaker plays from, played out on a clock of our own (the
+    /// arrival of packets), so that what is measured is what a listener would hear: packets
+    /// in order, a lost one rebuilt from the next one's FEC data or concealed.
+    jitter: JitterBufferAudio,
+    /// When the next 20 ms is due on that clock (µs), once started.
+    next_tick_us: Option<u64>,
 }
 
-/// Longest run of missing audio packets that is concealed (1 s); a longer jump is a new start.
-const MAX_CONCEALED_RUN: u16 = 50;
+/// Frame duration, µs.
+const AUDIO_FRAME_US: u64 = 20_000;
+/// A pause longer than this (the sender muted) restarts the playout clock.
+const AUDIO_RESTART_AFTER_US: u64 = 1_000_000;
 
 impl AudioIn {
-    /// What to do about the packets missing before `seq` (that decrypted as `plain`): rebuild the
-    /// last one from this packet's FEC data and conceal the others, as a player would; false if
-    /// this packet came too late (its time was concealed already).
-    fn conceal_gap(&mut self, seq: u16, plain: &[u8]) -> bool {
-        let expected = self.expected.unwrap_or(seq);
-        let ahead = seq.wrapping_sub(expected);
-        if ahead >= 1 << 15 {
-            lock(&self.b.remote.audio).frames_late += 1;
-            return false;
+    fn new(b: Binding, decoder: OpusDecoder) -> AudioIn {
+        AudioIn {
+            b,
+            decoder,
+            previous: Vec::new(),
+            jitter: JitterBufferAudio::new(),
+            next_tick_us: None,
         }
-        self.expected = Some(seq.wrapping_add(1));
-        if ahead == 0 || ahead > MAX_CONCEALED_RUN {
-            return true;
-        }
-        let mut concealed = 0;
-        for n in 1..=ahead {
-            let next = (n == ahead).then_some(plain);
-            if self.decoder.conceal(next).is_ok() {
-                concealed += 1;
-            }
-        }
-        lock(&self.b.remote.audio).frames_concealed += concealed;
-        true
     }
 
     fn packet(&mut self, packet: &rtc::rtp::Packet, ctx: &Context) {
         let result = lock(&self.b.remote.receiver).unprotect(Codec::Opus, &packet.payload);
-        if let Ok(plain) = &result
-            && !self.conceal_gap(packet.header.sequence_number, plain)
-        {
-            return;
-        }
+        let h = &packet.header;
         if let (true, Ok(plain)) = (ctx.playback.playing(), &result) {
-            let h = &packet.header;
             ctx.playback.push(
                 self.b.participant.0,
                 h.sequence_number,
@@ -566,30 +548,67 @@ impl AudioIn {
                 plain.clone(),
             );
         }
-        let samples = result
-            .as_ref()
-            .ok()
-            .and_then(|p| self.decoder.decode(p).ok());
         let now = wall_clock_us();
-        let delay = match (&samples, ctx.measure_audio_latency) {
-            (Some(current), true) => chirp_delay(&self.previous, current, now),
-            _ => None,
+        {
+            let mut a = lock(&self.b.remote.audio);
+            a.frames_received += 1;
+            match &result {
+                Ok(_) => a.frames_decrypted += 1,
+                Err(e) => count_drop(&mut a, e.reason()),
+            }
+        }
+        if let Ok(plain) = result {
+            let late = self.jitter.stats().late;
+            // 48 kHz RTP clock to microseconds (only differences matter to the jitter estimate).
+            let media_us = u64::from(h.timestamp) * 1000 / 48;
+            self.jitter.push(h.sequence_number, media_us, plain, now);
+            lock(&self.b.remote.audio).frames_late += self.jitter.stats().late - late;
+        }
+        self.play_until(now, ctx);
+    }
+
+    /// Plays out every 20 ms due by `now`.
+    fn play_until(&mut self, now: u64, ctx: &Context) {
+        let mut tick = match self.next_tick_us {
+            Some(tick) if now.saturating_sub(tick) <= AUDIO_RESTART_AFTER_US => tick,
+            _ => now,
         };
+        while tick <= now {
+            let samples = match self.jitter.pop() {
+                Playout::Packet { payload, .. } => self.decoder.decode(&payload).ok(),
+                Playout::Lost { next, .. } => {
+                    let concealed = self.decoder.conceal(next.as_deref()).ok();
+                    if concealed.is_some() {
+                        lock(&self.b.remote.audio).frames_concealed += 1;
+                    }
+                    // Concealment is heard, but is not what they said: not measured.
+                    self.previous = Vec::new();
+                    None
+                }
+                Playout::Silence => None,
+            };
+            if let Some(current) = samples {
+                self.heard(current, tick, ctx);
+            }
+            tick += AUDIO_FRAME_US;
+        }
+        self.next_tick_us = Some(tick);
+    }
+
+    /// 20 ms of what they said, heard at `at` (µs).
+    fn heard(&mut self, current: Vec<f32>, at: u64, ctx: &Context) {
+        let delay = ctx
+            .measure_audio_latency
+            .then(|| chirp_delay(&self.previous, &current, at))
+            .flatten();
         let mut a = lock(&self.b.remote.audio);
-        a.frames_received += 1;
-        match &result {
-            Ok(_) => a.frames_decrypted += 1,
-            Err(e) => count_drop(&mut a, e.reason()),
-        }
-        if let Some(current) = samples {
-            a.decoded(now);
-            let mut level = lock(&self.b.remote.level);
-            *level = (speech_level(level.0, &current), now);
-            self.previous = current;
-        }
+        a.decoded(at);
         if let Some(d) = delay {
             a.latency.push(d);
         }
+        let mut level = lock(&self.b.remote.level);
+        *level = (speech_level(level.0, &current), at);
+        self.previous = current;
     }
 }
 

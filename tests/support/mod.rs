@@ -1,6 +1,7 @@
 // Each test binary uses only some of the helpers.
 #![allow(dead_code)]
 
+pub mod delay;
 pub mod janus;
 pub mod participant;
 pub mod pulse;
