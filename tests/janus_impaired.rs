@@ -3,11 +3,12 @@
 //! repaired (NACK, the jitter buffer's bounded wait) rather than frozen until the next keyframe,
 //! and lost audio concealed.
 //!
-//! The CI row is 10 % loss of RTP/RTCP with loose bounds. With the data channel lossy too, Janus's
-//! SCTP retransmits only after 1–3 s, so keys sometimes take many seconds: `network_table` (ignored;
-//! run with `--ignored --nocapture`) measures that row with the others in BENCHMARKS.md.
+//! The CI rows: 10 % loss of RTP/RTCP, and 80 ± 20 ms with reordering (`support::delay`), with
+//! loose bounds. With the data channel lossy too, Janus's SCTP retransmits only after 1–3 s, so
+//! keys sometimes take many seconds: `network_table` (ignored; run with `--ignored --nocapture`)
+//! measures that row with the others in BENCHMARKS.md.
 //!
-//! Needs root, `janus` and `nftables` (scripts/test provides them).
+//! Needs root, `janus`, `nftables` and `iptables` (scripts/test provides them).
 
 mod support;
 

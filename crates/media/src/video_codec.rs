@@ -95,7 +95,22 @@ pub struct H264Encoder {
     settings: VideoEncoderSettings,
     size: (usize, usize),
     keyframe_requested: bool,
+    /// How much smaller than the source the picture is encoded, beyond what the bitrate alone
+    /// asks for ([`scale_down_for`]): raised while the encoder has to skip many frames to hold
+    /// the rate (hard content), lowered again after a long calm.
+    extra_scale: usize,
+    /// Frames encoded and skipped in the current window.
+    window: (u32, u32),
+    /// Windows in a row without a skipped frame.
+    calm_windows: u32,
 }
+
+/// Frames per window over which skipping is counted (one second at 30 fps).
+const SKIP_WINDOW: u32 = 30;
+/// More skipped frames than this in a window: the next size down.
+const SKIPS_TOO_MANY: u32 = 6;
+/// Windows without a skipped frame before trying the next size up again.
+const CALM_BEFORE_UP: u32 = 10;
 
 impl std::fmt::Debug for H264Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -114,6 +129,9 @@ impl H264Encoder {
             settings,
             size: (0, 0),
             keyframe_requested: false,
+            extra_scale: 0,
+            window: (0, 0),
+            calm_windows: 0,
         }
     }
 
@@ -134,6 +152,10 @@ impl H264Encoder {
             return;
         }
         self.settings.bitrate_bps = bps;
+        // A new rate: the size it calls for first, then adapt again.
+        self.extra_scale = 0;
+        self.window = (0, 0);
+        self.calm_windows = 0;
         let Some(encoder) = self.inner.as_mut() else {
             return;
         };
@@ -160,12 +182,13 @@ impl H264Encoder {
     /// Encodes one frame, scaled down as the bitrate calls for; `None` if the encoder skipped
     /// it to hold the rate.
     pub fn encode(&mut self, frame: &VideoFrame) -> Result<Option<EncodedVideo>, CodecError> {
-        let factor = scale_down_for(
+        let factor = (scale_down_for(
             self.settings.bitrate_bps,
             self.settings.fps,
             frame.width,
             frame.height,
-        );
+        ) + self.extra_scale)
+            .min(MAX_SCALE_DOWN);
         let scaled;
         let frame = if factor > 1 {
             scaled = frame.shrunk(frame.width.div_ceil(factor));
@@ -192,7 +215,9 @@ impl H264Encoder {
             })?;
         let keyframe = matches!(bitstream.frame_type(), FrameType::IDR | FrameType::I);
         let data = bitstream.to_vec();
-        if data.is_empty() || matches!(bitstream.frame_type(), FrameType::Skip) {
+        let skipped = data.is_empty() || matches!(bitstream.frame_type(), FrameType::Skip);
+        self.count(skipped, factor);
+        if skipped {
             return Ok(None);
         }
         Ok(Some(EncodedVideo {
@@ -200,6 +225,29 @@ impl H264Encoder {
             keyframe,
             captured_us: frame.captured_us,
         }))
+    }
+
+    /// Counts a frame (skipped or not) at scale `factor`, and moves the picture a size down when
+    /// too many are skipped, or a size up after a long calm.
+    fn count(&mut self, skipped: bool, factor: usize) {
+        self.window.0 += 1;
+        self.window.1 += u32::from(skipped);
+        if self.window.0 < SKIP_WINDOW {
+            return;
+        }
+        let (_, skips) = std::mem::take(&mut self.window);
+        if skips > SKIPS_TOO_MANY && factor < MAX_SCALE_DOWN {
+            self.extra_scale += 1;
+            self.calm_windows = 0;
+        } else if skips == 0 {
+            self.calm_windows += 1;
+            if self.calm_windows >= CALM_BEFORE_UP && self.extra_scale > 0 {
+                self.extra_scale -= 1;
+                self.calm_windows = 0;
+            }
+        } else {
+            self.calm_windows = 0;
+        }
     }
 
     fn open(&self) -> Result<Encoder, CodecError> {
