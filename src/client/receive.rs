@@ -289,9 +289,14 @@ impl Receiving {
         let Some((remote, ssrc)) = self.tracks.get(track) else {
             return;
         };
+        let media_ssrc = ssrc.load(Ordering::Relaxed);
+        // The sender SSRC is the track's own: Janus (1.1.2) finds the stream a feedback packet
+        // is about by its sender SSRC, and for payload-specific feedback such as a PLI by
+        // nothing else; a receive-only connection has no SSRC of its own to name, and with 0
+        // Janus dropped every PLI ("Unknown SSRC") — keyframes came only periodically.
         let pli = PictureLossIndication {
-            sender_ssrc: 0,
-            media_ssrc: ssrc.load(Ordering::Relaxed),
+            sender_ssrc: media_ssrc,
+            media_ssrc,
         };
         let _ = remote.write_rtcp(vec![Box::new(pli)]).await;
     }
@@ -348,7 +353,7 @@ async fn receive(
     loop {
         // Video waits a bounded time for missing packets: wake when that time is up.
         let wake = match &state {
-            State::Video(v) => v.jitter.timeout(),
+            State::Video(v) => v.wake(),
             _ => None,
         };
         let event = match wake {
@@ -404,11 +409,17 @@ impl State {
     }
 }
 
+/// How long a frame waits for a missing packet before a keyframe is asked for, while it goes on
+/// waiting ([`conclave_rtp::MAX_WAIT`]): the first retransmission has had its round trip by then.
+const EARLY_KEYFRAME_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
 struct VideoIn {
     b: Binding,
     handle: TrackHandle,
     jitter: JitterBuffer,
     awaiting_keyframe: bool,
+    /// The wait (by when it began) for which a keyframe was asked for early.
+    asked_early: Option<Instant>,
     /// To the decoding thread, if we decode.
     frames: Option<std_mpsc::SyncSender<Vec<u8>>>,
 }
@@ -426,6 +437,7 @@ impl VideoIn {
             handle,
             jitter: JitterBuffer::default(),
             awaiting_keyframe: true,
+            asked_early: None,
             frames,
         }
     }
@@ -463,6 +475,30 @@ impl VideoIn {
                 Assembled::Frame { access_unit, .. } => self.frame(&access_unit, ctx),
             }
         }
+        // A frame that has waited a while for a retransmission asks for a keyframe already, so
+        // that it is on its way should the frame be given up.
+        if let Some(since) = self.jitter.waiting_since()
+            && self.asked_early != Some(since)
+            && Instant::now() >= since + EARLY_KEYFRAME_AFTER
+        {
+            self.asked_early = Some(since);
+            let _ = ctx
+                .inputs
+                .send(MediaInput::KeyframeWanted(self.handle.clone()));
+        }
+    }
+
+    /// When to look at the jitter buffer again if no packet comes before.
+    fn wake(&self) -> Option<Instant> {
+        let early = self
+            .jitter
+            .waiting_since()
+            .filter(|since| self.asked_early != Some(*since))
+            .map(|since| since + EARLY_KEYFRAME_AFTER);
+        match (self.jitter.timeout(), early) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn frame(&mut self, access_unit: &[u8], ctx: &Context) {
@@ -480,11 +516,10 @@ impl VideoIn {
         let keyframe = result.as_ref().is_ok_and(|plain| is_keyframe(plain));
         match &result {
             Ok(_) if keyframe => {
-                if std::mem::take(&mut self.awaiting_keyframe) {
-                    let _ = ctx
-                        .inputs
-                        .send(MediaInput::KeyframeReceived(self.handle.clone()));
-                }
+                self.awaiting_keyframe = false;
+                let _ = ctx
+                    .inputs
+                    .send(MediaInput::KeyframeReceived(self.handle.clone()));
             }
             Ok(_) if !self.awaiting_keyframe => {}
             _ => self.want_keyframe(ctx),

@@ -372,7 +372,10 @@ impl Driver {
                 let core = &self.core;
                 self.receiving.retain(|id| core.participant(id).is_some());
             }
-            MediaAction::RequestKeyframe(track) => self.receiving.request_keyframe(&track).await,
+            MediaAction::RequestKeyframe(track) => {
+                self.sending.sent.keyframe_requests += 1;
+                self.receiving.request_keyframe(&track).await;
+            }
             MediaAction::SendKeyframe(track) => {
                 let flag = if track == SECOND_VIDEO {
                     &self.capture.second_keyframe
@@ -414,6 +417,7 @@ impl Driver {
             AdapterEvent::RemoteTrack { track, remote } => self.receiving.attach(track, remote),
             AdapterEvent::LocalTrack { id, sink, ssrc } => self.sending.add_track(id, sink, ssrc),
             AdapterEvent::KeyframeAsked(id) => {
+                self.sending.sent.keyframes_asked += 1;
                 self.core.handle_media(MediaInput::KeyframeAsked(id), now);
             }
             AdapterEvent::Malformed => self.malformed_signalling += 1,

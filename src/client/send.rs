@@ -37,6 +37,12 @@ pub struct Sent {
     pub video_frames: u64,
     /// Audio frames.
     pub audio_frames: u64,
+    /// Keyframes among the video frames.
+    pub keyframes: u64,
+    /// Keyframe requests (PLI) we sent for others' video.
+    pub keyframe_requests: u64,
+    /// Keyframe requests for our video that reached us from the SFU.
+    pub keyframes_asked: u64,
 }
 
 /// Our SFrame sender and our tracks.
@@ -158,6 +164,7 @@ impl Sending {
             }
         }
         self.sent.video_frames += 1;
+        self.sent.keyframes += u64::from(frame.keyframe);
     }
 
     /// Sends one Opus packet on audio track `id`, with its level in the clear for the SFU.

@@ -174,6 +174,12 @@ pub struct MeetingStats {
     pub participants: Vec<ParticipantStats>,
     /// Video frames we sent.
     pub video_frames_sent: u64,
+    /// Keyframes among them (the first, the periodic ones, and those asked for).
+    pub keyframes_sent: u64,
+    /// Keyframe requests (PLI) we sent for the others' video.
+    pub keyframe_requests_sent: u64,
+    /// Keyframe requests for our video that reached us through the SFU.
+    pub keyframe_requests_received: u64,
     /// Audio frames we sent.
     pub audio_frames_sent: u64,
     /// 20 ms frames of the others' mixed voices played on our speaker (0 without one).
@@ -215,6 +221,9 @@ impl MeetingStats {
             key_agreement: KeyAgreementStats::default(),
             participants: Vec::new(),
             video_frames_sent: 0,
+            keyframes_sent: 0,
+            keyframe_requests_sent: 0,
+            keyframe_requests_received: 0,
             audio_frames_sent: 0,
             audio_frames_played: 0,
             speaking_while_muted: false,
@@ -409,6 +418,9 @@ pub fn report(parts: &ReportParts<'_>) -> MeetingStats {
         },
         participants,
         video_frames_sent: parts.sent.video_frames,
+        keyframes_sent: parts.sent.keyframes,
+        keyframe_requests_sent: parts.sent.keyframe_requests,
+        keyframe_requests_received: parts.sent.keyframes_asked,
         audio_frames_sent: parts.sent.audio_frames,
         audio_frames_played: parts.audio_frames_played,
         speaking_while_muted: local.talking_while_muted,

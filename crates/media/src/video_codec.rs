@@ -96,21 +96,27 @@ pub struct H264Encoder {
     size: (usize, usize),
     keyframe_requested: bool,
     /// How much smaller than the source the picture is encoded, beyond what the bitrate alone
-    /// asks for ([`scale_down_for`]): raised while the encoder has to skip many frames to hold
-    /// the rate (hard content), lowered again after a long calm.
+    /// asks for ([`scale_down_for`]): raised while the encoder overshoots the rate (content too
+    /// hard for the size), lowered again to try the bigger size after a while.
     extra_scale: usize,
-    /// Frames encoded and skipped in the current window.
-    window: (u32, u32),
-    /// Windows in a row without a skipped frame.
-    calm_windows: u32,
+    /// Frames other than keyframes in the current window, and their bytes.
+    window: (u32, usize),
+    /// Windows since the last step, whether it was up, and how many windows to wait before the
+    /// next try up (doubling each time the bigger size overshoots again at once).
+    since_step: u32,
+    stepped_up: bool,
+    wait_up: u32,
 }
 
-/// Frames per window over which skipping is counted (one second at 30 fps).
-const SKIP_WINDOW: u32 = 30;
-/// More skipped frames than this in a window: the next size down.
-const SKIPS_TOO_MANY: u32 = 6;
-/// Windows without a skipped frame before trying the next size up again.
-const CALM_BEFORE_UP: u32 = 10;
+/// Frames per window over which the rate is checked (one second at 30 fps).
+const RATE_WINDOW: u32 = 30;
+/// Sustained overshoot that moves the picture a size down: OpenH264's bitrate mode without frame
+/// skipping holds the rate on ordinary content, and overshoots on content too hard for the size.
+const OVERSHOOT: f64 = 1.25;
+/// Windows at a smaller size before trying the bigger one again, at first.
+const FIRST_WAIT_UP: u32 = 10;
+/// The longest such wait.
+const MAX_WAIT_UP: u32 = 80;
 
 impl std::fmt::Debug for H264Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -131,7 +137,9 @@ impl H264Encoder {
             keyframe_requested: false,
             extra_scale: 0,
             window: (0, 0),
-            calm_windows: 0,
+            since_step: 0,
+            stepped_up: false,
+            wait_up: FIRST_WAIT_UP,
         }
     }
 
@@ -155,7 +163,9 @@ impl H264Encoder {
         // A new rate: the size it calls for first, then adapt again.
         self.extra_scale = 0;
         self.window = (0, 0);
-        self.calm_windows = 0;
+        self.since_step = 0;
+        self.stepped_up = false;
+        self.wait_up = FIRST_WAIT_UP;
         let Some(encoder) = self.inner.as_mut() else {
             return;
         };
@@ -215,11 +225,10 @@ impl H264Encoder {
             })?;
         let keyframe = matches!(bitstream.frame_type(), FrameType::IDR | FrameType::I);
         let data = bitstream.to_vec();
-        let skipped = data.is_empty() || matches!(bitstream.frame_type(), FrameType::Skip);
-        self.count(skipped, factor);
-        if skipped {
+        if data.is_empty() || matches!(bitstream.frame_type(), FrameType::Skip) {
             return Ok(None);
         }
+        self.count(data.len(), keyframe, factor);
         Ok(Some(EncodedVideo {
             data,
             keyframe,
@@ -227,26 +236,30 @@ impl H264Encoder {
         }))
     }
 
-    /// Counts a frame (skipped or not) at scale `factor`, and moves the picture a size down when
-    /// too many are skipped, or a size up after a long calm.
-    fn count(&mut self, skipped: bool, factor: usize) {
-        self.window.0 += 1;
-        self.window.1 += u32::from(skipped);
-        if self.window.0 < SKIP_WINDOW {
+    /// Counts an encoded frame at scale `factor`: moves the picture a size down while the rate
+    /// is overshot (keyframes aside: they are asked for, and paid back over time), and tries the
+    /// bigger size again after a while.
+    fn count(&mut self, bytes: usize, keyframe: bool, factor: usize) {
+        if !keyframe {
+            self.window.0 += 1;
+            self.window.1 += bytes;
+        }
+        if self.window.0 < RATE_WINDOW {
             return;
         }
-        let (_, skips) = std::mem::take(&mut self.window);
-        if skips > SKIPS_TOO_MANY && factor < MAX_SCALE_DOWN {
-            self.extra_scale += 1;
-            self.calm_windows = 0;
-        } else if skips == 0 {
-            self.calm_windows += 1;
-            if self.calm_windows >= CALM_BEFORE_UP && self.extra_scale > 0 {
-                self.extra_scale -= 1;
-                self.calm_windows = 0;
+        let (frames, bytes) = std::mem::take(&mut self.window);
+        let bps = bytes as f64 * 8.0 * f64::from(self.settings.fps.max(1)) / f64::from(frames);
+        self.since_step += 1;
+        if bps > OVERSHOOT * f64::from(self.settings.bitrate_bps) && factor < MAX_SCALE_DOWN {
+            // Right after a try up: that size is still too big, wait longer next time.
+            if self.stepped_up && self.since_step <= 2 {
+                self.wait_up = (self.wait_up * 2).min(MAX_WAIT_UP);
             }
-        } else {
-            self.calm_windows = 0;
+            self.extra_scale += 1;
+            (self.since_step, self.stepped_up) = (0, false);
+        } else if self.extra_scale > 0 && self.since_step >= self.wait_up {
+            self.extra_scale -= 1;
+            (self.since_step, self.stepped_up) = (0, true);
         }
     }
 
@@ -258,11 +271,11 @@ impl H264Encoder {
             .intra_frame_period(IntraFramePeriod::from_num_frames(
                 self.settings.keyframe_interval_frames,
             ))
-            // Hold the rate asked for (the default quality mode ignores it), skipping a frame
-            // where nothing else holds it; the picture size follows the rate so that skipping
-            // stays rare.
+            // Hold the rate asked for (the default quality mode ignores it). Not by skipping
+            // frames: that freezes the picture after every keyframe; a picture size that
+            // follows the rate and the content holds it instead.
             .rate_control_mode(RateControlMode::Bitrate)
-            .skip_frames(true);
+            .skip_frames(false);
         Encoder::with_api_config(api()?, config).map_err(|e| CodecError::Init {
             codec: CODEC,
             reason: e.to_string(),

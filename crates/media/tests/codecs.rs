@@ -96,7 +96,7 @@ fn the_bitrate_asked_for_is_held_and_follows_changes_without_a_keyframe() {
     let e = encode_for(&mut enc, &mut cam, &mut dec, 60);
     assert!((560_000.0..1_040_000.0).contains(&e.bps), "{e:?}");
     assert_eq!(e.size, (640, 360));
-    assert!(e.skipped <= 6, "{e:?}");
+    assert_eq!(e.skipped, 0, "no frame skipped, so no freeze: {e:?}");
 
     // A somewhat lower rate at the same size: no keyframe to get there.
     enc.set_bitrate(600_000);
@@ -105,20 +105,20 @@ fn the_bitrate_asked_for_is_held_and_follows_changes_without_a_keyframe() {
     assert_eq!(e.size, (640, 360));
 
     // Far too few bits for this size: the picture steps down (a new stream, so a keyframe), and
-    // the rate is held with few frames skipped.
+    // the rate is held.
     enc.set_bitrate(100_000);
     let e = encode_for(&mut enc, &mut cam, &mut dec, 90);
     assert!(e.keyframe, "{e:?}");
     let e = encode_for(&mut enc, &mut cam, &mut dec, 60);
     assert!((50_000.0..140_000.0).contains(&e.bps), "{e:?}");
     assert!(e.size.0 <= 320, "{e:?}");
-    assert!(e.skipped <= 12, "{e:?}");
 }
 
 #[test]
-fn hard_content_steps_the_picture_down_rather_than_skipping_frames() {
-    // The moving, textured test pattern at 300 kbit/s in 640×360 makes OpenH264 skip about
-    // every other frame to hold the rate; the encoder moves to the next size down instead.
+fn hard_content_steps_the_picture_down_rather_than_overshooting() {
+    // The moving, textured test pattern at 300 kbit/s in 640×360 is too hard for OpenH264's
+    // bitrate mode: it overshoots by 40 % (or, with frame skipping, skips every other frame);
+    // the encoder moves to the next size down instead.
     let mut cam = camera(640, 360);
     let mut enc = H264Encoder::new(VideoEncoderSettings {
         bitrate_bps: 300_000,
@@ -127,9 +127,9 @@ fn hard_content_steps_the_picture_down_rather_than_skipping_frames() {
     let mut dec = H264Decoder::new().unwrap();
     encode_for(&mut enc, &mut cam, &mut dec, 120);
     let e = encode_for(&mut enc, &mut cam, &mut dec, 90);
-    assert!(e.skipped <= 9, "{e:?}");
+    assert_eq!(e.skipped, 0, "{e:?}");
     assert!(e.size.0 < 640, "{e:?}");
-    assert!((150_000.0..400_000.0).contains(&e.bps), "{e:?}");
+    assert!((150_000.0..375_000.0).contains(&e.bps), "{e:?}");
 }
 
 #[test]

@@ -55,6 +55,8 @@ pub struct JitterBuffer {
     /// Frames given up for the bounds, to report.
     lost_pending: u32,
     wake: Option<Instant>,
+    /// Since when the oldest frame has been waiting for a missing packet.
+    waiting: Option<Instant>,
 }
 
 impl Default for JitterBuffer {
@@ -93,6 +95,7 @@ impl JitterBuffer {
             first_arrival: None,
             lost_pending: 0,
             wake: None,
+            waiting: None,
         }
     }
 
@@ -163,6 +166,7 @@ impl JitterBuffer {
     /// again at [`JitterBuffer::timeout`] or after the next packet.
     pub fn pop(&mut self, now: Instant) -> Option<Assembled> {
         self.wake = None;
+        self.waiting = None;
         if self.lost_pending > 0 {
             self.lost_pending -= 1;
             return Some(Assembled::Lost);
@@ -188,7 +192,7 @@ impl JitterBuffer {
             Run::Complete(end) => match start_missing {
                 None => Some(self.take(first, end, timestamp)),
                 Some(deadline) if !expired(deadline) => {
-                    self.wake = Some(deadline);
+                    self.wait_until(deadline);
                     None
                 }
                 // Waited long enough: if the frame begins a NAL unit, what went missing before
@@ -204,7 +208,7 @@ impl JitterBuffer {
                 if expired(deadline) {
                     Some(self.drop_head())
                 } else {
-                    self.wake = Some(deadline);
+                    self.wait_until(deadline);
                     None
                 }
             }
@@ -216,6 +220,17 @@ impl JitterBuffer {
     /// When to call [`JitterBuffer::pop`] again if no packet comes before.
     pub fn timeout(&self) -> Option<Instant> {
         self.wake
+    }
+
+    /// Since when the oldest frame has been waiting for a missing packet (as of the last
+    /// [`JitterBuffer::pop`]), if it is: a receiver may ask for a keyframe before giving up.
+    pub fn waiting_since(&self) -> Option<Instant> {
+        self.waiting
+    }
+
+    fn wait_until(&mut self, deadline: Instant) {
+        self.wake = Some(deadline);
+        self.waiting = deadline.checked_sub(self.max_wait);
     }
 
     /// Payload bytes held (never more than [`MAX_BUFFERED_BYTES`]).
@@ -422,7 +437,8 @@ mod tests {
             all_frames(2),
             "the rest waits for the gap"
         );
-        assert!(j.timeout().is_some());
+        let since = j.waiting_since().expect("waiting");
+        assert_eq!(j.timeout(), Some(since + MAX_WAIT));
         let later = run(
             &mut j,
             t0 + Duration::from_millis(100),
