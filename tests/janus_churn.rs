@@ -36,12 +36,7 @@ fn newcomers_after_a_departure_and_a_participant_who_drops_and_rejoins_are_recei
     std::thread::sleep(Duration::from_secs(3));
     // c stays four seconds and leaves; Janus hands c's subscription slots to d.
     let c = spawn(&net, &link, "c", 4);
-    let (c_stats, out) = c.finish();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let c_stats = c.finish_ok();
     assert_eq!(c_stats["connection"], "left");
     std::thread::sleep(Duration::from_secs(1));
     // d drops off the network four seconds in (no goodbye) and comes back on its own.
@@ -71,12 +66,7 @@ fn newcomers_after_a_departure_and_a_participant_who_drops_and_rejoins_are_recei
     }
     for p in [a, b] {
         let name = p.name.clone();
-        let (stats, out) = p.finish();
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stats = p.finish_ok();
         let c = row(&stats, "c");
         assert_eq!(c["left"], true, "{name}: {c}");
         assert!(decoded(c, "video") > 20, "{name} from c: {c}");
@@ -116,12 +106,7 @@ fn an_impostor_with_anothers_sfu_label_is_a_row_of_its_own_and_a_second_track_ar
     std::thread::sleep(Duration::from_secs(3));
     // Mallory has the room but not its secret, and calls herself what Alice does at the SFU.
     let mallory = spawn_with(&net, &wrong_secret(&link), "mallory", 10, &args("p-alice"));
-    let (stats, out) = bob.finish();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stats = bob.finish_ok();
     let same_label: Vec<&Value> = others(&stats)
         .iter()
         .filter(|o| o["pseudonym"] == "p-alice")
@@ -150,12 +135,7 @@ fn an_impostor_with_anothers_sfu_label_is_a_row_of_its_own_and_a_second_track_ar
         tracks[1]["frames_decoded"].as_u64().unwrap() > 200,
         "{alice_row}"
     );
-    let (alice_stats, out) = alice.finish();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let alice_stats = alice.finish_ok();
     assert_eq!(
         alice_stats["reconnects"], 0,
         "no rejoin for the second track"

@@ -136,12 +136,7 @@ fn meeting(room: &str, network: Network) -> Vec<Seen> {
         .into_iter()
         .map(|p| {
             let name = p.name.clone();
-            let (stats, out) = p.finish();
-            assert!(
-                out.status.success(),
-                "{name}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let stats = p.finish_ok();
             let list = others(&stats);
             assert_eq!(list.len(), 1, "{name}: {stats}");
             let count = |key: &str| stats[key].as_u64().unwrap_or(0);

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use janus::JanusNet;
 use serde_json::{Value, json};
-use support::app::{headless, mic_button_on, new_link, save, wait_drawn};
+use support::app::{choose_devices, headless, mic_button_on, new_link, save, wait_drawn};
 use support::desktop::{DRIVER_PORT, Desktop, wait_until};
 use support::tray::TrayHost;
 use support::webdriver::Session;
@@ -124,11 +124,7 @@ fn the_installed_app_opens_a_clicked_link_joins_and_mutes_from_the_tray() {
         ),
     );
     session.find("#name").send_keys("Dana");
-    session.script(
-        "document.getElementById('camera').value = 'synthetic';\
-         document.getElementById('microphone').value = 'synthetic';",
-        json!([]),
-    );
+    choose_devices(&session, "synthetic");
     session.find("#join").click();
     session.wait_for(
         "an encrypted meeting with Bob, verified",

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use janus::JanusNet;
 use serde_json::{Value, json};
 use support::app::{
-    TILE_DRAWN, app, conclave, headless, mic_button_on, new_link, prejoin, save, wait_drawn,
+    TILE_DRAWN, app, choose_devices, conclave, headless, mic_button_on, new_link, prejoin, save,
+    verified_in_list, wait_drawn,
 };
 use support::desktop::{DRIVER_PORT, Desktop, wait_until};
 use support::tray::TrayHost;
@@ -199,11 +200,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         "return document.getElementById('link-status').dataset.valid === 'true'",
     );
     session.find("#name").send_keys("Alice");
-    session.script(
-        "document.getElementById('camera').value = 'synthetic';\
-         document.getElementById('microphone').value = 'synthetic';",
-        json!([]),
-    );
+    choose_devices(&session, "synthetic");
     // The preview shows our own camera and the meter moves with our microphone.
     session.wait_for(
         "the camera preview and the microphone meter",
@@ -228,9 +225,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     session.wait_for(
         "Bob verified in the participant list",
         Duration::from_secs(20),
-        "const li = [...document.querySelectorAll('#participants li')]\
-           .find(l => l.querySelector('.name')?.textContent === 'Bob');\
-         return li && li.querySelector('.verification').dataset.verified === 'true';",
+        &verified_in_list("Bob"),
     );
     // On demand, the safety number Alice and Bob can compare (Bob's report has the same).
     session.script(
@@ -1173,9 +1168,7 @@ fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
     session.wait_for(
         "Bob verified in the participant list",
         Duration::from_secs(20),
-        "const li = [...document.querySelectorAll('#participants li')]\
-           .find(l => l.querySelector('.name')?.textContent === 'Bob');\
-         return li && li.querySelector('.verification').dataset.verified === 'true';",
+        &verified_in_list("Bob"),
     );
     bob.wait_for("Alice there", |v| {
         (v["type"] == "joined" || v["type"] == "present") && v["name"] == "Alice"
@@ -1415,18 +1408,12 @@ fn a_new_meeting_is_started_in_the_app_and_a_headless_participant_joins_from_the
         .spawn()
         .unwrap();
     session.find("#name").send_keys("Alice");
-    session.script(
-        "document.getElementById('camera').value = 'synthetic';\
-         document.getElementById('microphone').value = 'synthetic';",
-        json!([]),
-    );
+    choose_devices(&session, "synthetic");
     session.find("#join").click();
     session.wait_for(
         "Bob verified in the meeting",
         Duration::from_secs(20),
-        "const li = [...document.querySelectorAll('#participants li')]\
-           .find(l => l.querySelector('.name')?.textContent === 'Bob');\
-         return li && li.querySelector('.verification').dataset.verified === 'true';",
+        &verified_in_list("Bob"),
     );
     // Inviting more from the meeting: the same invitation.
     session.script("navigator.clipboard?.writeText?.('')", json!([]));

@@ -92,6 +92,18 @@ pub fn spawn_command(
 }
 
 impl Participant {
+    /// [`Participant::finish`] for a participant that must have ended well: its stats.
+    pub fn finish_ok(self) -> Value {
+        let name = self.name.clone();
+        let (stats, out) = self.finish();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stats
+    }
+
     pub fn finish(self) -> (Value, Output) {
         let out = self.child.wait_with_output().unwrap();
         let text = std::fs::read_to_string(&self.stats).unwrap_or_else(|_| {

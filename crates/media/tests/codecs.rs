@@ -46,7 +46,7 @@ fn h264_keeps_the_stamps_readable_and_the_picture_close() {
     }
 }
 
-/// What `frames` frames at 30 fps from `cam` came to.
+/// What some frames at 30 fps came to.
 #[derive(Debug)]
 struct Encoded {
     bps: f64,
@@ -56,60 +56,71 @@ struct Encoded {
     size: (usize, usize),
 }
 
-fn encode_for(
-    enc: &mut H264Encoder,
-    cam: &mut SyntheticCamera,
-    dec: &mut H264Decoder,
-    frames: u32,
-) -> Encoded {
-    let (mut bytes, mut keyframe, mut skipped, mut size) = (0, false, 0, (0, 0));
-    for _ in 0..frames {
-        match enc.encode(&cam.next_frame().unwrap()).unwrap() {
-            Some(e) => {
-                bytes += e.data.len();
-                keyframe |= e.keyframe;
-                if let Ok(Some(p)) = dec.decode(&e.data, 0) {
-                    size = (p.width, p.height);
-                }
-            }
-            None => skipped += 1,
+/// A 640×360 test pattern through an encoder at a bitrate, and a decoder of what comes out.
+struct RateRun {
+    cam: SyntheticCamera,
+    enc: H264Encoder,
+    dec: H264Decoder,
+}
+
+impl RateRun {
+    fn at(bitrate_bps: u32) -> RateRun {
+        RateRun {
+            cam: camera(640, 360),
+            enc: H264Encoder::new(VideoEncoderSettings {
+                bitrate_bps,
+                ..VideoEncoderSettings::default()
+            }),
+            dec: H264Decoder::new().unwrap(),
         }
     }
-    Encoded {
-        bps: bytes as f64 * 8.0 * 30.0 / f64::from(frames),
-        keyframe,
-        skipped,
-        size,
+
+    /// What the next `frames` frames (at 30 fps) came to.
+    fn encode(&mut self, frames: u32) -> Encoded {
+        let (mut bytes, mut keyframe, mut skipped, mut size) = (0, false, 0, (0, 0));
+        for _ in 0..frames {
+            match self.enc.encode(&self.cam.next_frame().unwrap()).unwrap() {
+                Some(e) => {
+                    bytes += e.data.len();
+                    keyframe |= e.keyframe;
+                    if let Ok(Some(p)) = self.dec.decode(&e.data, 0) {
+                        size = (p.width, p.height);
+                    }
+                }
+                None => skipped += 1,
+            }
+        }
+        Encoded {
+            bps: bytes as f64 * 8.0 * 30.0 / f64::from(frames),
+            keyframe,
+            skipped,
+            size,
+        }
     }
 }
 
 #[test]
 fn the_bitrate_asked_for_is_held_and_follows_changes_without_a_keyframe() {
-    let mut cam = camera(640, 360);
-    let mut enc = H264Encoder::new(VideoEncoderSettings {
-        bitrate_bps: 800_000,
-        ..VideoEncoderSettings::default()
-    });
-    let mut dec = H264Decoder::new().unwrap();
+    let mut run = RateRun::at(800_000);
     // The first second carries the keyframe; measure the next two.
-    encode_for(&mut enc, &mut cam, &mut dec, 30);
-    let e = encode_for(&mut enc, &mut cam, &mut dec, 60);
+    run.encode(30);
+    let e = run.encode(60);
     assert!((560_000.0..1_040_000.0).contains(&e.bps), "{e:?}");
     assert_eq!(e.size, (640, 360));
     assert_eq!(e.skipped, 0, "no frame skipped, so no freeze: {e:?}");
 
     // A somewhat lower rate at the same size: no keyframe to get there.
-    enc.set_bitrate(600_000);
-    let e = encode_for(&mut enc, &mut cam, &mut dec, 30);
+    run.enc.set_bitrate(600_000);
+    let e = run.encode(30);
     assert!(!e.keyframe, "{e:?}");
     assert_eq!(e.size, (640, 360));
 
     // Far too few bits for this size: the picture steps down (a new stream, so a keyframe), and
     // the rate is held.
-    enc.set_bitrate(100_000);
-    let e = encode_for(&mut enc, &mut cam, &mut dec, 90);
+    run.enc.set_bitrate(100_000);
+    let e = run.encode(90);
     assert!(e.keyframe, "{e:?}");
-    let e = encode_for(&mut enc, &mut cam, &mut dec, 60);
+    let e = run.encode(60);
     assert!((50_000.0..140_000.0).contains(&e.bps), "{e:?}");
     assert!(e.size.0 <= 320, "{e:?}");
 }
@@ -119,14 +130,9 @@ fn hard_content_steps_the_picture_down_rather_than_overshooting() {
     // The moving, textured test pattern at 300 kbit/s in 640×360 is too hard for OpenH264's
     // bitrate mode: it overshoots by 40 % (or, with frame skipping, skips every other frame);
     // the encoder moves to the next size down instead.
-    let mut cam = camera(640, 360);
-    let mut enc = H264Encoder::new(VideoEncoderSettings {
-        bitrate_bps: 300_000,
-        ..VideoEncoderSettings::default()
-    });
-    let mut dec = H264Decoder::new().unwrap();
-    encode_for(&mut enc, &mut cam, &mut dec, 120);
-    let e = encode_for(&mut enc, &mut cam, &mut dec, 90);
+    let mut run = RateRun::at(300_000);
+    run.encode(120);
+    let e = run.encode(90);
     assert_eq!(e.skipped, 0, "{e:?}");
     assert!(e.size.0 < 640, "{e:?}");
     assert!((150_000.0..375_000.0).contains(&e.bps), "{e:?}");

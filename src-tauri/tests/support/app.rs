@@ -42,11 +42,26 @@ pub fn prejoin(session: &Session, link: &str, name: &str, devices: &str) {
     session.find("button[data-lang=en]").click();
     session.find("#link").send_keys(link);
     session.find("#name").send_keys(name);
+    choose_devices(session, devices);
+}
+
+/// Chooses `devices` (e.g. `synthetic`, `none`) as camera and microphone on the pre-join form.
+pub fn choose_devices(session: &Session, devices: &str) {
     session.script(
         "document.getElementById('camera').value = arguments[0];\
          document.getElementById('microphone').value = arguments[0];",
         json!([devices]),
     );
+}
+
+/// A script: whether participant `name` is listed, with their handshake verified.
+pub fn verified_in_list(name: &str) -> String {
+    format!(
+        "const li = [...document.querySelectorAll('#participants li')]\
+           .find(l => l.querySelector('.name')?.textContent === {});\
+         return !!li && li.querySelector('.verification').dataset.verified === 'true';",
+        json!(name)
+    )
 }
 
 /// A script that gives how many pictures the first video tile drew (0 without a tile).
