@@ -1,10 +1,11 @@
-//! Meetings through a real Janus on a lossy network: nftables in the test's namespace drops a share
-//! of the packets Janus sends (each participant's downlink). Keys must still be agreed, video
+//! Meetings through a real Janus on a lossy or narrow network: nftables in the test's namespace
+//! drops a share of the packets Janus sends (each participant's downlink), or HTB holds them to a
+//! rate. Keys must still be agreed, video
 //! repaired (NACK, the jitter buffer's bounded wait) rather than frozen until the next keyframe,
 //! and lost audio concealed.
 //!
-//! The CI rows: 10 % loss of RTP/RTCP, and 80 ± 20 ms with reordering (`support::delay`), with
-//! loose bounds. With the data channel lossy too, Janus's SCTP retransmits only after 1–3 s, so
+//! The CI rows: 10 % loss of RTP/RTCP, 80 ± 20 ms with reordering (`support::delay`), and
+//! uplinks of 300 kbit/s (`JanusNet::cap_uplinks`) under 800 kbit/s of video, with loose bounds. With the data channel lossy too, Janus's SCTP retransmits only after 1–3 s, so
 //! keys sometimes take many seconds: `network_table` (ignored; run with `--ignored --nocapture`)
 //! measures that row with the others in BENCHMARKS.md (`CONCLAVE_TABLE_ROWS=7,8` for some rows).
 //!
@@ -17,7 +18,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::delay::Delayer;
 use support::janus::{JanusNet, Lossy};
-use support::participant::{new_link, others, spawn};
+use support::participant::{new_link, others, spawn_with};
 
 /// What one participant saw of the other.
 #[derive(Debug)]
@@ -41,6 +42,10 @@ struct Seen {
     keyframes_sent: u64,
     keyframe_requests_sent: u64,
     keyframe_requests_received: u64,
+    /// This participant's last bandwidth estimate, and the rate its camera was last given (0:
+    /// paused), kbit/s.
+    estimate_kbps: u64,
+    video_kbps: u64,
 }
 
 const SECONDS: u32 = 20;
@@ -56,6 +61,8 @@ struct Network {
     jitter_ms: u64,
     /// Whether delayed packets keep their order.
     in_order: bool,
+    /// A bottleneck of this many kbit/s each way (0: none).
+    cap_kbit: u32,
 }
 
 const CLEAN: Network = Network {
@@ -64,6 +71,7 @@ const CLEAN: Network = Network {
     delay_ms: 0,
     jitter_ms: 0,
     in_order: true,
+    cap_kbit: 0,
 };
 
 impl Network {
@@ -84,8 +92,18 @@ impl Network {
         }
     }
 
+    fn capped(kbit: u32) -> Network {
+        Network {
+            cap_kbit: kbit,
+            ..CLEAN
+        }
+    }
+
     fn describe(&self) -> String {
         let mut parts = Vec::new();
+        if self.cap_kbit > 0 {
+            parts.push(format!("uplinks {} kbit/s", self.cap_kbit));
+        }
         if self.loss > 0 {
             let what = match self.lossy {
                 Lossy::Media => "media",
@@ -112,9 +130,15 @@ impl Network {
     }
 }
 
-/// Two participants for [`SECONDS`] on `network` (downlinks); what each saw of the other.
-fn meeting(room: &str, network: Network) -> Vec<Seen> {
+/// Two participants for [`SECONDS`] on `network` (downlinks), each joining with `args`; what
+/// each saw of the other.
+fn meeting(room: &str, network: Network, args: &[&str]) -> Vec<Seen> {
     let net = JanusNet::start();
+    // With a cap, each sends from an address of its own, whose uplink is capped.
+    let addresses = ["127.0.0.3", "127.0.0.4"];
+    if network.cap_kbit > 0 {
+        net.cap_uplinks(&addresses, network.cap_kbit);
+    }
     if network.loss > 0 {
         net.lose_from_janus(network.loss, network.lossy);
     }
@@ -130,13 +154,24 @@ fn meeting(room: &str, network: Network) -> Vec<Seen> {
     let started = unix_ms();
     let people: Vec<_> = ["alice", "bob"]
         .iter()
-        .map(|n| spawn(&net, &link, n, SECONDS))
+        .zip(addresses)
+        .map(|(n, address)| {
+            let mut all = vec!["--camera", "synthetic", "--mic", "tone"];
+            if network.cap_kbit > 0 {
+                all.extend(["--ice-address", address]);
+            }
+            all.extend(args);
+            spawn_with(&net, &link, n, SECONDS, &all)
+        })
         .collect();
     people
         .into_iter()
         .map(|p| {
             let name = p.name.clone();
             let stats = p.finish_ok();
+            if std::env::var_os("CONCLAVE_TABLE_STATS").is_some() {
+                eprintln!("{name}: {stats}");
+            }
             let list = others(&stats);
             assert_eq!(list.len(), 1, "{name}: {stats}");
             let count = |key: &str| stats[key].as_u64().unwrap_or(0);
@@ -144,6 +179,8 @@ fn meeting(room: &str, network: Network) -> Vec<Seen> {
                 keyframes_sent: count("keyframes_sent"),
                 keyframe_requests_sent: count("keyframe_requests_sent"),
                 keyframe_requests_received: count("keyframe_requests_received"),
+                estimate_kbps: count("send_estimate_bps") / 1000,
+                video_kbps: count("video_bitrate_bps") / 1000,
                 ..seen(&list[0], started, unix_ms())
             }
         })
@@ -176,12 +213,14 @@ fn seen(other: &Value, started_ms: f64, ended_ms: f64) -> Seen {
         keyframes_sent: 0,
         keyframe_requests_sent: 0,
         keyframe_requests_received: 0,
+        estimate_kbps: 0,
+        video_kbps: 0,
     }
 }
 
 #[test]
 fn ten_percent_media_loss_is_repaired_not_frozen() {
-    let seen = meeting("5151", Network::lossy(10, Lossy::Media));
+    let seen = meeting("5151", Network::lossy(10, Lossy::Media), &[]);
     // Each one's keyframe requests reach the other through Janus (half at least: the forwarded
     // ones cross the lossy downlink too). Janus dropped every picture-loss request of ours that
     // named no sender it knew: 1 of 18 got through.
@@ -213,7 +252,7 @@ fn ten_percent_media_loss_is_repaired_not_frozen() {
 
 #[test]
 fn delayed_and_reordered_packets_are_put_back_in_order() {
-    for s in meeting("5152", Network::delayed(80, 20, false)) {
+    for s in meeting("5152", Network::delayed(80, 20, false), &[]) {
         eprintln!("80 ± 20 ms, reordered: {s:?}");
         assert!(s.verified, "{s:?}");
         // The build before the jitter buffer decoded nothing here: every reordered packet broke
@@ -232,13 +271,34 @@ fn delayed_and_reordered_packets_are_put_back_in_order() {
     }
 }
 
+/// Sent at 640×480 and 800 kbit/s, more than the link carries.
+const TOO_MUCH: [&str; 4] = ["--resolution", "640x480", "--bitrate", "800k"];
+
+#[test]
+fn a_link_narrower_than_the_video_is_measured_and_followed() {
+    let seen = meeting("5153", Network::capped(500), &TOO_MUCH);
+    for s in seen {
+        eprintln!("uplinks of 500 kbit/s: {s:?}");
+        // The build before sent 800 kbit/s into it whatever happened: the queue overflowed, keys
+        // were never agreed and nothing decoded. Now the estimate moves around the link's rate
+        // (the picture pauses when a burst of loss takes it down), the encoder follows it.
+        assert!(s.verified, "keys agreed and verified: {s:?}");
+        assert!(s.first_audio_ms < 10_000.0, "{s:?}");
+        assert!(s.estimate_kbps > 0, "measured: {s:?}");
+        assert!(s.video_kbps < 700, "followed: {s:?}");
+        assert!(s.video_fps_since_first > 3.0, "{s:?}");
+        assert!(s.audio_decoded > u64::from(SECONDS) * 50 / 2, "{s:?}");
+        assert!(s.audio_concealed < s.audio_decoded / 4, "{s:?}");
+    }
+}
+
 #[test]
 #[ignore = "a benchmark: the network rows of BENCHMARKS.md"]
 fn network_table() {
     println!(
-        "| downlink | first audio s | decoded fps (since first picture) | longest freeze ms | latency p50 / p95 ms | frames lost | packets recovered | audio frames decoded / concealed |"
+        "| network | first audio s | decoded fps (since first picture) | longest freeze ms | latency p50 / p95 ms | frames lost | packets recovered | audio frames decoded / concealed | estimate / video kbit/s at the end |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let rows = [
         CLEAN,
         Network::lossy(2, Lossy::Media),
@@ -255,7 +315,14 @@ fn network_table() {
             loss: 20,
             ..Network::delayed(40, 10, true)
         },
+        Network::capped(1500),
+        Network::capped(800),
+        Network::capped(300),
     ];
+    // The picture size and rate of every row (CONCLAVE_TABLE_ARGS, e.g. "--resolution 1280x720
+    // --bitrate 1500k"; 320×240 at 800 kbit/s by default).
+    let args = std::env::var("CONCLAVE_TABLE_ARGS").unwrap_or_default();
+    let args: Vec<&str> = args.split_whitespace().collect();
     let only: Option<Vec<usize>> = std::env::var("CONCLAVE_TABLE_ROWS")
         .ok()
         .map(|rows| rows.split(',').filter_map(|r| r.parse().ok()).collect());
@@ -263,9 +330,9 @@ fn network_table() {
         if only.as_ref().is_some_and(|only| !only.contains(&i)) {
             continue;
         }
-        for s in meeting(&format!("{}", 5200 + i), network) {
+        for s in meeting(&format!("{}", 5200 + i), network, &args) {
             println!(
-                "| {} | {:.1} | {:.1} ({:.1}) | {:.0} | {:.0} / {:.0} | {} | {} | {} / {} |",
+                "| {} | {:.1} | {:.1} ({:.1}) | {:.0} | {:.0} / {:.0} | {} | {} | {} / {} | {} / {} |",
                 network.describe(),
                 s.first_audio_ms / 1000.0,
                 s.video_fps,
@@ -276,7 +343,9 @@ fn network_table() {
                 s.frames_lost,
                 s.packets_recovered,
                 s.audio_decoded,
-                s.audio_concealed
+                s.audio_concealed,
+                s.estimate_kbps,
+                s.video_kbps
             );
         }
     }

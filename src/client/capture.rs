@@ -3,7 +3,7 @@
 //! reconnections; when the network side lags, frames are dropped here rather than queued.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
 use conclave_media::{
@@ -65,6 +65,10 @@ pub struct Capture {
     pub second_video: mpsc::Receiver<EncodedVideo>,
     /// Set to ask the second source's encoder for a keyframe.
     pub second_keyframe: Arc<AtomicBool>,
+    /// The rate the camera's and the second source's encoders are to use (0: paused, a small
+    /// picture five times a second), as the link allows.
+    camera_rate: Arc<AtomicU32>,
+    second_rate: Arc<AtomicU32>,
 }
 
 /// One device's thread.
@@ -163,6 +167,8 @@ impl Capture {
             second_tx,
             second_video,
             second_keyframe: Arc::new(AtomicBool::new(true)),
+            camera_rate: Arc::new(AtomicU32::new(bitrate)),
+            second_rate: Arc::new(AtomicU32::new(bitrate)),
         }
     }
 
@@ -175,6 +181,7 @@ impl Capture {
             self_view: None,
         };
         let (keyframe, problems) = (self.second_keyframe.clone(), self.problems.clone());
+        let rate = self.second_rate.clone();
         let previous = self.second.take();
         self.second = Some(Worker::spawn(previous, move |stop, open| {
             let source = match source.open(format) {
@@ -184,8 +191,19 @@ impl Capture {
             };
             keyframe.store(true, Ordering::Relaxed);
             open.store(true, Ordering::Relaxed);
-            video_loop(source, settings, &outs, &keyframe, stop, &problems);
+            video_loop(source, settings, &outs, &keyframe, &rate, stop, &problems);
         }));
+    }
+
+    /// Encode the camera's picture (or with `second`, the second source's) at `bps` from the
+    /// next frame on, or pause it (`None`): the link's estimate allows no more.
+    pub fn set_video_rate(&self, second: bool, bps: Option<u32>) {
+        let rate = if second {
+            &self.second_rate
+        } else {
+            &self.camera_rate
+        };
+        rate.store(bps.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Whether a camera is chosen (open or not).
@@ -237,6 +255,7 @@ impl Capture {
             self.problems.clone(),
             self.opened.clone(),
         );
+        let rate = self.camera_rate.clone();
         let previous = self.camera.take();
         self.camera = Some(Worker::spawn(previous, move |stop, open| {
             // No picture of a camera that is closed stays on screen.
@@ -259,7 +278,7 @@ impl Capture {
             keyframe.store(true, Ordering::Relaxed);
             open.store(true, Ordering::Relaxed);
             opened.notify_one();
-            video_loop(source, settings, &outs, &keyframe, stop, &problems);
+            video_loop(source, settings, &outs, &keyframe, &rate, stop, &problems);
         }));
     }
 
@@ -322,16 +341,24 @@ struct VideoOuts {
 /// The self-view's width at most: a thumbnail, so that handing it to the display costs little.
 const SELF_VIEW_WIDTH: usize = 320;
 
+/// While the picture is paused, one frame goes out this often (five a second: feedback on them
+/// tells soon enough when there is room again) ...
+const PAUSED_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+/// ... at this rate (the encoder's notion: at its frame rate; the picture is small).
+const PAUSED_BPS: u32 = 30_000;
+
 fn video_loop(
     mut source: Box<dyn VideoSource>,
     settings: VideoEncoderSettings,
     out: &VideoOuts,
     keyframe: &AtomicBool,
+    rate: &AtomicU32,
     stop: &AtomicBool,
     lost: &Problems,
 ) {
     let mut encoder = H264Encoder::new(settings);
     let mut count = 0u64;
+    let mut last_paused: Option<std::time::Instant> = None;
     while !stop.load(Ordering::Relaxed) {
         let frame = match source.next_frame() {
             Ok(frame) => frame,
@@ -347,6 +374,21 @@ fn video_loop(
         {
             view.put(SELF_FEED, frame.shrunk(SELF_VIEW_WIDTH));
         }
+        // Paused: the link carries little more than the audio. A small picture still goes out
+        // now and then, so that the others see something and the link's feedback (which only
+        // video gets from Janus) can tell when there is room again.
+        let bps = match rate.load(Ordering::Relaxed) {
+            0 if last_paused.is_some_and(|at| at.elapsed() < PAUSED_EVERY) => continue,
+            0 => {
+                last_paused = Some(std::time::Instant::now());
+                PAUSED_BPS
+            }
+            bps => {
+                last_paused = None;
+                bps
+            }
+        };
+        encoder.set_bitrate(bps);
         if keyframe.swap(false, Ordering::Relaxed) {
             encoder.request_keyframe();
         }
@@ -471,6 +513,7 @@ mod tests {
             settings,
             &outs,
             &keyframe,
+            &AtomicU32::new(300_000),
             &stop,
             &lost,
         );

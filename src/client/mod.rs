@@ -12,6 +12,7 @@ pub mod keylog;
 mod loudness;
 mod meeting;
 mod options;
+mod pacing;
 mod peer;
 mod playback;
 mod preview;

@@ -99,6 +99,7 @@ pub(crate) async fn run(
             microphone: options.mic != MicChoice::None,
             camera: options.camera != CameraChoice::None,
             seed: random_seed(),
+            video_bitrate_max: options.video_bitrate_bps,
         },
         now,
     );
@@ -385,6 +386,12 @@ impl Driver {
                 flag.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             MediaAction::Camera(on) => self.capture.set_camera_on(on),
+            MediaAction::VideoRate { track, bps } => {
+                if track == CAMERA {
+                    self.sending.sent.video_bitrate_bps = bps.unwrap_or(0);
+                }
+                self.capture.set_video_rate(track == SECOND_VIDEO, bps);
+            }
             _ => {}
         }
     }
@@ -419,6 +426,10 @@ impl Driver {
             AdapterEvent::KeyframeAsked(id) => {
                 self.sending.sent.keyframes_asked += 1;
                 self.core.handle_media(MediaInput::KeyframeAsked(id), now);
+            }
+            AdapterEvent::SendEstimate(bps) => {
+                self.sending.sent.estimate_bps = bps;
+                self.core.handle_media(MediaInput::SendEstimate(bps), now);
             }
             AdapterEvent::Malformed => self.malformed_signalling += 1,
         }

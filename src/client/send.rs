@@ -43,6 +43,10 @@ pub struct Sent {
     pub keyframe_requests: u64,
     /// Keyframe requests for our video that reached us from the SFU.
     pub keyframes_asked: u64,
+    /// The publishing connection's last bandwidth estimate (0: none yet).
+    pub estimate_bps: u32,
+    /// The rate the camera's encoder was last asked for (0: paused).
+    pub video_bitrate_bps: u32,
 }
 
 /// Our SFrame sender and our tracks.

@@ -180,6 +180,12 @@ pub struct MeetingStats {
     pub keyframe_requests_sent: u64,
     /// Keyframe requests for our video that reached us through the SFU.
     pub keyframe_requests_received: u64,
+    /// What the congestion control of our publishing connection estimates the path to the SFU
+    /// carries, in bits per second (0 before its first estimate).
+    pub send_estimate_bps: u32,
+    /// The rate our camera's encoder is asked for now (0 while the picture is paused: the link
+    /// carries too little beside the audio).
+    pub video_bitrate_bps: u32,
     /// Audio frames we sent.
     pub audio_frames_sent: u64,
     /// 20 ms frames of the others' mixed voices played on our speaker (0 without one).
@@ -224,6 +230,8 @@ impl MeetingStats {
             keyframes_sent: 0,
             keyframe_requests_sent: 0,
             keyframe_requests_received: 0,
+            send_estimate_bps: 0,
+            video_bitrate_bps: 0,
             audio_frames_sent: 0,
             audio_frames_played: 0,
             speaking_while_muted: false,
@@ -421,6 +429,8 @@ pub fn report(parts: &ReportParts<'_>) -> MeetingStats {
         keyframes_sent: parts.sent.keyframes,
         keyframe_requests_sent: parts.sent.keyframe_requests,
         keyframe_requests_received: parts.sent.keyframes_asked,
+        send_estimate_bps: parts.sent.estimate_bps,
+        video_bitrate_bps: parts.sent.video_bitrate_bps,
         audio_frames_sent: parts.sent.audio_frames,
         audio_frames_played: parts.audio_frames_played,
         speaking_while_muted: local.talking_while_muted,

@@ -117,6 +117,9 @@ impl TestCa {
     }
 }
 
+/// Packets a bottleneck of [`JanusNet::cap_uplinks`] holds: 60 kB, 0.6 s at 800 kbit/s.
+pub const CAP_QUEUE: u32 = 50;
+
 /// Which packets [`JanusNet::lose_from_janus`] drops.
 #[allow(dead_code, reason = "only the impaired-network tests use it")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -366,6 +369,65 @@ impl JanusNet {
                 "add rule inet impair input udp sport 20000-20400 {only}numgen random mod 1000 < {permille} drop"
             ),
         ] {
+            let status = self
+                .command("nft")
+                .arg(&rule)
+                .status()
+                .expect("nft runs (package nftables)");
+            assert!(status.success(), "nft {rule}");
+        }
+    }
+
+    /// Gives the participants who send from `addresses` (their `--ice-address`, each on this
+    /// namespace's loopback; Janus answers them there) an uplink of `kbit` kbit/s each, with a
+    /// queue of [`CAP_QUEUE`] packets: HTB on the loopback, a class per address, nftables
+    /// choosing it (the kernel has no netem). Everything they send to Janus over UDP passes it
+    /// — media, data channel, ICE — as behind a home connection's upload; signalling (TCP) and
+    /// their downlinks do not.
+    #[allow(dead_code, reason = "only the impaired-network tests use it")]
+    pub fn cap_uplinks(&self, addresses: &[&str], kbit: u32) {
+        let tc = |args: &str| {
+            let status = self
+                .command("tc")
+                .args(args.split(' '))
+                .stderr(Stdio::null())
+                .status()
+                .expect("tc runs (package iproute2)");
+            assert!(status.success(), "tc {args}");
+        };
+        tc("qdisc add dev lo root handle 1: htb default 99");
+        tc("class add dev lo parent 1: classid 1:99 htb rate 10gbit");
+        let mut rules = vec![
+            "add table inet cap".to_owned(),
+            "add chain inet cap output { type filter hook output priority 0 ; }".to_owned(),
+        ];
+        for (i, address) in addresses.iter().enumerate() {
+            run(
+                "ip",
+                &[
+                    "-n",
+                    &self.ns,
+                    "addr",
+                    "add",
+                    &format!("{address}/32"),
+                    "dev",
+                    "ifb0",
+                ],
+            );
+            let class = format!("1:{}", 10 + i);
+            tc(&format!(
+                "class add dev lo parent 1: classid {class} htb rate {kbit}kbit"
+            ));
+            // A router's queue, not the sockets' buffers: what does not fit is dropped.
+            tc(&format!(
+                "qdisc add dev lo parent {class} pfifo limit {CAP_QUEUE}"
+            ));
+            // HTB takes a packet's priority as its class when it names one.
+            rules.push(format!(
+                "add rule inet cap output ip saddr {address} udp dport 20000-20400 meta priority set {class}"
+            ));
+        }
+        for rule in rules {
             let status = self
                 .command("nft")
                 .arg(&rule)

@@ -72,12 +72,24 @@ pub fn spawn_command(
     args: &[&str],
 ) -> Participant {
     let stats = net.dir.join(format!("{name}.json"));
+    // A test may choose another picture size (320×240 keeps the others light) and address.
+    let resolution = if args.contains(&"--resolution") {
+        &[][..]
+    } else {
+        &["--resolution", "320x240"][..]
+    };
+    let address = if args.contains(&"--ice-address") {
+        &[][..]
+    } else {
+        &["--ice-address", "127.0.0.2"][..]
+    };
     // The link (and its secret) through the environment, never on a command line.
     let child = command
         .env("CONCLAVE_LINK", link)
         .args(["join", "--name", name])
         .args(args)
-        .args(["--resolution", "320x240", "--ice-address", "127.0.0.2"])
+        .args(resolution)
+        .args(address)
         .args(["--duration", &format!("{seconds}s"), "--stats-json"])
         .arg(&stats)
         .stdout(Stdio::null())

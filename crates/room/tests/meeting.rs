@@ -745,3 +745,41 @@ fn talking_while_muted_is_noticed_and_ends_when_the_microphone_stops() {
     }
     assert!(!m.local().talking_while_muted);
 }
+
+#[test]
+fn a_link_too_slow_for_video_pauses_it_keeps_audio_and_recovers() {
+    use conclave_room::meeting::{AUDIO_RESERVE_BPS, CAMERA, MediaInput, START_ESTIMATE_BPS};
+    let mut sim = Sim::new(12);
+    let a = sim.join("a");
+    let b = sim.join("b");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])
+        && connected(s, &[a, b])));
+    let start = sim.people[a].video_rate[&CAMERA].expect("sending");
+    assert!(
+        start <= sim::VIDEO_MAX && start > START_ESTIMATE_BPS / 2,
+        "{start}"
+    );
+    // The congestion control of a's connection finds a link that carries little more than audio.
+    sim.media_input(a, MediaInput::SendEstimate(AUDIO_RESERVE_BPS + 30_000));
+    assert_eq!(sim.people[a].video_rate[&CAMERA], None, "paused");
+    sim.run_for(S / 5);
+    assert_eq!(
+        sim.flowing(&[(b, a)], S),
+        [(b, a, MediaKind::Video)],
+        "audio goes on"
+    );
+    // The link recovers part way: the picture comes back at what it carries, decodable.
+    sim.media_input(a, MediaInput::SendEstimate(400_000));
+    let rate = sim.people[a].video_rate[&CAMERA].expect("resumed");
+    assert!(rate < 400_000 - AUDIO_RESERVE_BPS, "{rate}");
+    assert_eq!(sim.flowing(&[(b, a), (a, b)], S), []);
+    // A new connection starts its estimate afresh.
+    sim.media_input(a, MediaInput::SendEstimate(AUDIO_RESERVE_BPS));
+    assert_eq!(sim.people[a].video_rate[&CAMERA], None);
+    let now = sim.now;
+    sim.sfu.restart(now);
+    assert!(sim.run_until(3 * S, |s| verified_by_all(s, &[a, b])
+        && connected(s, &[a, b])));
+    assert_eq!(sim.people[a].video_rate[&CAMERA], Some(start));
+    assert_eq!(sim.flowing(&[(b, a)], S), []);
+}

@@ -338,6 +338,8 @@ impl Janus {
                 .await
                 .map_err(failure)?;
             let control = peer.add_data_channel().await.map_err(failure)?;
+            self.helpers
+                .push(forward_send_estimates(peer.pc.clone(), self.events.clone()));
             self.publishing = Some(Publishing {
                 peer,
                 control,
@@ -486,6 +488,32 @@ impl Janus {
             s.close().await;
         }
     }
+}
+
+/// How often the publishing connection's bandwidth estimate is read.
+const ESTIMATE_EVERY: Duration = Duration::from_millis(200);
+
+/// The publishing connection's bandwidth estimates, as they change.
+fn forward_send_estimates(
+    pc: Arc<dyn webrtc::peer_connection::PeerConnection>,
+    events: mpsc::UnboundedSender<AdapterEvent>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = None;
+        let mut every = tokio::time::interval(ESTIMATE_EVERY);
+        loop {
+            every.tick().await;
+            let estimate = crate::client::peer::send_estimate(pc.as_ref()).await;
+            if estimate.is_some() && estimate != last {
+                last = estimate;
+                if let Some(bps) = estimate
+                    && events.send(AdapterEvent::SendEstimate(bps)).is_err()
+                {
+                    return;
+                }
+            }
+        }
+    })
 }
 
 /// Keyframe requests (PLI/FIR) the SFU sends about our video track `id`.

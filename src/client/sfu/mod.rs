@@ -41,6 +41,9 @@ pub enum AdapterEvent {
     },
     /// The SFU asked for a keyframe of our track `id`.
     KeyframeAsked(LocalTrackId),
+    /// The publishing connection's congestion control estimates the path carries this many
+    /// bits per second now.
+    SendEstimate(u32),
     /// The SFU sent a signalling message we refused (counted; the connection goes on).
     Malformed,
 }

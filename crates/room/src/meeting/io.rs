@@ -59,6 +59,9 @@ pub enum MediaInput {
     KeyframeReceived(TrackHandle),
     /// The SFU asked us for a keyframe of one of our video tracks.
     KeyframeAsked(LocalTrackId),
+    /// The publishing connection's congestion control estimates the path carries this many bits
+    /// per second now (of RTP; see [`crate::meeting::policy::SendRate`]).
+    SendEstimate(u32),
     /// How loud each participant is now (0–1), measured on what we received.
     Levels(Vec<(ParticipantId, f32)>),
     /// A signed statement of the frames we sent (`conclave_e2ee::attest`), to send to all.
@@ -155,6 +158,14 @@ pub enum MediaAction {
     RequestKeyframe(TrackHandle),
     /// Make the next frame of our video track a keyframe.
     SendKeyframe(LocalTrackId),
+    /// Encode our video track at this many bits per second from now on (`None`: pause it to a
+    /// small picture a few times a second, the link cannot carry more beside the audio).
+    VideoRate {
+        /// Which track.
+        track: LocalTrackId,
+        /// The rate, or `None` to pause.
+        bps: Option<u32>,
+    },
     /// Open (true) or close the camera.
     Camera(bool),
 }

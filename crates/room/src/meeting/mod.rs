@@ -31,8 +31,9 @@ pub use io::{
     Notice, Transmit,
 };
 pub use policy::{
-    Backoff, KEYFRAME_REQUEST_SPACING, KEYFRAME_SPACING, Keyframes, RETRY_FIRST, RETRY_MAX,
-    RETRY_RESET_AFTER, SPEAKER_SWITCH, SPEAKING_LEVEL, Speaker,
+    AUDIO_RESERVE_BPS, Backoff, KEYFRAME_REQUEST_SPACING, KEYFRAME_SPACING, Keyframes, RETRY_FIRST,
+    RETRY_MAX, RETRY_RESET_AFTER, SPEAKER_SWITCH, SPEAKING_LEVEL, START_ESTIMATE_BPS, SendRate,
+    Speaker, VIDEO_PAUSE_BELOW_BPS, VIDEO_RESUME_AT_BPS, VIDEO_SHARE,
 };
 pub use roster::{Participant, ParticipantId, Presence, Verification};
 
@@ -100,6 +101,9 @@ pub struct Config {
     pub microphone: bool,
     /// A camera is chosen: publish video.
     pub camera: bool,
+    /// The most one video track may use (bits per second): the user's choice; the link's
+    /// bandwidth estimate may allow less.
+    pub video_bitrate_max: u32,
     /// Randomness for the reconnection jitter.
     pub seed: u64,
     /// The public key our frames are signed with (`conclave_e2ee::attest`).
@@ -166,6 +170,7 @@ pub struct Meeting {
     muted_speech: muted::MutedSpeech,
     own_reactions: chat::Bucket,
     keyframes: Keyframes,
+    send_rate: SendRate,
     /// Key generations to forget: when, whose, below which.
     retire: Vec<(Instant, ParticipantId, u64)>,
     backoff: Backoff,
@@ -218,6 +223,7 @@ impl Meeting {
             muted_speech: muted::MutedSpeech::default(),
             own_reactions: chat::Bucket::full(REACTION_BURST, now),
             keyframes: Keyframes::default(),
+            send_rate: SendRate::new(config.video_bitrate_max),
             retire: Vec::new(),
             backoff: Backoff::new(config.seed),
             signer: config.signer,
@@ -531,6 +537,10 @@ impl Meeting {
             }
             MediaInput::KeyframeReceived(track) => self.keyframes.received(&track),
             MediaInput::KeyframeAsked(track) => self.want_keyframe_of(track, now),
+            MediaInput::SendEstimate(bps) => {
+                self.send_rate.estimate(bps);
+                self.rerate();
+            }
             MediaInput::Levels(levels) => self.hear(levels, now),
             MediaInput::Signed(bytes) => {
                 if self.live() {
@@ -582,11 +592,14 @@ impl Meeting {
                     self.publish(vec![track]);
                     if track.kind == MediaKind::Video {
                         self.want_keyframe_of(track.id, now);
+                        self.rerate();
                     }
                 }
             }
             Command::Unpublish(id) => {
-                self.wanted.remove(&id);
+                if self.wanted.remove(&id) == Some(MediaKind::Video) {
+                    self.rerate();
+                }
                 if let Some(j) = self.joined()
                     && j.published.remove(&id)
                 {
@@ -756,9 +769,12 @@ impl Meeting {
             return;
         }
         if link == Link::Publish && state == LinkState::Connected && before != Some(state) {
-            // A fresh connection: every receiver starts from a keyframe, and learns who we are.
+            // A fresh connection: every receiver starts from a keyframe, and learns who we are;
+            // its congestion control starts from scratch.
             self.want_keyframe(now);
             self.send_hello(now);
+            self.send_rate.restart();
+            self.rerate();
         }
     }
 
@@ -1083,6 +1099,20 @@ impl Meeting {
             .collect();
         for track in videos {
             self.want_keyframe_of(track, now);
+        }
+    }
+
+    /// Hands our video tracks the rates the bandwidth estimate allows now, where they changed.
+    fn rerate(&mut self) {
+        let videos: Vec<LocalTrackId> = self
+            .wanted
+            .iter()
+            .filter(|(_, kind)| **kind == MediaKind::Video)
+            .map(|(id, _)| *id)
+            .collect();
+        for (track, bps) in self.send_rate.changes(&videos) {
+            self.actions
+                .push_back(MediaAction::VideoRate { track, bps });
         }
     }
 

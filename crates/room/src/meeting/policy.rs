@@ -1,5 +1,6 @@
 //! The meeting's small policies, each a value with time passed in: reconnection backoff, keyframe
-//! spacing, and who the active speaker is.
+//! spacing, the video rate the connection's bandwidth estimate allows, and who the active speaker
+//! is.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -27,6 +28,93 @@ pub const KEYFRAME_REQUEST_SPACING_MAX: Duration = Duration::from_secs(4);
 pub const SPEAKING_LEVEL: f32 = 0.02;
 /// How long someone must be the loudest to take the stage from the current speaker.
 pub const SPEAKER_SWITCH: Duration = Duration::from_millis(400);
+
+/// What the publishing connection's congestion control assumes before it has measured anything;
+/// the adapter starts its estimator here, and the meeting hands out video rates from it until the
+/// first estimate. A link slower than this is found out within a few hundred milliseconds (the
+/// queue grows or packets go missing), a faster one is climbed to at 8 % a second.
+pub const START_ESTIMATE_BPS: u32 = 300_000;
+/// What is kept for audio out of the estimate (which counts RTP packets): Opus at 32 kbit/s plus
+/// the SFrame, RTP and header-extension bytes of 50 packets a second, with room to spare.
+pub const AUDIO_RESERVE_BPS: u32 = 60_000;
+/// The share of what is left that the video encoders are asked for: the rest covers
+/// retransmissions, packet headers and the encoder's own overshoot on a hard picture.
+pub const VIDEO_SHARE: f64 = 0.85;
+/// Below this rate per video track the picture is paused instead of sent as mush, so that audio
+/// keeps what it needs on a link that cannot carry both.
+pub const VIDEO_PAUSE_BELOW_BPS: u32 = 40_000;
+/// A paused picture resumes only at this rate per track: no flapping at the edge.
+pub const VIDEO_RESUME_AT_BPS: u32 = 80_000;
+/// A new rate is handed to an encoder only when it differs by this fraction from the last one
+/// (each change may move the picture to another size, which costs a keyframe).
+pub const RATE_STEP: f64 = 0.1;
+
+/// The rate of each of our video tracks, from the publishing connection's bandwidth estimate:
+/// audio's reserve first, the rest shared by the video tracks, each capped at what the user
+/// chose, paused below [`VIDEO_PAUSE_BELOW_BPS`].
+#[derive(Debug)]
+pub struct SendRate {
+    /// The user's rate for one video track: never more.
+    max: u32,
+    estimate: u32,
+    paused: bool,
+    /// What each track was last told (`None`: paused).
+    given: BTreeMap<LocalTrackId, Option<u32>>,
+}
+
+impl SendRate {
+    /// Video tracks of at most `max` bits per second each, starting from [`START_ESTIMATE_BPS`].
+    pub fn new(max: u32) -> SendRate {
+        SendRate {
+            max,
+            estimate: START_ESTIMATE_BPS,
+            paused: false,
+            given: BTreeMap::new(),
+        }
+    }
+
+    /// The connection's estimate is now `bps`.
+    pub fn estimate(&mut self, bps: u32) {
+        self.estimate = bps;
+    }
+
+    /// A new connection: its estimator starts again from [`START_ESTIMATE_BPS`].
+    pub fn restart(&mut self) {
+        self.estimate = START_ESTIMATE_BPS;
+        self.paused = false;
+    }
+
+    /// The rates to hand to `tracks` (our video tracks) now: those that changed enough.
+    pub fn changes(&mut self, tracks: &[LocalTrackId]) -> Vec<(LocalTrackId, Option<u32>)> {
+        self.given.retain(|id, _| tracks.contains(id));
+        if tracks.is_empty() {
+            return Vec::new();
+        }
+        let video = f64::from(self.estimate.saturating_sub(AUDIO_RESERVE_BPS)) * VIDEO_SHARE;
+        let each = (video / tracks.len() as f64) as u32;
+        self.paused = if self.paused {
+            each < VIDEO_RESUME_AT_BPS
+        } else {
+            each < VIDEO_PAUSE_BELOW_BPS
+        };
+        let rate = (!self.paused).then_some(each.min(self.max));
+        let mut changes = Vec::new();
+        for &track in tracks {
+            let changed = match (self.given.get(&track).copied().flatten(), rate) {
+                (Some(old), Some(new)) => {
+                    let step = f64::from(old.abs_diff(new)) / f64::from(old.max(1));
+                    step >= RATE_STEP || (new == self.max && old != new)
+                }
+                (old, new) => old != new || !self.given.contains_key(&track),
+            };
+            if changed {
+                self.given.insert(track, rate);
+                changes.push((track, rate));
+            }
+        }
+        changes
+    }
+}
 
 /// Reconnection backoff with jitter, so that a whole meeting does not reconnect in lockstep
 /// after an SFU restart.
@@ -304,6 +392,47 @@ mod tests {
         assert!(k.ask(&track, last + KEYFRAME_REQUEST_SPACING));
         assert!(!k.ask(&track, last + Duration::from_millis(1400)));
         assert!(k.ask(&track, last + KEYFRAME_REQUEST_SPACING * 3));
+    }
+
+    #[test]
+    fn video_follows_the_estimate_in_steps_capped_and_paused_before_audio_suffers() {
+        let (camera, second) = (LocalTrackId(1), LocalTrackId(2));
+        let mut rate = SendRate::new(600_000);
+        // Before any estimate: the start estimate's share, capped at the user's rate.
+        assert_eq!(rate.changes(&[camera]), vec![(camera, Some(600_000))]);
+        assert_eq!(rate.changes(&[camera]), vec![], "told once");
+        // Congestion: audio's reserve first, the video share of the rest.
+        rate.estimate(400_000);
+        let down = ((400_000 - AUDIO_RESERVE_BPS) as f64 * VIDEO_SHARE) as u32;
+        assert_eq!(rate.changes(&[camera]), vec![(camera, Some(down))]);
+        // Small moves are not passed on (each may cost a keyframe); a real one is.
+        rate.estimate(410_000);
+        assert_eq!(rate.changes(&[camera]), vec![]);
+        rate.estimate(300_000);
+        assert_eq!(rate.changes(&[camera]).len(), 1);
+        // Two video tracks share it.
+        rate.estimate(1_000_000);
+        let each = ((1_000_000 - AUDIO_RESERVE_BPS) as f64 * VIDEO_SHARE / 2.0) as u32;
+        assert_eq!(
+            rate.changes(&[camera, second]),
+            vec![(camera, Some(each)), (second, Some(each))]
+        );
+        // Too little for video: paused, and resumed only with room to spare.
+        rate.estimate(AUDIO_RESERVE_BPS + 60_000);
+        assert_eq!(
+            rate.changes(&[camera, second]),
+            vec![(camera, None), (second, None)]
+        );
+        rate.estimate(AUDIO_RESERVE_BPS + 80_000);
+        assert_eq!(rate.changes(&[camera]), vec![], "not yet: no flapping");
+        rate.estimate(AUDIO_RESERVE_BPS + 200_000);
+        let back = (200_000.0 * VIDEO_SHARE) as u32;
+        assert_eq!(rate.changes(&[camera]), vec![(camera, Some(back))]);
+        // A new connection starts again from the start estimate.
+        rate.estimate(100_000);
+        assert_eq!(rate.changes(&[camera]), vec![(camera, None)]);
+        rate.restart();
+        assert_eq!(rate.changes(&[camera]), vec![(camera, Some(600_000))]);
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct Got {
     pub decodable: u64,
 }
 
+/// Each participant's most for one video track (the user's choice).
+pub const VIDEO_MAX: u32 = 800_000;
+
 pub struct Person {
     pub name: String,
     pub client: ClientId,
@@ -63,6 +66,8 @@ pub struct Person {
     /// The next sequence number expected on each received track.
     expect: HashMap<TrackHandle, u16>,
     camera_on: bool,
+    /// The rate each of its video tracks was last given (`None`: paused, nothing is sent).
+    pub video_rate: HashMap<LocalTrackId, Option<u32>>,
     /// How loud it talks (0–255 in each audio frame).
     pub loudness: u8,
     /// Last loudness heard from each participant.
@@ -90,6 +95,7 @@ pub fn alone(now: Instant) -> Meeting {
             camera: true,
             seed: 1,
             signer: [0; 32],
+            video_bitrate_max: VIDEO_MAX,
         },
         now,
     )
@@ -150,6 +156,7 @@ impl Sim {
             microphone: devices,
             camera: devices,
             seed: self.people.len() as u64 + 1,
+            video_bitrate_max: VIDEO_MAX,
         };
         let mut meeting = Meeting::new(config, self.now);
         meeting.handle_media(
@@ -177,6 +184,7 @@ impl Sim {
             seq: HashMap::new(),
             expect: HashMap::new(),
             camera_on: true,
+            video_rate: HashMap::new(),
             loudness: 0,
             heard: HashMap::new(),
             extra: Vec::new(),
@@ -293,11 +301,14 @@ impl Sim {
         if self.media && now >= self.next_video {
             self.next_video = now + VIDEO_EVERY;
             for i in 0..self.people.len() {
-                if self.people[i].camera_on {
+                let paused = |p: &Person, track| p.video_rate.get(&track) == Some(&None);
+                if self.people[i].camera_on && !paused(&self.people[i], CAMERA) {
                     self.send_frame(i, CAMERA, MediaKind::Video);
                 }
                 for track in self.people[i].extra.clone() {
-                    self.send_frame(i, track, MediaKind::Video);
+                    if !paused(&self.people[i], track) {
+                        self.send_frame(i, track, MediaKind::Video);
+                    }
                 }
             }
         }
@@ -404,6 +415,13 @@ impl Sim {
     }
 
     /// Carries out what `i`'s meeting wants, until it wants nothing more.
+    /// `i`'s media side tells its meeting `input` now.
+    pub fn media_input(&mut self, i: usize, input: MediaInput) {
+        let now = self.now;
+        self.people[i].meeting.handle_media(input, now);
+        self.drain(i);
+    }
+
     fn drain(&mut self, i: usize) {
         let now = self.now;
         loop {
@@ -567,6 +585,9 @@ impl Sim {
                 p.keyframe_next.insert(track);
             }
             MediaAction::Camera(on) => p.camera_on = on,
+            MediaAction::VideoRate { track, bps } => {
+                p.video_rate.insert(track, bps);
+            }
             _ => {}
         }
     }
