@@ -65,8 +65,8 @@ pub struct Capture {
     pub second_video: mpsc::Receiver<EncodedVideo>,
     /// Set to ask the second source's encoder for a keyframe.
     pub second_keyframe: Arc<AtomicBool>,
-    /// The rate the camera's and the second source's encoders are to use (0: paused, a small
-    /// picture five times a second), as the link allows.
+    /// The rate the camera's and the second source's encoders are to use ([`HELD`], [`PAUSED`]
+    /// or bits per second), as the link allows.
     camera_rate: Arc<AtomicU32>,
     second_rate: Arc<AtomicU32>,
 }
@@ -196,14 +196,22 @@ impl Capture {
     }
 
     /// Encode the camera's picture (or with `second`, the second source's) at `bps` from the
-    /// next frame on, or pause it (`None`): the link's estimate allows no more.
+    /// next frame on, pause it (`None`: the link's estimate allows no more) or hold it
+    /// (`Some(0)`: nothing is sent until the first key exchange).
     pub fn set_video_rate(&self, second: bool, bps: Option<u32>) {
         let rate = if second {
             &self.second_rate
         } else {
             &self.camera_rate
         };
-        rate.store(bps.unwrap_or(0), Ordering::Relaxed);
+        rate.store(
+            match bps {
+                None => PAUSED,
+                Some(0) => HELD,
+                Some(bps) => bps.max(PAUSED + 1),
+            },
+            Ordering::Relaxed,
+        );
     }
 
     /// Whether a camera is chosen (open or not).
@@ -341,6 +349,11 @@ struct VideoOuts {
 /// The self-view's width at most: a thumbnail, so that handing it to the display costs little.
 const SELF_VIEW_WIDTH: usize = 320;
 
+/// A video rate that sends nothing.
+const HELD: u32 = 0;
+/// A video rate that sends a small picture now and then.
+const PAUSED: u32 = 1;
+
 /// While the picture is paused, one frame goes out this often (five a second: feedback on them
 /// tells soon enough when there is room again) ...
 const PAUSED_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
@@ -374,12 +387,14 @@ fn video_loop(
         {
             view.put(SELF_FEED, frame.shrunk(SELF_VIEW_WIDTH));
         }
+        // Held: nobody has our key yet, and the key exchange must not queue behind the picture.
         // Paused: the link carries little more than the audio. A small picture still goes out
         // now and then, so that the others see something and the link's feedback (which only
         // video gets from Janus) can tell when there is room again.
         let bps = match rate.load(Ordering::Relaxed) {
-            0 if last_paused.is_some_and(|at| at.elapsed() < PAUSED_EVERY) => continue,
-            0 => {
+            HELD => continue,
+            PAUSED if last_paused.is_some_and(|at| at.elapsed() < PAUSED_EVERY) => continue,
+            PAUSED => {
                 last_paused = Some(std::time::Instant::now());
                 PAUSED_BPS
             }

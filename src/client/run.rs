@@ -388,6 +388,7 @@ impl Driver {
             MediaAction::Camera(on) => self.capture.set_camera_on(on),
             MediaAction::VideoRate { track, bps } => {
                 if track == CAMERA {
+                    // 0 while paused or held.
                     self.sending.sent.video_bitrate_bps = bps.unwrap_or(0);
                 }
                 self.capture.set_video_rate(track == SECOND_VIDEO, bps);

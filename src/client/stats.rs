@@ -183,8 +183,8 @@ pub struct MeetingStats {
     /// What the congestion control of our publishing connection estimates the path to the SFU
     /// carries, in bits per second (0 before its first estimate).
     pub send_estimate_bps: u32,
-    /// The rate our camera's encoder is asked for now (0 while the picture is paused: the link
-    /// carries too little beside the audio).
+    /// The rate our camera's encoder is asked for now (0 while the picture is paused, the link
+    /// carrying too little beside the audio, or held until the first key exchange).
     pub video_bitrate_bps: u32,
     /// Audio frames we sent.
     pub audio_frames_sent: u64,

@@ -99,6 +99,10 @@ pub struct H264Encoder {
     /// asks for ([`scale_down_for`]): raised while the encoder overshoots the rate (content too
     /// hard for the size), lowered again to try the bigger size after a while.
     extra_scale: usize,
+    /// The scale the rate alone called for at the last frame.
+    base_factor: Option<usize>,
+    /// The rate the open encoder holds (its layer's maximum too).
+    opened_at: i32,
     /// Frames other than keyframes in the current window, and their bytes.
     window: (u32, usize),
     /// Windows since the last step, whether it was up, and how many windows to wait before the
@@ -108,6 +112,8 @@ pub struct H264Encoder {
     wait_up: u32,
 }
 
+/// How far above a bigger picture's threshold the rate must be to move up to it.
+const SIZE_UP_MARGIN: f64 = 1.25;
 /// Frames per window over which the rate is checked (one second at 30 fps).
 const RATE_WINDOW: u32 = 30;
 /// Sustained overshoot that moves the picture a size down: OpenH264's bitrate mode without frame
@@ -136,6 +142,8 @@ impl H264Encoder {
             size: (0, 0),
             keyframe_requested: false,
             extra_scale: 0,
+            base_factor: None,
+            opened_at: 0,
             window: (0, 0),
             since_step: 0,
             stepped_up: false,
@@ -160,8 +168,9 @@ impl H264Encoder {
             return;
         }
         self.settings.bitrate_bps = bps;
-        // A new rate: the size it calls for first, then adapt again.
-        self.extra_scale = 0;
+        // A new rate: measure afresh. The step down the content called for stays (a rate that
+        // moves often, as a link's estimate does, would otherwise reopen the encoder at the
+        // bigger size each time: a keyframe, into a link already short of room).
         self.window = (0, 0);
         self.since_step = 0;
         self.stepped_up = false;
@@ -169,36 +178,71 @@ impl H264Encoder {
         let Some(encoder) = self.inner.as_mut() else {
             return;
         };
-        let mut info = openh264_sys2::SBitrateInfo {
-            iLayer: openh264_sys2::SPATIAL_LAYER_ALL,
-            iBitrate: i32::try_from(bps).unwrap_or(i32::MAX),
+        let bps = i32::try_from(bps).unwrap_or(i32::MAX);
+        // OpenH264 refuses a target above the layer's maximum (which the encoder was opened
+        // with: its first rate), so the maximum moves first on the way up, last on the way down.
+        let raise = bps > self.opened_at;
+        let steps = if raise {
+            [
+                (
+                    openh264_sys2::ENCODER_OPTION_MAX_BITRATE,
+                    openh264_sys2::SPATIAL_LAYER_0,
+                ),
+                (
+                    openh264_sys2::ENCODER_OPTION_BITRATE,
+                    openh264_sys2::SPATIAL_LAYER_ALL,
+                ),
+            ]
+        } else {
+            [
+                (
+                    openh264_sys2::ENCODER_OPTION_BITRATE,
+                    openh264_sys2::SPATIAL_LAYER_ALL,
+                ),
+                (
+                    openh264_sys2::ENCODER_OPTION_MAX_BITRATE,
+                    openh264_sys2::SPATIAL_LAYER_0,
+                ),
+            ]
         };
-        // SAFETY: the encoder is initialised (it encoded a frame at this size), and
-        // ENCODER_OPTION_BITRATE reads one SBitrateInfo through the pointer, which lives until
-        // the call returns; OpenH264 copies the values.
-        #[allow(unsafe_code)]
-        let status = unsafe {
-            encoder.raw_api().set_option(
-                openh264_sys2::ENCODER_OPTION_BITRATE,
-                std::ptr::addr_of_mut!(info).cast(),
-            )
-        };
-        if status != 0 {
-            // Refused: reopen with the new rate at the next frame.
-            self.inner = None;
+        for (option, layer) in steps {
+            let mut info = openh264_sys2::SBitrateInfo {
+                iLayer: layer,
+                iBitrate: bps,
+            };
+            // SAFETY: the encoder is initialised (it encoded a frame at this size), and both
+            // options read one SBitrateInfo through the pointer, which lives until the call
+            // returns; OpenH264 copies the values.
+            #[allow(unsafe_code)]
+            let status = unsafe {
+                encoder
+                    .raw_api()
+                    .set_option(option, std::ptr::addr_of_mut!(info).cast())
+            };
+            if status != 0 {
+                // Refused: reopen with the new rate at the next frame.
+                self.inner = None;
+                return;
+            }
         }
+        self.opened_at = bps;
     }
 
     /// Encodes one frame, scaled down as the bitrate calls for; `None` if the encoder skipped
     /// it to hold the rate.
     pub fn encode(&mut self, frame: &VideoFrame) -> Result<Option<EncodedVideo>, CodecError> {
-        let factor = (scale_down_for(
-            self.settings.bitrate_bps,
-            self.settings.fps,
-            frame.width,
-            frame.height,
-        ) + self.extra_scale)
-            .min(MAX_SCALE_DOWN);
+        let for_rate = |bps: u32| scale_down_for(bps, self.settings.fps, frame.width, frame.height);
+        let mut base = for_rate(self.settings.bitrate_bps);
+        // A bigger picture only once the rate clears its threshold by a margin: a rate that
+        // moves around a threshold would resize (and send a keyframe) each time it crosses.
+        if let Some(current) = self.base_factor
+            && base < current
+            && for_rate((f64::from(self.settings.bitrate_bps) / SIZE_UP_MARGIN) as u32) >= current
+        {
+            base = current;
+        }
+        self.base_factor = Some(base);
+        let factor = (base + self.extra_scale).min(MAX_SCALE_DOWN);
         let scaled;
         let frame = if factor > 1 {
             scaled = frame.shrunk(frame.width.div_ceil(factor));
@@ -208,6 +252,7 @@ impl H264Encoder {
         };
         if self.inner.is_none() || self.size != (frame.width, frame.height) {
             self.inner = Some(self.open()?);
+            self.opened_at = i32::try_from(self.settings.bitrate_bps).unwrap_or(i32::MAX);
             self.size = (frame.width, frame.height);
         }
         let encoder = self.inner.as_mut().ok_or_else(|| CodecError::Init {

@@ -126,6 +126,35 @@ fn the_bitrate_asked_for_is_held_and_follows_changes_without_a_keyframe() {
 }
 
 #[test]
+fn a_rate_moving_around_a_size_threshold_does_not_resize_each_time() {
+    // 640×360 at 30 fps keeps its size from about 242 kbit/s on; below, it is halved.
+    let mut run = RateRun::at(200_000);
+    let e = run.encode(30);
+    assert_eq!(e.size, (320, 180), "{e:?}");
+    // Just above the threshold (as a link's estimate moves): the picture stays, no keyframe.
+    run.enc.set_bitrate(260_000);
+    let e = run.encode(30);
+    assert!(!e.keyframe, "{e:?}");
+    assert_eq!(e.size, (320, 180), "{e:?}");
+    run.enc.set_bitrate(230_000);
+    let e = run.encode(30);
+    assert!(!e.keyframe, "{e:?}");
+    // Clearly above it (by the margin): the bigger picture, a new stream.
+    run.enc.set_bitrate(480_000);
+    let e = run.encode(1);
+    assert!(e.keyframe, "{e:?}");
+    assert_eq!(e.size, (640, 360), "{e:?}");
+    run.encode(29);
+    // A rate raised well above the one the encoder was opened at, at the same size: no keyframe
+    // (OpenH264 refuses a target above the maximum it was opened with, unless that moves too).
+    run.enc.set_bitrate(900_000);
+    let e = run.encode(30);
+    assert!(!e.keyframe, "{e:?}");
+    assert_eq!(e.size, (640, 360), "{e:?}");
+    assert!(e.bps > 600_000.0, "the new rate is used: {e:?}");
+}
+
+#[test]
 fn hard_content_steps_the_picture_down_rather_than_overshooting() {
     // The moving, textured test pattern at 300 kbit/s in 640×360 is too hard for OpenH264's
     // bitrate mode: it overshoots by 40 % (or, with frame skipping, skips every other frame);

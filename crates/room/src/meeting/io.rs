@@ -159,7 +159,8 @@ pub enum MediaAction {
     /// Make the next frame of our video track a keyframe.
     SendKeyframe(LocalTrackId),
     /// Encode our video track at this many bits per second from now on (`None`: pause it to a
-    /// small picture a few times a second, the link cannot carry more beside the audio).
+    /// small picture a few times a second, the link cannot carry more beside the audio;
+    /// `Some(0)`: hold it, send nothing, until the first key exchange on a new connection).
     VideoRate {
         /// Which track.
         track: LocalTrackId,

@@ -33,7 +33,7 @@ pub use io::{
 pub use policy::{
     AUDIO_RESERVE_BPS, Backoff, KEYFRAME_REQUEST_SPACING, KEYFRAME_SPACING, Keyframes, RETRY_FIRST,
     RETRY_MAX, RETRY_RESET_AFTER, SPEAKER_SWITCH, SPEAKING_LEVEL, START_ESTIMATE_BPS, SendRate,
-    Speaker, VIDEO_PAUSE_BELOW_BPS, VIDEO_RESUME_AT_BPS, VIDEO_SHARE,
+    Speaker, VIDEO_HOLD_AT_MOST, VIDEO_PAUSE_BELOW_BPS, VIDEO_RESUME_AT_BPS, VIDEO_SHARE,
 };
 pub use roster::{Participant, ParticipantId, Presence, Verification};
 
@@ -302,6 +302,7 @@ impl Meeting {
             phase,
             self.hello_at,
             self.keyframes.owed_at(),
+            self.send_rate.hold_ends_at(),
             unreachable,
             retire,
             talking,
@@ -539,7 +540,7 @@ impl Meeting {
             MediaInput::KeyframeAsked(track) => self.want_keyframe_of(track, now),
             MediaInput::SendEstimate(bps) => {
                 self.send_rate.estimate(bps);
-                self.rerate();
+                self.rerate(now);
             }
             MediaInput::Levels(levels) => self.hear(levels, now),
             MediaInput::Signed(bytes) => {
@@ -592,13 +593,13 @@ impl Meeting {
                     self.publish(vec![track]);
                     if track.kind == MediaKind::Video {
                         self.want_keyframe_of(track.id, now);
-                        self.rerate();
+                        self.rerate(now);
                     }
                 }
             }
             Command::Unpublish(id) => {
                 if self.wanted.remove(&id) == Some(MediaKind::Video) {
-                    self.rerate();
+                    self.rerate(now);
                 }
                 if let Some(j) = self.joined()
                     && j.published.remove(&id)
@@ -617,6 +618,9 @@ impl Meeting {
     /// Lets time pass.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.talking_changed(now);
+        if self.send_rate.hold_ends_at().is_some_and(|t| t <= now) {
+            self.rerate(now);
+        }
         if let Phase::Waiting { until } = self.phase
             && until <= now
         {
@@ -773,8 +777,8 @@ impl Meeting {
             // its congestion control starts from scratch.
             self.want_keyframe(now);
             self.send_hello(now);
-            self.send_rate.restart();
-            self.rerate();
+            self.send_rate.restart(now);
+            self.rerate(now);
         }
     }
 
@@ -1103,14 +1107,14 @@ impl Meeting {
     }
 
     /// Hands our video tracks the rates the bandwidth estimate allows now, where they changed.
-    fn rerate(&mut self) {
+    fn rerate(&mut self, now: Instant) {
         let videos: Vec<LocalTrackId> = self
             .wanted
             .iter()
             .filter(|(_, kind)| **kind == MediaKind::Video)
             .map(|(id, _)| *id)
             .collect();
-        for (track, bps) in self.send_rate.changes(&videos) {
+        for (track, bps) in self.send_rate.changes(&videos, now) {
             self.actions
                 .push_back(MediaAction::VideoRate { track, bps });
         }

@@ -174,6 +174,9 @@ impl Meeting {
         let Some(&id) = self.handles.get(&peer) else {
             return;
         };
+        // Someone holds our key now: our video need not wait any longer.
+        self.send_rate.release();
+        self.rerate(now);
         let known = self
             .roster
             .values()

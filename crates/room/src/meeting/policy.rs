@@ -33,7 +33,7 @@ pub const SPEAKER_SWITCH: Duration = Duration::from_millis(400);
 /// the adapter starts its estimator here, and the meeting hands out video rates from it until the
 /// first estimate. A link slower than this is found out within a few hundred milliseconds (the
 /// queue grows or packets go missing), a faster one is climbed to at 8 % a second.
-pub const START_ESTIMATE_BPS: u32 = 300_000;
+pub const START_ESTIMATE_BPS: u32 = 1_000_000;
 /// What is kept for audio out of the estimate (which counts RTP packets): Opus at 32 kbit/s plus
 /// the SFrame, RTP and header-extension bytes of 50 packets a second, with room to spare.
 pub const AUDIO_RESERVE_BPS: u32 = 60_000;
@@ -45,19 +45,24 @@ pub const VIDEO_SHARE: f64 = 0.85;
 pub const VIDEO_PAUSE_BELOW_BPS: u32 = 40_000;
 /// A paused picture resumes only at this rate per track: no flapping at the edge.
 pub const VIDEO_RESUME_AT_BPS: u32 = 80_000;
+/// After connecting, our video waits at most this long for the first key exchange to complete:
+/// nobody can see it before, and on a narrow uplink the handshake must not queue behind it.
+pub const VIDEO_HOLD_AT_MOST: Duration = Duration::from_secs(3);
 /// A new rate is handed to an encoder only when it differs by this fraction from the last one
 /// (each change may move the picture to another size, which costs a keyframe).
 pub const RATE_STEP: f64 = 0.1;
 
 /// The rate of each of our video tracks, from the publishing connection's bandwidth estimate:
 /// audio's reserve first, the rest shared by the video tracks, each capped at what the user
-/// chose, paused below [`VIDEO_PAUSE_BELOW_BPS`].
+/// chose, paused below [`VIDEO_PAUSE_BELOW_BPS`]; on a new connection, held (`Some(0)`: nothing
+/// sent) until the first key exchange or [`VIDEO_HOLD_AT_MOST`].
 #[derive(Debug)]
 pub struct SendRate {
     /// The user's rate for one video track: never more.
     max: u32,
     estimate: u32,
     paused: bool,
+    hold_until: Option<Instant>,
     /// What each track was last told (`None`: paused).
     given: BTreeMap<LocalTrackId, Option<u32>>,
 }
@@ -69,6 +74,7 @@ impl SendRate {
             max,
             estimate: START_ESTIMATE_BPS,
             paused: false,
+            hold_until: None,
             given: BTreeMap::new(),
         }
     }
@@ -78,17 +84,47 @@ impl SendRate {
         self.estimate = bps;
     }
 
-    /// A new connection: its estimator starts again from [`START_ESTIMATE_BPS`].
-    pub fn restart(&mut self) {
+    /// A new connection: its estimator starts again from [`START_ESTIMATE_BPS`], and video
+    /// waits for the first key exchange.
+    pub fn restart(&mut self, now: Instant) {
         self.estimate = START_ESTIMATE_BPS;
         self.paused = false;
+        self.hold_until = Some(now + VIDEO_HOLD_AT_MOST);
+    }
+
+    /// Someone holds our key now: video need not wait.
+    pub fn release(&mut self) {
+        self.hold_until = None;
+    }
+
+    /// When video stops waiting, if it waits.
+    pub fn hold_ends_at(&self) -> Option<Instant> {
+        self.hold_until
     }
 
     /// The rates to hand to `tracks` (our video tracks) now: those that changed enough.
-    pub fn changes(&mut self, tracks: &[LocalTrackId]) -> Vec<(LocalTrackId, Option<u32>)> {
+    pub fn changes(
+        &mut self,
+        tracks: &[LocalTrackId],
+        now: Instant,
+    ) -> Vec<(LocalTrackId, Option<u32>)> {
         self.given.retain(|id, _| tracks.contains(id));
+        if self.hold_until.is_some_and(|until| until <= now) {
+            self.hold_until = None;
+        }
         if tracks.is_empty() {
             return Vec::new();
+        }
+        if self.hold_until.is_some() {
+            let held: Vec<_> = tracks
+                .iter()
+                .filter(|t| self.given.get(t) != Some(&Some(0)))
+                .map(|&t| (t, Some(0)))
+                .collect();
+            for &(t, rate) in &held {
+                self.given.insert(t, rate);
+            }
+            return held;
         }
         let video = f64::from(self.estimate.saturating_sub(AUDIO_RESERVE_BPS)) * VIDEO_SHARE;
         let each = (video / tracks.len() as f64) as u32;
@@ -397,42 +433,56 @@ mod tests {
     #[test]
     fn video_follows_the_estimate_in_steps_capped_and_paused_before_audio_suffers() {
         let (camera, second) = (LocalTrackId(1), LocalTrackId(2));
+        let t = Instant::now();
         let mut rate = SendRate::new(600_000);
         // Before any estimate: the start estimate's share, capped at the user's rate.
-        assert_eq!(rate.changes(&[camera]), vec![(camera, Some(600_000))]);
-        assert_eq!(rate.changes(&[camera]), vec![], "told once");
+        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(600_000))]);
+        assert_eq!(rate.changes(&[camera], t), vec![], "told once");
         // Congestion: audio's reserve first, the video share of the rest.
         rate.estimate(400_000);
         let down = ((400_000 - AUDIO_RESERVE_BPS) as f64 * VIDEO_SHARE) as u32;
-        assert_eq!(rate.changes(&[camera]), vec![(camera, Some(down))]);
+        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(down))]);
         // Small moves are not passed on (each may cost a keyframe); a real one is.
         rate.estimate(410_000);
-        assert_eq!(rate.changes(&[camera]), vec![]);
+        assert_eq!(rate.changes(&[camera], t), vec![]);
         rate.estimate(300_000);
-        assert_eq!(rate.changes(&[camera]).len(), 1);
+        assert_eq!(rate.changes(&[camera], t).len(), 1);
         // Two video tracks share it.
         rate.estimate(1_000_000);
         let each = ((1_000_000 - AUDIO_RESERVE_BPS) as f64 * VIDEO_SHARE / 2.0) as u32;
         assert_eq!(
-            rate.changes(&[camera, second]),
+            rate.changes(&[camera, second], t),
             vec![(camera, Some(each)), (second, Some(each))]
         );
         // Too little for video: paused, and resumed only with room to spare.
         rate.estimate(AUDIO_RESERVE_BPS + 60_000);
         assert_eq!(
-            rate.changes(&[camera, second]),
+            rate.changes(&[camera, second], t),
             vec![(camera, None), (second, None)]
         );
         rate.estimate(AUDIO_RESERVE_BPS + 80_000);
-        assert_eq!(rate.changes(&[camera]), vec![], "not yet: no flapping");
+        assert_eq!(rate.changes(&[camera], t), vec![], "not yet: no flapping");
         rate.estimate(AUDIO_RESERVE_BPS + 200_000);
         let back = (200_000.0 * VIDEO_SHARE) as u32;
-        assert_eq!(rate.changes(&[camera]), vec![(camera, Some(back))]);
+        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(back))]);
         // A new connection starts again from the start estimate.
         rate.estimate(100_000);
-        assert_eq!(rate.changes(&[camera]), vec![(camera, None)]);
-        rate.restart();
-        assert_eq!(rate.changes(&[camera]), vec![(camera, Some(600_000))]);
+        assert_eq!(rate.changes(&[camera], t), vec![(camera, None)]);
+        rate.restart(t);
+        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(0))], "held");
+        assert_eq!(rate.changes(&[camera], t), vec![]);
+        rate.release();
+        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(600_000))]);
+        // Nobody to exchange keys with: video goes after a while all the same.
+        rate.restart(t);
+        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(0))]);
+        assert_eq!(rate.hold_ends_at(), Some(t + VIDEO_HOLD_AT_MOST));
+        let later = t + VIDEO_HOLD_AT_MOST;
+        assert_eq!(
+            rate.changes(&[camera], later),
+            vec![(camera, Some(600_000))]
+        );
+        assert_eq!(rate.hold_ends_at(), None);
     }
 
     #[test]

@@ -301,7 +301,9 @@ impl Sim {
         if self.media && now >= self.next_video {
             self.next_video = now + VIDEO_EVERY;
             for i in 0..self.people.len() {
-                let paused = |p: &Person, track| p.video_rate.get(&track) == Some(&None);
+                // Paused (the sim sends nothing then) or held.
+                let paused =
+                    |p: &Person, track| matches!(p.video_rate.get(&track), Some(None | Some(0)));
                 if self.people[i].camera_on && !paused(&self.people[i], CAMERA) {
                     self.send_frame(i, CAMERA, MediaKind::Video);
                 }
