@@ -389,6 +389,14 @@ impl Meeting {
     /// An event from the SFU adapter. Data goes to [`Meeting::handle_data`] instead (here it
     /// is handled as if no control message could be decrypted).
     pub fn handle_sfu(&mut self, event: SfuEvent, now: Instant) {
+        self.on_sfu(event, now);
+        // Someone arriving (or leaving) while our video waits for a key exchange.
+        if self.send_rate.hold_ends_at().is_some() {
+            self.rerate(now);
+        }
+    }
+
+    fn on_sfu(&mut self, event: SfuEvent, now: Instant) {
         match event {
             SfuEvent::Joined { me, present } => self.on_joined(me, present, now),
             SfuEvent::PeerAppeared { peer, label }
@@ -1114,7 +1122,12 @@ impl Meeting {
             .filter(|(_, kind)| **kind == MediaKind::Video)
             .map(|(id, _)| *id)
             .collect();
-        for (track, bps) in self.send_rate.changes(&videos, now) {
+        // Only someone here without our key yet is worth holding the picture for.
+        let waiting = self
+            .roster
+            .values()
+            .any(|p| p.is_present() && !p.is_verified());
+        for (track, bps) in self.send_rate.changes(&videos, now, waiting) {
             self.actions
                 .push_back(MediaAction::VideoRate { track, bps });
         }

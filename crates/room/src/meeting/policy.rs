@@ -55,7 +55,8 @@ pub const RATE_STEP: f64 = 0.1;
 /// The rate of each of our video tracks, from the publishing connection's bandwidth estimate:
 /// audio's reserve first, the rest shared by the video tracks, each capped at what the user
 /// chose, paused below [`VIDEO_PAUSE_BELOW_BPS`]; on a new connection, held (`Some(0)`: nothing
-/// sent) until the first key exchange or [`VIDEO_HOLD_AT_MOST`].
+/// sent) while someone is here without our key, until the first key exchange or
+/// [`VIDEO_HOLD_AT_MOST`].
 #[derive(Debug)]
 pub struct SendRate {
     /// The user's rate for one video track: never more.
@@ -103,10 +104,12 @@ impl SendRate {
     }
 
     /// The rates to hand to `tracks` (our video tracks) now: those that changed enough.
+    /// `waiting`: someone is here who has no key of ours yet.
     pub fn changes(
         &mut self,
         tracks: &[LocalTrackId],
         now: Instant,
+        waiting: bool,
     ) -> Vec<(LocalTrackId, Option<u32>)> {
         self.given.retain(|id, _| tracks.contains(id));
         if self.hold_until.is_some_and(|until| until <= now) {
@@ -115,7 +118,7 @@ impl SendRate {
         if tracks.is_empty() {
             return Vec::new();
         }
-        if self.hold_until.is_some() {
+        if self.hold_until.is_some() && waiting {
             let held: Vec<_> = tracks
                 .iter()
                 .filter(|t| self.given.get(t) != Some(&Some(0)))
@@ -436,50 +439,69 @@ mod tests {
         let t = Instant::now();
         let mut rate = SendRate::new(600_000);
         // Before any estimate: the start estimate's share, capped at the user's rate.
-        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(600_000))]);
-        assert_eq!(rate.changes(&[camera], t), vec![], "told once");
+        assert_eq!(
+            rate.changes(&[camera], t, true),
+            vec![(camera, Some(600_000))]
+        );
+        assert_eq!(rate.changes(&[camera], t, true), vec![], "told once");
         // Congestion: audio's reserve first, the video share of the rest.
         rate.estimate(400_000);
         let down = ((400_000 - AUDIO_RESERVE_BPS) as f64 * VIDEO_SHARE) as u32;
-        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(down))]);
+        assert_eq!(rate.changes(&[camera], t, true), vec![(camera, Some(down))]);
         // Small moves are not passed on (each may cost a keyframe); a real one is.
         rate.estimate(410_000);
-        assert_eq!(rate.changes(&[camera], t), vec![]);
+        assert_eq!(rate.changes(&[camera], t, true), vec![]);
         rate.estimate(300_000);
-        assert_eq!(rate.changes(&[camera], t).len(), 1);
+        assert_eq!(rate.changes(&[camera], t, true).len(), 1);
         // Two video tracks share it.
         rate.estimate(1_000_000);
         let each = ((1_000_000 - AUDIO_RESERVE_BPS) as f64 * VIDEO_SHARE / 2.0) as u32;
         assert_eq!(
-            rate.changes(&[camera, second], t),
+            rate.changes(&[camera, second], t, true),
             vec![(camera, Some(each)), (second, Some(each))]
         );
         // Too little for video: paused, and resumed only with room to spare.
         rate.estimate(AUDIO_RESERVE_BPS + 60_000);
         assert_eq!(
-            rate.changes(&[camera, second], t),
+            rate.changes(&[camera, second], t, true),
             vec![(camera, None), (second, None)]
         );
         rate.estimate(AUDIO_RESERVE_BPS + 80_000);
-        assert_eq!(rate.changes(&[camera], t), vec![], "not yet: no flapping");
+        assert_eq!(
+            rate.changes(&[camera], t, true),
+            vec![],
+            "not yet: no flapping"
+        );
         rate.estimate(AUDIO_RESERVE_BPS + 200_000);
         let back = (200_000.0 * VIDEO_SHARE) as u32;
-        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(back))]);
+        assert_eq!(rate.changes(&[camera], t, true), vec![(camera, Some(back))]);
         // A new connection starts again from the start estimate.
         rate.estimate(100_000);
-        assert_eq!(rate.changes(&[camera], t), vec![(camera, None)]);
+        assert_eq!(rate.changes(&[camera], t, true), vec![(camera, None)]);
         rate.restart(t);
-        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(0))], "held");
-        assert_eq!(rate.changes(&[camera], t), vec![]);
+        assert_eq!(
+            rate.changes(&[camera], t, false),
+            vec![(camera, Some(600_000))],
+            "alone: nobody to wait for"
+        );
+        assert_eq!(
+            rate.changes(&[camera], t, true),
+            vec![(camera, Some(0))],
+            "held"
+        );
+        assert_eq!(rate.changes(&[camera], t, true), vec![]);
         rate.release();
-        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(600_000))]);
+        assert_eq!(
+            rate.changes(&[camera], t, true),
+            vec![(camera, Some(600_000))]
+        );
         // Nobody to exchange keys with: video goes after a while all the same.
         rate.restart(t);
-        assert_eq!(rate.changes(&[camera], t), vec![(camera, Some(0))]);
+        assert_eq!(rate.changes(&[camera], t, true), vec![(camera, Some(0))]);
         assert_eq!(rate.hold_ends_at(), Some(t + VIDEO_HOLD_AT_MOST));
         let later = t + VIDEO_HOLD_AT_MOST;
         assert_eq!(
-            rate.changes(&[camera], later),
+            rate.changes(&[camera], later, true),
             vec![(camera, Some(600_000))]
         );
         assert_eq!(rate.hold_ends_at(), None);
