@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
         camera: true,
         seed: 1,
         signer: [3; 32],
+        video_bitrate_max: 800_000,
     };
     let mut m = Meeting::new(config, now);
     let mut rest = data;
@@ -36,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         } else {
             MediaKind::Video
         };
-        match op % 21 {
+        match op % 22 {
             0 => m.handle_sfu(
                 SfuEvent::Joined {
                     me: peer,
@@ -98,6 +99,10 @@ fuzz_target!(|data: &[u8]| {
             }
             17 => m.command(Command::Hand(a & 1 == 0), now),
             19 => m.handle_media(MediaInput::OwnLevel(*b), now),
+            20 => m.handle_media(
+                MediaInput::SendEstimate(u32::from_be_bytes([0, *a, *b, 0])),
+                now,
+            ),
             18 => m.command(
                 Command::React(["👍", "🎉", "x"][usize::from(*a % 3)].into()),
                 now,
