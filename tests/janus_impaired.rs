@@ -46,6 +46,8 @@ struct Seen {
     /// paused), kbit/s.
     estimate_kbps: u64,
     video_kbps: u64,
+    /// What this participant's encoder actually made, on average over the run, kbit/s.
+    sent_kbps: u64,
 }
 
 const SECONDS: u32 = 20;
@@ -181,6 +183,7 @@ fn meeting(room: &str, network: Network, args: &[&str]) -> Vec<Seen> {
                 keyframe_requests_received: count("keyframe_requests_received"),
                 estimate_kbps: count("send_estimate_bps") / 1000,
                 video_kbps: count("video_bitrate_bps") / 1000,
+                sent_kbps: count("video_bytes_sent") * 8 / 1000 / u64::from(SECONDS),
                 ..seen(&list[0], started, unix_ms())
             }
         })
@@ -215,6 +218,7 @@ fn seen(other: &Value, started_ms: f64, ended_ms: f64) -> Seen {
         keyframe_requests_received: 0,
         estimate_kbps: 0,
         video_kbps: 0,
+        sent_kbps: 0,
     }
 }
 
@@ -295,9 +299,9 @@ fn a_link_narrower_than_the_video_is_measured_and_keys_come_first() {
 #[ignore = "a benchmark: the network rows of BENCHMARKS.md"]
 fn network_table() {
     println!(
-        "| network | first audio s | decoded fps (since first picture) | longest freeze ms | latency p50 / p95 ms | frames lost | packets recovered | audio frames decoded / concealed | estimate / video kbit/s at the end |"
+        "| network | first audio s | decoded fps (since first picture) | longest freeze ms | latency p50 / p95 ms | frames lost | packets recovered | audio frames decoded / concealed | estimate / video kbit/s at the end | video sent kbit/s |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let rows = [
         CLEAN,
         Network::lossy(2, Lossy::Media),
@@ -331,7 +335,7 @@ fn network_table() {
         }
         for s in meeting(&format!("{}", 5200 + i), network, &args) {
             println!(
-                "| {} | {:.1} | {:.1} ({:.1}) | {:.0} | {:.0} / {:.0} | {} | {} | {} / {} | {} / {} |",
+                "| {} | {:.1} | {:.1} ({:.1}) | {:.0} | {:.0} / {:.0} | {} | {} | {} / {} | {} / {} | {} |",
                 network.describe(),
                 s.first_audio_ms / 1000.0,
                 s.video_fps,
@@ -344,7 +348,8 @@ fn network_table() {
                 s.audio_decoded,
                 s.audio_concealed,
                 s.estimate_kbps,
-                s.video_kbps
+                s.video_kbps,
+                s.sent_kbps
             );
         }
     }

@@ -39,6 +39,8 @@ pub struct Sent {
     pub audio_frames: u64,
     /// Keyframes among the video frames.
     pub keyframes: u64,
+    /// Bytes of the video frames (encoded, before encryption and packetization).
+    pub video_bytes: u64,
     /// Keyframe requests (PLI) we sent for others' video.
     pub keyframe_requests: u64,
     /// Keyframe requests for our video that reached us from the SFU.
@@ -169,6 +171,7 @@ impl Sending {
         }
         self.sent.video_frames += 1;
         self.sent.keyframes += u64::from(frame.keyframe);
+        self.sent.video_bytes += frame.data.len() as u64;
     }
 
     /// Sends one Opus packet on audio track `id`, with its level in the clear for the SFU.

@@ -176,6 +176,8 @@ pub struct MeetingStats {
     pub video_frames_sent: u64,
     /// Keyframes among them (the first, the periodic ones, and those asked for).
     pub keyframes_sent: u64,
+    /// Their encoded bytes (what the encoders made of the rates they were given).
+    pub video_bytes_sent: u64,
     /// Keyframe requests (PLI) we sent for the others' video.
     pub keyframe_requests_sent: u64,
     /// Keyframe requests for our video that reached us through the SFU.
@@ -228,6 +230,7 @@ impl MeetingStats {
             participants: Vec::new(),
             video_frames_sent: 0,
             keyframes_sent: 0,
+            video_bytes_sent: 0,
             keyframe_requests_sent: 0,
             keyframe_requests_received: 0,
             send_estimate_bps: 0,
@@ -427,6 +430,7 @@ pub fn report(parts: &ReportParts<'_>) -> MeetingStats {
         participants,
         video_frames_sent: parts.sent.video_frames,
         keyframes_sent: parts.sent.keyframes,
+        video_bytes_sent: parts.sent.video_bytes,
         keyframe_requests_sent: parts.sent.keyframe_requests,
         keyframe_requests_received: parts.sent.keyframes_asked,
         send_estimate_bps: parts.sent.estimate_bps,
