@@ -369,12 +369,7 @@ impl JanusNet {
                 "add rule inet impair input udp sport 20000-20400 {only}numgen random mod 1000 < {permille} drop"
             ),
         ] {
-            let status = self
-                .command("nft")
-                .arg(&rule)
-                .status()
-                .expect("nft runs (package nftables)");
-            assert!(status.success(), "nft {rule}");
+            self.nft(&rule);
         }
     }
 
@@ -428,13 +423,19 @@ impl JanusNet {
             ));
         }
         for rule in rules {
-            let status = self
-                .command("nft")
-                .arg(&rule)
-                .status()
-                .expect("nft runs (package nftables)");
-            assert!(status.success(), "nft {rule}");
+            self.nft(&rule);
         }
+    }
+
+    /// Runs one nftables command in the namespace; it must succeed.
+    #[allow(dead_code, reason = "only the impaired-network tests use it")]
+    fn nft(&self, rule: &str) {
+        let status = self
+            .command("nft")
+            .arg(rule)
+            .status()
+            .expect("nft runs (package nftables)");
+        assert!(status.success(), "nft {rule}");
     }
 
     /// Restarts Janus serving the test CA's certificate for another name (`wrong.example`).

@@ -1100,28 +1100,26 @@ impl Meeting {
         self.hello_at = Some(now + HELLO_INTERVAL);
     }
 
-    /// Everyone receiving our video needs a keyframe (a new key, a new receiver, a new
-    /// connection).
-    fn want_keyframe(&mut self, now: Instant) {
-        let videos: Vec<LocalTrackId> = self
-            .wanted
+    /// Our video tracks (those we want to publish).
+    fn video_tracks(&self) -> Vec<LocalTrackId> {
+        self.wanted
             .iter()
             .filter(|(_, kind)| **kind == MediaKind::Video)
             .map(|(id, _)| *id)
-            .collect();
-        for track in videos {
+            .collect()
+    }
+
+    /// Everyone receiving our video needs a keyframe (a new key, a new receiver, a new
+    /// connection).
+    fn want_keyframe(&mut self, now: Instant) {
+        for track in self.video_tracks() {
             self.want_keyframe_of(track, now);
         }
     }
 
     /// Hands our video tracks the rates the bandwidth estimate allows now, where they changed.
     fn rerate(&mut self, now: Instant) {
-        let videos: Vec<LocalTrackId> = self
-            .wanted
-            .iter()
-            .filter(|(_, kind)| **kind == MediaKind::Video)
-            .map(|(id, _)| *id)
-            .collect();
+        let videos = self.video_tracks();
         // Only someone here without our key yet is worth holding the picture for.
         let waiting = self
             .roster
