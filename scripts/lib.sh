@@ -49,3 +49,34 @@ need_cargo_tool() {
     cargo install --locked --quiet "$crate" --version "$version"
   fi
 }
+
+# Galène 0.7.2, the second real SFU the tests meet through: a `galene` on the PATH, else one built
+# once into ~/.cache/conclave from Galène's sources (../shared/third_party/galene beside the clone,
+# or CONCLAVE_GALENE_SRC; Debian's Go and pion packages, offline), else `go install` (internet).
+# Exports CONCLAVE_GALENE for the tests.
+GALENE_VERSION=0.7.2
+need_galene() {
+  if command -v galene >/dev/null; then
+    export CONCLAVE_GALENE
+    CONCLAVE_GALENE=$(command -v galene)
+    return 0
+  fi
+  local cached="$HOME/.cache/conclave/galene-$GALENE_VERSION" src="" d
+  export CONCLAVE_GALENE="$cached"
+  [ -x "$cached" ] && return 0
+  mkdir -p "$(dirname "$cached")"
+  for d in "${CONCLAVE_GALENE_SRC:-}" "$(pwd)/../shared/third_party/galene" /work/shared/third_party/galene; do
+    if [ -n "$d" ] && [ -x "$d/build.sh" ]; then src=$d; break; fi
+  done
+  need_packages golang-go golang-github-pion-webrtc.v3-dev golang-github-gorilla-websocket-dev \
+    golang-github-golang-jwt-jwt-dev golang-golang-x-term-dev
+  if [ -n "$src" ]; then
+    "$src/build.sh" "$cached.part"
+  else
+    echo "Galène's sources are not beside the clone: fetching galene-$GALENE_VERSION with go install" >&2
+    local gobin; gobin=$(mktemp -d)
+    GOBIN="$gobin" CGO_ENABLED=0 go install "github.com/jech/galene@galene-$GALENE_VERSION"
+    mv "$gobin/galene" "$cached.part"; rm -rf "$gobin"
+  fi
+  mv "$cached.part" "$cached"
+}

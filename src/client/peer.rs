@@ -216,11 +216,14 @@ impl Peer {
     /// A PeerConnection whose media sockets bind `ice_ip` (all interfaces if unspecified), using
     /// the STUN/TURN servers the user configured (none by default: no third party is asked).
     /// With `relay_only` it offers only TURN relay candidates, so the SFU never learns the
-    /// user's own addresses.
+    /// user's own addresses. With `audio_level`, our audio packets say how loud they are in
+    /// the clear (RFC 6464) for an SFU that picks speakers by it; pion-based SFUs (Galène)
+    /// drop audio that carries the extension, so their adapters leave it out.
     pub async fn new(
         ice_ip: Option<IpAddr>,
         ice_servers: &[IceServer],
         relay_only: bool,
+        audio_level: bool,
     ) -> Result<Peer, ClientError> {
         let mut media = MediaEngine::default();
         media
@@ -241,15 +244,17 @@ impl Peer {
                 RtpCodecKind::Audio,
             )
             .map_err(|e| ClientError::WebRtc(format!("Opus codec: {e}")))?;
-        media
-            .register_header_extension(
-                RTCRtpHeaderExtensionCapability {
-                    uri: rtc::sdp::extmap::AUDIO_LEVEL_URI.to_owned(),
-                },
-                RtpCodecKind::Audio,
-                None,
-            )
-            .map_err(|e| ClientError::WebRtc(format!("audio level extension: {e}")))?;
+        if audio_level {
+            media
+                .register_header_extension(
+                    RTCRtpHeaderExtensionCapability {
+                        uri: rtc::sdp::extmap::AUDIO_LEVEL_URI.to_owned(),
+                    },
+                    RtpCodecKind::Audio,
+                    None,
+                )
+                .map_err(|e| ClientError::WebRtc(format!("audio level extension: {e}")))?;
+        }
         for parameter in ["", "pli"] {
             media.register_feedback(
                 RTCPFeedback {

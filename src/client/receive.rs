@@ -240,13 +240,23 @@ impl Receiving {
             (Arc::default(), participant.0)
         } else {
             let mut videos = lock(&remote.videos);
-            let n = videos
-                .iter()
-                .position(|(t, _)| *t == track)
-                .unwrap_or_else(|| {
-                    videos.push((track.clone(), Arc::default()));
-                    videos.len() - 1
-                });
+            // Their track again, or one whose track is gone (they reconnected: an SFU that
+            // names tracks anew gives their camera a new track), or a new one.
+            let free =
+                |t: &TrackHandle| self.slots.get(t).is_none_or(|slot| slot.borrow().is_none());
+            let n = match videos.iter().position(|(t, _)| *t == track) {
+                Some(n) => n,
+                None => match videos.iter().position(|(t, _)| free(t)) {
+                    Some(n) => {
+                        videos[n].0 = track.clone();
+                        n
+                    }
+                    None => {
+                        videos.push((track.clone(), Arc::default()));
+                        videos.len() - 1
+                    }
+                },
+            };
             // The first video is the participant's tile; more get tiles of their own.
             (videos[n].1.clone(), participant.0 | ((n as u64) << 40))
         };

@@ -164,7 +164,19 @@ impl JanusNet {
         Self::start_with(false)
     }
 
+    /// The namespace without Janus (for another SFU: see `support::galene`).
+    #[allow(dead_code, reason = "only the Galène tests use it")]
+    pub fn without_janus() -> JanusNet {
+        Self::namespace(false)
+    }
+
     fn start_with(tls: bool) -> JanusNet {
+        let mut net = Self::namespace(tls);
+        net.start_janus();
+        net
+    }
+
+    fn namespace(tls: bool) -> JanusNet {
         static N: AtomicU32 = AtomicU32::new(0);
         let ns = format!(
             "conclave-{}-{}",
@@ -177,7 +189,7 @@ impl JanusNet {
         std::fs::create_dir_all(&rec_dir).unwrap();
         run("ip", &["netns", "add", &ns]);
         let tls = tls.then(|| TestCa::make(&dir));
-        let mut net = JanusNet {
+        let net = JanusNet {
             ns,
             dir,
             rec_dir,
@@ -192,7 +204,6 @@ impl JanusNet {
         );
         run("ip", &["-n", &net.ns, "link", "set", "ifb0", "up"]);
         net.write_config();
-        net.start_janus();
         net
     }
 

@@ -41,7 +41,7 @@ pub enum LinkError {
     Pin,
     /// The SFU address has a scheme Conclave cannot speak.
     #[error(
-        "the SFU address must start with ws://, wss://, janus+ws:// or janus+wss://, not \"{0}\""
+        "the SFU address must start with ws://, wss://, janus+ws://, janus+wss://, galene+ws:// or galene+wss://, not \"{0}\""
     )]
     SfuScheme(String),
     /// The SFU address has no scheme.

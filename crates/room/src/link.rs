@@ -55,6 +55,9 @@ impl fmt::Debug for RoomSecret {
 pub enum Dialect {
     /// Janus VideoRoom over its WebSocket transport.
     Janus,
+    /// Galène (protocol version 2): the address names a group (`…/group/NAME/`) whose
+    /// subgroups are the meetings.
+    Galene,
 }
 
 /// Where the SFU's signalling endpoint is.
@@ -62,7 +65,8 @@ pub enum Dialect {
 pub struct SfuAddress {
     /// Signalling dialect.
     pub dialect: Dialect,
-    /// The WebSocket URL to connect to (`ws://` or `wss://`, dialect prefix removed).
+    /// The SFU's URL (`ws://` or `wss://`, dialect prefix removed): Janus's WebSocket endpoint,
+    /// or the page of a Galène group.
     pub url: String,
 }
 
@@ -75,7 +79,17 @@ impl fmt::Debug for SfuAddress {
 }
 
 impl SfuAddress {
-    /// Parses `ws://…`, `wss://…` (Janus assumed) or `janus+ws://…`, `janus+wss://…`.
+    /// The address as a link carries it: with the dialect prefix unless it is Janus's (for
+    /// which plain `ws://`/`wss://` has always meant Janus).
+    pub fn to_link_form(&self) -> String {
+        match self.dialect {
+            Dialect::Janus => self.url.clone(),
+            Dialect::Galene => format!("galene+{}", self.url),
+        }
+    }
+
+    /// Parses `ws://…`, `wss://…` (Janus assumed), `janus+ws://…`, `janus+wss://…`, or
+    /// `galene+ws://host/group/NAME/`, `galene+wss://…`.
     pub fn parse(s: &str) -> Result<Self, LinkError> {
         if s.len() > MAX_SFU_LEN {
             return Err(LinkError::SfuUrl(format!(
@@ -92,6 +106,8 @@ impl SfuAddress {
             Some(("janus+wss", rest)) => (Dialect::Janus, ("wss", rest)),
             Some(("ws", rest)) => (Dialect::Janus, ("ws", rest)),
             Some(("wss", rest)) => (Dialect::Janus, ("wss", rest)),
+            Some(("galene+ws", rest)) => (Dialect::Galene, ("ws", rest)),
+            Some(("galene+wss", rest)) => (Dialect::Galene, ("wss", rest)),
             Some((scheme, _)) => return Err(LinkError::SfuScheme(scheme.to_owned())),
             None => return Err(LinkError::SfuNotUrl),
         };
@@ -107,6 +123,11 @@ impl SfuAddress {
         }
         if url.fragment().is_some() {
             return Err(LinkError::SfuUrl("it must not have a fragment".into()));
+        }
+        if dialect == Dialect::Galene && crate::sfu::galene::group_of(&url).is_none() {
+            return Err(LinkError::SfuUrl(
+                "a Galène address names its group: galene+wss://host/group/NAME/".into(),
+            ));
         }
         // Normalising may percent-encode characters: the limit holds for what we keep.
         let url = url.to_string();
@@ -271,7 +292,7 @@ impl JoinLink {
 
     fn query_and_fragment(&self) -> Zeroizing<String> {
         let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("sfu", &self.sfu.url)
+            .append_pair("sfu", &self.sfu.to_link_form())
             .append_pair("room", &self.room)
             .finish();
         let encoded = Zeroizing::new(URL_SAFE_NO_PAD.encode(self.secret.expose_secret()));
@@ -371,6 +392,30 @@ mod tests {
         ] {
             assert_eq!(SfuAddress::parse(given).unwrap().url, url, "{given}");
         }
+    }
+
+    #[test]
+    fn a_galene_address_names_its_group_and_keeps_its_dialect_in_the_link() {
+        let sfu = SfuAddress::parse("galene+wss://galene.example.org/group/staff/").unwrap();
+        assert_eq!(sfu.dialect, Dialect::Galene);
+        assert_eq!(sfu.url, "wss://galene.example.org/group/staff/");
+        let link =
+            JoinLink::generate("galene+ws://127.0.0.1:8443/group/staff/", None, None).unwrap();
+        let again = JoinLink::parse(&link.to_conclave_url()).unwrap();
+        assert_eq!(again.sfu.dialect, Dialect::Galene);
+        assert_eq!(again, link);
+        for bad in [
+            "galene+wss://galene.example.org/",
+            "galene+wss://galene.example.org/group/",
+            "galene+wss://galene.example.org/ws",
+        ] {
+            let e = SfuAddress::parse(bad).unwrap_err();
+            assert!(e.to_string().contains("names its group"), "{bad}: {e}");
+        }
+        assert!(matches!(
+            SfuAddress::parse("galene+http://h/group/x/"),
+            Err(LinkError::SfuScheme(_))
+        ));
     }
 
     #[test]

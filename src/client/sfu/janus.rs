@@ -12,8 +12,8 @@ use std::time::Duration;
 use conclave_room::sfu::janus::message::StreamKind;
 use conclave_room::sfu::janus::{Failure, JanusEvent, JanusSession, JoinConfig, room_number};
 use conclave_room::sfu::{
-    Link, LinkState, LocalTrack, LocalTrackId, MediaKind, PeerHandle, SfuEvent, SfuFailure,
-    SfuRequest, TrackHandle,
+    Link, LocalTrack, LocalTrackId, MediaKind, PeerHandle, SfuEvent, SfuFailure, SfuRequest,
+    TrackHandle,
 };
 use futures_util::{SinkExt, StreamExt};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
@@ -22,13 +22,14 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
-use super::{AdapterConfig, AdapterEvent};
-use crate::client::ClientError;
+use super::{
+    AdapterConfig, AdapterEvent, failure, forward_keyframe_requests, forward_send_estimates, lost,
+    mid_of, next_event, random_u32,
+};
 use crate::client::peer::{Peer, PeerEvent};
 
 /// How long connecting to Janus's WebSocket may take.
@@ -259,9 +260,10 @@ impl Janus {
             }
             JanusEvent::SubscriptionOffer { sdp, streams } => {
                 if self.subscriber.is_none() {
-                    let mut peer = Peer::new(config.ice_ip, &config.ice_servers, config.relay_only)
-                        .await
-                        .map_err(failure)?;
+                    let mut peer =
+                        Peer::new(config.ice_ip, &config.ice_servers, config.relay_only, true)
+                            .await
+                            .map_err(failure)?;
                     // Janus relays publishers' data to a subscriber only once the subscriber
                     // has opened a data channel of its own (as its JavaScript client does).
                     peer.add_data_channel().await.map_err(failure)?;
@@ -334,7 +336,7 @@ impl Janus {
         }
         let first = self.publishing.is_none();
         if first {
-            let mut peer = Peer::new(config.ice_ip, &config.ice_servers, config.relay_only)
+            let mut peer = Peer::new(config.ice_ip, &config.ice_servers, config.relay_only, true)
                 .await
                 .map_err(failure)?;
             let control = peer.add_data_channel().await.map_err(failure)?;
@@ -393,16 +395,7 @@ impl Janus {
         let Some(sink) = p.sinks.remove(&id) else {
             return Ok(());
         };
-        // Compared as addresses (a pointer would not be Send across the awaits).
-        let ours = Arc::as_ptr(&sink).cast::<()>() as usize;
-        for t in p.peer.pc.get_transceivers().await {
-            let Ok(Some(sender)) = t.sender().await else {
-                continue;
-            };
-            if Arc::as_ptr(sender.track()).cast::<()>() as usize == ours {
-                let _ = t.stop().await;
-            }
-        }
+        super::stop_sending(&p.peer, &sink).await;
         if p.negotiating {
             return Ok(());
         }
@@ -413,15 +406,9 @@ impl Janus {
     }
 
     fn link(&self, link: Link, state: RTCPeerConnectionState) {
-        let state = match state {
-            RTCPeerConnectionState::Connected => LinkState::Connected,
-            RTCPeerConnectionState::Failed => LinkState::Failed,
-            RTCPeerConnectionState::New
-            | RTCPeerConnectionState::Connecting
-            | RTCPeerConnectionState::Disconnected => LinkState::Connecting,
-            _ => return,
-        };
-        self.emit(SfuEvent::Link { link, state });
+        if let Some(state) = super::link_state(state) {
+            self.emit(SfuEvent::Link { link, state });
+        }
     }
 
     /// A remote track began: which mid (track handle) it is.
@@ -488,88 +475,4 @@ impl Janus {
             s.close().await;
         }
     }
-}
-
-/// How often the publishing connection's bandwidth estimate is read.
-const ESTIMATE_EVERY: Duration = Duration::from_millis(200);
-
-/// The publishing connection's bandwidth estimates, as they change.
-fn forward_send_estimates(
-    pc: Arc<dyn webrtc::peer_connection::PeerConnection>,
-    events: mpsc::UnboundedSender<AdapterEvent>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut last = None;
-        let mut every = tokio::time::interval(ESTIMATE_EVERY);
-        loop {
-            every.tick().await;
-            let estimate = crate::client::peer::send_estimate(pc.as_ref()).await;
-            if estimate.is_some() && estimate != last {
-                last = estimate;
-                if let Some(bps) = estimate
-                    && events.send(AdapterEvent::SendEstimate(bps)).is_err()
-                {
-                    return;
-                }
-            }
-        }
-    })
-}
-
-/// Keyframe requests (PLI/FIR) the SFU sends about our video track `id`.
-fn forward_keyframe_requests(
-    id: LocalTrackId,
-    sink: Arc<TrackLocalStaticRTP>,
-    events: mpsc::UnboundedSender<AdapterEvent>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        while let Some(event) = sink.poll().await {
-            if let webrtc::media_stream::track_local::TrackLocalEvent::OnRtcpPacket(packets) = event
-                && packets
-                    .iter()
-                    .any(|p| crate::client::keyframe_requests::is_keyframe_request(p.as_ref()))
-                && events.send(AdapterEvent::KeyframeAsked(id)).is_err()
-            {
-                break;
-            }
-        }
-    })
-}
-
-/// The mid of the transceiver that receives `remote`.
-async fn mid_of(peer: &Peer, remote: &Arc<dyn TrackRemote>) -> Option<String> {
-    let wanted = Arc::as_ptr(remote).cast::<()>() as usize;
-    for t in peer.pc.get_transceivers().await {
-        let Ok(Some(receiver)) = t.receiver().await else {
-            continue;
-        };
-        if Arc::as_ptr(receiver.track()).cast::<()>() as usize == wanted {
-            return t.mid().await.ok().flatten();
-        }
-    }
-    None
-}
-
-async fn next_event(peer: Option<&mut Peer>) -> Option<PeerEvent> {
-    match peer {
-        Some(p) => p.events.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-fn lost(why: String) -> SfuFailure {
-    SfuFailure::Lost(why)
-}
-
-fn failure(e: ClientError) -> SfuFailure {
-    match e {
-        ClientError::NoRelay => SfuFailure::NoRelay,
-        e => SfuFailure::Lost(e.to_string()),
-    }
-}
-
-fn random_u32() -> u32 {
-    let mut bytes = [0u8; 4];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    u32::from_be_bytes(bytes)
 }

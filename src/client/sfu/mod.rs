@@ -4,6 +4,7 @@
 //! its signalling, how many PeerConnections it wants, how it relays data, its handles — stays
 //! in that SFU's module. The link's dialect chooses the adapter.
 
+mod galene;
 mod janus;
 
 use std::net::IpAddr;
@@ -14,10 +15,13 @@ use conclave_room::JoinLink;
 use conclave_room::link::Dialect;
 use conclave_room::sfu::{LocalTrackId, SfuEvent, SfuFailure, SfuRequest, TrackHandle};
 use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::TrackRemote;
 
 use super::IceServer;
+use crate::client::ClientError;
+use crate::client::peer::{Peer, PeerEvent};
 
 /// What an adapter tells the driver.
 pub enum AdapterEvent {
@@ -92,6 +96,7 @@ impl Adapter {
         let (data_tx, data) = mpsc::channel(DATA_QUEUE);
         let task = match config.link.sfu.dialect {
             Dialect::Janus => tokio::spawn(janus::run(config, requests_rx, events_tx, data_tx)),
+            Dialect::Galene => tokio::spawn(galene::run(config, requests_rx, events_tx, data_tx)),
             _ => tokio::spawn(async move {
                 let refused =
                     SfuFailure::Refused("this build cannot talk to that kind of SFU".into());
@@ -178,5 +183,119 @@ fn certificate_problem(e: &rustls::CertificateError) -> String {
 impl Drop for Adapter {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+// What every adapter needs of its PeerConnections.
+
+/// How often the publishing connection's bandwidth estimate is read.
+pub(super) const ESTIMATE_EVERY: Duration = Duration::from_millis(200);
+
+/// The publishing connection's bandwidth estimates, as they change.
+pub(super) fn forward_send_estimates(
+    pc: Arc<dyn webrtc::peer_connection::PeerConnection>,
+    events: mpsc::UnboundedSender<AdapterEvent>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = None;
+        let mut every = tokio::time::interval(ESTIMATE_EVERY);
+        loop {
+            every.tick().await;
+            let estimate = crate::client::peer::send_estimate(pc.as_ref()).await;
+            if estimate.is_some() && estimate != last {
+                last = estimate;
+                if let Some(bps) = estimate
+                    && events.send(AdapterEvent::SendEstimate(bps)).is_err()
+                {
+                    return;
+                }
+            }
+        }
+    })
+}
+
+/// Keyframe requests (PLI/FIR) the SFU sends about our video track `id`.
+pub(super) fn forward_keyframe_requests(
+    id: LocalTrackId,
+    sink: Arc<TrackLocalStaticRTP>,
+    events: mpsc::UnboundedSender<AdapterEvent>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(event) = sink.poll().await {
+            if let webrtc::media_stream::track_local::TrackLocalEvent::OnRtcpPacket(packets) = event
+                && packets
+                    .iter()
+                    .any(|p| crate::client::keyframe_requests::is_keyframe_request(p.as_ref()))
+                && events.send(AdapterEvent::KeyframeAsked(id)).is_err()
+            {
+                break;
+            }
+        }
+    })
+}
+
+/// The mid of the transceiver that receives `remote`.
+pub(super) async fn mid_of(peer: &Peer, remote: &Arc<dyn TrackRemote>) -> Option<String> {
+    let wanted = Arc::as_ptr(remote).cast::<()>() as usize;
+    for t in peer.pc.get_transceivers().await {
+        let Ok(Some(receiver)) = t.receiver().await else {
+            continue;
+        };
+        if Arc::as_ptr(receiver.track()).cast::<()>() as usize == wanted {
+            return t.mid().await.ok().flatten();
+        }
+    }
+    None
+}
+
+pub(super) async fn next_event(peer: Option<&mut Peer>) -> Option<PeerEvent> {
+    match peer {
+        Some(p) => p.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+pub(super) fn lost(why: String) -> SfuFailure {
+    SfuFailure::Lost(why)
+}
+
+pub(super) fn failure(e: ClientError) -> SfuFailure {
+    match e {
+        ClientError::NoRelay => SfuFailure::NoRelay,
+        e => SfuFailure::Lost(e.to_string()),
+    }
+}
+
+pub(super) fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    u32::from_be_bytes(bytes)
+}
+
+/// How a PeerConnection's state reads for the meeting (`None`: nothing to say).
+pub(super) fn link_state(
+    state: webrtc::peer_connection::RTCPeerConnectionState,
+) -> Option<conclave_room::sfu::LinkState> {
+    use conclave_room::sfu::LinkState;
+    use webrtc::peer_connection::RTCPeerConnectionState as S;
+    match state {
+        S::Connected => Some(LinkState::Connected),
+        S::Failed => Some(LinkState::Failed),
+        S::New | S::Connecting | S::Disconnected => Some(LinkState::Connecting),
+        _ => None,
+    }
+}
+
+/// Stops the transceiver that sends `sink` (the next offer says so).
+pub(super) async fn stop_sending(peer: &Peer, sink: &Arc<TrackLocalStaticRTP>) {
+    // Compared as addresses (a pointer would not be Send across the awaits).
+    let ours = Arc::as_ptr(sink).cast::<()>() as usize;
+    for t in peer.pc.get_transceivers().await {
+        let Ok(Some(sender)) = t.sender().await else {
+            continue;
+        };
+        if Arc::as_ptr(sender.track()).cast::<()>() as usize == ours {
+            let _ = t.stop().await;
+        }
     }
 }

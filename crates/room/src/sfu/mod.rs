@@ -1,12 +1,13 @@
 //! The SFU-neutral boundary: what the meeting asks of an SFU ([`SfuRequest`]) and what an SFU
 //! tells the meeting ([`SfuEvent`]), in terms every SFU can be mapped to. One adapter per SFU
-//! dialect translates (Janus VideoRoom here; [`memory`] is an SFU in memory for tests); nothing
+//! dialect translates (Janus VideoRoom and Galène here; [`memory`] is an SFU in memory for tests); nothing
 //! about a particular SFU leaks past its module.
 //!
 //! Handles are the SFU's names for things — a Janus feed id, a subscriber mid — and nothing more:
 //! the meeting never takes a handle for a participant's identity. A handle the SFU reuses after
 //! its owner left is a new appearance to the meeting.
 
+pub mod galene;
 pub mod janus;
 pub mod memory;
 
