@@ -124,8 +124,8 @@ struct JoinArgs {
     /// Send a keyframe at least this often (receivers also ask for one when they need it).
     #[arg(long, default_value = "2s", value_parser = conclave::cli_args::duration)]
     keyframe_interval: std::time::Duration,
-    /// Have the SFU record the room into this folder if we create it (for tests of what the SFU
-    /// stores).
+    /// Have the SFU record the room (Janus: into this folder, if we create the room; Galène: into
+    /// its own recordings folder, which needs the `record` permission) — tests of what an SFU stores.
     #[arg(long, hide = true)]
     record_dir: Option<String>,
     /// Measure mouth-to-ear audio latency from the timing chirps of `--mic chirps` senders.

@@ -1,9 +1,12 @@
 //! The real app window, driven through WebDriver (tauri-driver + WebKitWebDriver) under Xvfb, in
-//! a meeting on a real Janus with a headless `conclave join` participant.
+//! a meeting on a real Janus (one on Galène) with a headless `conclave join` participant.
 //!
 //! Needs root, Janus, Xvfb, dbus-daemon, WebKitWebDriver and tauri-driver (scripts/test installs
 //! them). Screenshots land in `$CARGO_TARGET_TMPDIR/screenshots/<test>/`.
 
+#[path = "../../tests/support/galene.rs"]
+#[allow(dead_code)]
+mod galene;
 #[path = "../../tests/support/janus.rs"]
 #[allow(dead_code)]
 mod janus;
@@ -1425,6 +1428,54 @@ fn a_new_meeting_is_started_in_the_app_and_a_headless_participant_joins_from_the
     );
     assert_eq!(desktop.clipboard(), invitation);
     save(&shots, "2-invited-en.png", &session);
+    session.find("#leave").click();
+    session.close();
+    let mut bob = bob;
+    let _ = bob.kill();
+    let _ = bob.wait();
+}
+
+#[test]
+fn a_new_meeting_on_a_galene_server_from_the_settings_meets_a_headless_participant() {
+    let net = JanusNet::without_janus();
+    let _galene = galene::Galene::start(&net);
+    let _desktop = Desktop::start(&net);
+    let shots = Desktop::screenshot_dir("galene");
+    let session = Session::start(DRIVER_PORT, app());
+    session.find("button[data-lang=en]").click();
+    session.find("#open-settings").click();
+    session.find("#meeting-server").send_keys(galene::SFU);
+    session.find("#settings-save").click();
+    session.wait_for(
+        "the settings saved",
+        Duration::from_secs(5),
+        "return !document.getElementById('settings-dialog').open;",
+    );
+    session.find("#new-meeting").click();
+    session.wait_for(
+        "a new meeting's link",
+        Duration::from_secs(5),
+        "return document.getElementById('link-status').dataset.valid === 'true';",
+    );
+    let link = session.script("return document.getElementById('link').value", json!([]));
+    let link = link.as_str().unwrap().to_owned();
+    assert!(
+        link.contains("galene%2Bws"),
+        "the link keeps the dialect: {link}"
+    );
+
+    let bob = headless(&net, &link, "Bob", "tone", "30s").spawn().unwrap();
+    session.find("#name").send_keys("Alice");
+    choose_devices(&session, "synthetic");
+    session.find("#join").click();
+    session.wait_for(
+        "Bob verified in the meeting",
+        Duration::from_secs(20),
+        &verified_in_list("Bob"),
+    );
+    wait_drawn(&session, "Bob's pictures", Duration::from_secs(15), 30);
+    assert_pattern_moves(&session);
+    save(&shots, "1-galene-meeting-en.png", &session);
     session.find("#leave").click();
     session.close();
     let mut bob = bob;

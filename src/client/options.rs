@@ -42,7 +42,8 @@ pub struct JoinOptions {
     /// Media only through a TURN relay among `ice_servers`: the SFU sees the relay's address,
     /// never the user's.
     pub relay_only: bool,
-    /// Have the SFU record the room into this folder when we create it (tests).
+    /// Have the SFU record the room (Janus: into this folder when we create it; Galène: into
+    /// its own folder) — tests.
     pub record_dir: Option<String>,
     /// Who we are in handshakes: a fresh key pair per meeting unless the user keeps one.
     pub identity: Identity,

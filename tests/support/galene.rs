@@ -13,6 +13,8 @@ use super::janus::JanusNet;
 
 /// The group's address, as a link names it.
 pub const SFU: &str = "galene+ws://127.0.0.1:8443/group/conclave/";
+/// A group whose every member is an operator allowed to record (`--record-dir`).
+pub const RECORDED_SFU: &str = "galene+ws://127.0.0.1:8443/group/recorded/";
 
 /// Where the Galène binary is.
 pub fn binary() -> PathBuf {
@@ -39,8 +41,9 @@ pub fn binary() -> PathBuf {
 }
 
 pub struct Galene {
-    child: Option<Child>,
-    /// The group's recordings.
+    /// Galène, while it runs (behind a lock: a test restarts it while participants run).
+    child: std::sync::Mutex<Option<Child>>,
+    /// Galène's recordings (a folder per group).
     pub rec_dir: PathBuf,
 }
 
@@ -55,11 +58,16 @@ impl Galene {
         }
         std::fs::write(
             groups.join("conclave.json"),
-            r#"{"presenter":[{}],"allow-subgroups":true,"allow-recording":true,"codecs":["h264","opus"]}"#,
+            r#"{"presenter":[{}],"allow-subgroups":true,"codecs":["h264","opus"]}"#,
         )
         .unwrap();
-        let mut galene = Galene {
-            child: None,
+        std::fs::write(
+            groups.join("recorded.json"),
+            r#"{"op":[{}],"allow-subgroups":true,"allow-recording":true,"codecs":["h264","opus"]}"#,
+        )
+        .unwrap();
+        let galene = Galene {
+            child: std::sync::Mutex::new(None),
             rec_dir,
         };
         galene.run(net);
@@ -67,8 +75,11 @@ impl Galene {
     }
 
     /// Starts (again) the process.
-    pub fn run(&mut self, net: &JanusNet) {
-        assert!(self.child.is_none(), "Galène is already running");
+    pub fn run(&self, net: &JanusNet) {
+        assert!(
+            self.child.lock().unwrap().is_none(),
+            "Galène is already running"
+        );
         let dir = net.dir.join("galene");
         let log = std::fs::File::create(dir.join("galene.log")).unwrap();
         let child = net
@@ -88,7 +99,7 @@ impl Galene {
             .stderr(log)
             .spawn()
             .expect("galene runs");
-        self.child = Some(child);
+        *self.child.lock().unwrap() = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let listening = net
@@ -110,8 +121,9 @@ impl Galene {
     }
 
     /// Kills Galène (as a crash would).
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
+    pub fn kill(&self) {
+        let running = self.child.lock().unwrap().take();
+        if let Some(mut child) = running {
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -139,7 +139,9 @@ pub struct JanusNet {
     /// The test's certificate authority, with [`JanusNet::start_tls`].
     #[allow(dead_code, reason = "only the TLS test reads it")]
     pub tls: Option<TestCa>,
-    janus: Option<Child>,
+    /// Janus, while it runs (behind a lock, so a test can restart it while participants hold
+    /// the namespace).
+    janus: std::sync::Mutex<Option<Child>>,
 }
 
 fn run(program: &str, args: &[&str]) {
@@ -171,7 +173,7 @@ impl JanusNet {
     }
 
     fn start_with(tls: bool) -> JanusNet {
-        let mut net = Self::namespace(tls);
+        let net = Self::namespace(tls);
         net.start_janus();
         net
     }
@@ -194,7 +196,7 @@ impl JanusNet {
             dir,
             rec_dir,
             tls,
-            janus: None,
+            janus: std::sync::Mutex::new(None),
         };
         run("ip", &["-n", &net.ns, "link", "set", "lo", "up"]);
         run("ip", &["-n", &net.ns, "link", "add", "ifb0", "type", "ifb"]);
@@ -215,8 +217,9 @@ impl JanusNet {
     }
 
     /// Kills Janus (as a crash would).
-    pub fn kill_janus(&mut self) {
-        if let Some(mut janus) = self.janus.take() {
+    pub fn kill_janus(&self) {
+        let running = self.janus.lock().unwrap().take();
+        if let Some(mut janus) = running {
             let _ = janus.kill();
             let _ = janus.wait();
         }
@@ -224,8 +227,11 @@ impl JanusNet {
 
     /// Starts Janus and waits until its WebSocket transport listens (`ws://`, and `wss://` when
     /// configured).
-    pub fn start_janus(&mut self) {
-        assert!(self.janus.is_none(), "Janus is already running");
+    pub fn start_janus(&self) {
+        assert!(
+            self.janus.lock().unwrap().is_none(),
+            "Janus is already running"
+        );
         let conf = self.dir.join("conf");
         let mut janus = self
             .command("janus")
@@ -260,7 +266,7 @@ impl JanusNet {
                 }
             }
         });
-        self.janus = Some(janus);
+        *self.janus.lock().unwrap() = Some(janus);
         let deadline = Instant::now() + Duration::from_secs(20);
         while rx.recv_timeout(Duration::from_millis(100)).is_err() {
             assert!(

@@ -270,3 +270,66 @@ pub fn an_impostor_is_a_row_of_its_own_and_a_second_track_arrives(net: &JanusNet
     );
     let _ = mallory.finish();
 }
+
+fn unix_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.unwrap().as_millis() as u64
+}
+
+/// The SFU crashes mid-call (`restart` kills it, waits a second and starts it again):
+/// participants rejoin and media resumes within 3 s of the SFU being back.
+pub fn participants_rejoin_after_the_sfu_restarts(
+    net: &JanusNet,
+    link: &str,
+    restart: impl FnOnce(),
+) {
+    let a = spawn(net, link, "a", 14);
+    let b = spawn(net, link, "b", 14);
+    std::thread::sleep(Duration::from_secs(4));
+    restart();
+    let back_ms = unix_ms();
+
+    for p in [a, b] {
+        let name = p.name.clone();
+        let (stats, out) = p.finish();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        // The lost connection is said, without the SFU's address (WebRTC's own lines are off).
+        assert!(stderr.contains("reconnecting"), "{name}: {stderr}");
+        assert!(!stderr.contains("127.0.0.2"), "{name}: {stderr}");
+        assert!(
+            stats["reconnects"].as_u64().unwrap() >= 1,
+            "{name}: {stats}"
+        );
+        let list = others(&stats);
+        assert_eq!(
+            list.len(),
+            1,
+            "the other is one participant across reconnects: {stats}"
+        );
+        let v = &list[0]["video"];
+        assert_eq!(list[0]["handles"].as_array().unwrap().len(), 2, "{stats}");
+        // The longest freeze is the restart's, and it ends within 3 s of the SFU being back.
+        let resumed = v["longest_gap_ended_unix_ms"].as_u64().unwrap();
+        let gap = v["longest_gap_ms"].as_f64().unwrap();
+        eprintln!(
+            "{name}: froze {gap} ms, resumed {} ms after the SFU was back",
+            resumed as i64 - back_ms as i64
+        );
+        assert!(
+            resumed > back_ms,
+            "{name}: the longest freeze was not the restart: {v}"
+        );
+        assert!(
+            resumed - back_ms < 3_000,
+            "{name}: video resumed {} ms after the SFU was back",
+            resumed - back_ms
+        );
+        assert!(
+            v["last_frame_number"].as_u64().unwrap() > 330,
+            "{name}: {v}"
+        );
+        assert_eq!(v["frames_dropped_auth"], 0, "{name}: {v}");
+    }
+}

@@ -281,6 +281,9 @@ impl Galene {
                     me: PeerHandle(galene::handle_of(&me)),
                     present,
                 });
+                if config.record_dir.is_some() {
+                    self.session.record(now);
+                }
             }
             GaleneEvent::UserAdded { id, username } => {
                 let peer = self.remember(id);

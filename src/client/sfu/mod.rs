@@ -65,7 +65,8 @@ pub struct AdapterConfig {
     pub ice_servers: Vec<IceServer>,
     /// Media only through a TURN relay.
     pub relay_only: bool,
-    /// Have the SFU record a room we create into this folder (tests).
+    /// Have the SFU record the room (Janus: a room we create, into this folder; Galène: into
+    /// its own folder) — tests.
     pub record_dir: Option<String>,
     /// Whom to trust for `wss://` (the system's authorities and the user's extra one).
     pub tls: Arc<rustls::ClientConfig>,

@@ -325,6 +325,16 @@ impl GaleneSession {
         self.send(message, now);
     }
 
+    /// Asks Galène to record the group to its disk (tests: it takes the `record` permission,
+    /// which Galène gives operators of groups that allow recording).
+    pub fn record(&mut self, now: Instant) {
+        self.send(
+            json!({"type": "groupaction", "kind": "record", "source": self.config.id,
+                   "username": self.config.username}),
+            now,
+        );
+    }
+
     /// Leaves the group.
     pub fn leave(&mut self, now: Instant) {
         if matches!(self.phase, Phase::Gathering(_) | Phase::Joined) {
