@@ -90,9 +90,9 @@ fn galene_records_only_ciphertext_of_an_e2ee_publisher() {
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "webm" || e == "mkv"))
         .collect();
-    // Matroska for H.264 (WebM while there is only sound), a new file whenever the picture's
-    // size changes. Galène could not read the size from our (encrypted) SPS, and ffmpeg will
-    // not copy a video of no size: the frames are read from the file here.
+    // WebM while there is only sound, then a new file, Matroska, from the first keyframe on.
+    // Galène 0.7.2 writes no size for H.264 (it reads sizes of VP8 and VP9 only), and ffmpeg
+    // will not copy a video of no size: the frames are read from the files here.
     assert!(!recordings.is_empty(), "Galène recorded nothing");
     let units: Vec<Vec<u8>> = recordings
         .iter()
