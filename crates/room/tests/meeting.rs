@@ -43,6 +43,15 @@ fn two_people_meet_verify_and_see_and_hear_each_other() {
     assert_eq!(seen.name.as_deref(), Some("bob"));
     assert_eq!((seen.audio, seen.video), (Some(true), Some(true)));
     assert_eq!(seen.label.as_deref(), Some("p-bob"));
+    // What the key agreement counted outlives the meeting (the final report is made after it).
+    sim.leave(a);
+    sim.run_for(S);
+    assert!(sim.people[a].meeting.is_over());
+    let keys = sim.people[a].meeting.key_stats();
+    assert!(
+        keys.messages_sent > 0 && keys.messages_accepted > 0,
+        "{keys:?}"
+    );
 }
 
 #[test]

@@ -828,7 +828,7 @@ impl Meeting {
         self.transmits
             .push_back(Transmit::Sfu(SfuRequest::Disconnect));
         if self.connection == Connection::Connected {
-            self.phase = Phase::Over;
+            self.over();
             self.set_connection(Connection::Left);
         } else {
             let detail = if self.ever_connected {
@@ -846,8 +846,15 @@ impl Meeting {
         self.finish(kind, detail);
     }
 
+    /// The meeting is over; what its key agreement counted stays counted.
+    fn over(&mut self) {
+        if let Phase::Joined(j) = std::mem::replace(&mut self.phase, Phase::Over) {
+            add_stats(&mut self.key_stats, j.group.stats());
+        }
+    }
+
     fn finish(&mut self, kind: EndKind, detail: String) {
-        self.phase = Phase::Over;
+        self.over();
         let ended = Ended { kind, detail };
         self.ended = Some(ended.clone());
         self.events.push_back(Event::Ended(ended));
