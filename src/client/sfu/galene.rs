@@ -18,7 +18,6 @@ use conclave_room::sfu::{
 };
 use futures_util::{SinkExt, StreamExt};
 use rtc::peer_connection::transport::RTCIceCandidateInit;
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -27,13 +26,11 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::{
-    AdapterConfig, AdapterEvent, failure, forward_keyframe_requests, forward_send_estimates,
-    link_state, lost, mid_of, random_u32,
+    AdapterConfig, AdapterEvent, failure, forward_send_estimates, link_state, lost, mid_of,
+    random_u32,
 };
 use crate::client::peer::{Peer, PeerEvent};
 
-/// How long connecting to Galène's WebSocket may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The label of the stream we publish (Galène matches it against receivers' requests).
 const LABEL: &str = "camera";
 /// Candidates Galène trickles before a connection can take them, kept at most.
@@ -166,13 +163,7 @@ impl Galene {
             .as_str()
             .into_client_request()
             .map_err(|e| lost(format!("signalling: {e}")))?;
-        let connector = tokio_tungstenite::Connector::Rustls(config.tls.clone());
-        let connecting =
-            tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector));
-        let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
-            .await
-            .map_err(|_| lost("signalling: the SFU did not answer within 5 s".into()))?
-            .map_err(|e| super::connect_failure(&endpoint, e))?;
+        let ws = super::connect_signalling(request, &config.tls).await?;
         let (mut sink, mut stream) = ws.split();
         self.session.start(std::time::Instant::now());
         loop {
@@ -502,25 +493,8 @@ impl Galene {
             return Ok(());
         }
         for t in &tracks {
-            let ssrc = random_u32();
-            let kind = match t.kind {
-                MediaKind::Audio => RtpCodecKind::Audio,
-                MediaKind::Video => RtpCodecKind::Video,
-            };
-            let sink = up.peer.add_send_track(kind, ssrc).await.map_err(failure)?;
-            up.sinks.insert(t.id, (t.kind, sink.clone()));
-            if t.kind == MediaKind::Video {
-                self.helpers.push(forward_keyframe_requests(
-                    t.id,
-                    sink.clone(),
-                    self.events.clone(),
-                ));
-            }
-            let _ = self.events.send(AdapterEvent::LocalTrack {
-                id: t.id,
-                sink,
-                ssrc,
-            });
+            let sink = super::add_local_track(&up.peer, t, &self.events, &mut self.helpers).await?;
+            up.sinks.insert(t.id, (t.kind, sink));
         }
         let offer = up.peer.offer().await.map_err(failure)?;
         up.negotiating = true;

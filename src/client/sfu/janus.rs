@@ -16,7 +16,6 @@ use conclave_room::sfu::{
     TrackHandle,
 };
 use futures_util::{SinkExt, StreamExt};
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -27,13 +26,9 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::{
-    AdapterConfig, AdapterEvent, failure, forward_keyframe_requests, forward_send_estimates, lost,
-    mid_of, next_event, random_u32,
+    AdapterConfig, AdapterEvent, failure, forward_send_estimates, lost, mid_of, next_event,
 };
 use crate::client::peer::{Peer, PeerEvent};
-
-/// How long connecting to Janus's WebSocket may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs the adapter until asked to disconnect or the connection fails (said as an event).
 pub async fn run(
@@ -122,13 +117,7 @@ impl Janus {
             "Sec-WebSocket-Protocol",
             "janus-protocol".parse().expect("valid header value"),
         );
-        let connector = tokio_tungstenite::Connector::Rustls(config.tls.clone());
-        let connecting =
-            tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector));
-        let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
-            .await
-            .map_err(|_| lost("signalling: the SFU did not answer within 5 s".into()))?
-            .map_err(|e| super::connect_failure(&config.link.sfu.url, e))?;
+        let ws = super::connect_signalling(request, &config.tls).await?;
         let (mut sink, mut stream) = ws.split();
         self.session.start(std::time::Instant::now());
         loop {
@@ -354,25 +343,8 @@ impl Janus {
             return Ok(());
         };
         for t in &tracks {
-            let ssrc = random_u32();
-            let kind = match t.kind {
-                MediaKind::Audio => RtpCodecKind::Audio,
-                MediaKind::Video => RtpCodecKind::Video,
-            };
-            let sink = p.peer.add_send_track(kind, ssrc).await.map_err(failure)?;
-            p.sinks.insert(t.id, sink.clone());
-            if t.kind == MediaKind::Video {
-                self.helpers.push(forward_keyframe_requests(
-                    t.id,
-                    sink.clone(),
-                    self.events.clone(),
-                ));
-            }
-            let _ = self.events.send(AdapterEvent::LocalTrack {
-                id: t.id,
-                sink,
-                ssrc,
-            });
+            let sink = super::add_local_track(&p.peer, t, &self.events, &mut self.helpers).await?;
+            p.sinks.insert(t.id, sink);
         }
         if !first && tracks.is_empty() {
             return Ok(());

@@ -300,3 +300,56 @@ pub(super) async fn stop_sending(peer: &Peer, sink: &Arc<TrackLocalStaticRTP>) {
         }
     }
 }
+
+/// Adds our track `track` to `peer`: a fresh SSRC, keyframe requests forwarded (video), and the
+/// driver told where to write it. The sink, for the adapter to keep.
+pub(super) async fn add_local_track(
+    peer: &Peer,
+    track: &conclave_room::sfu::LocalTrack,
+    events: &mpsc::UnboundedSender<AdapterEvent>,
+    helpers: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<Arc<TrackLocalStaticRTP>, SfuFailure> {
+    use conclave_room::sfu::MediaKind;
+    use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+    let ssrc = random_u32();
+    let kind = match track.kind {
+        MediaKind::Audio => RtpCodecKind::Audio,
+        MediaKind::Video => RtpCodecKind::Video,
+    };
+    let sink = peer.add_send_track(kind, ssrc).await.map_err(failure)?;
+    if track.kind == MediaKind::Video {
+        helpers.push(forward_keyframe_requests(
+            track.id,
+            sink.clone(),
+            events.clone(),
+        ));
+    }
+    let _ = events.send(AdapterEvent::LocalTrack {
+        id: track.id,
+        sink: sink.clone(),
+        ssrc,
+    });
+    Ok(sink)
+}
+
+/// How long connecting to an SFU's WebSocket may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the SFU's signalling WebSocket (`request` names it), trusting what `tls` trusts.
+pub(super) async fn connect_signalling(
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    SfuFailure,
+> {
+    let url = request.uri().to_string();
+    let connector = tokio_tungstenite::Connector::Rustls(tls.clone());
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector));
+    let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .map_err(|_| lost("signalling: the SFU did not answer within 5 s".into()))?
+        .map_err(|e| connect_failure(&url, e))?;
+    Ok(ws)
+}
