@@ -135,6 +135,20 @@ struct JoinArgs {
     /// tests of several tracks per participant).
     #[arg(long, hide = true, value_parser = conclave::cli_args::duration)]
     second_video_after: Option<std::time::Duration>,
+    /// Share a screen (`screen`: the X display's whole screen), one window (`window:<title>`)
+    /// or a synthetic page of text and a chart (`synthetic`), end-to-end encrypted like the rest.
+    #[arg(long, value_parser = conclave_media::ShareTarget::parse)]
+    share: Option<conclave_media::ShareTarget>,
+    /// Start sharing this long after joining.
+    #[arg(long, value_parser = conclave::cli_args::duration, requires = "share")]
+    share_after: Option<std::time::Duration>,
+    /// Stop sharing after this long (else at the end of the meeting).
+    #[arg(long, value_parser = conclave::cli_args::duration, requires = "share")]
+    share_for: Option<std::time::Duration>,
+    /// When the meeting ends, write the last picture of a share received to this file (PGM,
+    /// luma only): tests compare it with what was shared.
+    #[arg(long, hide = true)]
+    keep_share_picture: Option<std::path::PathBuf>,
     /// Drop the connection to the SFU this long after joining, as a network failure would (no
     /// goodbye), and reconnect (for tests).
     #[arg(long, hide = true, value_parser = conclave::cli_args::duration)]
@@ -374,6 +388,10 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         record_dir: args.record_dir,
         measure_audio_latency: args.measure_audio_latency,
         second_video_after: args.second_video_after,
+        share: args.share,
+        share_after: args.share_after.unwrap_or_default(),
+        share_for: args.share_for,
+        keep_share_picture: args.keep_share_picture,
         drop_after: args.drop_connection_after,
         pseudonym: args.pseudonym,
         extra_ca,

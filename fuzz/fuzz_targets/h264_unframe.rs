@@ -15,6 +15,11 @@ fuzz_target!(|data: &[u8]| {
         rx.unprotect(Codec::H264, data).is_err(),
         "forged frame accepted"
     );
+    // Neither as a camera's nor as a share's, tried either way round.
+    assert!(
+        rx.unprotect_video(Codec::H264Screen, data).is_err(),
+        "forged frame accepted"
+    );
 
     let mut tx = Sender::new(suite, KidScheme::default(), 0, key).unwrap();
     if let Ok(wire) = tx.protect(Codec::H264, data) {
@@ -26,5 +31,5 @@ fuzz_target!(|data: &[u8]| {
             .expect("the canonical form protects");
         assert_eq!(rx.unprotect(Codec::H264, &again).as_deref(), Ok(&plain[..]));
     }
-    assert_eq!(rx.stats().dropped(), 1);
+    assert_eq!(rx.stats().dropped(), 2);
 });

@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         } else {
             MediaKind::Video
         };
-        match op % 22 {
+        match op % 24 {
             0 => m.handle_sfu(
                 SfuEvent::Joined {
                     me: peer,
@@ -103,6 +103,8 @@ fuzz_target!(|data: &[u8]| {
                 MediaInput::SendEstimate(u32::from_be_bytes([0, *a, *b, 0])),
                 now,
             ),
+            21 => m.command(Command::Share(a & 1 == 0), now),
+            22 => m.handle_media(MediaInput::ShareEnded, now),
             18 => m.command(
                 Command::React(["👍", "🎉", "x"][usize::from(*a % 3)].into()),
                 now,

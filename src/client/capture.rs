@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
 use conclave_media::{
-    AudioEncoderSettings, AudioSource, EncodedVideo, H264Encoder, OpusEncoder,
-    VideoEncoderSettings, VideoFormat, VideoSource,
+    AudioEncoderSettings, AudioSource, EncodedVideo, H264Encoder, OpusEncoder, SHARE_FPS,
+    ShareTarget, VideoEncoderSettings, VideoFormat, VideoSource,
 };
 use tokio::sync::{Notify, mpsc};
 
@@ -58,8 +58,11 @@ pub struct Capture {
     camera: Option<Worker>,
     mic_choice: MicChoice,
     mic: Option<Worker>,
-    /// A second video source (a second camera, later a screen), sent as a track of its own.
+    /// A second video source (a shared screen or window, or for tests a second camera), sent
+    /// as a track of its own.
     second: Option<Worker>,
+    /// What the second source is: a share (sealed as one), or a camera.
+    second_is_share: bool,
     second_tx: mpsc::Sender<EncodedVideo>,
     /// Encoded frames of the second video source.
     pub second_video: mpsc::Receiver<EncodedVideo>,
@@ -164,6 +167,7 @@ impl Capture {
             mic_choice: MicChoice::None,
             mic: None,
             second: None,
+            second_is_share: false,
             second_tx,
             second_video,
             second_keyframe: Arc::new(AtomicBool::new(true)),
@@ -175,7 +179,63 @@ impl Capture {
     /// Starts a second video source, encoded like the camera, on its own encoder (a failure to
     /// open it is reported like the camera's).
     pub fn start_second_video(&mut self, source: CameraChoice) {
-        let (format, settings) = (self.format, self.encoder_settings());
+        let format = self.format;
+        self.start_second(false, move || source.open(format));
+    }
+
+    /// Starts sharing `target` on the second video track, encoded for content
+    /// ([`H264Encoder::for_screen`]). A source that cannot be opened, or goes away, is reported
+    /// as the screen's problem and ends the thread ([`Capture::share_ended`]).
+    pub fn start_share(&mut self, target: ShareTarget) {
+        self.start_second(true, move || {
+            target
+                .open()
+                .map(Some)
+                .map_err(|e| DeviceProblem::from_error(Device::Screen, &e))
+        });
+    }
+
+    /// Stops the second video source (the share), waiting for it in the background.
+    pub fn stop_second(&mut self) {
+        if let Some(worker) = self.second.take() {
+            worker.stop.store(true, Ordering::Relaxed);
+        }
+        self.second_is_share = false;
+    }
+
+    /// Whether the second source is a share.
+    pub fn second_is_share(&self) -> bool {
+        self.second_is_share
+    }
+
+    /// Whether a share was started and its thread has ended on its own (the source could not
+    /// be opened, or went away): the meeting should hear that the share ended.
+    pub fn share_ended(&self) -> bool {
+        self.second_is_share
+            && self
+                .second
+                .as_ref()
+                .is_some_and(|w| w.thread.is_finished() && !w.stop.load(Ordering::Relaxed))
+    }
+
+    fn start_second(
+        &mut self,
+        share: bool,
+        open: impl FnOnce() -> crate::selftest::CameraSlot + Send + 'static,
+    ) {
+        let mut settings = self.encoder_settings();
+        if share {
+            // Keyframes of a share only when a receiver asks (a new one, a loss), and as a
+            // safety net once a minute: each resets the picture's quality, which on a still page
+            // otherwise keeps growing.
+            settings.fps = SHARE_FPS;
+            settings.keyframe_interval_frames = SHARE_KEYFRAME_INTERVAL_S * SHARE_FPS;
+        }
+        let device = if share {
+            Device::Screen
+        } else {
+            Device::Camera
+        };
         let outs = VideoOuts {
             encoded: self.second_tx.clone(),
             self_view: None,
@@ -183,15 +243,24 @@ impl Capture {
         let (keyframe, problems) = (self.second_keyframe.clone(), self.problems.clone());
         let rate = self.second_rate.clone();
         let previous = self.second.take();
-        self.second = Some(Worker::spawn(previous, move |stop, open| {
-            let source = match source.open(format) {
+        self.second_is_share = share;
+        self.second = Some(Worker::spawn(previous, move |stop, open_flag| {
+            forget(&problems, device);
+            let source = match open() {
                 Ok(Some(source)) => source,
                 Ok(None) => return,
                 Err(problem) => return report(&problems, problem),
             };
             keyframe.store(true, Ordering::Relaxed);
-            open.store(true, Ordering::Relaxed);
-            video_loop(source, settings, &outs, &keyframe, &rate, stop, &problems);
+            open_flag.store(true, Ordering::Relaxed);
+            let encoder = if share {
+                H264Encoder::for_screen(settings)
+            } else {
+                H264Encoder::new(settings)
+            };
+            video_loop(
+                source, encoder, device, &outs, &keyframe, &rate, stop, &problems,
+            );
         }));
     }
 
@@ -286,7 +355,17 @@ impl Capture {
             keyframe.store(true, Ordering::Relaxed);
             open.store(true, Ordering::Relaxed);
             opened.notify_one();
-            video_loop(source, settings, &outs, &keyframe, &rate, stop, &problems);
+            let encoder = H264Encoder::new(settings);
+            video_loop(
+                source,
+                encoder,
+                Device::Camera,
+                &outs,
+                &keyframe,
+                &rate,
+                stop,
+                &problems,
+            );
         }));
     }
 
@@ -349,6 +428,9 @@ struct VideoOuts {
 /// The self-view's width at most: a thumbnail, so that handing it to the display costs little.
 const SELF_VIEW_WIDTH: usize = 320;
 
+/// Periodic keyframes of a share, in seconds.
+const SHARE_KEYFRAME_INTERVAL_S: u32 = 60;
+
 /// A video rate that sends nothing.
 const HELD: u32 = 0;
 /// A video rate that sends a small picture now and then.
@@ -360,23 +442,24 @@ const PAUSED_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 /// ... at this rate (the encoder's notion: at its frame rate; the picture is small).
 const PAUSED_BPS: u32 = 30_000;
 
+#[allow(clippy::too_many_arguments)]
 fn video_loop(
     mut source: Box<dyn VideoSource>,
-    settings: VideoEncoderSettings,
+    mut encoder: H264Encoder,
+    device: Device,
     out: &VideoOuts,
     keyframe: &AtomicBool,
     rate: &AtomicU32,
     stop: &AtomicBool,
     lost: &Problems,
 ) {
-    let mut encoder = H264Encoder::new(settings);
     let mut count = 0u64;
     let mut last_paused: Option<std::time::Instant> = None;
     while !stop.load(Ordering::Relaxed) {
         let frame = match source.next_frame() {
             Ok(frame) => frame,
             Err(e) => {
-                report(lost, DeviceProblem::from_error(Device::Camera, &e));
+                report(lost, DeviceProblem::from_error(device, &e));
                 return;
             }
         };
@@ -414,7 +497,7 @@ fn video_loop(
             },
             Ok(None) => {}
             Err(e) => {
-                report(lost, DeviceProblem::from_codec_error(Device::Camera, &e));
+                report(lost, DeviceProblem::from_codec_error(device, &e));
                 return;
             }
         }
@@ -525,7 +608,8 @@ mod tests {
         };
         video_loop(
             Box::new(Unplugged(0)),
-            settings,
+            H264Encoder::new(settings),
+            Device::Camera,
             &outs,
             &keyframe,
             &AtomicU32::new(300_000),

@@ -22,6 +22,8 @@ pub(crate) enum Command {
     SetVideo(bool),
     /// Use other devices.
     Devices(DeviceChange),
+    /// Share this screen or window (`Some`), or stop sharing (`None`).
+    Share(Option<conclave_media::ShareTarget>),
     /// Leave the room now.
     Leave,
     /// Chat, hands, reactions: passed to the meeting as they are.

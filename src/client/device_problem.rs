@@ -18,6 +18,8 @@ pub enum Device {
     Microphone,
     /// The speaker: without it, the others are not heard.
     Speaker,
+    /// The shared screen or window: without it, the share ends.
+    Screen,
 }
 
 /// What went wrong with it.
@@ -94,6 +96,7 @@ impl std::fmt::Display for DeviceProblem {
             Device::Camera => "camera",
             Device::Microphone => "microphone",
             Device::Speaker => "speaker",
+            Device::Screen => "screen or window to share",
         };
         let detail = &self.detail;
         match (self.problem, detail.is_empty()) {
@@ -105,12 +108,14 @@ impl std::fmt::Display for DeviceProblem {
                 Device::Camera => write!(f, "video failed: {detail}")?,
                 Device::Microphone => write!(f, "audio failed: {detail}")?,
                 Device::Speaker => write!(f, "the speaker failed: {detail}")?,
+                Device::Screen => write!(f, "sharing failed: {detail}")?,
             },
         }
         f.write_str(match self.device {
             Device::Camera => "; continuing without video",
             Device::Microphone => "; continuing without audio",
             Device::Speaker => "; the others cannot be heard",
+            Device::Screen => "; the share ended, the meeting goes on",
         })
     }
 }

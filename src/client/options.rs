@@ -61,6 +61,15 @@ pub struct JoinOptions {
     /// Publish a second synthetic video track this long after joining, without rejoining
     /// (tests of several tracks per participant).
     pub second_video_after: Option<Duration>,
+    /// Share this screen, window or synthetic page from `share_after` on, for `share_for` (or
+    /// until the meeting ends).
+    pub share: Option<conclave_media::ShareTarget>,
+    /// When to start sharing, after joining.
+    pub share_after: Duration,
+    /// How long to share, if not until the end.
+    pub share_for: Option<Duration>,
+    /// Where to keep the last picture of a share received (PGM, luma), when the meeting ends.
+    pub keep_share_picture: Option<std::path::PathBuf>,
     /// Drop the connection to the SFU this long after joining, as a network failure would (no
     /// goodbye), and reconnect (tests).
     pub drop_after: Option<Duration>,
@@ -100,6 +109,10 @@ impl JoinOptions {
             self_view: None,
             measure_audio_latency: false,
             second_video_after: None,
+            share: None,
+            share_after: Duration::ZERO,
+            share_for: None,
+            keep_share_picture: None,
             drop_after: None,
             pseudonym: None,
             extra_ca: None,

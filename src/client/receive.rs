@@ -35,6 +35,8 @@ pub struct VideoSinks {
     pub decoded: Option<Arc<VideoOut>>,
     /// Decrypted access units, for a display that decodes them.
     pub encoded: Option<Arc<EncodedOut>>,
+    /// The last picture of a share decoded (kept for tests that compare it with the screen).
+    pub last_share: Option<Arc<Mutex<Option<conclave_media::VideoFrame>>>>,
 }
 
 impl VideoSinks {
@@ -428,6 +430,8 @@ struct VideoIn {
     handle: TrackHandle,
     jitter: JitterBuffer,
     awaiting_keyframe: bool,
+    /// How the last frame was sealed: a camera's or a share's (tried first for the next).
+    codec: Codec,
     /// The wait (by when it began) for which a keyframe was asked for early.
     asked_early: Option<Instant>,
     /// To the decoding thread, if we decode.
@@ -439,7 +443,8 @@ impl VideoIn {
         let frames = ctx.sinks.decode().then(|| {
             let (frames, input) = std_mpsc::sync_channel::<Vec<u8>>(4);
             let (tally, out, feed) = (b.tally.clone(), ctx.sinks.decoded.clone(), b.feed);
-            std::thread::spawn(move || decode_video(feed, input, tally, out));
+            let last_share = ctx.sinks.last_share.clone();
+            std::thread::spawn(move || decode_video(feed, input, tally, out, last_share));
             frames
         });
         VideoIn {
@@ -447,6 +452,7 @@ impl VideoIn {
             handle,
             jitter: JitterBuffer::default(),
             awaiting_keyframe: true,
+            codec: Codec::H264,
             asked_early: None,
             frames,
         }
@@ -512,12 +518,22 @@ impl VideoIn {
     }
 
     fn frame(&mut self, access_unit: &[u8], ctx: &Context) {
-        let result = lock(&self.b.remote.receiver).unprotect(Codec::H264, access_unit);
+        // Sealed as a camera's or as a share's: which one authenticated says which it is (the
+        // SFU cannot pass one off as the other).
+        let result = lock(&self.b.remote.receiver)
+            .unprotect_video(self.codec, access_unit)
+            .map(|(codec, plain)| {
+                self.codec = codec;
+                plain
+            });
         {
             let mut v = lock(&self.b.tally);
             v.frames_received += 1;
             match &result {
-                Ok(_) => v.frames_decrypted += 1,
+                Ok(_) => {
+                    v.frames_decrypted += 1;
+                    v.share = self.codec == Codec::H264Screen;
+                }
                 Err(e) => count_drop(&mut v, e.reason()),
             }
         }
@@ -680,6 +696,7 @@ fn decode_video(
     input: std_mpsc::Receiver<Vec<u8>>,
     tally: Arc<Mutex<MediaTally>>,
     video_out: Option<Arc<VideoOut>>,
+    last_share: Option<Arc<Mutex<Option<conclave_media::VideoFrame>>>>,
 ) {
     let Ok(mut decoder) = H264Decoder::new() else {
         return;
@@ -692,6 +709,11 @@ fn decode_video(
         {
             let mut v = lock(&tally);
             v.decoded(done);
+            if v.share
+                && let Some(keep) = &last_share
+            {
+                *lock(keep) = Some(picture.clone());
+            }
             if let Some(stamp) = pattern::read(&picture) {
                 v.last_frame_number = Some(stamp.frame);
                 // The stamp holds the low 56 bits of the capture time.

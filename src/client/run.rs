@@ -6,10 +6,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use conclave_e2ee::Codec;
 use conclave_e2ee::Signer;
 use conclave_group::Psk;
+use conclave_media::ShareTarget;
 use conclave_room::meeting::{
-    self, CAMERA, Config, Event, MICROPHONE, MediaAction, MediaInput, Meeting as Core, Transmit,
+    self, CAMERA, Config, Event, MICROPHONE, MediaAction, MediaInput, Meeting as Core, SHARE,
+    Transmit,
 };
 use conclave_room::sfu::{
     Link, LinkState, LocalTrack, LocalTrackId, MediaKind, SfuEvent, SfuFailure, SfuRequest,
@@ -28,8 +31,8 @@ use super::stats::{ErrorKind, MeetingStats, ReportParts, report};
 use super::{JoinOptions, UnusableIce};
 use crate::selftest::{CameraChoice, MicChoice};
 
-/// Our second video track (a second camera; screen sharing next).
-pub const SECOND_VIDEO: LocalTrackId = LocalTrackId(2);
+/// Our second video track: the share, or in tests a second camera.
+pub const SECOND_VIDEO: LocalTrackId = SHARE;
 
 /// How often the media side's levels and device states reach the meeting.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
@@ -75,6 +78,8 @@ struct Driver {
     pseudonym: String,
     shared: SharedReport,
     ui: mpsc::UnboundedSender<Event>,
+    /// What to share once the meeting says so.
+    share_target: Option<ShareTarget>,
 }
 
 /// The meeting, from joining to leaving.
@@ -147,10 +152,12 @@ pub(crate) async fn run(
     playback.use_speaker(options.speaker.clone());
     let keylog = KeyLog::from_env().map(Arc::new);
     let (inputs_tx, mut inputs) = mpsc::unbounded_channel();
+    let last_share = options.keep_share_picture.as_ref().map(|_| Arc::default());
     let receiving = Receiving::new(
         VideoSinks {
             decoded: options.video_out.clone(),
             encoded: options.encoded_out.clone(),
+            last_share: last_share.clone(),
         },
         playback.clone(),
         options.measure_audio_latency,
@@ -178,12 +185,18 @@ pub(crate) async fn run(
         pseudonym,
         shared,
         ui,
+        share_target: None,
     };
     let deadline = Instant::now() + options.duration;
     let mut second_video_at = options
         .second_video_after
         .map(|after| Instant::now() + after);
     let mut drop_at = options.drop_after.map(|after| Instant::now() + after);
+    let mut share_at = options
+        .share
+        .as_ref()
+        .map(|_| Instant::now() + options.share_after);
+    let mut unshare_at = None;
     let mut sample = tokio::time::interval(SAMPLE_EVERY);
     let mut publish = tokio::time::interval(REPORT_EVERY);
     loop {
@@ -210,6 +223,10 @@ pub(crate) async fn run(
                 };
                 d.core.handle_media(devices, now());
                 d.core.handle_media(MediaInput::Levels(d.receiving.levels()), now());
+                if d.capture.share_ended() {
+                    d.capture.stop_second();
+                    d.core.handle_media(MediaInput::ShareEnded, now());
+                }
             }
             _ = publish.tick() => d.publish(),
             () = opened.notified() => {
@@ -221,10 +238,13 @@ pub(crate) async fn run(
             }
             Some(frame) = d.capture.video.recv() => {
                 if d.core.local().video_on {
-                    d.sending.video(CAMERA, &frame).await;
+                    d.sending.video(CAMERA, &frame, Codec::H264).await;
                 }
             }
-            Some(frame) = d.capture.second_video.recv() => d.sending.video(SECOND_VIDEO, &frame).await,
+            Some(frame) = d.capture.second_video.recv() => {
+                let codec = if d.capture.second_is_share() { Codec::H264Screen } else { Codec::H264 };
+                d.sending.video(SECOND_VIDEO, &frame, codec).await;
+            }
             Some(audio) = d.capture.audio.recv() => {
                 let on = d.core.local().audio_on;
                 d.core.handle_media(MediaInput::OwnLevel(audio.level), now());
@@ -238,6 +258,15 @@ pub(crate) async fn run(
                 d.capture.start_second_video(CameraChoice::Synthetic);
                 let track = LocalTrack { id: SECOND_VIDEO, kind: MediaKind::Video };
                 d.core.command(meeting::Command::Publish(track), now());
+            }
+            () = sleep_until(share_at) => {
+                share_at = None;
+                unshare_at = options.share_for.map(|d| Instant::now() + d);
+                d.on_command(Command::Share(options.share.clone()));
+            }
+            () = sleep_until(unshare_at) => {
+                unshare_at = None;
+                d.on_command(Command::Share(None));
             }
             () = sleep_until(drop_at) => {
                 drop_at = None;
@@ -255,7 +284,20 @@ pub(crate) async fn run(
     d.publish();
     let stats = lock(&d.shared).clone();
     d.capture.stop();
+    if let (Some(path), Some(keep)) = (&options.keep_share_picture, &last_share)
+        && let Some(picture) = lock(keep).take()
+        && let Err(e) = write_pgm(path, &picture)
+    {
+        tracing::warn!(error = %e, "could not keep the share's last picture");
+    }
     stats
+}
+
+/// Writes `picture`'s luma as a binary PGM.
+fn write_pgm(path: &std::path::Path, picture: &conclave_media::VideoFrame) -> std::io::Result<()> {
+    let mut bytes = format!("P5\n{} {}\n255\n", picture.width, picture.height).into_bytes();
+    bytes.extend_from_slice(picture.y());
+    std::fs::write(path, bytes)
 }
 
 impl Driver {
@@ -386,6 +428,12 @@ impl Driver {
                 flag.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             MediaAction::Camera(on) => self.capture.set_camera_on(on),
+            MediaAction::Share(true) => {
+                if let Some(target) = self.share_target.clone() {
+                    self.capture.start_share(target);
+                }
+            }
+            MediaAction::Share(false) => self.capture.stop_second(),
             MediaAction::VideoRate { track, bps } => {
                 if track == CAMERA {
                     // 0 while paused or held.
@@ -448,6 +496,17 @@ impl Driver {
                     camera: self.capture.camera_chosen(),
                 };
                 self.core.command(sources, now);
+            }
+            Command::Share(target) => {
+                let on = target.is_some();
+                if let Some(target) = target {
+                    // Another target while sharing: the source changes, the track stays.
+                    if self.core.local().sharing && self.share_target.as_ref() != Some(&target) {
+                        self.capture.start_share(target.clone());
+                    }
+                    self.share_target = Some(target);
+                }
+                self.core.command(meeting::Command::Share(on), now);
             }
             Command::Leave => self.core.command(meeting::Command::Leave, now),
             Command::Meeting(c) => self.core.command(c, now),

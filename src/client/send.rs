@@ -142,15 +142,21 @@ impl Sending {
         Some(data)
     }
 
-    /// Sends one access unit on video track `id`.
-    pub async fn video(&mut self, id: LocalTrackId, frame: &conclave_media::EncodedVideo) {
+    /// Sends one access unit on video track `id`, sealed as `codec` ([`Codec::H264`] for a
+    /// camera, [`Codec::H264Screen`] for a share).
+    pub async fn video(
+        &mut self,
+        id: LocalTrackId,
+        frame: &conclave_media::EncodedVideo,
+        codec: Codec,
+    ) {
         if !self.live {
             return;
         }
         let (Some(sender), Some(t)) = (self.sender.as_mut(), self.tracks.get_mut(&id)) else {
             return;
         };
-        let Ok(wire) = sender.protect(Codec::H264, &frame.data) else {
+        let Ok(wire) = sender.protect(codec, &frame.data) else {
             return;
         };
         let first = *t.first_capture_us.get_or_insert(frame.captured_us);

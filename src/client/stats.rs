@@ -39,6 +39,8 @@ pub struct MediaStats {
     pub longest_gap_ms: f64,
     /// When that freeze ended: the first frame after it (ms since the Unix epoch).
     pub longest_gap_ended_unix_ms: Option<u64>,
+    /// See [`MediaTally::share`].
+    pub share: bool,
 }
 
 impl From<&MediaTally> for MediaStats {
@@ -58,6 +60,7 @@ impl From<&MediaTally> for MediaStats {
             latency_ms: t.latency.percentiles(),
             longest_gap_ms: t.longest_gap_us as f64 / 1000.0,
             longest_gap_ended_unix_ms: t.longest_gap_end_us.map(|us| us / 1000),
+            share: t.share,
         }
     }
 }

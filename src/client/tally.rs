@@ -38,6 +38,8 @@ pub struct MediaTally {
     pub longest_gap_us: u64,
     /// When the longest gap ended (wall clock, µs since the Unix epoch).
     pub longest_gap_end_us: Option<u64>,
+    /// The track carries a shared screen or window (its frames are sealed as a share).
+    pub share: bool,
 }
 
 impl MediaTally {

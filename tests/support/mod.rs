@@ -9,4 +9,5 @@ pub mod participant;
 pub mod pulse;
 pub mod recording;
 pub mod scenarios;
+pub mod screen;
 pub mod turn;

@@ -254,6 +254,11 @@ impl Receiver {
         self.stats.count(reason);
     }
 
+    /// Counts a frame decrypted outside [`Receiver::decrypt`].
+    pub(crate) fn count_decrypted(&mut self) {
+        self.stats.decrypted += 1;
+    }
+
     /// Tally of decrypted and dropped frames.
     pub fn stats(&self) -> ReceiveStats {
         self.stats
@@ -265,7 +270,11 @@ impl Receiver {
         MAX_RATCHET_AHEAD.min(self.scheme.steps().saturating_sub(2))
     }
 
-    fn try_decrypt(&mut self, metadata: &[u8], frame: &[u8]) -> Result<Vec<u8>, DecryptError> {
+    pub(crate) fn try_decrypt(
+        &mut self,
+        metadata: &[u8],
+        frame: &[u8],
+    ) -> Result<Vec<u8>, DecryptError> {
         let (header, header_len) = Header::decode(frame)?;
         let (generation, step_bits) = self.scheme.split(header.kid);
         let suite = self.suite;

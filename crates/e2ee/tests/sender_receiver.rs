@@ -36,6 +36,7 @@ fn every_suite_and_codec_round_trips() {
         (Codec::Generic, Vec::new()),
         (Codec::H264, h264_access_unit(3000)),
         (Codec::H264, h264_access_unit(0)),
+        (Codec::H264Screen, h264_access_unit(2000)),
     ];
     for suite in CipherSuite::ALL {
         let (mut tx, mut rx) = pair(suite);
@@ -67,6 +68,51 @@ fn h264_keeps_parameter_sets_and_slice_header_in_the_clear() {
             .windows(3)
             .any(|w| w[0] == 0 && w[1] == 0 && w[2] <= 2)
     );
+}
+
+#[test]
+fn a_share_opens_as_a_share_and_a_camera_as_a_camera() {
+    let (mut tx, mut rx) = pair(CipherSuite::AesGcm128Sha256);
+    let au = h264_access_unit(300);
+    let share = tx.protect(Codec::H264Screen, &au).unwrap();
+    let camera = tx.protect(Codec::H264, &au).unwrap();
+    // Sealed as one, never opened as the other.
+    assert_eq!(
+        rx.unprotect(Codec::H264, &share).unwrap_err().reason(),
+        DropReason::Authentication
+    );
+    assert_eq!(
+        rx.unprotect(Codec::H264Screen, &camera)
+            .unwrap_err()
+            .reason(),
+        DropReason::Authentication
+    );
+    // Either way round, unprotect_video says which it was, and counts each frame once.
+    for first in [Codec::H264, Codec::H264Screen] {
+        let mut tx = pair(CipherSuite::AesGcm128Sha256).0;
+        let (mut rx2, frames) = (pair(CipherSuite::AesGcm128Sha256).1, 2);
+        let share = tx.protect(Codec::H264Screen, &au).unwrap();
+        let camera = tx.protect(Codec::H264, &au).unwrap();
+        assert_eq!(
+            rx2.unprotect_video(first, &share).unwrap(),
+            (Codec::H264Screen, au.clone())
+        );
+        assert_eq!(
+            rx2.unprotect_video(first, &camera).unwrap(),
+            (Codec::H264, au.clone())
+        );
+        assert_eq!(rx2.stats().decrypted, frames);
+        assert_eq!(rx2.stats().dropped(), 0);
+        // A replay is refused whichever way it is tried, and counted once.
+        assert!(rx2.unprotect_video(first, &share).is_err());
+        assert_eq!(rx2.stats().dropped(), 1);
+    }
+    // Another key opens neither, and the failure is counted once.
+    let mut stranger = Receiver::new(CipherSuite::AesGcm128Sha256, KidScheme::default());
+    stranger.add_key(0, 0, base(8)).unwrap();
+    let err = stranger.unprotect_video(Codec::H264, &share).unwrap_err();
+    assert_eq!(err.reason(), DropReason::Authentication);
+    assert_eq!(stranger.stats().auth_failed, 1);
 }
 
 #[test]

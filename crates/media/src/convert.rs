@@ -112,6 +112,30 @@ pub fn to_i420(
     Ok(frame)
 }
 
+/// Converts a `width` x `height` image of 32-bit pixels in memory order B, G, R, X (an X
+/// server's and most screen grabbers' native layout) to I420; odd sizes are cropped.
+pub fn bgrx_to_i420(width: usize, height: usize, bytes: &[u8]) -> Result<VideoFrame, DeviceError> {
+    let (w, h) = (width & !1, height & !1);
+    if w == 0 || h == 0 || bytes.len() < width * height * 4 {
+        return Err(bad(format!(
+            "a {width}x{height} screen image of {} bytes",
+            bytes.len()
+        )));
+    }
+    let mut frame = VideoFrame::black(w, h);
+    with_planar(&mut frame, |planar| {
+        yuvutils_rs::bgra_to_yuv420(
+            planar,
+            bytes,
+            (width * 4) as u32,
+            YuvRange::Limited,
+            YuvStandardMatrix::Bt601,
+            YuvConversionMode::Balanced,
+        )
+    })?;
+    Ok(frame)
+}
+
 fn rgb_into(
     frame: &mut VideoFrame,
     rgb: &[u8],

@@ -11,6 +11,7 @@ mod frame;
 pub mod jitter;
 pub mod pattern;
 pub mod resample;
+pub mod screen;
 mod source;
 mod speech;
 pub mod synthetic;
@@ -21,5 +22,6 @@ pub use audio_device::{AudioDeviceInfo, Microphone, Speaker, microphones, speake
 pub use camera::{Camera, CameraInfo, cameras};
 pub use error::{CodecError, DeviceError};
 pub use frame::{AudioFrame, SAMPLE_RATE, SAMPLES_PER_FRAME, VideoFrame, psnr, wall_clock_us};
+pub use screen::{SHARE_FPS, ShareTarget, SyntheticScreen};
 pub use source::{AudioSink, AudioSource, VideoFormat, VideoSource};
 pub use video_codec::{EncodedVideo, H264Decoder, H264Encoder, VideoEncoderSettings};

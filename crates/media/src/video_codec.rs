@@ -110,6 +110,8 @@ pub struct H264Encoder {
     since_step: u32,
     stepped_up: bool,
     wait_up: u32,
+    /// Screen content ([`H264Encoder::for_screen`]).
+    screen: bool,
 }
 
 /// How far above a bigger picture's threshold the rate must be to move up to it.
@@ -148,6 +150,18 @@ impl H264Encoder {
             since_step: 0,
             stepped_up: false,
             wait_up: FIRST_WAIT_UP,
+            screen: false,
+        }
+    }
+
+    /// An encoder for a shared screen or window: OpenH264's screen-content mode, the picture
+    /// always at its full size (text must stay legible). Frames are not skipped either: a
+    /// still page costs next to nothing, and skipping froze a page that had just scrolled (on
+    /// the synthetic page at 600 kbit/s: 38.2 dB skipping, 40.1 dB not, at 296 kbit/s).
+    pub fn for_screen(settings: VideoEncoderSettings) -> Self {
+        H264Encoder {
+            screen: true,
+            ..H264Encoder::new(settings)
         }
     }
 
@@ -242,7 +256,11 @@ impl H264Encoder {
             base = current;
         }
         self.base_factor = Some(base);
-        let factor = (base + self.extra_scale).min(MAX_SCALE_DOWN);
+        let factor = if self.screen {
+            1
+        } else {
+            (base + self.extra_scale).min(MAX_SCALE_DOWN)
+        };
         let scaled;
         let frame = if factor > 1 {
             scaled = frame.shrunk(frame.width.div_ceil(factor));
@@ -285,6 +303,9 @@ impl H264Encoder {
     /// is overshot (keyframes aside: they are asked for, and paid back over time), and tries the
     /// bigger size again after a while.
     fn count(&mut self, bytes: usize, keyframe: bool, factor: usize) {
+        if self.screen {
+            return;
+        }
         if !keyframe {
             self.window.0 += 1;
             self.window.1 += bytes;
@@ -309,8 +330,13 @@ impl H264Encoder {
     }
 
     fn open(&self) -> Result<Encoder, CodecError> {
+        let usage = if self.screen {
+            UsageType::ScreenContentRealTime
+        } else {
+            UsageType::CameraVideoRealTime
+        };
         let config = EncoderConfig::new()
-            .usage_type(UsageType::CameraVideoRealTime)
+            .usage_type(usage)
             .bitrate(BitRate::from_bps(self.settings.bitrate_bps))
             .max_frame_rate(FrameRate::from_hz(self.settings.fps as f32))
             .intra_frame_period(IntraFramePeriod::from_num_frames(

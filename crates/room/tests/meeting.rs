@@ -374,6 +374,72 @@ fn a_second_video_track_and_a_late_microphone_are_published_without_rejoining() 
 }
 
 #[test]
+fn a_share_starts_and_stops_without_rejoining_survives_a_reconnect_and_ends_with_its_source() {
+    use conclave_room::meeting::{Event, MediaInput};
+    let sharing = |sim: &Sim, i: usize| sim.people[i].meeting.local().sharing;
+    let mut sim = Sim::new(11);
+    let a = sim.join("a");
+    let b = sim.join("b");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])));
+    let a_at_b = sim.id_of(b, a).unwrap();
+    sim.command(a, Command::Share(true));
+    assert!(sharing(&sim, a));
+    assert!(
+        sim.people[a]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Local(l) if l.sharing))
+    );
+    sim.run_for(S);
+    assert_eq!(
+        sim.tracks_from(b, a),
+        [MediaKind::Audio, MediaKind::Video, MediaKind::Video]
+    );
+    // Camera and share both arrive, decodable (a keyframe of the share first).
+    let got = sim.people[b].got[&(a_at_b, MediaKind::Video)];
+    sim.run_for(S);
+    let more = sim.people[b].got[&(a_at_b, MediaKind::Video)];
+    assert!(more.decodable - got.decodable > 45, "{got:?} → {more:?}");
+    // Asked twice, shared once.
+    sim.command(a, Command::Share(true));
+    let publishes = |sim: &Sim| {
+        sim.people[a]
+            .requests
+            .iter()
+            .filter(|r| matches!(r, SfuRequest::Publish(t) if t.iter().any(|t| t.id == conclave_room::meeting::SHARE)))
+            .count()
+    };
+    assert_eq!(publishes(&sim), 1);
+    // The connection drops: the share comes back with the rest.
+    sim.crash(a);
+    sim.run_for(S);
+    sim.people[a].online = true;
+    let now = sim.now;
+    sim.people[a].meeting.handle_sfu(
+        conclave_room::sfu::SfuEvent::Failed(conclave_room::sfu::SfuFailure::Lost("gone".into())),
+        now,
+    );
+    assert!(sim.run_until(10 * S, |s| verified_by_all(s, &[a, b])
+        && s.tracks_from(b, a).len() == 3));
+    assert!(sharing(&sim, a));
+    assert_eq!(publishes(&sim), 2, "republished on the new connection");
+    // Stopped: the track goes, the camera stays, no rejoin.
+    sim.command(a, Command::Share(false));
+    sim.run_for(S);
+    assert_eq!(sim.tracks_from(b, a), [MediaKind::Audio, MediaKind::Video]);
+    assert!(!sharing(&sim, a));
+    // Again, and this time the window closes: the share ends, the meeting does not.
+    sim.command(a, Command::Share(true));
+    sim.run_for(S);
+    assert_eq!(sim.tracks_from(b, a).len(), 3);
+    sim.media_input(a, MediaInput::ShareEnded);
+    sim.run_for(S);
+    assert!(!sharing(&sim, a));
+    assert_eq!(sim.tracks_from(b, a), [MediaKind::Audio, MediaKind::Video]);
+    assert_eq!(sim.flowing(&[(a, b), (b, a)], S), []);
+}
+
+#[test]
 fn the_loudest_takes_the_stage_and_keeps_it_through_a_cough() {
     let mut sim = Sim::new(11);
     let who: Vec<usize> = ["a", "b", "c"].iter().map(|n| sim.join(n)).collect();

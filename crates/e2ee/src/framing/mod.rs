@@ -13,6 +13,10 @@ use crate::sender::Sender;
 pub enum Codec {
     /// H.264 Annex B access units: headers up to the first slice stay readable (see [`h264`]).
     H264,
+    /// H.264 of a shared screen or window: framed as [`Codec::H264`], sealed as a share, so
+    /// that what a receiver shows on the stage as someone's screen is what they sent as one (an
+    /// SFU cannot pass a camera off as a share or the other way round).
+    H264Screen,
     /// Opus packets: the whole packet is encrypted; the audio level travels in the RTP header
     /// extension (RFC 6464), outside the frame.
     Opus,
@@ -26,6 +30,7 @@ impl Codec {
     fn tag(self) -> u8 {
         match self {
             Codec::H264 => b'V',
+            Codec::H264Screen => b'S',
             Codec::Opus => b'A',
             Codec::Generic => b'C',
         }
@@ -37,7 +42,7 @@ impl Sender {
     pub fn protect(&mut self, codec: Codec, frame: &[u8]) -> Result<Vec<u8>, EncryptError> {
         match codec {
             Codec::Opus | Codec::Generic => self.encrypt(&[codec.tag()], frame),
-            Codec::H264 => {
+            Codec::H264 | Codec::H264Screen => {
                 let split = h264::split(frame)?;
                 let (clear, rest) = frame.split_at(split.clear_end);
                 let sealed = self.encrypt(&metadata(codec, &split.metadata), rest)?;
@@ -56,7 +61,7 @@ impl Receiver {
     pub fn unprotect(&mut self, codec: Codec, wire: &[u8]) -> Result<Vec<u8>, DecryptError> {
         match codec {
             Codec::Opus | Codec::Generic => self.decrypt(&[codec.tag()], wire),
-            Codec::H264 => {
+            Codec::H264 | Codec::H264Screen => {
                 let (split, sealed) = match unframe_h264(wire) {
                     Ok(parts) => parts,
                     Err(e) => {
@@ -70,6 +75,48 @@ impl Receiver {
                 let mut out = split.metadata;
                 out.extend_from_slice(&plain);
                 Ok(out)
+            }
+        }
+    }
+}
+
+impl Receiver {
+    /// Reverses [`Sender::protect`] for a video frame sealed as a camera's ([`Codec::H264`]) or
+    /// a share's ([`Codec::H264Screen`]), trying `first` before the other, and says which it
+    /// was. Counted once in [`Receiver::stats`], as [`Receiver::unprotect`] counts.
+    pub fn unprotect_video(
+        &mut self,
+        first: Codec,
+        wire: &[u8],
+    ) -> Result<(Codec, Vec<u8>), DecryptError> {
+        let other = if first == Codec::H264Screen {
+            Codec::H264
+        } else {
+            Codec::H264Screen
+        };
+        let (split, sealed) = match unframe_h264(wire) {
+            Ok(parts) => parts,
+            Err(e) => {
+                self.count_drop(DropReason::Malformed);
+                return Err(e);
+            }
+        };
+        let mut result = self.try_decrypt(&metadata(first, &split.metadata), &sealed);
+        let mut codec = first;
+        if matches!(result, Err(DecryptError::Authentication { .. })) {
+            codec = other;
+            result = self.try_decrypt(&metadata(other, &split.metadata), &sealed);
+        }
+        match result {
+            Ok(plain) => {
+                self.count_decrypted();
+                let mut out = split.metadata;
+                out.extend_from_slice(&plain);
+                Ok((codec, out))
+            }
+            Err(e) => {
+                self.count_drop(e.reason());
+                Err(e)
             }
         }
     }

@@ -22,7 +22,10 @@ pub enum Command {
         /// A camera is chosen.
         camera: bool,
     },
-    /// Publish one more track (a second camera, a screen), without rejoining.
+    /// Share a screen or a window (true) or stop: a video track of its own
+    /// ([`super::SHARE`]), sealed as a share, added and removed without rejoining.
+    Share(bool),
+    /// Publish one more track (a second camera), without rejoining.
     Publish(LocalTrack),
     /// Stop publishing a track added with [`Command::Publish`].
     Unpublish(LocalTrackId),
@@ -69,6 +72,8 @@ pub enum MediaInput {
     /// The level of one 20 ms frame of our microphone (RFC 6464: 0 the loudest, 127 silence),
     /// muted or not: to notice talking while muted. It never leaves the meeting.
     OwnLevel(u8),
+    /// The shared screen or window can no longer be captured: the share ends.
+    ShareEnded,
     /// `participant`'s statement showed that frames accepted under their name were forged by
     /// someone else holding their key.
     Forged {
@@ -169,6 +174,8 @@ pub enum MediaAction {
     },
     /// Open (true) or close the camera.
     Camera(bool),
+    /// Start capturing the screen or window to share (true), or stop.
+    Share(bool),
 }
 
 /// Where the meeting stands, as the user should see it.
@@ -288,6 +295,8 @@ pub struct Local {
     pub hand: bool,
     /// We seem to be talking while the microphone is switched off (half a second of speech).
     pub talking_while_muted: bool,
+    /// We share a screen or a window.
+    pub sharing: bool,
 }
 
 /// A chat message, ours or someone else's.

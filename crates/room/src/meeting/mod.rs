@@ -83,6 +83,8 @@ pub const OLDER_VERSION: &str =
 pub const MICROPHONE: LocalTrackId = LocalTrackId(0);
 /// Our camera's track.
 pub const CAMERA: LocalTrackId = LocalTrackId(1);
+/// Our shared screen's or window's track ([`Command::Share`]).
+pub const SHARE: LocalTrackId = LocalTrackId(2);
 
 /// How to take part.
 #[derive(Clone, Debug)]
@@ -165,6 +167,8 @@ pub struct Meeting {
     hello_at: Option<Instant>,
     /// Our hand is raised.
     raised: bool,
+    /// We share a screen or a window.
+    sharing: bool,
     /// Hands seen going up so far (their order).
     hands_raised: u64,
     muted_speech: muted::MutedSpeech,
@@ -219,6 +223,7 @@ impl Meeting {
             ever_connected: false,
             hello_at: None,
             raised: false,
+            sharing: false,
             hands_raised: 0,
             muted_speech: muted::MutedSpeech::default(),
             own_reactions: chat::Bucket::full(REACTION_BURST, now),
@@ -560,6 +565,9 @@ impl Meeting {
                 participant,
                 frames,
             } => self.forged(participant, frames, now),
+            // The shared screen or window went away (closed, the display gone, the portal
+            // refused): the share ends, the meeting goes on.
+            MediaInput::ShareEnded => self.share(false, now),
             MediaInput::OwnLevel(level) => {
                 self.muted_speech.hear(level, !self.switches.0, now);
                 self.talking_changed(now);
@@ -605,17 +613,8 @@ impl Meeting {
                     }
                 }
             }
-            Command::Unpublish(id) => {
-                if self.wanted.remove(&id) == Some(MediaKind::Video) {
-                    self.rerate(now);
-                }
-                if let Some(j) = self.joined()
-                    && j.published.remove(&id)
-                {
-                    self.transmits
-                        .push_back(Transmit::Sfu(SfuRequest::Unpublish(id)));
-                }
-            }
+            Command::Unpublish(id) => self.unpublish(id, now),
+            Command::Share(on) => self.share(on, now),
             Command::Chat { to, text } => self.chat(to, text, now),
             Command::Hand(up) => self.hand(up, now),
             Command::React(emoji) => self.react(emoji, now),
@@ -757,6 +756,41 @@ impl Meeting {
         self.transmits
             .push_back(Transmit::Sfu(SfuRequest::Publish(tracks)));
         self.want_keyframe(now);
+        self.local_changed(now);
+    }
+
+    fn unpublish(&mut self, id: LocalTrackId, now: Instant) {
+        if self.wanted.remove(&id) == Some(MediaKind::Video) {
+            self.rerate(now);
+        }
+        if let Some(j) = self.joined()
+            && j.published.remove(&id)
+        {
+            self.transmits
+                .push_back(Transmit::Sfu(SfuRequest::Unpublish(id)));
+        }
+    }
+
+    /// Starts or stops sharing: the share is a video track of its own ([`SHARE`]), added and
+    /// removed without rejoining; the media side opens or closes its source.
+    fn share(&mut self, on: bool, now: Instant) {
+        if on == self.sharing {
+            return;
+        }
+        self.sharing = on;
+        self.actions.push_back(MediaAction::Share(on));
+        if on {
+            let track = LocalTrack {
+                id: SHARE,
+                kind: MediaKind::Video,
+            };
+            self.wanted.insert(SHARE, MediaKind::Video);
+            self.publish(vec![track]);
+            self.want_keyframe_of(SHARE, now);
+            self.rerate(now);
+        } else {
+            self.unpublish(SHARE, now);
+        }
         self.local_changed(now);
     }
 
@@ -1084,6 +1118,7 @@ impl Meeting {
             sending_video,
             hand: self.raised,
             talking_while_muted: self.local.talking_while_muted && !self.switches.0,
+            sharing: self.sharing,
         };
         if next != self.local {
             self.local = next;

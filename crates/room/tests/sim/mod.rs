@@ -587,6 +587,9 @@ impl Sim {
                 p.keyframe_next.insert(track);
             }
             MediaAction::Camera(on) => p.camera_on = on,
+            // The share's source opens or closes: its frames go out on SHARE, or stop.
+            MediaAction::Share(true) => p.extra.push(conclave_room::meeting::SHARE),
+            MediaAction::Share(false) => p.extra.retain(|t| *t != conclave_room::meeting::SHARE),
             MediaAction::VideoRate { track, bps } => {
                 p.video_rate.insert(track, bps);
             }

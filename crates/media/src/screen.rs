@@ -1,0 +1,370 @@
+//! Screens and windows to share, behind the camera's trait ([`VideoSource`]): the X11 display
+//! (`x11rb`, the X protocol in pure Rust) on Linux, and a synthetic page of text and a chart for
+//! machines without a display. Frames come at a low rate (content, not faces) and at the screen's
+//! own size up to [`MAX_SHARE_WIDTH`].
+
+use std::time::Duration;
+
+use crate::error::DeviceError;
+use crate::frame::{VideoFrame, wall_clock_us};
+use crate::source::{Pacer, VideoFormat, VideoSource};
+
+/// Frames per second a share is captured at: enough for a pointer and scrolling, and an encoder
+/// that skips what the link cannot carry lowers it further.
+pub const SHARE_FPS: u32 = 10;
+/// Widest picture shared; a wider screen is scaled down to it (height in proportion).
+pub const MAX_SHARE_WIDTH: usize = 1920;
+
+/// What to share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShareTarget {
+    /// The whole screen (the X display's root window).
+    Screen,
+    /// The window whose title is this (exactly, or else the first that contains it).
+    Window(String),
+    /// A synthetic page of text and a chart that scrolls and changes ([`SyntheticScreen`]).
+    Synthetic,
+}
+
+impl ShareTarget {
+    /// `screen`, `window:<title>` or `synthetic`, as the CLI names them.
+    pub fn parse(s: &str) -> Result<ShareTarget, String> {
+        match s {
+            "screen" => Ok(ShareTarget::Screen),
+            "synthetic" => Ok(ShareTarget::Synthetic),
+            _ => match s.strip_prefix("window:") {
+                Some(title) if !title.is_empty() => Ok(ShareTarget::Window(title.to_owned())),
+                _ => Err(format!(
+                    "\"{s}\": share screen, window:<title> or synthetic"
+                )),
+            },
+        }
+    }
+
+    /// Opens the source: the display or window, or why not.
+    pub fn open(&self) -> Result<Box<dyn VideoSource>, DeviceError> {
+        match self {
+            ShareTarget::Synthetic => Ok(Box::new(SyntheticScreen::new(1280, 720))),
+            #[cfg(target_os = "linux")]
+            ShareTarget::Screen => Ok(Box::new(x11::X11Screen::open(None)?)),
+            #[cfg(target_os = "linux")]
+            ShareTarget::Window(title) => Ok(Box::new(x11::X11Screen::open(Some(title))?)),
+            #[cfg(not(target_os = "linux"))]
+            ShareTarget::Screen | ShareTarget::Window(_) => Err(DeviceError::Open {
+                kind: "screen",
+                reason: "sharing a screen is not built for this system yet".into(),
+            }),
+        }
+    }
+}
+
+/// A page of text lines and a bar chart, the kind of thing people share: the page scrolls a
+/// line every second and the chart's bars change, so that both stills and motion are encoded.
+#[derive(Debug)]
+pub struct SyntheticScreen {
+    width: usize,
+    height: usize,
+    frame: u64,
+    pacer: Pacer,
+}
+
+/// Character cells of the synthetic page, in pixels.
+const CELL_W: usize = 8;
+const CELL_H: usize = 14;
+
+impl SyntheticScreen {
+    /// A page of `width`×`height` (made even), delivering [`SHARE_FPS`] frames a second.
+    pub fn new(width: usize, height: usize) -> SyntheticScreen {
+        SyntheticScreen {
+            width: (width & !1).max(2 * CELL_W),
+            height: (height & !1).max(2 * CELL_H),
+            frame: 0,
+            pacer: Pacer::new(Duration::from_secs(1) / SHARE_FPS, true),
+        }
+    }
+
+    /// Delivers frames as fast as they are pulled (benchmarks, tests).
+    pub fn unpaced(mut self) -> Self {
+        self.pacer = Pacer::new(Duration::from_secs(1) / SHARE_FPS, false);
+        self
+    }
+
+    /// The page as `frame` shows it, as luma (the chroma planes stay grey): dark text on white
+    /// on the left two thirds, a chart on the right.
+    pub fn render(width: usize, height: usize, frame: u64) -> VideoFrame {
+        let mut picture = VideoFrame::black(width, height);
+        let (y, u, v) = picture.planes_mut();
+        u.fill(128);
+        v.fill(128);
+        y.fill(235);
+        let second = frame / u64::from(SHARE_FPS);
+        let text_w = width * 2 / 3;
+        // Text: each cell a glyph-like 5×9 pattern chosen by the line and column, lines of
+        // varying length, scrolled up a line each second.
+        for row in 0..height / CELL_H {
+            let line = row as u64 + second;
+            let len = 20 + (hash(line, 0) % 60) as usize;
+            for col in 0..(text_w / CELL_W).min(len) {
+                let glyph = hash(line, col as u64 + 1);
+                if glyph.is_multiple_of(7) {
+                    continue; // a space between words
+                }
+                for gy in 0..9 {
+                    for gx in 0..5 {
+                        if (glyph >> ((gy * 5 + gx) % 61)) & 1 == 1 {
+                            let (px, py) = (col * CELL_W + 1 + gx, row * CELL_H + 3 + gy);
+                            y[py * width + px] = 30;
+                        }
+                    }
+                }
+            }
+        }
+        // The chart: eight bars whose heights change each second, on a light grey panel.
+        let (x0, x1) = (text_w + CELL_W, width.saturating_sub(CELL_W));
+        let (y0, y1) = (height / 4, height * 3 / 4);
+        for py in y0..y1 {
+            y[py * width + x0..py * width + x1].fill(200);
+        }
+        let bar_w = (x1 - x0) / 8;
+        for bar in 0..8 {
+            let level = (hash(second, 100 + bar as u64) % 90 + 10) as usize;
+            let top = y1 - (y1 - y0) * level / 100;
+            let shade = 40 + (bar as u8) * 18;
+            for py in top..y1 {
+                let start = py * width + x0 + bar * bar_w + 2;
+                y[start..start + bar_w.saturating_sub(4)].fill(shade);
+            }
+        }
+        picture.captured_us = wall_clock_us();
+        picture
+    }
+}
+
+/// A well-mixed 64-bit hash of two numbers (SplitMix64's finaliser).
+fn hash(a: u64, b: u64) -> u64 {
+    let mut z = a
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(b.wrapping_mul(0xbf58_476d_1ce4_e5b9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl VideoSource for SyntheticScreen {
+    fn format(&self) -> VideoFormat {
+        VideoFormat {
+            width: self.width,
+            height: self.height,
+            fps: SHARE_FPS,
+        }
+    }
+
+    fn next_frame(&mut self) -> Result<VideoFrame, DeviceError> {
+        self.pacer.wait(self.frame);
+        let picture = SyntheticScreen::render(self.width, self.height, self.frame);
+        self.frame += 1;
+        Ok(picture)
+    }
+}
+
+#[cfg(target_os = "linux")]
+pub mod x11 {
+    //! The X11 display: the root window (the whole screen) or one top-level window, read with
+    //! `GetImage` at [`super::SHARE_FPS`].
+
+    use std::time::Duration;
+
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, ImageFormat, Window};
+    use x11rb::rust_connection::RustConnection;
+
+    use super::{MAX_SHARE_WIDTH, SHARE_FPS};
+    use crate::convert::bgrx_to_i420;
+    use crate::error::DeviceError;
+    use crate::frame::{VideoFrame, wall_clock_us};
+    use crate::source::{Pacer, VideoFormat, VideoSource};
+
+    /// A screen or a window of the X display named by `DISPLAY`.
+    pub struct X11Screen {
+        conn: RustConnection,
+        window: Window,
+        format: VideoFormat,
+        frame: u64,
+        pacer: Pacer,
+    }
+
+    impl std::fmt::Debug for X11Screen {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("X11Screen")
+                .field("format", &self.format)
+                .finish_non_exhaustive()
+        }
+    }
+
+    fn unavailable(what: impl std::fmt::Display) -> DeviceError {
+        DeviceError::Open {
+            kind: "screen",
+            reason: what.to_string(),
+        }
+    }
+
+    impl X11Screen {
+        /// The whole screen, or the top-level window titled `title`.
+        pub fn open(title: Option<&str>) -> Result<X11Screen, DeviceError> {
+            let (conn, screen) = x11rb::connect(None)
+                .map_err(|e| unavailable(format!("cannot reach the X display: {e}")))?;
+            let root = conn.setup().roots[screen].root;
+            let window = match title {
+                None => root,
+                Some(title) => {
+                    find_window(&conn, root, title)?.ok_or_else(|| DeviceError::NotFound {
+                        kind: "window",
+                        name: Some(title.to_owned()),
+                    })?
+                }
+            };
+            let mut source = X11Screen {
+                conn,
+                window,
+                format: VideoFormat {
+                    width: 0,
+                    height: 0,
+                    fps: SHARE_FPS,
+                },
+                frame: 0,
+                pacer: Pacer::new(Duration::from_secs(1) / SHARE_FPS, true),
+            };
+            let first = source.grab()?;
+            source.format.width = first.width;
+            source.format.height = first.height;
+            Ok(source)
+        }
+
+        fn grab(&self) -> Result<VideoFrame, DeviceError> {
+            let gone = |e: &dyn std::fmt::Display| DeviceError::Disconnected {
+                kind: "screen",
+                reason: e.to_string(),
+            };
+            let geometry = self
+                .conn
+                .get_geometry(self.window)
+                .map_err(|e| gone(&e))?
+                .reply()
+                .map_err(|e| gone(&e))?;
+            let (width, height) = (geometry.width & !1, geometry.height & !1);
+            if width == 0 || height == 0 {
+                return Err(gone(&"it has no size"));
+            }
+            let image = self
+                .conn
+                .get_image(ImageFormat::Z_PIXMAP, self.window, 0, 0, width, height, !0)
+                .map_err(|e| gone(&e))?
+                .reply()
+                .map_err(|e| gone(&e))?;
+            if image.depth != 24 && image.depth != 32 {
+                return Err(DeviceError::UnsupportedFormat(format!(
+                    "an X display of depth {}",
+                    image.depth
+                )));
+            }
+            let mut frame = bgrx_to_i420(usize::from(width), usize::from(height), &image.data)?;
+            if frame.width > MAX_SHARE_WIDTH {
+                frame = frame.shrunk(MAX_SHARE_WIDTH);
+            }
+            frame.captured_us = wall_clock_us();
+            Ok(frame)
+        }
+    }
+
+    /// The top-level window titled `title` (exactly, else the first whose title contains it).
+    fn find_window(
+        conn: &RustConnection,
+        root: Window,
+        title: &str,
+    ) -> Result<Option<Window>, DeviceError> {
+        let err = |e: &dyn std::fmt::Display| unavailable(format!("X display: {e}"));
+        let utf8 = conn
+            .intern_atom(false, b"UTF8_STRING")
+            .map_err(|e| err(&e))?
+            .reply()
+            .map_err(|e| err(&e))?
+            .atom;
+        let net_name = conn
+            .intern_atom(false, b"_NET_WM_NAME")
+            .map_err(|e| err(&e))?
+            .reply()
+            .map_err(|e| err(&e))?
+            .atom;
+        let children = conn
+            .query_tree(root)
+            .map_err(|e| err(&e))?
+            .reply()
+            .map_err(|e| err(&e))?
+            .children;
+        let mut partial = None;
+        for window in children {
+            let mut name = None;
+            for (property, kind) in [
+                (net_name, utf8),
+                (AtomEnum::WM_NAME.into(), AtomEnum::STRING.into()),
+            ] {
+                let Ok(cookie) = conn.get_property(false, window, property, kind, 0, 1024) else {
+                    continue;
+                };
+                if let Ok(reply) = cookie.reply()
+                    && !reply.value.is_empty()
+                {
+                    name = Some(String::from_utf8_lossy(&reply.value).into_owned());
+                    break;
+                }
+            }
+            match name {
+                Some(n) if n == title => return Ok(Some(window)),
+                Some(n) if partial.is_none() && n.contains(title) => partial = Some(window),
+                _ => {}
+            }
+        }
+        Ok(partial)
+    }
+
+    impl VideoSource for X11Screen {
+        fn format(&self) -> VideoFormat {
+            self.format
+        }
+
+        fn next_frame(&mut self) -> Result<VideoFrame, DeviceError> {
+            self.pacer.wait(self.frame);
+            self.frame += 1;
+            self.grab()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_bad_ones_are_refused() {
+        assert_eq!(ShareTarget::parse("screen"), Ok(ShareTarget::Screen));
+        assert_eq!(ShareTarget::parse("synthetic"), Ok(ShareTarget::Synthetic));
+        assert_eq!(
+            ShareTarget::parse("window:Report – Editor"),
+            Ok(ShareTarget::Window("Report – Editor".into()))
+        );
+        assert!(ShareTarget::parse("window:").is_err());
+        assert!(ShareTarget::parse("camera").is_err());
+    }
+
+    #[test]
+    fn the_synthetic_page_holds_text_and_moves() {
+        let a = SyntheticScreen::render(640, 360, 0);
+        let same = SyntheticScreen::render(640, 360, 1);
+        let later = SyntheticScreen::render(640, 360, u64::from(SHARE_FPS));
+        assert_eq!(a.y(), same.y(), "still within a second");
+        assert_ne!(a.y(), later.y(), "scrolled a second later");
+        // Text: many dark pixels beside white ones, edges everywhere.
+        let dark = a.y().iter().filter(|&&p| p < 60).count();
+        assert!(dark > 640 * 360 / 50, "{dark} dark pixels");
+    }
+}
