@@ -94,7 +94,7 @@ fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_ends_on
     // Alice's camera and her share, told apart by how their frames were sealed.
     let at_bob = tracks(&bob, "alice");
     assert_eq!(at_bob.len(), 2, "{at_bob:?}");
-    assert_eq!(at_bob[0]["share"], false);
+    assert_eq!(at_bob[0]["share_frames"], 0);
     assert!(
         at_bob[0]["frames_decoded"].as_u64().unwrap() > 150,
         "{at_bob:?}"
@@ -124,14 +124,14 @@ fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_ends_on
         carol["device_problems"]
     );
     assert_eq!(carol["device_problems"][0]["problem"], "stopped");
+    assert_eq!(carol["sharing"], false);
     let carol_at_bob = tracks(&bob, "carol");
-    let share = carol_at_bob
-        .iter()
-        .find(|t| t["share"] == true)
-        .unwrap_or_else(|| panic!("carol's share never arrived: {carol_at_bob:?}"));
-    assert!(share["frames_decoded"].as_u64().unwrap() > 10, "{share}");
+    assert_eq!(carol_at_bob.len(), 2, "{carol_at_bob:?}");
+    let share = &carol_at_bob[1];
+    assert!(share["share_frames"].as_u64().unwrap() > 10, "{share}");
+    assert_eq!(share["share"], false, "no longer a share once it ended");
     let camera = &carol_at_bob[0];
-    assert_eq!(camera["share"], false);
+    assert_eq!(camera["share_frames"], 0);
     assert!(camera["frames_decoded"].as_u64().unwrap() > 300, "{camera}");
     assert!(
         camera["longest_gap_ms"].as_f64().unwrap() < 2000.0,

@@ -19,6 +19,10 @@ const meeting = {
   code: null, // { digits, emoji, wordsEn, wordsDe }
   hand: false, // our hand is raised
   unread: 0, // chat messages arrived while the chat panel was closed
+  sharing: false, // we share a screen or window
+  shares: new Map(), // participant id -> the how-manieth share seen (the newest takes the stage)
+  shareCount: 0,
+  gridOnly: false, // the user chose the grid over the stage
 };
 // The reactions there are (crates/room/src/control.rs, REACTIONS).
 const REACTIONS = ["👍", "👏", "😂", "😮", "❤️", "🎉"];
@@ -283,6 +287,7 @@ function onMeetingEvent(e) {
       break;
     case "local":
       meeting.hand = e.hand;
+      meeting.sharing = e.sharing;
       refreshState();
       break;
     default:
@@ -299,6 +304,10 @@ function resetMeeting() {
   meeting.speaker = null;
   meeting.code = null;
   meeting.hand = false;
+  meeting.sharing = false;
+  meeting.shares.clear();
+  meeting.gridOnly = false;
+  showStage(null);
   meeting.unread = 0;
   // Nothing of a meeting's chat outlives it.
   $("chat-log").replaceChildren();
@@ -342,6 +351,7 @@ function renderMeeting() {
   $("muted-hint").hidden = !state.speaking_while_muted;
   $("toggle-mic").setAttribute("aria-pressed", String(state.sending_audio));
   $("toggle-cam").setAttribute("aria-pressed", String(state.sending_video));
+  renderShares(present, over);
   $("toggle-hand").setAttribute("aria-pressed", String(meeting.hand));
   $("toggle-hand").textContent = meeting.hand ? tr("lowerHand") : tr("raiseHand");
   $("chat-unread").hidden = meeting.unread === 0;
@@ -364,6 +374,97 @@ function renderMeeting() {
       return li;
     }),
   );
+}
+
+// Sharing: our own (the button, the banner) and the others' (the newest share on the stage, above
+// everyone's tiles, unless the user chose the grid).
+function renderShares(present, over) {
+  const sharing = !over && (meeting.sharing || state.sharing);
+  $("toggle-share").setAttribute("aria-pressed", String(sharing));
+  $("toggle-share").textContent = sharing ? tr("stopSharing") : tr("share");
+  $("sharing-banner").hidden = !sharing;
+  const here = new Map(present.map((p) => [p.id, p]));
+  const now = new Map();
+  for (const p of state.participants) {
+    if (p.share_feed != null && here.has(p.id) && !over) now.set(p.id, p.share_feed);
+  }
+  // When each share began, to find the newest.
+  for (const id of meeting.shares.keys()) if (!now.has(id)) meeting.shares.delete(id);
+  for (const id of now.keys()) {
+    if (!meeting.shares.has(id)) {
+      meeting.shares.set(id, ++meeting.shareCount);
+      meeting.gridOnly = false; // a new share takes the stage
+    }
+  }
+  let newest = null;
+  for (const [id, n] of meeting.shares) if (newest === null || n > meeting.shares.get(newest)) newest = id;
+  const feed = newest === null || meeting.gridOnly ? null : now.get(newest);
+  $("stage-caption").textContent = newest === null ? "" : tr("isSharing", here.get(newest)?.name || "…");
+  $("stage-back").hidden = newest === null || !meeting.gridOnly;
+  showStage(feed);
+}
+
+// The stage's tile, showing `feed` (or nothing: hidden).
+let stageTile = null;
+function showStage(feed) {
+  $("stage").hidden = feed == null;
+  if (feed == null) {
+    if (stageTile) {
+      stageTile.stop();
+      stageTile.el.remove();
+      stageTile = null;
+    }
+    if (document.fullscreenElement === $("stage")) document.exitFullscreen?.();
+    return;
+  }
+  if (!stageTile) {
+    stageTile = new VideoTile(videoTransport.name === "h264" ? "h264" : "i420");
+    stageTile.el.classList.add("share");
+    $("stage-view").replaceChildren(stageTile.el);
+    stageTile.run();
+  }
+  if (stageTile.feed !== feed) {
+    stageTile.feed = feed;
+    stageTile.seen = 0;
+  }
+}
+
+async function openShareDialog() {
+  if (!state) return;
+  const sources = (await invoke("share_sources")) || [];
+  const list = $("share-list");
+  list.replaceChildren(
+    ...sources.map((s, i) => {
+      const li = document.createElement("li");
+      const label = document.createElement("label");
+      label.className = "check";
+      const input = document.createElement("input");
+      input.type = "radio";
+      input.name = "share-source";
+      input.value = s.target;
+      input.checked = i === 0;
+      const text = document.createElement("span");
+      // Window titles are shown as text, never as markup.
+      text.textContent = s.title || tr("entireScreen");
+      label.append(input, " ", text);
+      li.append(label);
+      return li;
+    }),
+  );
+  $("share-none").hidden = sources.length > 0;
+  $("share-start").disabled = sources.length === 0;
+  $("share-dialog").showModal();
+}
+
+async function toggleShare() {
+  if (!state) return;
+  if (meeting.sharing || state.sharing) {
+    await invoke("share", { target: null });
+    meeting.sharing = false;
+    renderMeeting();
+  } else {
+    await openShareDialog();
+  }
 }
 
 // Why the meeting ended: in the UI's language for the reasons the app names, else as it words it.
@@ -912,6 +1013,35 @@ $("toggle-cam").addEventListener("click", async () => {
   renderMeeting();
 });
 $("leave").addEventListener("click", () => invoke("leave"));
+$("toggle-share").addEventListener("click", toggleShare);
+$("stop-sharing").addEventListener("click", toggleShare);
+$("share-cancel").addEventListener("click", () => $("share-dialog").close());
+$("share-start").addEventListener("click", async () => {
+  const chosen = document.querySelector('input[name="share-source"]:checked');
+  $("share-dialog").close();
+  if (!chosen) return;
+  if (await invoke("share", { target: chosen.value })) meeting.sharing = true;
+  renderMeeting();
+});
+$("stage-grid").addEventListener("click", () => {
+  meeting.gridOnly = true;
+  renderMeeting();
+});
+$("stage-show").addEventListener("click", () => {
+  meeting.gridOnly = false;
+  renderMeeting();
+});
+$("stage-fullscreen").addEventListener("click", () => {
+  const stage = $("stage");
+  if (document.fullscreenElement === stage) document.exitFullscreen?.();
+  else stage.requestFullscreen?.();
+});
+// Ctrl+Shift+S starts or stops sharing while the meeting is shown.
+document.addEventListener("keydown", (event) => {
+  if (screen !== "meeting" || !event.ctrlKey || !event.shiftKey || event.code !== "KeyS") return;
+  event.preventDefault();
+  toggleShare();
+});
 $("toggle-hand").addEventListener("click", () => invoke("raise_hand", { up: !meeting.hand }));
 $("open-reactions").addEventListener("click", () => {
   const box = $("reactions");
@@ -1043,6 +1173,11 @@ async function load() {
     }, 3000);
     await tauri.event.listen("link-opened", takeLink);
     await tauri.event.listen("switches", refreshState);
+    await tauri.event.listen("share-stopped", () => {
+      meeting.sharing = false;
+      $("notice").textContent = tr("shareStoppedHidden");
+      renderMeeting();
+    });
     await tauri.event.listen("meeting", (e) => onMeetingEvent(e.payload));
     await takeLink();
   }

@@ -67,6 +67,20 @@ const STRINGS = {
     openLinkHint: "It came in the chat. Your browser will contact that server.",
     openLink: "Open in browser",
     openLinkFailed: "The address could not be opened.",
+    share: "Share screen",
+    stopSharing: "Stop sharing",
+    youAreSharing: "You are sharing your screen with everyone here.",
+    showGrid: "Show everyone",
+    fullScreen: "Full screen",
+    showShare: "Show the shared screen",
+    isSharing: (name) => `${name} is sharing their screen`,
+    shareTitle: "Share your screen or a window",
+    shareWhat: "What the others will see",
+    shareNone: "There is nothing to share: no screen could be reached.",
+    shareHint: "Shared end-to-end encrypted, like your camera. Your own Conclave window is not offered.",
+    startSharing: "Share",
+    entireScreen: "Entire screen",
+    shareStoppedHidden: "Sharing stopped when the window went to the tray.",
     raiseHand: "Raise hand",
     lowerHand: "Lower hand",
     handRaised: (n) => `✋ hand raised (${n}.)`,
@@ -93,7 +107,12 @@ const STRINGS = {
     notVerified: (name, why) => `${name} is not verified and gets no keys: ${why}`,
     // A device the app could not use ({ device, problem, detail } from the app).
     deviceProblem: ({ device, problem, detail }) => {
-      const noun = { camera: "camera", microphone: "microphone", speaker: "speaker" }[device];
+      const noun = {
+        camera: "camera",
+        microphone: "microphone",
+        speaker: "speaker",
+        screen: "screen or window to share",
+      }[device];
       const why = detail ? ` (${detail})` : "";
       const what = {
         not_found: detail ? `No ${noun} named “${detail}” was found` : `No ${noun} was found`,
@@ -105,6 +124,7 @@ const STRINGS = {
         camera: "you take part without video",
         microphone: "you take part without sound",
         speaker: "you cannot hear the others",
+        screen: "sharing ended, the meeting goes on",
       }[device];
       return `${what}; ${then}.`;
     },
@@ -246,6 +266,20 @@ const STRINGS = {
     openLinkHint: "Sie kam im Chat. Ihr Browser wird diesen Server kontaktieren.",
     openLink: "Im Browser öffnen",
     openLinkFailed: "Die Adresse konnte nicht geöffnet werden.",
+    share: "Bildschirm teilen",
+    stopSharing: "Teilen beenden",
+    youAreSharing: "Sie teilen Ihren Bildschirm mit allen hier.",
+    showGrid: "Alle zeigen",
+    fullScreen: "Vollbild",
+    showShare: "Geteilten Bildschirm zeigen",
+    isSharing: (name) => `${name} teilt den Bildschirm`,
+    shareTitle: "Bildschirm oder Fenster teilen",
+    shareWhat: "Was die anderen sehen",
+    shareNone: "Es gibt nichts zu teilen: Kein Bildschirm ist erreichbar.",
+    shareHint: "Ende-zu-Ende-verschlüsselt geteilt, wie Ihre Kamera. Ihr eigenes Conclave-Fenster wird nicht angeboten.",
+    startSharing: "Teilen",
+    entireScreen: "Gesamter Bildschirm",
+    shareStoppedHidden: "Das Teilen wurde beendet, als das Fenster in den Infobereich ging.",
     raiseHand: "Hand heben",
     lowerHand: "Hand senken",
     handRaised: (n) => `✋ Hand gehoben (${n}.)`,
@@ -275,6 +309,7 @@ const STRINGS = {
         camera: ["Die", "Kamera", "Keine"],
         microphone: ["Das", "Mikrofon", "Kein"],
         speaker: ["Der", "Lautsprecher", "Kein"],
+        screen: ["Das", "Fenster", "Kein"],
       }[device];
       const why = detail ? ` (${detail})` : "";
       const what = {
@@ -287,6 +322,7 @@ const STRINGS = {
         camera: "Sie nehmen ohne Bild teil",
         microphone: "Sie nehmen ohne Ton teil",
         speaker: "Sie hören die anderen nicht",
+        screen: "das Teilen ist beendet, die Besprechung geht weiter",
       }[device];
       return `${what}; ${then}.`;
     },

@@ -227,6 +227,29 @@ impl Controller {
         self.lock().as_ref().is_some_and(|m| !m.is_finished())
     }
 
+    /// Shares `target` (`screen`, `window:<title>`), or stops sharing (`None`); false outside
+    /// a meeting or for a target that is not one.
+    pub fn share(&self, target: Option<&str>) -> bool {
+        let target = match target.map(conclave_media::ShareTarget::parse) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(_)) => return false,
+            None => None,
+        };
+        let slot = self.lock();
+        let Some(m) = slot.as_ref().filter(|m| !m.is_finished()) else {
+            return false;
+        };
+        m.share(target);
+        true
+    }
+
+    /// Whether we share a screen or a window in a running meeting.
+    pub fn sharing(&self) -> bool {
+        self.lock()
+            .as_ref()
+            .is_some_and(|m| !m.is_finished() && m.sharing())
+    }
+
     /// Sets the microphone; returns the new state, or `None` outside a meeting.
     pub fn set_audio(&self, on: bool) -> Option<bool> {
         let slot = self.lock();
@@ -323,6 +346,9 @@ impl Controller {
             }
             "show" => return Effect::ShowWindow,
             "leave" => self.leave(),
+            "stop-sharing" => {
+                self.share(None);
+            }
             "quit" => {
                 self.leave();
                 return Effect::Exit;

@@ -164,6 +164,8 @@ pub enum PageEvent {
         sending_video: bool,
         /// Our hand is raised.
         hand: bool,
+        /// We share a screen or a window.
+        sharing: bool,
     },
     /// The meeting ended early.
     Ended {
@@ -203,6 +205,7 @@ impl PageEvent {
                 sending_audio: l.sending_audio,
                 sending_video: l.sending_video,
                 hand: l.hand,
+                sharing: l.sharing,
             },
             Event::Chat(m) => PageEvent::Chat {
                 from: m.from.map(|id| id.to_string()),

@@ -332,6 +332,43 @@ fn set_video(app: AppHandle, controller: State<'_, Controller>, on: bool) -> Opt
     result
 }
 
+/// What can be shared: the whole screen (`title` empty) and each window but ours.
+#[derive(Debug, serde::Serialize)]
+struct ShareSourceDto {
+    /// What to pass to [`share`]: `screen` or `window:<title>`.
+    target: String,
+    /// A window's title.
+    title: String,
+}
+
+#[tauri::command]
+async fn share_sources(app: AppHandle) -> Vec<ShareSourceDto> {
+    let own = app.get_webview_window("main").and_then(|w| w.title().ok());
+    tauri::async_runtime::spawn_blocking(move || {
+        conclave_media::share_sources(own.as_deref())
+            .into_iter()
+            .map(|s| ShareSourceDto {
+                target: match &s.target {
+                    conclave_media::ShareTarget::Window(title) => format!("window:{title}"),
+                    conclave_media::ShareTarget::Synthetic => "synthetic".into(),
+                    _ => "screen".into(),
+                },
+                title: s.title,
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// Shares a screen or window (`target` from [`share_sources`]), or stops (`null`).
+#[tauri::command]
+fn share(app: AppHandle, controller: State<'_, Controller>, target: Option<String>) -> bool {
+    let done = controller.share(target.as_deref());
+    refresh(&app);
+    done
+}
+
 /// Sends a chat message (to everyone, or privately to participant `to`).
 #[tauri::command]
 fn chat_send(controller: State<'_, Controller>, to: Option<String>, text: String) -> bool {
@@ -545,6 +582,13 @@ pub fn run() -> Result<(), tauri::Error> {
                 && window.state::<Controller>().in_meeting()
             {
                 api.prevent_close();
+                // Nobody sees what they share from a window in the tray: the share stops, and
+                // the page says so when it is shown again.
+                let controller = window.state::<Controller>();
+                if controller.sharing() {
+                    controller.share(None);
+                    let _ = window.emit("share-stopped", "hidden");
+                }
                 let _ = window.hide();
             }
         })
@@ -558,6 +602,8 @@ pub fn run() -> Result<(), tauri::Error> {
             set_audio,
             set_video,
             chat_send,
+            share_sources,
+            share,
             new_meeting,
             open_web_address,
             save_chat,

@@ -1,4 +1,4 @@
-//! The tray icon: microphone and camera switches, show window, leave, quit. Its icon shows
+//! The tray icon: microphone and camera switches, stop sharing, show window, leave, quit. Its icon shows
 //! whether the microphone is live. Every item calls the same [`Controller`] as the window.
 
 use tauri::image::Image;
@@ -14,21 +14,26 @@ pub struct Tray {
     microphone: CheckMenuItem<Wry>,
     camera: CheckMenuItem<Wry>,
     show: MenuItem<Wry>,
+    stop_sharing: MenuItem<Wry>,
     leave: MenuItem<Wry>,
     quit: MenuItem<Wry>,
     live: Image<'static>,
     muted: Image<'static>,
     /// What the tray shows now, so that unchanged state costs nothing.
-    shown: std::sync::Mutex<Option<Option<(bool, bool)>>>,
+    shown: std::sync::Mutex<Option<Shown>>,
 }
 
+/// The switches (microphone, camera) in a meeting, and whether we share.
+type Shown = (Option<(bool, bool)>, bool);
+
 /// Menu labels in the UI's language.
-fn labels(language: &str) -> [&'static str; 5] {
+fn labels(language: &str) -> [&'static str; 6] {
     match language {
         "de" => [
             "Mikrofon an",
             "Kamera an",
             "Fenster zeigen",
+            "Teilen beenden",
             "Besprechung verlassen",
             "Beenden",
         ],
@@ -36,6 +41,7 @@ fn labels(language: &str) -> [&'static str; 5] {
             "Microphone on",
             "Camera on",
             "Show window",
+            "Stop sharing",
             "Leave meeting",
             "Quit",
         ],
@@ -60,17 +66,27 @@ impl Tray {
     pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
         let live = Image::from_bytes(include_bytes!("../icons/32x32.png"))?.to_owned();
         let muted = muted_variant(&live);
-        let [mic, cam, show, leave, quit] = labels("en");
+        let [mic, cam, show, stop_sharing, leave, quit] = labels("en");
         let microphone =
             CheckMenuItem::with_id(app, "microphone", mic, false, false, None::<&str>)?;
         let camera = CheckMenuItem::with_id(app, "camera", cam, false, false, None::<&str>)?;
         let show = MenuItem::with_id(app, "show", show, true, None::<&str>)?;
+        let stop_sharing =
+            MenuItem::with_id(app, "stop-sharing", stop_sharing, false, None::<&str>)?;
         let leave = MenuItem::with_id(app, "leave", leave, false, None::<&str>)?;
         let quit = MenuItem::with_id(app, "quit", quit, true, None::<&str>)?;
         let separator = PredefinedMenuItem::separator(app)?;
         let menu = Menu::with_items(
             app,
-            &[&microphone, &camera, &separator, &show, &leave, &quit],
+            &[
+                &microphone,
+                &camera,
+                &stop_sharing,
+                &separator,
+                &show,
+                &leave,
+                &quit,
+            ],
         )?;
         let icon = TrayIconBuilder::with_id("conclave")
             .icon(live.clone())
@@ -83,6 +99,7 @@ impl Tray {
             microphone,
             camera,
             show,
+            stop_sharing,
             leave,
             quit,
             live,
@@ -94,12 +111,14 @@ impl Tray {
     /// Shows the meeting's switches; outside a meeting the switches are disabled.
     pub fn refresh(&self, controller: &Controller) {
         let switches = controller.switches();
+        let sharing = controller.sharing();
         if let Ok(mut shown) = self.shown.lock() {
-            if *shown == Some(switches) {
+            if *shown == Some((switches, sharing)) {
                 return;
             }
-            *shown = Some(switches);
+            *shown = Some((switches, sharing));
         }
+        let _ = self.stop_sharing.set_enabled(sharing);
         let (mic, cam) = switches.unwrap_or((false, false));
         let in_meeting = switches.is_some();
         let _ = self.microphone.set_checked(mic);
@@ -123,10 +142,11 @@ impl Tray {
 
     /// Relabels the menu.
     pub fn set_language(&self, language: &str) {
-        let [mic, cam, show, leave, quit] = labels(language);
+        let [mic, cam, show, stop_sharing, leave, quit] = labels(language);
         let _ = self.microphone.set_text(mic);
         let _ = self.camera.set_text(cam);
         let _ = self.show.set_text(show);
+        let _ = self.stop_sharing.set_text(stop_sharing);
         let _ = self.leave.set_text(leave);
         let _ = self.quit.set_text(quit);
     }

@@ -139,6 +139,21 @@ impl Meeting {
             )));
     }
 
+    /// Shares a screen or a window (`Some`), or stops sharing (`None`); the share is a track
+    /// of its own, added and removed without rejoining. A source that cannot be captured ends
+    /// the share (the report says why in `device_problems`), never the meeting.
+    pub fn share(&self, target: Option<conclave_media::ShareTarget>) {
+        let _ = self.commands.send(Command::Share(target));
+    }
+
+    /// Whether we share a screen or a window now (as of the last report, at most 250 ms old).
+    pub fn sharing(&self) -> bool {
+        self.report
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .sharing
+    }
+
     /// Asks to leave; [`Meeting::finished`] then returns soon.
     pub fn leave(&self) {
         let _ = self.commands.send(Command::Leave);

@@ -106,6 +106,11 @@ impl Remote {
     }
 }
 
+/// The display's feed of `participant`'s `n`th video track (the first is their tile's).
+pub fn feed_of(participant: ParticipantId, n: usize) -> u64 {
+    participant.0 | ((n as u64) << 40)
+}
+
 /// What a track carries now.
 #[derive(Clone, Debug)]
 struct Binding {
@@ -260,7 +265,7 @@ impl Receiving {
                 },
             };
             // The first video is the participant's tile; more get tiles of their own.
-            (videos[n].1.clone(), participant.0 | ((n as u64) << 40))
+            (videos[n].1.clone(), feed_of(participant, n))
         };
         let binding = Binding {
             participant,
@@ -274,8 +279,11 @@ impl Receiving {
 
     /// Nothing on `track` is anyone's now.
     pub fn unbind(&mut self, track: &TrackHandle) {
-        if let Some(slot) = self.slots.get(track) {
-            slot.send_replace(None);
+        if let Some(slot) = self.slots.get(track)
+            && let Some(gone) = slot.send_replace(None)
+        {
+            // A share that stopped is no longer one (its tally stays, for the report).
+            lock(&gone.tally).share = false;
         }
     }
 
@@ -533,6 +541,7 @@ impl VideoIn {
                 Ok(_) => {
                     v.frames_decrypted += 1;
                     v.share = self.codec == Codec::H264Screen;
+                    v.share_frames += u64::from(v.share);
                 }
                 Err(e) => count_drop(&mut v, e.reason()),
             }

@@ -41,6 +41,8 @@ pub struct MediaStats {
     pub longest_gap_ended_unix_ms: Option<u64>,
     /// See [`MediaTally::share`].
     pub share: bool,
+    /// See [`MediaTally::share_frames`].
+    pub share_frames: u64,
 }
 
 impl From<&MediaTally> for MediaStats {
@@ -61,6 +63,7 @@ impl From<&MediaTally> for MediaStats {
             longest_gap_ms: t.longest_gap_us as f64 / 1000.0,
             longest_gap_ended_unix_ms: t.longest_gap_end_us.map(|us| us / 1000),
             share: t.share,
+            share_frames: t.share_frames,
         }
     }
 }
@@ -133,6 +136,9 @@ pub struct ParticipantStats {
     pub video: MediaStats,
     /// Every video track of theirs, the camera first.
     pub video_tracks: Vec<MediaStats>,
+    /// The display's feed of their share, while they share a screen or a window (a track
+    /// whose frames are sealed as a share).
+    pub share_feed: Option<u64>,
     /// Their audio.
     pub audio: MediaStats,
 }
@@ -163,6 +169,8 @@ pub struct MeetingStats {
     pub sending_audio: bool,
     /// Whether our camera is on.
     pub sending_video: bool,
+    /// Whether we share a screen or a window.
+    pub sharing: bool,
     /// The group verification code over everyone verified and us (digits).
     pub group_code: Option<String>,
     /// The same code as seven emoji.
@@ -225,6 +233,7 @@ impl MeetingStats {
             active_speaker: None,
             sending_audio: audio_on,
             sending_video: video_on,
+            sharing: false,
             group_code: None,
             group_code_emoji: None,
             group_code_words: BTreeMap::new(),
@@ -368,6 +377,10 @@ pub fn report(parts: &ReportParts<'_>) -> MeetingStats {
                 left: p.presence == Presence::Left,
                 audio_level: p.level,
                 video: video_tracks.first().cloned().unwrap_or_default(),
+                share_feed: video_tracks
+                    .iter()
+                    .position(|t| t.share)
+                    .map(|n| super::receive::feed_of(p.id, n)),
                 video_tracks,
                 audio,
             }
@@ -417,6 +430,7 @@ pub fn report(parts: &ReportParts<'_>) -> MeetingStats {
         active_speaker: m.active_speaker().map(|id| id.to_string()),
         sending_audio: local.audio_on,
         sending_video: local.video_on,
+        sharing: local.sharing,
         group_code: code.map(|c| c.digits.clone()),
         group_code_emoji: code.map(|c| c.emoji_string()),
         group_code_words: ["en", "de"]

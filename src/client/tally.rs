@@ -38,8 +38,10 @@ pub struct MediaTally {
     pub longest_gap_us: u64,
     /// When the longest gap ended (wall clock, µs since the Unix epoch).
     pub longest_gap_end_us: Option<u64>,
-    /// The track carries a shared screen or window (its frames are sealed as a share).
+    /// The track carries a shared screen or window now (its frames are sealed as a share).
     pub share: bool,
+    /// Frames that decrypted as a share's, ever.
+    pub share_frames: u64,
 }
 
 impl MediaTally {

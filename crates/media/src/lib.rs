@@ -22,6 +22,6 @@ pub use audio_device::{AudioDeviceInfo, Microphone, Speaker, microphones, speake
 pub use camera::{Camera, CameraInfo, cameras};
 pub use error::{CodecError, DeviceError};
 pub use frame::{AudioFrame, SAMPLE_RATE, SAMPLES_PER_FRAME, VideoFrame, psnr, wall_clock_us};
-pub use screen::{SHARE_FPS, ShareTarget, SyntheticScreen};
+pub use screen::{SHARE_FPS, ShareSource, ShareTarget, SyntheticScreen, share_sources};
 pub use source::{AudioSink, AudioSource, VideoFormat, VideoSource};
 pub use video_codec::{EncodedVideo, H264Decoder, H264Encoder, VideoEncoderSettings};

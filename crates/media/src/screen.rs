@@ -58,6 +58,47 @@ impl ShareTarget {
     }
 }
 
+/// Something that can be shared, as a picker lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShareSource {
+    /// What to share.
+    pub target: ShareTarget,
+    /// A window's title (empty for the whole screen: the picker words it).
+    pub title: String,
+}
+
+/// What this system can share now: the whole screen first, then each titled top-level window
+/// (`skip_title`: our own window's, not offered). Empty where sharing is not built yet or no
+/// display can be reached.
+pub fn share_sources(skip_title: Option<&str>) -> Vec<ShareSource> {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(windows) = x11::windows() else {
+            return Vec::new();
+        };
+        let screen = ShareSource {
+            target: ShareTarget::Screen,
+            title: String::new(),
+        };
+        std::iter::once(screen)
+            .chain(
+                windows
+                    .into_iter()
+                    .filter(|(_, title)| Some(title.as_str()) != skip_title)
+                    .map(|(_, title)| ShareSource {
+                        target: ShareTarget::Window(title.clone()),
+                        title,
+                    }),
+            )
+            .collect()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = skip_title;
+        Vec::new()
+    }
+}
+
 /// A page of text lines and a bar chart, the kind of thing people share: the page scrolls a
 /// line every second and the chart's bars change, so that both stills and motion are encoded.
 #[derive(Debug)]
@@ -105,10 +146,12 @@ impl SyntheticScreen {
             let line = row as u64 + second;
             let len = 20 + (hash(line, 0) % 60) as usize;
             for col in 0..(text_w / CELL_W).min(len) {
-                let glyph = hash(line, col as u64 + 1);
-                if glyph.is_multiple_of(7) {
+                // A word's letters from an alphabet of 40 glyphs, as text repeats its letters.
+                let letter = hash(line, col as u64 + 1);
+                if letter.is_multiple_of(7) {
                     continue; // a space between words
                 }
+                let glyph = hash(u64::MAX, letter % 40);
                 for gy in 0..9 {
                     for gx in 0..5 {
                         if (glyph >> ((gy * 5 + gx) % 61)) & 1 == 1 {
@@ -175,7 +218,7 @@ pub mod x11 {
     use std::time::Duration;
 
     use x11rb::connection::Connection;
-    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, ImageFormat, Window};
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, ImageFormat, MapState, Window};
     use x11rb::rust_connection::RustConnection;
 
     use super::{MAX_SHARE_WIDTH, SHARE_FPS};
@@ -282,49 +325,84 @@ pub mod x11 {
         root: Window,
         title: &str,
     ) -> Result<Option<Window>, DeviceError> {
+        let windows = titled(conn, root)?;
+        Ok(windows
+            .iter()
+            .find(|(_, name)| name == title)
+            .or_else(|| windows.iter().find(|(_, name)| name.contains(title)))
+            .map(|(window, _)| *window))
+    }
+
+    /// The display's mapped top-level windows that have a title, bottom to top.
+    pub fn windows() -> Result<Vec<(Window, String)>, DeviceError> {
+        let (conn, screen) = x11rb::connect(None)
+            .map_err(|e| unavailable(format!("cannot reach the X display: {e}")))?;
+        let root = conn.setup().roots[screen].root;
+        titled(&conn, root)
+    }
+
+    fn titled(conn: &RustConnection, root: Window) -> Result<Vec<(Window, String)>, DeviceError> {
         let err = |e: &dyn std::fmt::Display| unavailable(format!("X display: {e}"));
-        let utf8 = conn
-            .intern_atom(false, b"UTF8_STRING")
-            .map_err(|e| err(&e))?
-            .reply()
-            .map_err(|e| err(&e))?
-            .atom;
-        let net_name = conn
-            .intern_atom(false, b"_NET_WM_NAME")
-            .map_err(|e| err(&e))?
-            .reply()
-            .map_err(|e| err(&e))?
-            .atom;
-        let children = conn
-            .query_tree(root)
-            .map_err(|e| err(&e))?
-            .reply()
-            .map_err(|e| err(&e))?
-            .children;
-        let mut partial = None;
+        let atom = |name: &[u8]| -> Result<u32, DeviceError> {
+            Ok(conn
+                .intern_atom(false, name)
+                .map_err(|e| err(&e))?
+                .reply()
+                .map_err(|e| err(&e))?
+                .atom)
+        };
+        let (utf8, net_name) = (atom(b"UTF8_STRING")?, atom(b"_NET_WM_NAME")?);
+        // A window manager frames the windows it manages and lists them in _NET_CLIENT_LIST
+        // (the titles are on them, not on the frames); without one, the root's children.
+        let managed: Vec<Window> = conn
+            .get_property(
+                false,
+                root,
+                atom(b"_NET_CLIENT_LIST")?,
+                AtomEnum::WINDOW,
+                0,
+                4096,
+            )
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .and_then(|r| r.value32().map(Iterator::collect))
+            .unwrap_or_default();
+        let children = if managed.is_empty() {
+            conn.query_tree(root)
+                .map_err(|e| err(&e))?
+                .reply()
+                .map_err(|e| err(&e))?
+                .children
+        } else {
+            managed
+        };
+        let mut found = Vec::new();
         for window in children {
-            let mut name = None;
-            for (property, kind) in [
+            let mapped = conn
+                .get_window_attributes(window)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .is_some_and(|a| a.map_state == MapState::VIEWABLE);
+            if !mapped {
+                continue;
+            }
+            let properties = [
                 (net_name, utf8),
                 (AtomEnum::WM_NAME.into(), AtomEnum::STRING.into()),
-            ] {
+            ];
+            for (property, kind) in properties {
                 let Ok(cookie) = conn.get_property(false, window, property, kind, 0, 1024) else {
                     continue;
                 };
                 if let Ok(reply) = cookie.reply()
                     && !reply.value.is_empty()
                 {
-                    name = Some(String::from_utf8_lossy(&reply.value).into_owned());
+                    found.push((window, String::from_utf8_lossy(&reply.value).into_owned()));
                     break;
                 }
             }
-            match name {
-                Some(n) if n == title => return Ok(Some(window)),
-                Some(n) if partial.is_none() && n.contains(title) => partial = Some(window),
-                _ => {}
-            }
         }
-        Ok(partial)
+        Ok(found)
     }
 
     impl VideoSource for X11Screen {

@@ -112,7 +112,18 @@ pub struct H264Encoder {
     wait_up: u32,
     /// Screen content ([`H264Encoder::for_screen`]).
     screen: bool,
+    /// For screen content: bytes the rate allows now (a leaky bucket filled at the rate every
+    /// frame, emptied by what was sent; a frame is dropped while it is below zero).
+    budget: f64,
+    /// For screen content: encoded for sharpness (camera mode, frames dropped to hold the
+    /// rate) rather than OpenH264's screen-content mode; see [`H264Encoder::for_screen`].
+    sharp: bool,
 }
+
+/// A share's rate from which it is encoded for sharpness ...
+const SHARP_FROM_BPS: u32 = 1_000_000;
+/// ... and below which it goes back to the screen-content mode.
+const SHARP_UNTIL_BPS: u32 = 700_000;
 
 /// How far above a bigger picture's threshold the rate must be to move up to it.
 const SIZE_UP_MARGIN: f64 = 1.25;
@@ -151,16 +162,22 @@ impl H264Encoder {
             stepped_up: false,
             wait_up: FIRST_WAIT_UP,
             screen: false,
+            budget: 0.0,
+            sharp: false,
         }
     }
 
-    /// An encoder for a shared screen or window: OpenH264's screen-content mode, the picture
-    /// always at its full size (text must stay legible). Frames are not skipped either: a
-    /// still page costs next to nothing, and skipping froze a page that had just scrolled (on
-    /// the synthetic page at 600 kbit/s: 38.2 dB skipping, 40.1 dB not, at 296 kbit/s).
+    /// An encoder for a shared screen or window: the picture always at its full size (text must
+    /// stay legible). Below [`SHARP_FROM_BPS`] in OpenH264's screen-content mode, which shows
+    /// every change at once at a modest rate but never sharpens a still page past about
+    /// 38–40 dB; from there on in its camera mode with frames dropped here while the bytes sent
+    /// run ahead of the rate, so that a still page sharpens frame by frame (45–50 dB) and a
+    /// scrolling one comes at fewer frames a second. Measured on the synthetic page
+    /// (`crates/media/tests/codecs.rs`; figures in BENCHMARKS.md).
     pub fn for_screen(settings: VideoEncoderSettings) -> Self {
         H264Encoder {
             screen: true,
+            sharp: settings.bitrate_bps >= SHARP_FROM_BPS,
             ..H264Encoder::new(settings)
         }
     }
@@ -261,6 +278,30 @@ impl H264Encoder {
         } else {
             (base + self.extra_scale).min(MAX_SCALE_DOWN)
         };
+        if self.screen {
+            // The mode follows the rate (a change reopens the encoder: a keyframe).
+            let rate = self.settings.bitrate_bps;
+            let sharp = if self.sharp {
+                rate >= SHARP_UNTIL_BPS
+            } else {
+                rate >= SHARP_FROM_BPS
+            };
+            if sharp != self.sharp {
+                self.sharp = sharp;
+                self.inner = None;
+                self.budget = 0.0;
+            }
+        }
+        if self.screen && self.sharp {
+            // Refilled at the rate, never holding more than a second's worth.
+            let per_frame =
+                f64::from(self.settings.bitrate_bps) / 8.0 / f64::from(self.settings.fps.max(1));
+            let most = per_frame * f64::from(self.settings.fps.max(1));
+            self.budget = (self.budget + per_frame).min(most);
+            if self.budget < 0.0 && !self.keyframe_requested && self.inner.is_some() {
+                return Ok(None);
+            }
+        }
         let scaled;
         let frame = if factor > 1 {
             scaled = frame.shrunk(frame.width.div_ceil(factor));
@@ -290,6 +331,9 @@ impl H264Encoder {
         let data = bitstream.to_vec();
         if data.is_empty() || matches!(bitstream.frame_type(), FrameType::Skip) {
             return Ok(None);
+        }
+        if self.screen {
+            self.budget -= data.len() as f64;
         }
         self.count(data.len(), keyframe, factor);
         Ok(Some(EncodedVideo {
@@ -330,13 +374,12 @@ impl H264Encoder {
     }
 
     fn open(&self) -> Result<Encoder, CodecError> {
-        let usage = if self.screen {
-            UsageType::ScreenContentRealTime
-        } else {
-            UsageType::CameraVideoRealTime
-        };
         let config = EncoderConfig::new()
-            .usage_type(usage)
+            .usage_type(if self.screen && !self.sharp {
+                UsageType::ScreenContentRealTime
+            } else {
+                UsageType::CameraVideoRealTime
+            })
             .bitrate(BitRate::from_bps(self.settings.bitrate_bps))
             .max_frame_rate(FrameRate::from_hz(self.settings.fps as f32))
             .intra_frame_period(IntraFramePeriod::from_num_frames(
@@ -347,6 +390,14 @@ impl H264Encoder {
             // follows the rate and the content holds it instead.
             .rate_control_mode(RateControlMode::Bitrate)
             .skip_frames(false);
+        // Neither is built for screen content (OpenH264 turns them off, saying so).
+        let config = if self.screen && !self.sharp {
+            config
+                .adaptive_quantization(false)
+                .background_detection(false)
+        } else {
+            config
+        };
         Encoder::with_api_config(api()?, config).map_err(|e| CodecError::Init {
             codec: CODEC,
             reason: e.to_string(),

@@ -48,6 +48,13 @@ pub const VIDEO_RESUME_AT_BPS: u32 = 80_000;
 /// After connecting, our video waits at most this long for the first key exchange to complete:
 /// nobody can see it before, and on a narrow uplink the handshake must not queue behind it.
 pub const VIDEO_HOLD_AT_MOST: Duration = Duration::from_secs(3);
+/// A shared screen's part of the video rate against a camera's one: text must stay legible, a
+/// face survives a smaller picture.
+pub const SHARE_WEIGHT: u32 = 3;
+/// A share may take up to this much even where the user's rate for a camera is lower (a page
+/// of text at 1080p needs it; the estimate still bounds it).
+pub const SHARE_MAX_BPS: u32 = 1_500_000;
+
 /// A new rate is handed to an encoder only when it differs by this fraction from the last one
 /// (each change may move the picture to another size, which costs a keyframe).
 pub const RATE_STEP: f64 = 0.1;
@@ -136,13 +143,22 @@ impl SendRate {
         } else {
             each < VIDEO_PAUSE_BELOW_BPS
         };
-        let rate = (!self.paused).then_some(each.min(self.max));
+        // A share takes SHARE_WEIGHT parts, every other track one.
+        let weight = |t: LocalTrackId| if t == super::SHARE { SHARE_WEIGHT } else { 1 };
+        let parts: u32 = tracks.iter().map(|&t| weight(t)).sum();
         let mut changes = Vec::new();
         for &track in tracks {
+            let (part, max) = if track == super::SHARE {
+                (weight(track), self.max.max(SHARE_MAX_BPS))
+            } else {
+                (1, self.max)
+            };
+            let rate = (!self.paused)
+                .then(|| ((video * f64::from(part) / f64::from(parts)) as u32).min(max));
             let changed = match (self.given.get(&track).copied().flatten(), rate) {
                 (Some(old), Some(new)) => {
                     let step = f64::from(old.abs_diff(new)) / f64::from(old.max(1));
-                    step >= RATE_STEP || (new == self.max && old != new)
+                    step >= RATE_STEP || (new == max && old != new)
                 }
                 (old, new) => old != new || !self.given.contains_key(&track),
             };
@@ -453,12 +469,35 @@ mod tests {
         assert_eq!(rate.changes(&[camera], t, true), vec![]);
         rate.estimate(300_000);
         assert_eq!(rate.changes(&[camera], t, true).len(), 1);
-        // Two video tracks share it.
+        // Two video tracks share it; a shared screen (the second) takes three parts to one.
+        rate.estimate(2_000_000);
+        assert_eq!(
+            rate.changes(&[camera], t, true),
+            vec![(camera, Some(600_000))]
+        );
         rate.estimate(1_000_000);
-        let each = ((1_000_000 - AUDIO_RESERVE_BPS) as f64 * VIDEO_SHARE / 2.0) as u32;
+        let video = (1_000_000 - AUDIO_RESERVE_BPS) as f64 * VIDEO_SHARE;
+        let (one, three) = ((video / 4.0) as u32, (video * 3.0 / 4.0) as u32);
+        assert_eq!(second, super::super::SHARE);
         assert_eq!(
             rate.changes(&[camera, second], t, true),
-            vec![(camera, Some(each)), (second, Some(each))]
+            vec![(camera, Some(one)), (second, Some(three))]
+        );
+        // The share is capped higher than the user's rate for a camera.
+        rate.estimate(4_000_000);
+        assert_eq!(
+            rate.changes(&[camera, second], t, true),
+            vec![(camera, Some(600_000)), (second, Some(SHARE_MAX_BPS))]
+        );
+        let third = LocalTrackId(3);
+        rate.estimate(2_000_000);
+        rate.changes(&[camera, third], t, true);
+        rate.estimate(1_000_000);
+        let each = (video / 2.0) as u32;
+        assert_eq!(
+            rate.changes(&[camera, third], t, true),
+            vec![(camera, Some(each)), (third, Some(each))],
+            "two cameras alike"
         );
         // Too little for video: paused, and resumed only with room to spare.
         rate.estimate(AUDIO_RESERVE_BPS + 60_000);

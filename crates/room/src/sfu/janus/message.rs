@@ -627,6 +627,15 @@ pub mod build {
         json!({ "request": "subscribe", "streams": streams })
     }
 
+    /// Body: take single streams of feeds (by the publisher's mid) out of a subscription.
+    pub fn unsubscribe(streams: &std::collections::BTreeSet<(Id, String)>) -> Value {
+        let streams: Vec<Value> = streams
+            .iter()
+            .map(|(f, mid)| json!({ "feed": f, "mid": mid }))
+            .collect();
+        json!({ "request": "unsubscribe", "streams": streams })
+    }
+
     /// Body: answer a subscription offer (the answer goes in the jsep).
     pub fn start() -> Value {
         json!({ "request": "start" })

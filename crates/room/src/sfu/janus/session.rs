@@ -118,6 +118,7 @@ enum Purpose {
     Configure,
     JoinSubscriber,
     Subscribe,
+    Unsubscribe,
     Start,
     Keepalive,
     Leave,
@@ -142,6 +143,8 @@ pub struct JanusSession {
     wanted: BTreeSet<Id>,
     /// Streams added by feeds we subscribe to, not yet asked for: (feed, mid).
     wanted_streams: BTreeSet<(Id, String)>,
+    /// Streams a publisher stopped (a share that ended) that our subscription still carries.
+    unwanted_streams: BTreeSet<(Id, String)>,
     pending: HashMap<String, (Purpose, Instant)>,
     next_tx: u64,
     last_sent: Option<Instant>,
@@ -165,6 +168,7 @@ impl JanusSession {
             subscribed: BTreeSet::new(),
             wanted: BTreeSet::new(),
             wanted_streams: BTreeSet::new(),
+            unwanted_streams: BTreeSet::new(),
             pending: HashMap::new(),
             next_tx: 0,
             last_sent: None,
@@ -470,6 +474,11 @@ impl JanusSession {
     ) {
         let from_subscriber = Some(sender) == self.subscriber;
         match event {
+            // A stream that went before we could drop it: nothing to drop.
+            RoomEvent::Error { .. } if purpose == Some(Purpose::Unsubscribe) => {
+                self.subscriber_pending = false;
+                self.request_wanted(now);
+            }
             RoomEvent::Error { code, reason } => match purpose {
                 // A refused join or publish means we cannot take part.
                 Some(Purpose::JoinPublisher | Purpose::Publish | Purpose::JoinSubscriber) => {
@@ -502,6 +511,7 @@ impl JanusSession {
             RoomEvent::Unpublished(feed) | RoomEvent::Leaving(feed) | RoomEvent::Kicked(feed) => {
                 self.wanted.remove(&feed);
                 self.wanted_streams.retain(|(f, _)| *f != feed);
+                self.unwanted_streams.retain(|(f, _)| *f != feed);
                 self.subscribed.remove(&feed);
                 if self.publishing.remove(&feed).is_some() {
                     self.events.push(JanusEvent::ParticipantLeft { feed });
@@ -559,7 +569,9 @@ impl JanusSession {
     }
 
     /// Publishers Janus announced: new ones are news; one we receive that added streams
-    /// (it renegotiated) gets those streams added to our subscription.
+    /// (it renegotiated) gets those streams added to our subscription, and one that stopped
+    /// streams (disabled: a share that ended) gets them taken out (Janus keeps them in the
+    /// subscription, silent, otherwise).
     fn add_publishers(&mut self, list: Vec<Publisher>) {
         for p in list {
             if Some(p.id) == self.own_id {
@@ -576,10 +588,17 @@ impl JanusSession {
                 }
                 Some(known) => {
                     let added: Vec<String> = mids.difference(known).cloned().collect();
+                    let removed: Vec<String> = known.difference(&mids).cloned().collect();
                     *known = mids;
                     if self.subscribed.contains(&p.id) {
-                        self.wanted_streams
-                            .extend(added.into_iter().map(|mid| (p.id, mid)));
+                        for mid in removed {
+                            self.wanted_streams.remove(&(p.id, mid.clone()));
+                            self.unwanted_streams.insert((p.id, mid));
+                        }
+                        for mid in added {
+                            self.unwanted_streams.remove(&(p.id, mid.clone()));
+                            self.wanted_streams.insert((p.id, mid));
+                        }
                     }
                 }
             }
@@ -589,7 +608,18 @@ impl JanusSession {
     /// Asks Janus for the feeds we want but do not have: a subscriber handle first, then one
     /// `subscribe` at a time (Janus merges concurrent updates into one offer anyway).
     fn request_wanted(&mut self, now: Instant) {
-        if (self.wanted.is_empty() && self.wanted_streams.is_empty()) || self.subscriber_pending {
+        if self.subscriber_pending {
+            return;
+        }
+        if self.wanted.is_empty() && self.wanted_streams.is_empty() {
+            if let Some(handle) = self.subscriber
+                && !self.unwanted_streams.is_empty()
+            {
+                self.subscriber_pending = true;
+                let streams = std::mem::take(&mut self.unwanted_streams);
+                let body = build::unsubscribe(&streams);
+                self.plugin(Purpose::Unsubscribe, handle, body, now);
+            }
             return;
         }
         let Some(session) = self.session else {
@@ -620,11 +650,11 @@ impl JanusSession {
     }
 }
 
-/// The mids of a publisher's audio and video streams.
+/// The mids of a publisher's audio and video streams (those it sends: not disabled).
 fn media_mids(p: &Publisher) -> BTreeSet<String> {
     p.streams
         .iter()
-        .filter(|s| s.kind != StreamKind::Data)
+        .filter(|s| s.kind != StreamKind::Data && !s.disabled)
         .map(|s| s.mid.clone())
         .collect()
 }
@@ -896,5 +926,65 @@ mod tests {
         h.s.publish(SDP, h.now);
         h.drain();
         assert_eq!(h.last()["body"]["request"], "publish", "still working");
+    }
+
+    #[test]
+    fn a_stream_its_publisher_stops_is_taken_out_of_the_subscription() {
+        let mut h = Harness::joined(&[200]);
+        h.events();
+        h.s.subscribe(200, h.now);
+        h.drain();
+        let attach_tx = h.tx();
+        h.recv(serde_json::json!({"janus":"success","session_id":1,"transaction":attach_tx,"data":{"id":11}}));
+        let attached = |h: &mut Harness, videoroom: &str, mids: &[&str]| {
+            let streams: Vec<Value> = mids
+                .iter()
+                .enumerate()
+                .map(|(i, mid)| serde_json::json!({"type":"video","mindex":i,"mid":mid,"feed_id":200,"feed_mid":mid}))
+                .collect();
+            h.plugin_reply(
+                "event",
+                11,
+                serde_json::json!({"videoroom":videoroom,"room":42,"streams":streams}),
+                Some(serde_json::json!({"type":"offer","sdp":SDP})),
+            );
+        };
+        attached(&mut h, "attached", &["0", "1"]);
+        let publishers = |streams: Value| serde_json::json!({"janus":"event","session_id":1,"sender":10,"plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","room":42,"publishers":[{"id":200,"display":"p-200","streams":streams}]}}});
+        // 200 starts sharing: a third stream, added to the subscription.
+        h.recv(publishers(serde_json::json!([
+            {"type":"audio","mindex":0,"mid":"0"},{"type":"video","mindex":1,"mid":"1"},
+            {"type":"video","mindex":2,"mid":"2"}])));
+        assert_eq!(h.last()["body"]["request"], "subscribe");
+        attached(&mut h, "updated", &["0", "1", "2"]);
+        // 200 stops sharing: Janus lists the stream as disabled, and we drop it.
+        h.recv(publishers(serde_json::json!([
+            {"type":"audio","mindex":0,"mid":"0"},{"type":"video","mindex":1,"mid":"1"},
+            {"type":"video","mindex":2,"mid":"2","disabled":true}])));
+        let body = h.last()["body"].clone();
+        assert_eq!(body["request"], "unsubscribe");
+        assert_eq!(body["streams"], serde_json::json!([{"feed":200,"mid":"2"}]));
+        // Janus refusing it (the stream went already) costs nothing: the session goes on.
+        h.plugin_reply(
+            "event",
+            11,
+            serde_json::json!({"videoroom":"event","error_code":428,"error":"No such feed"}),
+            None,
+        );
+        assert!(
+            !h.events()
+                .iter()
+                .any(|e| matches!(e, JanusEvent::Failed(_))),
+            "the session goes on"
+        );
+        // Sharing again: subscribed again.
+        h.recv(publishers(serde_json::json!([
+            {"type":"audio","mindex":0,"mid":"0"},{"type":"video","mindex":1,"mid":"1"},
+            {"type":"video","mindex":2,"mid":"2"}])));
+        assert_eq!(h.last()["body"]["request"], "subscribe");
+        assert_eq!(
+            h.last()["body"]["streams"],
+            serde_json::json!([{"feed":200,"mid":"2"}])
+        );
     }
 }
