@@ -1482,3 +1482,107 @@ fn a_new_meeting_on_a_galene_server_from_the_settings_meets_a_headless_participa
     let _ = bob.kill();
     let _ = bob.wait();
 }
+
+#[test]
+fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stage() {
+    let net = JanusNet::start();
+    let _desktop = Desktop::start(&net);
+    let shots = Desktop::screenshot_dir("share");
+    let link = new_link("share-test");
+    let bob_stats = net.dir.join("bob.json");
+    // Bob shares a synthetic page from 15 s on, for 12 s.
+    let bob = headless(&net, &link, "Bob", "tone", "45s")
+        .args(["--share", "synthetic", "--share-after", "15s", "--share-for", "12s"])
+        .arg("--stats-json")
+        .arg(&bob_stats)
+        .spawn()
+        .unwrap();
+    let session = Session::start(DRIVER_PORT, app());
+    prejoin(&session, &link, "Alice", "synthetic");
+    session.find("#join").click();
+    session.wait_for(
+        "Bob verified in the meeting",
+        Duration::from_secs(30),
+        &verified_in_list("Bob"),
+    );
+
+    // Alice shares her screen from the bar: the picker offers the whole screen first.
+    session.find("#toggle-share").click();
+    session.wait_for(
+        "the share picker",
+        Duration::from_secs(10),
+        "return document.getElementById('share-dialog').open\
+           && document.querySelector('#share-list li')?.textContent.trim() === 'Entire screen';",
+    );
+    save(&shots, "1-picker-en.png", &session);
+    session.find("#share-start").click();
+    session.wait_for(
+        "'You are sharing' and the button pressed",
+        Duration::from_secs(10),
+        "return !document.getElementById('sharing-banner').hidden\
+           && document.getElementById('toggle-share').getAttribute('aria-pressed') === 'true'\
+           && state.sharing === true;",
+    );
+
+    // Bob's share takes the stage, with his name.
+    let stage_drawn = "const t = document.querySelector('#stage .tile');\
+                       return !document.getElementById('stage').hidden && t\
+                         && parseInt(t.dataset.drawn || '0') > 5;";
+    session.wait_for("Bob's share on the stage", Duration::from_secs(40), stage_drawn);
+    assert_eq!(text(&session, "#stage-caption"), "Bob is sharing their screen");
+    save(&shots, "2-stage-en.png", &session);
+    session.find("button[data-lang=de]").click();
+    session.wait_for(
+        "the caption in German",
+        Duration::from_secs(5),
+        "return document.getElementById('stage-caption').textContent === 'Bob teilt den Bildschirm';",
+    );
+    save(&shots, "3-stage-de.png", &session);
+    session.find("button[data-lang=en]").click();
+    // Back to everyone's tiles, and to the stage again.
+    session.find("#stage-grid").click();
+    session.wait_for(
+        "the grid",
+        Duration::from_secs(5),
+        "return document.getElementById('stage').hidden\
+           && !document.getElementById('stage-back').hidden;",
+    );
+    session.find("#stage-show").click();
+    session.wait_for("the stage again", Duration::from_secs(10), stage_drawn);
+
+    // Alice stops from the banner; Bob's share ends by itself and leaves the stage.
+    session.find("#stop-sharing").click();
+    session.wait_for(
+        "sharing stopped",
+        Duration::from_secs(10),
+        "return document.getElementById('sharing-banner').hidden && state.sharing === false;",
+    );
+    session.wait_for(
+        "the stage gone with Bob's share",
+        Duration::from_secs(30),
+        "return document.getElementById('stage').hidden\
+           && document.getElementById('stage-back').hidden;",
+    );
+    save(&shots, "4-share-ended-en.png", &session);
+    session.find("#leave").click();
+    session.close();
+
+    let out = bob.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bob_stats).unwrap()).unwrap();
+    let alice = stats["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["display_name"] == "Alice")
+        .unwrap_or_else(|| panic!("Bob never saw Alice: {stats}"));
+    let shared: u64 = alice["video_tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["share_frames"].as_u64().unwrap())
+        .sum();
+    assert!(shared > 10, "Alice's share reached Bob: {alice}");
+    assert!(alice["share_feed"].is_null(), "and ended: {alice}");
+}
