@@ -1492,7 +1492,14 @@ fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stag
     let bob_stats = net.dir.join("bob.json");
     // Bob shares a synthetic page from 15 s on, for 12 s.
     let bob = headless(&net, &link, "Bob", "tone", "45s")
-        .args(["--share", "synthetic", "--share-after", "15s", "--share-for", "12s"])
+        .args([
+            "--share",
+            "synthetic",
+            "--share-after",
+            "15s",
+            "--share-for",
+            "12s",
+        ])
         .arg("--stats-json")
         .arg(&bob_stats)
         .spawn()
@@ -1528,8 +1535,15 @@ fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stag
     let stage_drawn = "const t = document.querySelector('#stage .tile');\
                        return !document.getElementById('stage').hidden && t\
                          && parseInt(t.dataset.drawn || '0') > 5;";
-    session.wait_for("Bob's share on the stage", Duration::from_secs(40), stage_drawn);
-    assert_eq!(text(&session, "#stage-caption"), "Bob is sharing their screen");
+    session.wait_for(
+        "Bob's share on the stage",
+        Duration::from_secs(40),
+        stage_drawn,
+    );
+    assert_eq!(
+        text(&session, "#stage-caption"),
+        "Bob is sharing their screen"
+    );
     save(&shots, "2-stage-en.png", &session);
     session.find("button[data-lang=de]").click();
     session.wait_for(

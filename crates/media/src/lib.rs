@@ -24,4 +24,4 @@ pub use error::{CodecError, DeviceError};
 pub use frame::{AudioFrame, SAMPLE_RATE, SAMPLES_PER_FRAME, VideoFrame, psnr, wall_clock_us};
 pub use screen::{SHARE_FPS, ShareSource, ShareTarget, SyntheticScreen, share_sources};
 pub use source::{AudioSink, AudioSource, VideoFormat, VideoSource};
-pub use video_codec::{EncodedVideo, H264Decoder, H264Encoder, VideoEncoderSettings};
+pub use video_codec::{EncodedVideo, H264Decoder, H264Encoder, ScreenMode, VideoEncoderSettings};

@@ -183,6 +183,72 @@ impl SyntheticScreen {
     }
 }
 
+/// How a share's encoder did on the synthetic page ([`share_trial`]).
+#[derive(Clone, Debug)]
+pub struct ShareTrial {
+    /// Bits per second it took.
+    pub bps: f64,
+    /// For each change of the page (every second after the first): how long until the
+    /// receiver showed it legibly (35 dB luma PSNR against the screen), ms; 1000 if never.
+    pub legible_after_ms: Vec<u64>,
+    /// Luma PSNR the receiver showed at the end of each second (the page still since its change).
+    pub settled_db: Vec<f64>,
+    /// The narrowest picture decoded.
+    pub narrowest: usize,
+    /// Time spent encoding, per frame, µs.
+    pub encode_us_per_frame: f64,
+}
+
+/// The synthetic page (1280×720, a line scrolled and the chart changed every second) through
+/// `encoder` and a decoder for `seconds` at [`SHARE_FPS`]. The picture is always compared with
+/// what is on the screen at that moment: a dropped or late frame counts against it.
+pub fn share_trial(
+    encoder: &mut crate::H264Encoder,
+    seconds: u64,
+) -> Result<ShareTrial, crate::CodecError> {
+    let mut decoder = crate::H264Decoder::new()?;
+    let fps = u64::from(SHARE_FPS);
+    let (mut bytes, mut shown, mut narrowest) = (0usize, None::<VideoFrame>, usize::MAX);
+    let (mut legible_after_ms, mut settled_db) = (Vec::new(), Vec::new());
+    let mut encoding = Duration::ZERO;
+    for second in 0..seconds {
+        let mut legible_at = None;
+        for f in 0..fps {
+            let page = SyntheticScreen::render(1280, 720, second * fps + f);
+            let started = std::time::Instant::now();
+            let encoded = encoder.encode(&page)?;
+            encoding += started.elapsed();
+            if let Some(encoded) = encoded {
+                bytes += encoded.data.len();
+                if let Some(picture) = decoder.decode(&encoded.data, 0)? {
+                    narrowest = narrowest.min(picture.width);
+                    shown = Some(picture);
+                }
+            }
+            let quality = shown
+                .as_ref()
+                .and_then(|p| crate::psnr(page.y(), p.y()))
+                .unwrap_or(0.0);
+            if legible_at.is_none() && quality >= 35.0 {
+                legible_at = Some(f * 1000 / fps);
+            }
+            if f == fps - 1 {
+                settled_db.push(quality);
+            }
+        }
+        if second > 0 {
+            legible_after_ms.push(legible_at.unwrap_or(1000));
+        }
+    }
+    Ok(ShareTrial {
+        bps: bytes as f64 * 8.0 / seconds.max(1) as f64,
+        legible_after_ms,
+        settled_db,
+        narrowest,
+        encode_us_per_frame: encoding.as_secs_f64() * 1e6 / (seconds * fps).max(1) as f64,
+    })
+}
+
 /// A well-mixed 64-bit hash of two numbers (SplitMix64's finaliser).
 fn hash(a: u64, b: u64) -> u64 {
     let mut z = a

@@ -118,6 +118,19 @@ pub struct H264Encoder {
     /// For screen content: encoded for sharpness (camera mode, frames dropped to hold the
     /// rate) rather than OpenH264's screen-content mode; see [`H264Encoder::for_screen`].
     sharp: bool,
+    /// Whether `sharp` follows the rate.
+    screen_mode: ScreenMode,
+}
+
+/// How a share is encoded ([`H264Encoder::for_screen`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScreenMode {
+    /// As the rate allows: [`ScreenMode::Content`] below 1 Mbit/s, [`ScreenMode::Sharp`] above.
+    Auto,
+    /// OpenH264's screen-content mode.
+    Content,
+    /// OpenH264's camera mode at full size, frames dropped to hold the rate.
+    Sharp,
 }
 
 /// A share's rate from which it is encoded for sharpness ...
@@ -164,6 +177,7 @@ impl H264Encoder {
             screen: false,
             budget: 0.0,
             sharp: false,
+            screen_mode: ScreenMode::Auto,
         }
     }
 
@@ -175,9 +189,19 @@ impl H264Encoder {
     /// scrolling one comes at fewer frames a second. Measured on the synthetic page
     /// (`crates/media/tests/codecs.rs`; figures in BENCHMARKS.md).
     pub fn for_screen(settings: VideoEncoderSettings) -> Self {
+        Self::for_screen_in(settings, ScreenMode::Auto)
+    }
+
+    /// [`H264Encoder::for_screen`] held in one mode (to compare them: `examples/share_quality.rs`).
+    pub fn for_screen_in(settings: VideoEncoderSettings, mode: ScreenMode) -> Self {
         H264Encoder {
             screen: true,
-            sharp: settings.bitrate_bps >= SHARP_FROM_BPS,
+            sharp: match mode {
+                ScreenMode::Auto => settings.bitrate_bps >= SHARP_FROM_BPS,
+                ScreenMode::Content => false,
+                ScreenMode::Sharp => true,
+            },
+            screen_mode: mode,
             ..H264Encoder::new(settings)
         }
     }
@@ -278,7 +302,7 @@ impl H264Encoder {
         } else {
             (base + self.extra_scale).min(MAX_SCALE_DOWN)
         };
-        if self.screen {
+        if self.screen && self.screen_mode == ScreenMode::Auto {
             // The mode follows the rate (a change reopens the encoder: a keyframe).
             let rate = self.settings.bitrate_bps;
             let sharp = if self.sharp {

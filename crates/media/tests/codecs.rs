@@ -300,48 +300,14 @@ fn lost_packets_are_rebuilt_from_fec_or_concealed() {
     assert!(fec_total > 0.0 && plc_total >= 0.0);
 }
 
-/// A shared page of text and a chart that scrolls a line and changes its chart every second,
-/// through a share's encoder at `bps` for 8 s at 10 fps: the bits per second it took, for each
-/// change how long (ms) until the receiver showed it legibly (35 dB), and the luma PSNR shown at
-/// the end of each second (the page still since the change). The picture is always compared
-/// with what is on the screen at that moment: a dropped or late frame counts against it.
 fn share_run(bps: u32) -> (f64, Vec<u64>, Vec<f64>, usize) {
-    use conclave_media::SyntheticScreen;
-    let mut enc = H264Encoder::for_screen(VideoEncoderSettings {
+    let mut encoder = H264Encoder::for_screen(VideoEncoderSettings {
         bitrate_bps: bps,
         fps: conclave_media::SHARE_FPS,
         keyframe_interval_frames: 600,
     });
-    let mut dec = H264Decoder::new().unwrap();
-    let (mut bytes, mut shown, mut narrowest) = (0, None::<conclave_media::VideoFrame>, usize::MAX);
-    let (mut delays, mut ends) = (Vec::new(), Vec::new());
-    for second in 0..8u64 {
-        let mut legible_at = None;
-        for f in 0..10u64 {
-            let page = SyntheticScreen::render(1280, 720, second * 10 + f);
-            if let Some(encoded) = enc.encode(&page).unwrap() {
-                bytes += encoded.data.len();
-                if let Some(picture) = dec.decode(&encoded.data, 0).unwrap() {
-                    narrowest = narrowest.min(picture.width);
-                    shown = Some(picture);
-                }
-            }
-            let quality = shown
-                .as_ref()
-                .and_then(|p| psnr(page.y(), p.y()))
-                .unwrap_or(0.0);
-            if legible_at.is_none() && quality >= 35.0 {
-                legible_at = Some(f * 100);
-            }
-            if f == 9 {
-                ends.push(quality);
-            }
-        }
-        if second > 0 {
-            delays.push(legible_at.unwrap_or(1000));
-        }
-    }
-    (bytes as f64 * 8.0 / 8.0, delays, ends, narrowest)
+    let t = conclave_media::screen::share_trial(&mut encoder, 8).unwrap();
+    (t.bps, t.legible_after_ms, t.settled_db, t.narrowest)
 }
 
 #[test]
