@@ -145,10 +145,10 @@ struct JoinArgs {
     /// Stop sharing after this long (else at the end of the meeting).
     #[arg(long, value_parser = conclave::cli_args::duration, requires = "share")]
     share_for: Option<std::time::Duration>,
-    /// When the meeting ends, write the last picture of a share received to this file (PGM,
-    /// luma only): tests compare it with what was shared.
+    /// When the meeting ends, write the last picture of each share received into this folder,
+    /// as `<share_feed>.pgm` (luma only): tests compare them with what was shared.
     #[arg(long, hide = true)]
-    keep_share_picture: Option<std::path::PathBuf>,
+    keep_share_pictures: Option<std::path::PathBuf>,
     /// Drop the connection to the SFU this long after joining, as a network failure would (no
     /// goodbye), and reconnect (for tests).
     #[arg(long, hide = true, value_parser = conclave::cli_args::duration)]
@@ -391,7 +391,7 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         share: args.share,
         share_after: args.share_after.unwrap_or_default(),
         share_for: args.share_for,
-        keep_share_picture: args.keep_share_picture,
+        keep_share_pictures: args.keep_share_pictures,
         drop_after: args.drop_connection_after,
         pseudonym: args.pseudonym,
         extra_ca,

@@ -1,5 +1,5 @@
 //! What the SFU can store: in a `require_e2ee` room with recording on, Janus records a
-//! participant's video. Neither the recorded RTP payloads (read from the `.mjr` file) nor
+//! participant's video — their camera and their shared screen. Neither the recorded RTP payloads (read from the `.mjr` file) nor
 //! `janus-pp-rec`'s conversion of them decode to the test pattern. The control: the very same
 //! recorded bytes, decrypted with the participant's key, do — so the check can fail.
 //!
@@ -15,7 +15,9 @@ use conclave_e2ee::Codec;
 use conclave_room::JoinLink;
 use conclave_rtp::{Assembled, FrameAssembler};
 use support::janus::{JanusNet, WS_URL};
-use support::recording::{decrypt_all, receiver_from_keylog, split_annexb, stamped_pictures};
+use support::recording::{
+    decrypt_all, decrypt_all_as, receiver_from_keylog, split_annexb, stamped_pictures,
+};
 
 /// RTP packets of a Janus recording (`MJR00002`: magic, u16 header length, JSON header, then
 /// records of "MEET", u32 time, u16 length, RTP packet).
@@ -99,7 +101,7 @@ fn janus_records_only_ciphertext_of_an_e2ee_publisher() {
             "--ice-address",
             "127.0.0.2",
         ])
-        .args(["--duration", "6s", "--stats-json"])
+        .args(["--share", "synthetic", "--duration", "6s", "--stats-json"])
         .arg(net.dir.join("stats.json"))
         .env("CONCLAVE_KEYLOG", &keylog)
         .arg("--record-dir")
@@ -108,15 +110,35 @@ fn janus_records_only_ciphertext_of_an_e2ee_publisher() {
         .unwrap();
     assert!(status.success());
 
-    let video: Vec<PathBuf> = std::fs::read_dir(&net.rec_dir)
+    let mut video: Vec<PathBuf> = std::fs::read_dir(&net.rec_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {
             p.to_string_lossy().contains("-video-") && p.extension().is_some_and(|e| e == "mjr")
         })
         .collect();
-    assert_eq!(video.len(), 1, "one video recording: {video:?}");
-    // The recorded RTP payloads.
+    assert_eq!(video.len(), 2, "the camera's and the share's: {video:?}");
+    // Which is which: what their frames decrypt as (the control that the share was recorded).
+    let sealed_as = |path: &Path| {
+        let plain = decrypt_all_as(&access_units(&mjr_packets(path)), &keylog);
+        (plain.len(), plain.first().map(|(codec, _)| *codec))
+    };
+    video.sort_by_key(|p| sealed_as(p).1 == Some(Codec::H264Screen));
+    let (share_frames, sealed) = sealed_as(&video[1]);
+    assert_eq!(sealed, Some(Codec::H264Screen), "{video:?}");
+    assert!(share_frames > 20, "{share_frames} share frames recorded");
+    // The share's recording: nothing shows, though decrypted it does (its stamp).
+    let share = access_units(&mjr_packets(&video[1]));
+    assert_eq!(
+        stamped_pictures(&share),
+        0,
+        "the SFU's recording shows the share"
+    );
+    assert!(
+        stamped_pictures(&decrypt_all(&share, &keylog)) > 20,
+        "control: the decrypted share shows the page"
+    );
+    // The camera's recorded RTP payloads.
     let units = access_units(&mjr_packets(&video[0]));
     assert!(units.len() > 100, "{} access units recorded", units.len());
     assert_eq!(

@@ -35,7 +35,8 @@ fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_ends_on
     let window_page = grey_to_bgrx(SyntheticScreen::render(640, 360, u64::from(SHARE_FPS) * 7).y());
     let window = x.open_window("Quarterly report", 640, 360, &window_page);
 
-    let kept = net.dir.join("share.pgm");
+    let kept = net.dir.join("shares");
+    std::fs::create_dir_all(&kept).unwrap();
     let bob = spawn_with(
         &net,
         &link,
@@ -46,7 +47,7 @@ fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_ends_on
             "synthetic",
             "--mic",
             "tone",
-            "--keep-share-picture",
+            "--keep-share-pictures",
             kept.to_str().unwrap(),
         ],
     );
@@ -84,12 +85,21 @@ fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_ends_on
             "1s",
         ],
     );
-    // Both share at once for a while; then carol's window closes.
+    // Dave only shares: the synthetic page, whose stamp tells its latency.
+    let dave = spawn_with(
+        &net,
+        &link,
+        "dave",
+        18,
+        &["--camera", "none", "--mic", "none", "--share", "synthetic"],
+    );
+    // They share at once for a while; then carol's window closes.
     std::thread::sleep(Duration::from_secs(8));
     x.close_window(window);
 
     let bob = bob.finish_ok();
     let (alice, carol) = (alice.finish_ok(), carol.finish_ok());
+    dave.finish_ok();
 
     // Alice's camera and her share, told apart by how their frames were sealed.
     let at_bob = tracks(&bob, "alice");
@@ -106,7 +116,13 @@ fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_ends_on
     );
     assert_eq!(at_bob[1]["frames_dropped_auth"], 0);
     // Legible: what bob showed last against what the screen showed.
-    let (w, h, shown) = read_pgm(&kept);
+    let feed = others(&bob)
+        .iter()
+        .find(|p| p["display_name"] == "alice")
+        .unwrap()["share_feed"]
+        .as_u64()
+        .expect("alice still shares");
+    let (w, h, shown) = read_pgm(&kept.join(format!("{feed}.pgm")));
     assert_eq!((w, h), (1280, 720), "the share at the screen's size");
     let expected = conclave_media::convert::bgrx_to_i420(1280, 720, &screen).unwrap();
     let quality = psnr(expected.y(), &shown).unwrap();
@@ -116,6 +132,17 @@ fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_ends_on
         alice["device_problems"].as_array().unwrap().is_empty(),
         "{alice}"
     );
+
+    // Dave's share, capture to picture at bob (loopback, debug build).
+    let dave_at_bob = tracks(&bob, "dave");
+    assert_eq!(dave_at_bob.len(), 1, "{dave_at_bob:?}");
+    let latency = &dave_at_bob[0]["latency_ms"];
+    eprintln!("share latency at the receiver: {latency}");
+    assert!(
+        dave_at_bob[0]["share_frames"].as_u64().unwrap() > 50,
+        "{dave_at_bob:?}"
+    );
+    assert!(latency["p50"].as_f64().unwrap() <= 150.0, "{latency}");
 
     // Carol's window closed: her share ended with a message, her camera went on.
     assert_eq!(

@@ -1173,6 +1173,7 @@ async function load() {
     }, 3000);
     await tauri.event.listen("link-opened", takeLink);
     await tauri.event.listen("switches", refreshState);
+    await tauri.event.listen("open-share-picker", () => openShareDialog());
     await tauri.event.listen("share-stopped", () => {
       meeting.sharing = false;
       $("notice").textContent = tr("shareStoppedHidden");

@@ -104,6 +104,8 @@ pub enum Effect {
     Nothing,
     /// Bring the window back.
     ShowWindow,
+    /// Bring the window back with the share picker open.
+    SharePicker,
     /// Quit the app (the meeting was left).
     Exit,
 }
@@ -346,9 +348,11 @@ impl Controller {
             }
             "show" => return Effect::ShowWindow,
             "leave" => self.leave(),
-            "stop-sharing" => {
+            // Share from the tray: the picker is in the window; stop at once.
+            "share" if self.sharing() => {
                 self.share(None);
             }
+            "share" if self.in_meeting() => return Effect::SharePicker,
             "quit" => {
                 self.leave();
                 return Effect::Exit;

@@ -476,6 +476,10 @@ pub(crate) fn tray_action(app: &AppHandle, id: &str) {
     match app.state::<Controller>().tray(id) {
         Effect::Nothing => {}
         Effect::ShowWindow => tray::show_window(app),
+        Effect::SharePicker => {
+            tray::show_window(app);
+            let _ = app.emit("open-share-picker", ());
+        }
         Effect::Exit => app.exit(0),
     }
     refresh(app);

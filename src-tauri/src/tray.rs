@@ -14,7 +14,9 @@ pub struct Tray {
     microphone: CheckMenuItem<Wry>,
     camera: CheckMenuItem<Wry>,
     show: MenuItem<Wry>,
-    stop_sharing: MenuItem<Wry>,
+    /// "Share screen…" outside a share, "Stop sharing" during one.
+    share: MenuItem<Wry>,
+    language: std::sync::Mutex<String>,
     leave: MenuItem<Wry>,
     quit: MenuItem<Wry>,
     live: Image<'static>,
@@ -27,23 +29,25 @@ pub struct Tray {
 type Shown = (Option<(bool, bool)>, bool);
 
 /// Menu labels in the UI's language.
-fn labels(language: &str) -> [&'static str; 6] {
+fn labels(language: &str) -> [&'static str; 7] {
     match language {
         "de" => [
             "Mikrofon an",
             "Kamera an",
             "Fenster zeigen",
-            "Teilen beenden",
+            "Bildschirm teilen …",
             "Besprechung verlassen",
             "Beenden",
+            "Teilen beenden",
         ],
         _ => [
             "Microphone on",
             "Camera on",
             "Show window",
-            "Stop sharing",
+            "Share screen…",
             "Leave meeting",
             "Quit",
+            "Stop sharing",
         ],
     }
 }
@@ -66,13 +70,12 @@ impl Tray {
     pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
         let live = Image::from_bytes(include_bytes!("../icons/32x32.png"))?.to_owned();
         let muted = muted_variant(&live);
-        let [mic, cam, show, stop_sharing, leave, quit] = labels("en");
+        let [mic, cam, show, share, leave, quit, _] = labels("en");
         let microphone =
             CheckMenuItem::with_id(app, "microphone", mic, false, false, None::<&str>)?;
         let camera = CheckMenuItem::with_id(app, "camera", cam, false, false, None::<&str>)?;
         let show = MenuItem::with_id(app, "show", show, true, None::<&str>)?;
-        let stop_sharing =
-            MenuItem::with_id(app, "stop-sharing", stop_sharing, false, None::<&str>)?;
+        let share = MenuItem::with_id(app, "share", share, false, None::<&str>)?;
         let leave = MenuItem::with_id(app, "leave", leave, false, None::<&str>)?;
         let quit = MenuItem::with_id(app, "quit", quit, true, None::<&str>)?;
         let separator = PredefinedMenuItem::separator(app)?;
@@ -81,7 +84,7 @@ impl Tray {
             &[
                 &microphone,
                 &camera,
-                &stop_sharing,
+                &share,
                 &separator,
                 &show,
                 &leave,
@@ -99,7 +102,8 @@ impl Tray {
             microphone,
             camera,
             show,
-            stop_sharing,
+            share,
+            language: std::sync::Mutex::new("en".into()),
             leave,
             quit,
             live,
@@ -118,7 +122,8 @@ impl Tray {
             }
             *shown = Some((switches, sharing));
         }
-        let _ = self.stop_sharing.set_enabled(sharing);
+        let _ = self.share.set_enabled(switches.is_some());
+        self.label_share(sharing);
         let (mic, cam) = switches.unwrap_or((false, false));
         let in_meeting = switches.is_some();
         let _ = self.microphone.set_checked(mic);
@@ -142,13 +147,32 @@ impl Tray {
 
     /// Relabels the menu.
     pub fn set_language(&self, language: &str) {
-        let [mic, cam, show, stop_sharing, leave, quit] = labels(language);
+        let [mic, cam, show, _, leave, quit, _] = labels(language);
+        if let Ok(mut l) = self.language.lock() {
+            *l = language.to_owned();
+        }
         let _ = self.microphone.set_text(mic);
         let _ = self.camera.set_text(cam);
         let _ = self.show.set_text(show);
-        let _ = self.stop_sharing.set_text(stop_sharing);
+        let sharing = self
+            .shown
+            .lock()
+            .ok()
+            .and_then(|s| s.map(|(_, sharing)| sharing))
+            .unwrap_or(false);
+        self.label_share(sharing);
         let _ = self.leave.set_text(leave);
         let _ = self.quit.set_text(quit);
+    }
+}
+
+impl Tray {
+    fn label_share(&self, sharing: bool) {
+        let language = self.language.lock().map(|l| l.clone()).unwrap_or_default();
+        let labels = labels(&language);
+        let _ = self
+            .share
+            .set_text(if sharing { labels[6] } else { labels[3] });
     }
 }
 

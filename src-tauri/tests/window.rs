@@ -1486,12 +1486,13 @@ fn a_new_meeting_on_a_galene_server_from_the_settings_meets_a_headless_participa
 #[test]
 fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stage() {
     let net = JanusNet::start();
-    let _desktop = Desktop::start(&net);
+    let desktop = Desktop::start(&net);
     let shots = Desktop::screenshot_dir("share");
     let link = new_link("share-test");
     let bob_stats = net.dir.join("bob.json");
-    // Bob shares a synthetic page from 15 s on, for 12 s.
-    let bob = headless(&net, &link, "Bob", "tone", "45s")
+    // Bob shares a synthetic page from 15 s on, for 12 s; he stays long enough to see Alice's
+    // share end (every step below, on a loaded machine).
+    let bob = headless(&net, &link, "Bob", "tone", "75s")
         .args([
             "--share",
             "synthetic",
@@ -1564,12 +1565,42 @@ fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stag
     session.find("#stage-show").click();
     session.wait_for("the stage again", Duration::from_secs(10), stage_drawn);
 
-    // Alice stops from the banner; Bob's share ends by itself and leaves the stage.
+    // Alice stops from the tray, starts again from the tray (its picker is the window's), and
+    // stops from the banner; Bob's share ends by itself and leaves the stage.
+    let stopped =
+        "return document.getElementById('sharing-banner').hidden && state.sharing === false;";
+    let tray = TrayHost::find(&desktop.bus, Duration::from_secs(10));
+    wait_until("the tray's Stop sharing", Duration::from_secs(10), || {
+        tray.menu().iter().any(|e| e.label == "Stop sharing")
+    });
+    tray.click("Stop sharing");
+    session.wait_for(
+        "sharing stopped from the tray",
+        Duration::from_secs(10),
+        stopped,
+    );
+    wait_until(
+        "the tray's Share screen…",
+        Duration::from_secs(10),
+        || tray.menu().iter().any(|e| e.label == "Share screen…"),
+    );
+    tray.click("Share screen…");
+    session.wait_for(
+        "the share picker, from the tray",
+        Duration::from_secs(10),
+        "return document.getElementById('share-dialog').open;",
+    );
+    session.find("#share-start").click();
+    session.wait_for(
+        "sharing again",
+        Duration::from_secs(10),
+        "return !document.getElementById('sharing-banner').hidden && state.sharing === true;",
+    );
     session.find("#stop-sharing").click();
     session.wait_for(
-        "sharing stopped",
+        "sharing stopped from the banner",
         Duration::from_secs(10),
-        "return document.getElementById('sharing-banner').hidden && state.sharing === false;",
+        stopped,
     );
     session.wait_for(
         "the stage gone with Bob's share",
@@ -1591,12 +1622,15 @@ fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stag
         .iter()
         .find(|p| p["display_name"] == "Alice")
         .unwrap_or_else(|| panic!("Bob never saw Alice: {stats}"));
-    let shared: u64 = alice["video_tracks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["share_frames"].as_u64().unwrap())
-        .sum();
-    assert!(shared > 10, "Alice's share reached Bob: {alice}");
+    // A screen that hardly changes sends little (a still picture costs nothing): what counts is
+    // that her share arrived, sealed as one, and decoded.
+    let tracks = alice["video_tracks"].as_array().unwrap();
+    assert!(
+        tracks
+            .iter()
+            .any(|t| t["share_frames"].as_u64().unwrap() > 0
+                && t["frames_decoded"].as_u64().unwrap() > 0),
+        "Alice's share reached Bob: {alice}"
+    );
     assert!(alice["share_feed"].is_null(), "and ended: {alice}");
 }

@@ -68,8 +68,9 @@ pub struct JoinOptions {
     pub share_after: Duration,
     /// How long to share, if not until the end.
     pub share_for: Option<Duration>,
-    /// Where to keep the last picture of a share received (PGM, luma), when the meeting ends.
-    pub keep_share_picture: Option<std::path::PathBuf>,
+    /// Where to keep the last picture of each share received (`<share_feed>.pgm`, luma), when
+    /// the meeting ends.
+    pub keep_share_pictures: Option<std::path::PathBuf>,
     /// Drop the connection to the SFU this long after joining, as a network failure would (no
     /// goodbye), and reconnect (tests).
     pub drop_after: Option<Duration>,
@@ -112,7 +113,7 @@ impl JoinOptions {
             share: None,
             share_after: Duration::ZERO,
             share_for: None,
-            keep_share_picture: None,
+            keep_share_pictures: None,
             drop_after: None,
             pseudonym: None,
             extra_ca: None,

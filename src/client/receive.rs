@@ -35,8 +35,9 @@ pub struct VideoSinks {
     pub decoded: Option<Arc<VideoOut>>,
     /// Decrypted access units, for a display that decodes them.
     pub encoded: Option<Arc<EncodedOut>>,
-    /// The last picture of a share decoded (kept for tests that compare it with the screen).
-    pub last_share: Option<Arc<Mutex<Option<conclave_media::VideoFrame>>>>,
+    /// The last picture of each share decoded, by feed (kept for tests that compare them with
+    /// the screen).
+    pub last_share: Option<Arc<LastShares>>,
 }
 
 impl VideoSinks {
@@ -105,6 +106,9 @@ impl Remote {
         }
     }
 }
+
+/// The last picture of each share decoded, by feed.
+pub type LastShares = Mutex<HashMap<u64, conclave_media::VideoFrame>>;
 
 /// The display's feed of `participant`'s `n`th video track (the first is their tile's).
 pub fn feed_of(participant: ParticipantId, n: usize) -> u64 {
@@ -705,7 +709,7 @@ fn decode_video(
     input: std_mpsc::Receiver<Vec<u8>>,
     tally: Arc<Mutex<MediaTally>>,
     video_out: Option<Arc<VideoOut>>,
-    last_share: Option<Arc<Mutex<Option<conclave_media::VideoFrame>>>>,
+    last_share: Option<Arc<LastShares>>,
 ) {
     let Ok(mut decoder) = H264Decoder::new() else {
         return;
@@ -721,7 +725,7 @@ fn decode_video(
             if v.share
                 && let Some(keep) = &last_share
             {
-                *lock(keep) = Some(picture.clone());
+                lock(keep).insert(feed, picture.clone());
             }
             if let Some(stamp) = pattern::read(&picture) {
                 v.last_frame_number = Some(stamp.frame);

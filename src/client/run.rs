@@ -152,7 +152,7 @@ pub(crate) async fn run(
     playback.use_speaker(options.speaker.clone());
     let keylog = KeyLog::from_env().map(Arc::new);
     let (inputs_tx, mut inputs) = mpsc::unbounded_channel();
-    let last_share = options.keep_share_picture.as_ref().map(|_| Arc::default());
+    let last_share = options.keep_share_pictures.as_ref().map(|_| Arc::default());
     let receiving = Receiving::new(
         VideoSinks {
             decoded: options.video_out.clone(),
@@ -284,11 +284,12 @@ pub(crate) async fn run(
     d.publish();
     let stats = lock(&d.shared).clone();
     d.capture.stop();
-    if let (Some(path), Some(keep)) = (&options.keep_share_picture, &last_share)
-        && let Some(picture) = lock(keep).take()
-        && let Err(e) = write_pgm(path, &picture)
-    {
-        tracing::warn!(error = %e, "could not keep the share's last picture");
+    if let (Some(dir), Some(keep)) = (&options.keep_share_pictures, &last_share) {
+        for (feed, picture) in lock(keep).drain() {
+            if let Err(e) = write_pgm(&dir.join(format!("{feed}.pgm")), &picture) {
+                tracing::warn!(error = %e, "could not keep a share's last picture");
+            }
+        }
     }
     stats
 }

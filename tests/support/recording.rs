@@ -78,10 +78,18 @@ pub fn receiver_from_keylog(keylog: &Path, from: Option<u64>) -> (Receiver, usiz
 
 /// A receiver holding every key the participant used, from its key log (`CONCLAVE_KEYLOG`).
 pub fn decrypt_all(units: &[Vec<u8>], keylog: &Path) -> Vec<Vec<u8>> {
+    decrypt_all_as(units, keylog)
+        .into_iter()
+        .map(|(_, plain)| plain)
+        .collect()
+}
+
+/// [`decrypt_all`], saying of each frame how it was sealed: a camera's or a share's.
+pub fn decrypt_all_as(units: &[Vec<u8>], keylog: &Path) -> Vec<(Codec, Vec<u8>)> {
     let (mut rx, keys) = receiver_from_keylog(keylog, None);
     assert!(keys > 0, "no keys in the key log");
     units
         .iter()
-        .filter_map(|au| rx.unprotect(Codec::H264, au).ok())
+        .filter_map(|au| rx.unprotect_video(Codec::H264, au).ok())
         .collect()
 }

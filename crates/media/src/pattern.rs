@@ -62,6 +62,16 @@ pub fn draw(frame: &mut VideoFrame, stamp: Stamp) {
     frame.captured_us = stamp.captured_us;
 }
 
+/// Paints only the strip into `frame` (over whatever it shows), as a clock in a corner of a
+/// shared screen: [`read`] finds it as it finds the camera pattern's. `frame` must [`fits`].
+pub fn stamp(frame: &mut VideoFrame, stamp: Stamp) {
+    let w = frame.width;
+    if fits(w, frame.height) {
+        paint_strip(frame.planes_mut().0, w, stamp);
+        frame.captured_us = stamp.captured_us;
+    }
+}
+
 fn payload(stamp: Stamp) -> [u8; 12] {
     let mut bytes = [0u8; 12];
     bytes[..4].copy_from_slice(&stamp.frame.to_be_bytes());

@@ -114,7 +114,8 @@ const CELL_W: usize = 8;
 const CELL_H: usize = 14;
 
 impl SyntheticScreen {
-    /// A page of `width`×`height` (made even), delivering [`SHARE_FPS`] frames a second.
+    /// A page of `width`×`height` (made even), delivering [`SHARE_FPS`] frames a second, each
+    /// with the stamp of [`crate::pattern`] across its top.
     pub fn new(width: usize, height: usize) -> SyntheticScreen {
         SyntheticScreen {
             width: (width & !1).max(2 * CELL_W),
@@ -270,7 +271,16 @@ impl VideoSource for SyntheticScreen {
 
     fn next_frame(&mut self) -> Result<VideoFrame, DeviceError> {
         self.pacer.wait(self.frame);
-        let picture = SyntheticScreen::render(self.width, self.height, self.frame);
+        let mut picture = SyntheticScreen::render(self.width, self.height, self.frame);
+        // A strip across the top carries frame number and capture time, as the synthetic
+        // camera's does: receivers measure the share's latency from it.
+        crate::pattern::stamp(
+            &mut picture,
+            crate::pattern::Stamp {
+                frame: self.frame as u32,
+                captured_us: wall_clock_us(),
+            },
+        );
         self.frame += 1;
         Ok(picture)
     }
@@ -510,5 +520,16 @@ mod tests {
         // Text: many dark pixels beside white ones, edges everywhere.
         let dark = a.y().iter().filter(|&&p| p < 60).count();
         assert!(dark > 640 * 360 / 50, "{dark} dark pixels");
+    }
+
+    #[test]
+    fn the_synthetic_screen_carries_a_readable_stamp() {
+        let mut screen = SyntheticScreen::new(1280, 720).unpaced();
+        for n in 0..3 {
+            let picture = screen.next_frame().unwrap();
+            let stamp = crate::pattern::read(&picture).expect("a stamp");
+            assert_eq!(stamp.frame, n);
+            assert_eq!(stamp.captured_us, picture.captured_us & ((1 << 56) - 1));
+        }
     }
 }

@@ -55,6 +55,8 @@ struct Publishing {
     queued: Vec<LocalTrack>,
     /// A negotiation is in flight (Janus takes one at a time).
     negotiating: bool,
+    /// A track stopped while a negotiation was in flight: offer again once it ends.
+    stopped_meanwhile: bool,
 }
 
 struct Janus {
@@ -243,8 +245,15 @@ impl Janus {
                 p.peer.accept_answer(&sdp).await.map_err(failure)?;
                 p.negotiating = false;
                 let queued = std::mem::take(&mut p.queued);
+                let stopped = std::mem::take(&mut p.stopped_meanwhile);
                 if !queued.is_empty() {
                     self.publish(queued, config).await?;
+                } else if stopped {
+                    // A share stopped during the last negotiation: Janus learns it now (else
+                    // the others keep its stream, silent).
+                    let offer = p.peer.offer().await.map_err(failure)?;
+                    p.negotiating = true;
+                    self.session.renegotiate(&offer, std::time::Instant::now());
                 }
             }
             JanusEvent::SubscriptionOffer { sdp, streams } => {
@@ -337,6 +346,7 @@ impl Janus {
                 sinks: BTreeMap::new(),
                 queued: Vec::new(),
                 negotiating: false,
+                stopped_meanwhile: false,
             });
         }
         let Some(p) = &mut self.publishing else {
@@ -364,11 +374,14 @@ impl Janus {
         let Some(p) = &mut self.publishing else {
             return Ok(());
         };
+        // Not yet offered: it need not be.
+        p.queued.retain(|t| t.id != id);
         let Some(sink) = p.sinks.remove(&id) else {
             return Ok(());
         };
         super::stop_sending(&p.peer, &sink).await;
         if p.negotiating {
+            p.stopped_meanwhile = true;
             return Ok(());
         }
         let offer = p.peer.offer().await.map_err(failure)?;
