@@ -11,7 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "| rate | mode | took kbit/s | a change legible after (mean ms) | dB once still (mean of s 4-8) | width | encode µs/frame |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for bps in [300_000u32, 600_000, 1_200_000, 2_000_000] {
+    for bps in [300_000u32, 450_000, 600_000, 1_200_000, 2_000_000] {
         for (name, mode) in [
             ("screen content", ScreenMode::Content),
             ("sharp", ScreenMode::Sharp),

@@ -125,7 +125,7 @@ pub struct H264Encoder {
 /// How a share is encoded ([`H264Encoder::for_screen`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScreenMode {
-    /// As the rate allows: [`ScreenMode::Content`] below 1 Mbit/s, [`ScreenMode::Sharp`] above.
+    /// As the rate allows: [`ScreenMode::Content`] below 580 kbit/s, [`ScreenMode::Sharp`] above.
     Auto,
     /// OpenH264's screen-content mode.
     Content,
@@ -134,9 +134,9 @@ pub enum ScreenMode {
 }
 
 /// A share's rate from which it is encoded for sharpness ...
-const SHARP_FROM_BPS: u32 = 1_000_000;
+const SHARP_FROM_BPS: u32 = 580_000;
 /// ... and below which it goes back to the screen-content mode.
-const SHARP_UNTIL_BPS: u32 = 700_000;
+const SHARP_UNTIL_BPS: u32 = 500_000;
 
 /// How far above a bigger picture's threshold the rate must be to move up to it.
 const SIZE_UP_MARGIN: f64 = 1.25;
@@ -185,9 +185,10 @@ impl H264Encoder {
     /// stay legible). Below [`SHARP_FROM_BPS`] in OpenH264's screen-content mode, which shows
     /// every change at once at a modest rate but never sharpens a still page past about
     /// 38–40 dB; from there on in its camera mode with frames dropped here while the bytes sent
-    /// run ahead of the rate, so that a still page sharpens frame by frame (45–50 dB) and a
-    /// scrolling one comes at fewer frames a second. Measured on the synthetic page
-    /// (`crates/media/tests/codecs.rs`; figures in BENCHMARKS.md).
+    /// run ahead of the rate, so that a still page sharpens frame by frame (45–50 dB with room)
+    /// and a scrolling one comes at fewer frames a second (at 600 kbit/s a change shows after
+    /// 160 ms on average). Measured on the synthetic page (`examples/share_quality.rs`;
+    /// figures in BENCHMARKS.md).
     pub fn for_screen(settings: VideoEncoderSettings) -> Self {
         Self::for_screen_in(settings, ScreenMode::Auto)
     }
