@@ -20,8 +20,7 @@ const meeting = {
   hand: false, // our hand is raised
   unread: 0, // chat messages arrived while the chat panel was closed
   sharing: false, // we share a screen or window
-  shares: new Map(), // participant id -> the how-manieth share seen (the newest takes the stage)
-  shareCount: 0,
+  stage: null, // whose shared screen is on the stage (the meeting decides: the newest share)
   gridOnly: false, // the user chose the grid over the stage
 };
 // The reactions there are (crates/room/src/control.rs, REACTIONS).
@@ -285,6 +284,11 @@ function onMeetingEvent(e) {
     case "reaction":
       showReaction(e.from, e.emoji);
       break;
+    case "stage":
+      // Someone new on the stage: it shows, even after "Show everyone".
+      if (e.id !== null && e.id !== meeting.stage) meeting.gridOnly = false;
+      meeting.stage = e.id;
+      break;
     case "local":
       meeting.hand = e.hand;
       meeting.sharing = e.sharing;
@@ -305,7 +309,7 @@ function resetMeeting() {
   meeting.code = null;
   meeting.hand = false;
   meeting.sharing = false;
-  meeting.shares.clear();
+  meeting.stage = null;
   meeting.gridOnly = false;
   showStage(null);
   meeting.unread = 0;
@@ -376,32 +380,19 @@ function renderMeeting() {
   );
 }
 
-// Sharing: our own (the button, the banner) and the others' (the newest share on the stage, above
-// everyone's tiles, unless the user chose the grid).
+// Sharing: our own (the button, the banner) and the others' (the share the meeting puts on the
+// stage, the newest, above everyone's tiles, unless the user chose the grid).
 function renderShares(present, over) {
   const sharing = !over && (meeting.sharing || state.sharing);
   $("toggle-share").setAttribute("aria-pressed", String(sharing));
   $("toggle-share").textContent = sharing ? tr("stopSharing") : tr("share");
   $("sharing-banner").hidden = !sharing;
   const here = new Map(present.map((p) => [p.id, p]));
-  const now = new Map();
-  for (const p of state.participants) {
-    if (p.share_feed != null && here.has(p.id) && !over) now.set(p.id, p.share_feed);
-  }
-  // When each share began, to find the newest.
-  for (const id of meeting.shares.keys()) if (!now.has(id)) meeting.shares.delete(id);
-  for (const id of now.keys()) {
-    if (!meeting.shares.has(id)) {
-      meeting.shares.set(id, ++meeting.shareCount);
-      meeting.gridOnly = false; // a new share takes the stage
-    }
-  }
-  let newest = null;
-  for (const [id, n] of meeting.shares) if (newest === null || n > meeting.shares.get(newest)) newest = id;
-  const feed = newest === null || meeting.gridOnly ? null : now.get(newest);
-  $("stage-caption").textContent = newest === null ? "" : tr("isSharing", here.get(newest)?.name || "…");
-  $("stage-back").hidden = newest === null || !meeting.gridOnly;
-  showStage(feed);
+  const onStage = over ? null : meeting.stage;
+  const feed = state.participants.find((p) => p.id === onStage)?.share_feed ?? null;
+  $("stage-caption").textContent = onStage === null ? "" : tr("isSharing", here.get(onStage)?.name || "…");
+  $("stage-back").hidden = onStage === null || !meeting.gridOnly;
+  showStage(meeting.gridOnly ? null : feed);
 }
 
 // The stage's tile, showing `feed` (or nothing: hidden).

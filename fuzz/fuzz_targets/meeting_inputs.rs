@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         } else {
             MediaKind::Video
         };
-        match op % 24 {
+        match op % 25 {
             0 => m.handle_sfu(
                 SfuEvent::Joined {
                     me: peer,
@@ -105,6 +105,13 @@ fuzz_target!(|data: &[u8]| {
             ),
             21 => m.command(Command::Share(a & 1 == 0), now),
             22 => m.handle_media(MediaInput::ShareEnded, now),
+            23 => m.handle_media(
+                MediaInput::ShareSeen {
+                    track,
+                    share: a & 1 == 0,
+                },
+                now,
+            ),
             18 => m.command(
                 Command::React(["👍", "🎉", "x"][usize::from(*a % 3)].into()),
                 now,

@@ -112,6 +112,11 @@ pub enum PageEvent {
         /// Who (`null`: nobody).
         id: Option<String>,
     },
+    /// Whose shared screen is on the stage (the newest share).
+    Stage {
+        /// Who (`null`: nobody shares).
+        id: Option<String>,
+    },
     /// The group code (`null` digits and emoji while the members agree on a new one).
     GroupCode {
         /// 20 digits.
@@ -191,6 +196,9 @@ impl PageEvent {
             Event::Notice(Notice::Left(name)) => PageEvent::Left { name: name.clone() },
             Event::Notice(Notice::Forged(name)) => PageEvent::Forged { name: name.clone() },
             Event::ActiveSpeaker(id) => PageEvent::Speaker {
+                id: id.map(|id| id.to_string()),
+            },
+            Event::Stage(id) => PageEvent::Stage {
                 id: id.map(|id| id.to_string()),
             },
             Event::GroupCode(code) => PageEvent::GroupCode {

@@ -444,6 +444,8 @@ struct VideoIn {
     awaiting_keyframe: bool,
     /// How the last frame was sealed: a camera's or a share's (tried first for the next).
     codec: Codec,
+    /// Whether the meeting was told this track carries a share.
+    told_share: bool,
     /// The wait (by when it began) for which a keyframe was asked for early.
     asked_early: Option<Instant>,
     /// To the decoding thread, if we decode.
@@ -465,6 +467,7 @@ impl VideoIn {
             jitter: JitterBuffer::default(),
             awaiting_keyframe: true,
             codec: Codec::H264,
+            told_share: false,
             asked_early: None,
             frames,
         }
@@ -549,6 +552,14 @@ impl VideoIn {
                 }
                 Err(e) => count_drop(&mut v, e.reason()),
             }
+        }
+        let share = self.codec == Codec::H264Screen;
+        if result.is_ok() && share != self.told_share {
+            self.told_share = share;
+            let _ = ctx.inputs.send(MediaInput::ShareSeen {
+                track: self.handle.clone(),
+                share,
+            });
         }
         // Until a keyframe decrypts (at the start, or after a frame we could not decrypt, e.g.
         // one that came under a new key before the key itself), keep asking for one.

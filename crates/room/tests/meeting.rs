@@ -440,6 +440,53 @@ fn a_share_starts_and_stops_without_rejoining_survives_a_reconnect_and_ends_with
 }
 
 #[test]
+fn the_newest_share_takes_the_stage_and_the_one_before_comes_back_when_it_ends() {
+    use conclave_room::meeting::{Event, MediaInput};
+    let stage = |sim: &Sim, i: usize| sim.people[i].meeting.stage();
+    let mut sim = Sim::new(12);
+    let a = sim.join("a");
+    let b = sim.join("b");
+    let c = sim.join("c");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b, c])));
+    assert_eq!(stage(&sim, c), None, "cameras take no stage");
+    sim.command(a, Command::Share(true));
+    sim.run_for(S);
+    let (a_at_c, b_at_c) = (sim.id_of(c, a), sim.id_of(c, b));
+    assert_eq!(stage(&sim, c), a_at_c);
+    assert_eq!(stage(&sim, a), None, "our own share is not on our stage");
+    sim.command(b, Command::Share(true));
+    sim.run_for(S);
+    assert_eq!(stage(&sim, c), b_at_c, "the newest share");
+    sim.command(b, Command::Share(false));
+    sim.run_for(S);
+    assert_eq!(stage(&sim, c), a_at_c, "back to the one still sharing");
+    // Its source went away: off the stage.
+    sim.media_input(a, MediaInput::ShareEnded);
+    sim.run_for(S);
+    assert_eq!(stage(&sim, c), None);
+    // Sharing again, then leaving: off the stage at once.
+    sim.command(a, Command::Share(true));
+    sim.run_for(S);
+    assert_eq!(stage(&sim, c), a_at_c);
+    sim.leave(a);
+    sim.run_for(S);
+    assert_eq!(stage(&sim, c), None);
+    let said: Vec<_> = sim.people[c]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Stage(who) => Some(*who),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [a_at_c, b_at_c, a_at_c, None, a_at_c, None],
+        "each change said once"
+    );
+}
+
+#[test]
 fn the_loudest_takes_the_stage_and_keeps_it_through_a_cough() {
     let mut sim = Sim::new(11);
     let who: Vec<usize> = ["a", "b", "c"].iter().map(|n| sim.join(n)).collect();

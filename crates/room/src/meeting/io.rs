@@ -74,6 +74,14 @@ pub enum MediaInput {
     OwnLevel(u8),
     /// The shared screen or window can no longer be captured: the share ends.
     ShareEnded,
+    /// What arrives on `track` is (`share`) or is no longer a shared screen: its frames are
+    /// sealed as a share's (authenticated: the SFU cannot pass a camera off as one).
+    ShareSeen {
+        /// The track.
+        track: TrackHandle,
+        /// Whether it carries a share now.
+        share: bool,
+    },
     /// `participant`'s statement showed that frames accepted under their name were forged by
     /// someone else holding their key.
     Forged {
@@ -253,6 +261,8 @@ pub enum Event {
     Notice(Notice),
     /// The active speaker changed.
     ActiveSpeaker(Option<ParticipantId>),
+    /// Whose shared screen takes the stage: the newest share of someone present, else `None`.
+    Stage(Option<ParticipantId>),
     /// A chat message arrived, or ours went out.
     Chat(ChatMessage),
     /// A chat message of ours could not go out.

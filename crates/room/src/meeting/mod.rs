@@ -169,6 +169,9 @@ pub struct Meeting {
     raised: bool,
     /// We share a screen or a window.
     sharing: bool,
+    /// Tracks carrying others' shares, oldest first, and whose share is on the stage.
+    shares: Vec<TrackHandle>,
+    stage: Option<ParticipantId>,
     /// Hands seen going up so far (their order).
     hands_raised: u64,
     muted_speech: muted::MutedSpeech,
@@ -224,6 +227,8 @@ impl Meeting {
             hello_at: None,
             raised: false,
             sharing: false,
+            shares: Vec::new(),
+            stage: None,
             hands_raised: 0,
             muted_speech: muted::MutedSpeech::default(),
             own_reactions: chat::Bucket::full(REACTION_BURST, now),
@@ -439,6 +444,32 @@ impl Meeting {
         }
         self.drive_group(now);
         self.update_connection(now);
+        self.restage();
+    }
+
+    /// The stage: the newest share whose track still carries it for someone present.
+    fn restage(&mut self) {
+        let tracks = &self.tracks;
+        let roster = &self.roster;
+        self.shares.retain(|t| {
+            tracks.get(t).is_some_and(|(who, kind)| {
+                *kind == MediaKind::Video && roster.get(who).is_some_and(|p| p.is_present())
+            })
+        });
+        let stage = self
+            .shares
+            .last()
+            .and_then(|t| tracks.get(t))
+            .map(|(who, _)| *who);
+        if stage != self.stage {
+            self.stage = stage;
+            self.events.push_back(Event::Stage(stage));
+        }
+    }
+
+    /// Whose shared screen is on the stage ([`Event::Stage`]).
+    pub fn stage(&self) -> Option<ParticipantId> {
+        self.stage
     }
 
     /// A participant's connection appeared: we receive them, and they need a keyframe of ours.
@@ -463,6 +494,8 @@ impl Meeting {
             return;
         };
         self.keyframes.forget(&track);
+        // A slot given to someone else carries no share until its frames say so.
+        self.shares.retain(|t| *t != track);
         self.tracks.insert(track.clone(), (participant, kind));
         if let Some(j) = self.joined() {
             j.links
@@ -528,6 +561,8 @@ impl Meeting {
                 Some(id) => {
                     let control = open(id, body).and_then(|plain| Control::decode(&plain).ok());
                     self.on_control(id, control, now);
+                    // A goodbye takes their share off the stage.
+                    self.restage();
                 }
                 None => self.dropped_data += 1,
             },
@@ -568,6 +603,13 @@ impl Meeting {
             // The shared screen or window went away (closed, the display gone, the portal
             // refused): the share ends, the meeting goes on.
             MediaInput::ShareEnded => self.share(false, now),
+            MediaInput::ShareSeen { track, share } => {
+                self.shares.retain(|t| *t != track);
+                if share && self.tracks.contains_key(&track) {
+                    self.shares.push(track);
+                }
+                self.restage();
+            }
             MediaInput::OwnLevel(level) => {
                 self.muted_speech.hear(level, !self.switches.0, now);
                 self.talking_changed(now);
@@ -695,6 +737,7 @@ impl Meeting {
         }
         self.drive_group(now);
         self.update_connection(now);
+        self.restage();
     }
 
     // ---- the SFU ---------------------------------------------------------------------------

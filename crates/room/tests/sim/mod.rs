@@ -63,6 +63,8 @@ pub struct Person {
     keyframe_next: HashSet<LocalTrackId>,
     /// Each of its tracks' next sequence number.
     seq: HashMap<LocalTrackId, u16>,
+    /// Whether each received track carried a share at its last frame.
+    share_seen: HashMap<TrackHandle, bool>,
     /// The next sequence number expected on each received track.
     expect: HashMap<TrackHandle, u16>,
     camera_on: bool,
@@ -188,6 +190,7 @@ impl Sim {
             loudness: 0,
             heard: HashMap::new(),
             extra: Vec::new(),
+            share_seen: HashMap::new(),
             online: true,
             signs: true,
             sends_media: true,
@@ -346,7 +349,9 @@ impl Sim {
         let seq = p.seq.entry(track).or_default();
         *seq = seq.wrapping_add(1);
         let [hi, lo] = seq.to_be_bytes();
-        let plain = [kind as u8, u8::from(keyframe), p.loudness, hi, lo];
+        // The last byte stands for how the real media side seals a share (its own SFrame tag).
+        let share = u8::from(track == conclave_room::meeting::SHARE);
+        let plain = [kind as u8, u8::from(keyframe), p.loudness, hi, lo, share];
         let wire = sender.encrypt(&[], &plain).unwrap();
         self.sfu.send_media(p.client, track, &wire, now);
     }
@@ -378,6 +383,16 @@ impl Sim {
                 let wanted = match plain {
                     Some(plain) if plain[0] == kind as u8 => {
                         got.decrypted += 1;
+                        let share = plain.get(5) == Some(&1);
+                        if p.share_seen.insert(track.clone(), share).unwrap_or(false) != share {
+                            p.meeting.handle_media(
+                                MediaInput::ShareSeen {
+                                    track: track.clone(),
+                                    share,
+                                },
+                                now,
+                            );
+                        }
                         let seq = u16::from_be_bytes([plain[3], plain[4]]);
                         if p.expect
                             .insert(track.clone(), seq.wrapping_add(1))
@@ -554,6 +569,8 @@ impl Sim {
                 kind,
             } => {
                 p.expect.remove(&track);
+                // A new binding starts afresh, as the real receiver's does.
+                p.share_seen.remove(&track);
                 if kind == MediaKind::Video {
                     p.awaiting.insert(track.clone());
                 }
