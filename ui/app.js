@@ -420,31 +420,54 @@ function showStage(feed) {
   }
 }
 
-async function openShareDialog() {
-  if (!state) return;
+// The picker: the whole screen and each window, with a picture of each as it is now, renewed
+// every 1.5 s while the picker is open (the choice stays).
+let sharePickerTimer = null;
+async function fillSharePicker() {
   const sources = (await invoke("share_sources")) || [];
   const list = $("share-list");
+  const chosen = document.querySelector('input[name="share-source"]:checked')?.value;
   list.replaceChildren(
     ...sources.map((s, i) => {
       const li = document.createElement("li");
       const label = document.createElement("label");
-      label.className = "check";
+      label.className = "share-source";
       const input = document.createElement("input");
       input.type = "radio";
       input.name = "share-source";
       input.value = s.target;
-      input.checked = i === 0;
+      input.checked = chosen ? s.target === chosen : i === 0;
       const text = document.createElement("span");
       // Window titles are shown as text, never as markup.
       text.textContent = s.title || tr("entireScreen");
-      label.append(input, " ", text);
+      if (s.thumbnail) {
+        const [width, height, rgba] = s.thumbnail;
+        const canvas = document.createElement("canvas");
+        canvas.width = width;
+        canvas.height = height;
+        canvas.setAttribute("aria-hidden", "true");
+        const bytes = Uint8ClampedArray.from(atob(rgba), (c) => c.charCodeAt(0));
+        canvas.getContext("2d").putImageData(new ImageData(bytes, width, height), 0, 0);
+        label.append(canvas);
+      }
+      label.append(input, text);
       li.append(label);
       return li;
     }),
   );
   $("share-none").hidden = sources.length > 0;
   $("share-start").disabled = sources.length === 0;
-  $("share-dialog").showModal();
+}
+
+async function openShareDialog() {
+  if (!state) return;
+  await fillSharePicker();
+  if (!$("share-dialog").open) $("share-dialog").showModal();
+  clearInterval(sharePickerTimer);
+  sharePickerTimer = setInterval(() => {
+    if ($("share-dialog").open) fillSharePicker();
+    else clearInterval(sharePickerTimer);
+  }, 1500);
 }
 
 async function toggleShare() {

@@ -339,6 +339,8 @@ struct ShareSourceDto {
     target: String,
     /// A window's title.
     title: String,
+    /// A small picture of it as it is now: width, height and RGBA pixels in base64.
+    thumbnail: Option<(usize, usize, String)>,
 }
 
 #[tauri::command]
@@ -354,6 +356,11 @@ async fn share_sources(app: AppHandle) -> Vec<ShareSourceDto> {
                     _ => "screen".into(),
                 },
                 title: s.title,
+                thumbnail: s.thumbnail.map(|t| {
+                    use base64::Engine;
+                    let rgba = base64::engine::general_purpose::STANDARD.encode(&t.rgba);
+                    (t.width, t.height, rgba)
+                }),
             })
             .collect()
     })

@@ -1514,15 +1514,26 @@ fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stag
         &verified_in_list("Bob"),
     );
 
-    // Alice shares her screen from the bar: the picker offers the whole screen first.
+    // Another program's window on the same desktop.
+    let _report = open_x_window(&desktop.display, "Quarterly report");
+    // Alice shares that window from the bar: the picker offers the whole screen first, then
+    // the window, each with a picture of it (not the app's own window).
     session.find("#toggle-share").click();
     session.wait_for(
         "the share picker",
         Duration::from_secs(10),
-        "return document.getElementById('share-dialog').open\
-           && document.querySelector('#share-list li')?.textContent.trim() === 'Entire screen';",
+        "const items = [...document.querySelectorAll('#share-list li')];\
+         return document.getElementById('share-dialog').open\
+           && items[0]?.textContent.trim() === 'Entire screen'\
+           && items.some(li => li.textContent.trim() === 'Quarterly report' && li.querySelector('canvas'))\
+           && !items.some(li => li.textContent.includes('Conclave'));",
     );
     save(&shots, "1-picker-en.png", &session);
+    session.script(
+        "[...document.querySelectorAll('#share-list li')]\
+           .find(li => li.textContent.trim() === 'Quarterly report').querySelector('input').click();",
+        json!([]),
+    );
     session.find("#share-start").click();
     session.wait_for(
         "'You are sharing' and the button pressed",
@@ -1633,4 +1644,58 @@ fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stag
         "Alice's share reached Bob: {alice}"
     );
     assert!(alice["share_feed"].is_null(), "and ended: {alice}");
+}
+
+/// Opens a window titled `title` on the X display `display` (a light grey square with a dark
+/// bar, as another program's window would be); it stays while the connection lives.
+fn open_x_window(display: &str, title: &str) -> x11rb::rust_connection::RustConnection {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{
+        AtomEnum, ConnectionExt, CreateGCAux, CreateWindowAux, PropMode, Rectangle, WindowClass,
+    };
+    use x11rb::wrapper::ConnectionExt as _;
+    let (conn, screen) = x11rb::connect(Some(display)).expect("the desktop's X server");
+    let root = conn.setup().roots[screen].root;
+    let window = conn.generate_id().unwrap();
+    conn.create_window(
+        24,
+        window,
+        root,
+        600,
+        300,
+        480,
+        320,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &CreateWindowAux::new().background_pixel(0x00dd_dddd),
+    )
+    .unwrap();
+    conn.change_property8(
+        PropMode::REPLACE,
+        window,
+        AtomEnum::WM_NAME,
+        AtomEnum::STRING,
+        title.as_bytes(),
+    )
+    .unwrap();
+    conn.map_window(window).unwrap();
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, window, &CreateGCAux::new().foreground(0x0020_3040))
+        .unwrap();
+    conn.sync().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    conn.poly_fill_rectangle(
+        window,
+        gc,
+        &[Rectangle {
+            x: 20,
+            y: 20,
+            width: 440,
+            height: 60,
+        }],
+    )
+    .unwrap();
+    conn.sync().unwrap();
+    conn
 }

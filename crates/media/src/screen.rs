@@ -65,31 +65,77 @@ pub struct ShareSource {
     pub target: ShareTarget,
     /// A window's title (empty for the whole screen: the picker words it).
     pub title: String,
+    /// A small picture of it as it is now, if it could be taken.
+    pub thumbnail: Option<Thumbnail>,
+}
+
+/// A small picture of a screen or window, RGBA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thumbnail {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// `width` × `height` pixels of R, G, B, A.
+    pub rgba: Vec<u8>,
+}
+
+/// Widest thumbnail [`share_sources`] takes.
+pub const THUMBNAIL_WIDTH: usize = 240;
+
+impl Thumbnail {
+    /// `bgrx` (`width` × `height`, 4 bytes a pixel) scaled down to at most `max_width` wide,
+    /// each pixel the mean of the block it stands for.
+    pub fn from_bgrx(width: usize, height: usize, bgrx: &[u8], max_width: usize) -> Option<Self> {
+        if width == 0 || height == 0 || bgrx.len() < width * height * 4 {
+            return None;
+        }
+        let step = width.div_ceil(max_width.max(1)).max(1);
+        let (w, h) = (width / step, height / step);
+        if w == 0 || h == 0 {
+            return None;
+        }
+        let mut rgba = Vec::with_capacity(w * h * 4);
+        for ty in 0..h {
+            for tx in 0..w {
+                let mut sum = [0u32; 3];
+                for y in ty * step..(ty + 1) * step {
+                    for x in tx * step..(tx + 1) * step {
+                        let p = &bgrx[(y * width + x) * 4..];
+                        for (c, s) in sum.iter_mut().enumerate() {
+                            *s += u32::from(p[c]);
+                        }
+                    }
+                }
+                let n = (step * step) as u32;
+                rgba.extend_from_slice(&[
+                    (sum[2] / n) as u8,
+                    (sum[1] / n) as u8,
+                    (sum[0] / n) as u8,
+                    255,
+                ]);
+            }
+        }
+        Some(Thumbnail {
+            width: w,
+            height: h,
+            rgba,
+        })
+    }
 }
 
 /// What this system can share now: the whole screen first, then each titled top-level window
-/// (`skip_title`: our own window's, not offered). Empty where sharing is not built yet or no
-/// display can be reached.
+/// (`skip_title`: our own window's, not offered), each with a thumbnail. Empty where sharing is
+/// not built yet or no display can be reached.
 pub fn share_sources(skip_title: Option<&str>) -> Vec<ShareSource> {
     #[cfg(target_os = "linux")]
     {
-        let Ok(windows) = x11::windows() else {
+        let Ok(sources) = x11::sources() else {
             return Vec::new();
         };
-        let screen = ShareSource {
-            target: ShareTarget::Screen,
-            title: String::new(),
-        };
-        std::iter::once(screen)
-            .chain(
-                windows
-                    .into_iter()
-                    .filter(|(_, title)| Some(title.as_str()) != skip_title)
-                    .map(|(_, title)| ShareSource {
-                        target: ShareTarget::Window(title.clone()),
-                        title,
-                    }),
-            )
+        sources
+            .into_iter()
+            .filter(|s| s.title.is_empty() || Some(s.title.as_str()) != skip_title)
             .collect()
     }
     #[cfg(not(target_os = "linux"))]
@@ -297,7 +343,7 @@ pub mod x11 {
     use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, ImageFormat, MapState, Window};
     use x11rb::rust_connection::RustConnection;
 
-    use super::{MAX_SHARE_WIDTH, SHARE_FPS};
+    use super::{MAX_SHARE_WIDTH, SHARE_FPS, ShareTarget};
     use crate::convert::bgrx_to_i420;
     use crate::error::DeviceError;
     use crate::frame::{VideoFrame, wall_clock_us};
@@ -409,12 +455,40 @@ pub mod x11 {
             .map(|(window, _)| *window))
     }
 
-    /// The display's mapped top-level windows that have a title, bottom to top.
-    pub fn windows() -> Result<Vec<(Window, String)>, DeviceError> {
+    /// The whole screen, then the display's mapped top-level windows that have a title
+    /// (bottom to top), each with a thumbnail.
+    pub fn sources() -> Result<Vec<super::ShareSource>, DeviceError> {
         let (conn, screen) = x11rb::connect(None)
             .map_err(|e| unavailable(format!("cannot reach the X display: {e}")))?;
         let root = conn.setup().roots[screen].root;
-        titled(&conn, root)
+        let thumbnail = |window: Window| {
+            let geometry = conn.get_geometry(window).ok()?.reply().ok()?;
+            let (w, h) = (geometry.width, geometry.height);
+            let image = conn
+                .get_image(ImageFormat::Z_PIXMAP, window, 0, 0, w, h, !0)
+                .ok()?
+                .reply()
+                .ok()?;
+            super::Thumbnail::from_bgrx(
+                usize::from(w),
+                usize::from(h),
+                &image.data,
+                super::THUMBNAIL_WIDTH,
+            )
+        };
+        let mut sources = vec![super::ShareSource {
+            target: ShareTarget::Screen,
+            title: String::new(),
+            thumbnail: thumbnail(root),
+        }];
+        for (window, title) in titled(&conn, root)? {
+            sources.push(super::ShareSource {
+                target: ShareTarget::Window(title.clone()),
+                thumbnail: thumbnail(window),
+                title,
+            });
+        }
+        Ok(sources)
     }
 
     fn titled(conn: &RustConnection, root: Window) -> Result<Vec<(Window, String)>, DeviceError> {
@@ -520,6 +594,29 @@ mod tests {
         // Text: many dark pixels beside white ones, edges everywhere.
         let dark = a.y().iter().filter(|&&p| p < 60).count();
         assert!(dark > 640 * 360 / 50, "{dark} dark pixels");
+    }
+
+    #[test]
+    fn thumbnails_average_the_blocks_they_stand_for() {
+        // 4×2 pixels: left half blue and red alternating, right half white.
+        let bgrx: Vec<u8> = [
+            [255, 0, 0, 0],
+            [0, 0, 255, 0],
+            [255, 255, 255, 0],
+            [255, 255, 255, 0],
+            [0, 0, 255, 0],
+            [255, 0, 0, 0],
+            [255, 255, 255, 0],
+            [255, 255, 255, 0],
+        ]
+        .concat();
+        let t = Thumbnail::from_bgrx(4, 2, &bgrx, 2).unwrap();
+        assert_eq!((t.width, t.height), (2, 1));
+        assert_eq!(t.rgba, [127, 0, 127, 255, 255, 255, 255, 255]);
+        assert!(
+            Thumbnail::from_bgrx(4, 2, &bgrx[..8], 2).is_none(),
+            "too few bytes"
+        );
     }
 
     #[test]
