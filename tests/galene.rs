@@ -47,14 +47,6 @@ fn an_impostor_is_a_row_of_its_own_and_a_second_track_arrives() {
     scenarios::an_impostor_is_a_row_of_its_own_and_a_second_track_arrives(&net, &link);
 }
 
-#[test]
-fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_ends_only_its_share() {
-    let (net, _galene, link) = galene("share");
-    scenarios::a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_ends_only_its_share(
-        &net, &link,
-    );
-}
-
 /// Every file under `dir`, however deep.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();

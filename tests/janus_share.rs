@@ -20,3 +20,67 @@ fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_ends_on
         &net, &link,
     );
 }
+
+#[test]
+fn a_display_that_goes_away_ends_the_share_not_the_meeting() {
+    use std::time::Duration;
+    use support::participant::{conclave, others, spawn_command, spawn_with};
+    use support::screen::XDisplay;
+    let net = JanusNet::start();
+    let link = new_link("display-gone");
+    let mut x = XDisplay::start(&net, 640, 360);
+    let viewer = spawn_with(
+        &net,
+        &link,
+        "viewer",
+        14,
+        &["--camera", "synthetic", "--mic", "tone"],
+    );
+    let mut command = net.command(conclave());
+    command.env("DISPLAY", &x.name);
+    let sharer = spawn_command(
+        command,
+        &net,
+        &link,
+        "sharer",
+        14,
+        &[
+            "--camera",
+            "synthetic",
+            "--mic",
+            "tone",
+            "--share",
+            "screen",
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    x.kill();
+    let (viewer, sharer) = (viewer.finish_ok(), sharer.finish_ok());
+    assert_eq!(sharer["sharing"], false, "the share ended");
+    assert_eq!(sharer["device_problems"][0]["device"], "screen", "{sharer}");
+    assert_eq!(
+        sharer["device_problems"][0]["problem"], "stopped",
+        "{sharer}"
+    );
+    let at_viewer = others(&viewer)
+        .iter()
+        .find(|p| p["display_name"] == "sharer")
+        .unwrap_or_else(|| panic!("{viewer}"));
+    let tracks = at_viewer["video_tracks"].as_array().unwrap();
+    assert!(
+        tracks
+            .iter()
+            .any(|t| t["share_frames"].as_u64().unwrap() > 0),
+        "the share arrived before: {at_viewer}"
+    );
+    assert!(at_viewer["share_feed"].is_null(), "and ended: {at_viewer}");
+    // The meeting went on: the camera kept arriving after the display went.
+    assert!(
+        tracks[0]["frames_decoded"].as_u64().unwrap() > 200,
+        "{at_viewer}"
+    );
+    assert!(
+        tracks[0]["longest_gap_ms"].as_f64().unwrap() < 2000.0,
+        "{at_viewer}"
+    );
+}

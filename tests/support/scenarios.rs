@@ -435,8 +435,10 @@ pub fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_end
         "{at_bob:?}"
     );
     assert_eq!(at_bob[1]["share"], true);
+    // A still screen needs few frames (Galène asks for several keyframes as people join, each a
+    // second's worth of the rate): that it keeps arriving is what counts here.
     assert!(
-        at_bob[1]["frames_decoded"].as_u64().unwrap() > 30,
+        at_bob[1]["frames_decoded"].as_u64().unwrap() > 10,
         "{at_bob:?}"
     );
     assert_eq!(at_bob[1]["frames_dropped_auth"], 0);

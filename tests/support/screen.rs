@@ -165,6 +165,14 @@ impl XDisplay {
     }
 }
 
+impl XDisplay {
+    /// Ends the X server, as a display that goes away (a remote session closed, a crash).
+    pub fn kill(&mut self) {
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
 impl Drop for XDisplay {
     fn drop(&mut self) {
         let _ = self.xvfb.kill();

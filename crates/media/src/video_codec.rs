@@ -358,7 +358,10 @@ impl H264Encoder {
             return Ok(None);
         }
         if self.screen {
-            self.budget -= data.len() as f64;
+            // A keyframe (asked for by every new receiver) runs the budget into debt; at most a
+            // second's worth, so that a few requests in a row cannot silence the share.
+            let second = f64::from(self.settings.bitrate_bps) / 8.0;
+            self.budget = (self.budget - data.len() as f64).max(-second);
         }
         self.count(data.len(), keyframe, factor);
         Ok(Some(EncodedVideo {
