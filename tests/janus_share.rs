@@ -24,7 +24,7 @@ fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_ends_on
 #[test]
 fn a_display_that_goes_away_ends_the_share_not_the_meeting() {
     use std::time::Duration;
-    use support::participant::{conclave, others, spawn_command, spawn_with};
+    use support::participant::spawn_with;
     use support::screen::XDisplay;
     let net = JanusNet::start();
     let link = new_link("display-gone");
@@ -36,10 +36,7 @@ fn a_display_that_goes_away_ends_the_share_not_the_meeting() {
         14,
         &["--camera", "synthetic", "--mic", "tone"],
     );
-    let mut command = net.command(conclave());
-    command.env("DISPLAY", &x.name);
-    let sharer = spawn_command(
-        command,
+    let sharer = x.spawn(
         &net,
         &link,
         "sharer",
@@ -62,10 +59,7 @@ fn a_display_that_goes_away_ends_the_share_not_the_meeting() {
         sharer["device_problems"][0]["problem"], "stopped",
         "{sharer}"
     );
-    let at_viewer = others(&viewer)
-        .iter()
-        .find(|p| p["display_name"] == "sharer")
-        .unwrap_or_else(|| panic!("{viewer}"));
+    let at_viewer = scenarios::row(&viewer, "sharer");
     let tracks = at_viewer["video_tracks"].as_array().unwrap();
     assert!(
         tracks

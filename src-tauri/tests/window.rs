@@ -136,8 +136,14 @@ struct Bob {
 
 impl Bob {
     fn join(net: &JanusNet, link: &str, duration: &str) -> Bob {
+        Bob::join_with(net, link, duration, &[])
+    }
+
+    /// [`Bob::join`] with more arguments (`--share`, say).
+    fn join_with(net: &JanusNet, link: &str, duration: &str, args: &[&str]) -> Bob {
         let report = net.dir.join("bob.json");
         let child = headless(net, link, "Bob", "tone", duration)
+            .args(args)
             .arg("--stats-json")
             .arg(&report)
             .stderr(Stdio::piped())
@@ -1489,22 +1495,17 @@ fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stag
     let desktop = Desktop::start(&net);
     let shots = Desktop::screenshot_dir("share");
     let link = new_link("share-test");
-    let bob_stats = net.dir.join("bob.json");
     // Bob shares a synthetic page from 15 s on, for 12 s; he stays long enough to see Alice's
     // share end (every step below, on a loaded machine).
-    let bob = headless(&net, &link, "Bob", "tone", "75s")
-        .args([
-            "--share",
-            "synthetic",
-            "--share-after",
-            "15s",
-            "--share-for",
-            "12s",
-        ])
-        .arg("--stats-json")
-        .arg(&bob_stats)
-        .spawn()
-        .unwrap();
+    let share = [
+        "--share",
+        "synthetic",
+        "--share-after",
+        "15s",
+        "--share-for",
+        "12s",
+    ];
+    let bob = Bob::join_with(&net, &link, "75s", &share);
     let session = Session::start(DRIVER_PORT, app());
     prejoin(&session, &link, "Alice", "synthetic");
     session.find("#join").click();
@@ -1623,16 +1624,7 @@ fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stag
     session.find("#leave").click();
     session.close();
 
-    let out = bob.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let stats: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&bob_stats).unwrap()).unwrap();
-    let alice = stats["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["display_name"] == "Alice")
-        .unwrap_or_else(|| panic!("Bob never saw Alice: {stats}"));
+    let (_, alice) = bob.report();
     // A screen that hardly changes sends little (a still picture costs nothing): what counts is
     // that her share arrived, sealed as one, and decoded.
     let tracks = alice["video_tracks"].as_array().unwrap();

@@ -8,7 +8,7 @@ use serde_json::Value;
 use conclave_media::{SHARE_FPS, SyntheticScreen, psnr};
 
 use super::janus::JanusNet;
-use super::participant::{Participant, others, spawn, spawn_command, spawn_with, wrong_secret};
+use super::participant::{Participant, others, spawn, spawn_with, wrong_secret};
 use super::screen::{XDisplay, grey_to_bgrx, read_pgm};
 
 /// The row `stats` has for the participant named `name`.
@@ -339,12 +339,7 @@ pub fn participants_rejoin_after_the_sfu_restarts(
 
 /// `name`'s video tracks as `stats` saw them.
 fn tracks<'a>(stats: &'a Value, name: &str) -> &'a Vec<Value> {
-    others(stats)
-        .iter()
-        .find(|p| p["display_name"] == name)
-        .unwrap_or_else(|| panic!("{name} not seen: {stats}"))["video_tracks"]
-        .as_array()
-        .unwrap()
+    row(stats, name)["video_tracks"].as_array().unwrap()
 }
 
 /// A screen shared from a real X server arrives legible beside the sharer's camera, sealed as a
@@ -377,11 +372,8 @@ pub fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_end
         ],
     );
     std::thread::sleep(Duration::from_secs(1));
-    let on_display = |name: &str, seconds: u32, args: &[&str]| {
-        let mut command = net.command(super::participant::conclave());
-        command.env("DISPLAY", &x.name);
-        spawn_command(command, net, link, name, seconds, args)
-    };
+    let on_display =
+        |name: &str, seconds: u32, args: &[&str]| x.spawn(net, link, name, seconds, args);
     let alice = on_display(
         "alice",
         19,
@@ -443,10 +435,7 @@ pub fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_end
     );
     assert_eq!(at_bob[1]["frames_dropped_auth"], 0);
     // Legible: what bob showed last against what the screen showed.
-    let feed = others(&bob)
-        .iter()
-        .find(|p| p["display_name"] == "alice")
-        .unwrap()["share_feed"]
+    let feed = row(&bob, "alice")["share_feed"]
         .as_u64()
         .expect("alice still shares");
     let (w, h, shown) = read_pgm(&kept.join(format!("{feed}.pgm")));

@@ -166,6 +166,21 @@ impl XDisplay {
 }
 
 impl XDisplay {
+    /// A headless participant (as [`super::participant::spawn_with`]) whose `DISPLAY` is this
+    /// X server: what it shares with `--share screen|window:…` is what this display shows.
+    pub fn spawn(
+        &self,
+        net: &JanusNet,
+        link: &str,
+        name: &str,
+        seconds: u32,
+        args: &[&str],
+    ) -> super::participant::Participant {
+        let mut command = net.command(super::participant::conclave());
+        command.env("DISPLAY", &self.name);
+        super::participant::spawn_command(command, net, link, name, seconds, args)
+    }
+
     /// Ends the X server, as a display that goes away (a remote session closed, a crash).
     pub fn kill(&mut self) {
         let _ = self.xvfb.kill();

@@ -319,10 +319,9 @@ impl H264Encoder {
         }
         if self.screen && self.sharp {
             // Refilled at the rate, never holding more than a second's worth.
-            let per_frame =
-                f64::from(self.settings.bitrate_bps) / 8.0 / f64::from(self.settings.fps.max(1));
-            let most = per_frame * f64::from(self.settings.fps.max(1));
-            self.budget = (self.budget + per_frame).min(most);
+            let second = self.bytes_per_second();
+            let per_frame = second / f64::from(self.settings.fps.max(1));
+            self.budget = (self.budget + per_frame).min(second);
             if self.budget < 0.0 && !self.keyframe_requested && self.inner.is_some() {
                 return Ok(None);
             }
@@ -360,8 +359,7 @@ impl H264Encoder {
         if self.screen {
             // A keyframe (asked for by every new receiver) runs the budget into debt; at most a
             // second's worth, so that a few requests in a row cannot silence the share.
-            let second = f64::from(self.settings.bitrate_bps) / 8.0;
-            self.budget = (self.budget - data.len() as f64).max(-second);
+            self.budget = (self.budget - data.len() as f64).max(-self.bytes_per_second());
         }
         self.count(data.len(), keyframe, factor);
         Ok(Some(EncodedVideo {
@@ -369,6 +367,11 @@ impl H264Encoder {
             keyframe,
             captured_us: frame.captured_us,
         }))
+    }
+
+    /// What the rate allows in a second, in bytes (a share's budget: [`H264Encoder::for_screen`]).
+    fn bytes_per_second(&self) -> f64 {
+        f64::from(self.settings.bitrate_bps) / 8.0
     }
 
     /// Counts an encoded frame at scale `factor`: moves the picture a size down while the rate
