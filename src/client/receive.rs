@@ -251,10 +251,17 @@ impl Receiving {
             (Arc::default(), participant.0)
         } else {
             let mut videos = lock(&remote.videos);
-            // Their track again, or one whose track is gone (they reconnected: an SFU that
-            // names tracks anew gives their camera a new track), or a new one.
-            let free =
-                |t: &TrackHandle| self.slots.get(t).is_none_or(|slot| slot.borrow().is_none());
+            // Their track again, or one whose track is no longer theirs (someone reconnected:
+            // an SFU that names tracks anew gives their camera a new track, and may give its
+            // old name to someone else's — Janus numbers a subscription's tracks from 0 each
+            // time), or a new one.
+            let free = |t: &TrackHandle| {
+                self.slots.get(t).is_none_or(|slot| {
+                    slot.borrow()
+                        .as_ref()
+                        .is_none_or(|b| b.participant != participant)
+                })
+            };
             let n = match videos.iter().position(|(t, _)| *t == track) {
                 Some(n) => n,
                 None => match videos.iter().position(|(t, _)| free(t)) {
@@ -773,7 +780,45 @@ fn chirp_delay(previous: &[f32], current: &[f32], now: u64) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_keyframe;
+    use super::*;
+
+    fn receiving() -> Receiving {
+        let sinks = VideoSinks {
+            decoded: None,
+            encoded: None,
+            last_share: None,
+        };
+        let playback = Playback::start(None, Default::default());
+        Receiving::new(sinks, playback, false, mpsc::unbounded_channel().0, None)
+    }
+
+    fn tiles(r: &Receiving, id: ParticipantId) -> usize {
+        lock(&r.remotes[&id].videos).len()
+    }
+
+    #[test]
+    fn a_camera_keeps_its_tile_when_a_reconnect_renames_the_tracks() {
+        let mut r = receiving();
+        let (a, b) = (ParticipantId(1), ParticipantId(2));
+        let (x, y) = (TrackHandle("0".into()), TrackHandle("1".into()));
+        r.bind(x.clone(), a, MediaKind::Video);
+        r.bind(y.clone(), b, MediaKind::Video);
+        // We reconnect: every track is unbound, and the new subscription names b's camera
+        // as a's was named, and a's as b's.
+        r.unbind(&x);
+        r.unbind(&y);
+        r.bind(x.clone(), b, MediaKind::Video);
+        r.bind(y.clone(), a, MediaKind::Video);
+        assert_eq!(
+            (tiles(&r, a), tiles(&r, b)),
+            (1, 1),
+            "one camera, one tile each"
+        );
+        // A second track of a's own is a tile of its own.
+        r.bind(TrackHandle("2".into()), a, MediaKind::Video);
+        assert_eq!(tiles(&r, a), 2);
+        r.ctx.playback.stop();
+    }
 
     #[test]
     fn keyframes_are_told_from_other_frames() {
