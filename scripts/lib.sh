@@ -36,7 +36,7 @@ need_packages() {
 
 need_rust() {
   if ! command -v cargo >/dev/null; then
-    echo "Conclave needs a Rust toolchain (1.90 or newer): https://rustup.rs" >&2
+    echo "Conclave needs a Rust toolchain (1.91 or newer): https://rustup.rs" >&2
     exit 1
   fi
 }

@@ -82,6 +82,8 @@ struct JoinArgs {
     /// Speaker for the others' voices: none, default, or a device name.
     #[arg(long, default_value = "none", value_parser = |s: &str| Ok::<_, String>(conclave::cli_args::speaker(s)))]
     speaker: conclave::selftest::SpeakerChoice,
+    #[command(flatten)]
+    voice: VoiceArgs,
     /// How long to stay, e.g. 30s or 5m.
     #[arg(long, default_value = "60s", value_parser = conclave::cli_args::duration)]
     duration: std::time::Duration,
@@ -161,6 +163,30 @@ struct JoinArgs {
     mute: Vec<String>,
 }
 
+/// The microphone's clean-up, all on unless turned off (e.g. for a studio microphone).
+#[derive(clap::Args)]
+struct VoiceArgs {
+    /// Do not remove what the microphone hears of the speaker (the others' voices).
+    #[arg(long)]
+    no_echo_cancellation: bool,
+    /// Do not suppress background noise.
+    #[arg(long)]
+    no_noise_suppression: bool,
+    /// Do not adjust the microphone's level.
+    #[arg(long)]
+    no_gain_control: bool,
+}
+
+impl VoiceArgs {
+    fn settings(&self) -> conclave_media::VoiceSettings {
+        conclave_media::VoiceSettings {
+            echo_cancellation: !self.no_echo_cancellation,
+            noise_suppression: !self.no_noise_suppression,
+            gain_control: !self.no_gain_control,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct SelftestArgs {
     /// Use the synthetic camera (test pattern) and microphone (speech), no speaker: runs on
@@ -192,6 +218,8 @@ struct SelftestArgs {
     /// Video bitrate, e.g. 1500k.
     #[arg(long, default_value = "1500k", value_parser = conclave::cli_args::bitrate)]
     bitrate: u32,
+    #[command(flatten)]
+    voice: VoiceArgs,
 }
 
 #[derive(Subcommand)]
@@ -253,6 +281,7 @@ fn selftest(args: SelftestArgs) -> anyhow::Result<ExitCode> {
     options.video.height = args.resolution.1;
     options.video.fps = args.fps;
     options.video_bitrate_bps = args.bitrate;
+    options.voice = args.voice.settings();
 
     let report = selftest::run(&options);
     if args.json {
@@ -374,6 +403,7 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         camera: args.camera,
         mic: args.mic,
         speaker: args.speaker,
+        voice: args.voice.settings(),
         video: conclave_media::VideoFormat {
             width: args.resolution.0,
             height: args.resolution.1,

@@ -145,6 +145,8 @@ pub struct Options {
     pub video: VideoFormat,
     /// Video bitrate.
     pub video_bitrate_bps: u32,
+    /// The microphone's clean-up (no echo to cancel: the self-test plays what it captures).
+    pub voice: conclave_media::VoiceSettings,
 }
 
 impl Options {
@@ -161,6 +163,7 @@ impl Options {
                 fps: 30,
             },
             video_bitrate_bps: 1_500_000,
+            voice: conclave_media::VoiceSettings::ON,
         }
     }
 }
@@ -202,6 +205,8 @@ pub struct VideoReport {
 /// Per-stage timings of the audio path.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct AudioStages {
+    /// The microphone's clean-up (echo, noise, gain) of 20 ms.
+    pub voice_ms: Percentiles,
     /// Opus encode.
     pub encode_ms: Percentiles,
     /// SFrame encryption.
@@ -484,16 +489,26 @@ fn run_audio(
     let mut captured_at = std::collections::HashMap::new();
 
     let mut report = AudioReport::default();
-    let [mut encode, mut encrypt, mut decrypt, mut decode, mut e2e]: [Samples; 5] =
-        Default::default();
+    let [
+        mut voice,
+        mut encode,
+        mut encrypt,
+        mut decrypt,
+        mut decode,
+        mut e2e,
+    ]: [Samples; 6] = Default::default();
+    let processor = conclave_media::VoiceProcessor::new(options.voice);
     let deadline = Instant::now() + options.duration;
     let mut seq: u16 = 0;
     while Instant::now() < deadline {
         let mut step = || -> Result<(), DeviceProblem> {
-            let frame = source
+            let mut frame = source
                 .next_frame()
                 .map_err(|e| DeviceProblem::from_error(Device::Microphone, &e))?;
             report.frames_captured += 1;
+            let t = Instant::now();
+            processor.process(&mut frame.samples);
+            voice.push_since(t);
             let t = Instant::now();
             let packet = encoder
                 .encode(&frame.samples)
@@ -538,6 +553,7 @@ fn run_audio(
     report.frames_concealed = jitter.stats().concealed;
     report.end_to_end_ms = e2e.percentiles();
     report.stages = AudioStages {
+        voice_ms: voice.percentiles(),
         encode_ms: encode.percentiles(),
         encrypt_ms: encrypt.percentiles(),
         decrypt_ms: decrypt.percentiles(),
@@ -576,6 +592,7 @@ pub fn render(report: &Report) -> String {
     match &report.audio {
         Some(a) => {
             out.push_str("Audio (Opus 48 kHz):\n");
+            row(&mut out, "clean-up (echo, noise)", &a.stages.voice_ms);
             row(&mut out, "encode", &a.stages.encode_ms);
             row(&mut out, "encrypt", &a.stages.encrypt_ms);
             row(&mut out, "decrypt", &a.stages.decrypt_ms);

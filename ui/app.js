@@ -943,6 +943,11 @@ $("open-settings").addEventListener("click", () => {
   $("keep-identity").checked = Boolean(settings?.keepIdentity);
   showIce(settings?.ice_servers || settings?.iceServers || []);
   $("relay-only").checked = Boolean(settings?.relayOnly);
+  // The microphone's clean-up: on unless turned off.
+  const sound = settings?.sound || {};
+  $("echo-cancellation").checked = sound.echoCancellation !== false;
+  $("noise-suppression").checked = sound.noiseSuppression !== false;
+  $("gain-control").checked = sound.gainControl !== false;
   $("trusted-ca").value = settings?.trustedCa || "";
   $("advanced").open = Boolean(settings?.trustedCa);
   $("meeting-server").value = settings?.meetingServer || "";
@@ -966,6 +971,11 @@ $("settings-save").addEventListener("click", async () => {
     iceServers: readIce(),
     keepIdentity: $("keep-identity").checked,
     relayOnly: $("relay-only").checked,
+    sound: {
+      echoCancellation: $("echo-cancellation").checked,
+      noiseSuppression: $("noise-suppression").checked,
+      gainControl: $("gain-control").checked,
+    },
     trustedCa: $("trusted-ca").value.trim() || null,
     meetingServer: $("meeting-server").value.trim() || null,
     language,
@@ -986,6 +996,7 @@ $("forget-everything").addEventListener("click", async () => {
   $("default-name").value = "";
   showIce([]);
   $("relay-only").checked = false;
+  for (const id of ["echo-cancellation", "noise-suppression", "gain-control"]) $(id).checked = true;
   $("trusted-ca").value = "";
   $("forgotten").textContent = tr("forgotten");
 });

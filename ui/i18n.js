@@ -188,6 +188,12 @@ const STRINGS = {
       "An extra certificate authority to trust for meeting servers (PEM), for organisations that run their own",
     keepIdentity:
       "Keep my identity key on this computer (in the system keyring), so that my safety numbers stay the same across meetings",
+    sound: "Sound",
+    echoCancellation: "Remove the echo of my speakers from my microphone",
+    noiseSuppression: "Suppress background noise",
+    gainControl: "Keep my microphone's level steady",
+    soundHint:
+      "On unless you turn them off, e.g. for a studio microphone in a quiet room. Changes apply at once, in a meeting too.",
     devicesHint: "Saving also keeps the camera, microphone and speaker chosen on the join screen.",
     save: "Save",
     cancel: "Cancel",
@@ -396,6 +402,12 @@ const STRINGS = {
       "Eine zusätzliche Zertifizierungsstelle für Konferenzserver (PEM), für Organisationen mit eigener",
     keepIdentity:
       "Meinen Identitätsschlüssel auf diesem Computer behalten (im Systemschlüsselbund), damit meine Sicherheitsnummern von Besprechung zu Besprechung gleich bleiben",
+    sound: "Ton",
+    echoCancellation: "Das Echo meiner Lautsprecher aus meinem Mikrofon entfernen",
+    noiseSuppression: "Hintergrundgeräusche unterdrücken",
+    gainControl: "Die Lautstärke meines Mikrofons gleichmäßig halten",
+    soundHint:
+      "Eingeschaltet, bis Sie sie ausschalten, etwa für ein Studiomikrofon in einem ruhigen Raum. Änderungen gelten sofort, auch in einer Besprechung.",
     devicesHint: "Speichern behält auch Kamera, Mikrofon und Lautsprecher, die auf der Beitrittsseite gewählt sind.",
     save: "Speichern",
     cancel: "Abbrechen",

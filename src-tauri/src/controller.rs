@@ -57,6 +57,9 @@ pub struct DeviceChoice {
     pub start_muted: bool,
     /// Join with the camera off.
     pub start_camera_off: bool,
+    /// The microphone's clean-up, from the settings (not the page's to choose).
+    #[serde(skip)]
+    pub voice: conclave_media::VoiceSettings,
 }
 
 impl DeviceChoice {
@@ -73,6 +76,7 @@ impl DeviceChoice {
             fps: 30,
         };
         options.video_bitrate_bps = 600_000;
+        options.voice = self.voice;
         Ok(options)
     }
 
@@ -194,6 +198,7 @@ impl Controller {
         options.camera = devices.camera()?;
         options.mic = devices.microphone();
         options.speaker = devices.speaker();
+        options.voice = devices.voice;
         options.send_audio = !devices.start_muted;
         options.send_video = !devices.start_camera_off;
         options.ice_ip = self.ice_ip;
@@ -321,8 +326,19 @@ impl Controller {
             camera,
             mic: devices.microphone.is_some().then(|| devices.microphone()),
             speaker: devices.speaker.is_some().then(|| devices.speaker()),
+            voice: None,
         });
         Ok(true)
+    }
+
+    /// Cleans up the microphone as `voice` says from now on, if a meeting is running.
+    pub fn set_voice(&self, voice: conclave_media::VoiceSettings) {
+        if let Some(m) = self.lock().as_ref().filter(|m| !m.is_finished()) {
+            m.set_devices(conclave::client::DeviceChange {
+                voice: Some(voice),
+                ..Default::default()
+            });
+        }
     }
 
     /// Flips the microphone (tray, shortcut).

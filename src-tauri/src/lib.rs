@@ -171,6 +171,10 @@ async fn join(
         page_decodes,
     } = request;
     let settings = store.load().unwrap_or_default();
+    let devices = DeviceChoice {
+        voice: settings.sound.into(),
+        ..devices
+    };
     let identity = store.identity(&settings).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "the kept identity is unavailable; using a fresh one");
         None
@@ -218,7 +222,14 @@ async fn join(
 /// The "test call": camera and microphone through encode, encryption, decryption, decode and
 /// playback, with no server, for three seconds.
 #[tauri::command]
-async fn test_call(devices: DeviceChoice) -> Result<conclave::selftest::Report, ErrorDto> {
+async fn test_call(
+    store: State<'_, Store>,
+    devices: DeviceChoice,
+) -> Result<conclave::selftest::Report, ErrorDto> {
+    let devices = DeviceChoice {
+        voice: store.load().unwrap_or_default().sound.into(),
+        ..devices
+    };
     let options = devices.self_test_options(3)?;
     tauri::async_runtime::spawn_blocking(move || conclave::selftest::run(&options))
         .await
@@ -293,8 +304,15 @@ fn settings_get(store: State<'_, Store>) -> Result<Settings, ErrorDto> {
 }
 
 #[tauri::command]
-fn settings_save(store: State<'_, Store>, settings: Settings) -> Result<Settings, ErrorDto> {
-    store.save_preferences(&settings).map_err(settings_error)
+fn settings_save(
+    controller: State<'_, Controller>,
+    store: State<'_, Store>,
+    settings: Settings,
+) -> Result<Settings, ErrorDto> {
+    let saved = store.save_preferences(&settings).map_err(settings_error)?;
+    // The microphone's clean-up applies at once in a running meeting.
+    controller.set_voice(saved.sound.into());
+    Ok(saved)
 }
 
 #[tauri::command]

@@ -59,6 +59,45 @@ pub struct SavedRoom {
     pub link_without_secret: String,
 }
 
+/// The microphone's clean-up, all on unless the user turns it off (a studio microphone in a
+/// quiet room).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Sound {
+    /// Remove what the microphone hears of the speaker.
+    pub echo_cancellation: bool,
+    /// Suppress background noise.
+    pub noise_suppression: bool,
+    /// Adjust the microphone's level.
+    pub gain_control: bool,
+}
+
+impl Default for Sound {
+    fn default() -> Self {
+        Sound::from(conclave_media::VoiceSettings::ON)
+    }
+}
+
+impl From<conclave_media::VoiceSettings> for Sound {
+    fn from(v: conclave_media::VoiceSettings) -> Self {
+        Sound {
+            echo_cancellation: v.echo_cancellation,
+            noise_suppression: v.noise_suppression,
+            gain_control: v.gain_control,
+        }
+    }
+}
+
+impl From<Sound> for conclave_media::VoiceSettings {
+    fn from(s: Sound) -> Self {
+        conclave_media::VoiceSettings {
+            echo_cancellation: s.echo_cancellation,
+            noise_suppression: s.noise_suppression,
+            gain_control: s.gain_control,
+        }
+    }
+}
+
 /// The settings file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -84,6 +123,8 @@ pub struct Settings {
     pub trusted_ca: Option<String>,
     /// The meeting server (SFU address) that "New meeting" creates rooms at. None by default.
     pub meeting_server: Option<String>,
+    /// The microphone's clean-up.
+    pub sound: Sound,
     /// Rooms the user asked to remember.
     pub rooms: Vec<SavedRoom>,
     /// Keep one identity key across meetings (its secret in the keyring), so that safety numbers

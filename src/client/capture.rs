@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 
 use conclave_media::{
     AudioEncoderSettings, AudioSource, EncodedVideo, H264Encoder, OpusEncoder, SHARE_FPS,
-    ShareTarget, VideoEncoderSettings, VideoFormat, VideoSource,
+    ShareTarget, VideoEncoderSettings, VideoFormat, VideoSource, VoiceProcessor,
 };
 use tokio::sync::{Notify, mpsc};
 
@@ -45,6 +45,9 @@ pub struct Capture {
     pub problems: Problems,
     /// Notified whenever a camera or microphone has opened.
     pub opened: Arc<Notify>,
+    /// The microphone's clean-up (echo, noise, gain), whichever microphone is open; playback
+    /// tells its echo canceller what the speaker plays.
+    pub voice: VoiceProcessor,
     video_tx: mpsc::Sender<EncodedVideo>,
     audio_tx: mpsc::Sender<EncodedAudio>,
     format: VideoFormat,
@@ -139,12 +142,14 @@ impl Capture {
     /// Capture with nothing open yet: the camera is on, but none is chosen
     /// ([`Capture::set_camera`], [`Capture::set_mic`]). Encoded video is `video` at `bitrate`
     /// with a keyframe at least every `keyframe_interval`; with `self_view`, a small copy of
-    /// each other picture goes there as [`SELF_FEED`] (the user's own picture).
+    /// each other picture goes there as [`SELF_FEED`] (the user's own picture). The microphone
+    /// is cleaned up by `voice` before it is encoded.
     pub fn new(
         video: VideoFormat,
         bitrate: u32,
         keyframe_interval: std::time::Duration,
         self_view: Option<Arc<VideoOut>>,
+        voice: VoiceProcessor,
     ) -> Self {
         let (video_tx, video_rx) = mpsc::channel(4);
         let (audio_tx, audio_rx) = mpsc::channel(16);
@@ -155,6 +160,7 @@ impl Capture {
             keyframe: Arc::new(AtomicBool::new(true)),
             problems: Problems::default(),
             opened: Arc::default(),
+            voice,
             video_tx,
             audio_tx,
             format: video,
@@ -386,10 +392,11 @@ impl Capture {
     pub fn set_mic(&mut self, mic: &MicChoice) {
         self.mic_choice = mic.clone();
         let choice = mic.clone();
-        let (out, problems, opened) = (
+        let (out, problems, opened, voice) = (
             self.audio_tx.clone(),
             self.problems.clone(),
             self.opened.clone(),
+            self.voice.clone(),
         );
         let previous = self.mic.take();
         self.mic = Some(Worker::spawn(previous, move |stop, open| {
@@ -404,7 +411,7 @@ impl Capture {
             }
             open.store(true, Ordering::Relaxed);
             opened.notify_one();
-            audio_loop(source, &out, stop, &problems);
+            audio_loop(source, &voice, &out, stop, &problems);
         }));
     }
 
@@ -506,6 +513,7 @@ fn video_loop(
 
 fn audio_loop(
     mut mic: Box<dyn AudioSource>,
+    voice: &VoiceProcessor,
     out: &mpsc::Sender<EncodedAudio>,
     stop: &AtomicBool,
     lost: &Problems,
@@ -521,14 +529,15 @@ fn audio_loop(
         }
     };
     while !stop.load(Ordering::Relaxed) {
-        let frame = match mic.next_frame() {
+        let mut frame = match mic.next_frame() {
             Ok(frame) => frame,
             Err(e) => {
                 report(lost, DeviceProblem::from_error(Device::Microphone, &e));
                 return;
             }
         };
-        let (level, voice) = audio_level(&frame.samples);
+        voice.process(&mut frame.samples);
+        let (level, speaking) = audio_level(&frame.samples);
         let packet = match encoder.encode(&frame.samples) {
             Ok(packet) => packet,
             Err(e) => {
@@ -542,7 +551,7 @@ fn audio_loop(
         match out.try_send(EncodedAudio {
             packet,
             level,
-            voice,
+            voice: speaking,
         }) {
             Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
             Err(mpsc::error::TrySendError::Closed(_)) => return,
@@ -659,7 +668,13 @@ mod tests {
         };
         let second = std::time::Duration::from_secs(1);
         let view = Arc::new(VideoOut::default());
-        let mut capture = Capture::new(format, 100_000, second, Some(view.clone()));
+        let mut capture = Capture::new(
+            format,
+            100_000,
+            second,
+            Some(view.clone()),
+            VoiceProcessor::new(conclave_media::VoiceSettings::OFF),
+        );
         assert!(!capture.camera_chosen() && !capture.mic_chosen());
         // A camera that is not there: said, and nothing captured.
         capture.set_camera(&CameraChoice::Device(99));

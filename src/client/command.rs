@@ -11,6 +11,8 @@ pub struct DeviceChange {
     pub mic: Option<MicChoice>,
     /// The speaker.
     pub speaker: Option<SpeakerChoice>,
+    /// The microphone's clean-up.
+    pub voice: Option<conclave_media::VoiceSettings>,
 }
 
 /// What the driver is asked to do.

@@ -27,6 +27,8 @@ pub struct JoinOptions {
     pub mic: MicChoice,
     /// Where the others' voices are played (`Null`: nowhere, as for a headless participant).
     pub speaker: SpeakerChoice,
+    /// The microphone's clean-up: echo cancellation, noise suppression, gain control (all on).
+    pub voice: conclave_media::VoiceSettings,
     /// Picture size and rate.
     pub video: VideoFormat,
     /// Video bitrate.
@@ -92,6 +94,7 @@ impl JoinOptions {
             camera: CameraChoice::Device(0),
             mic: MicChoice::Device(None),
             speaker: SpeakerChoice::Device(None),
+            voice: conclave_media::VoiceSettings::ON,
             video: VideoFormat {
                 width: 640,
                 height: 360,

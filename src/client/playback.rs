@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::device_problem::{Device, DeviceProblem, Problems, forget, report};
 use crate::selftest::SpeakerChoice;
 use conclave_media::jitter::{JitterBuffer, Playout};
-use conclave_media::{AudioSink, OpusDecoder, SAMPLES_PER_FRAME, wall_clock_us};
+use conclave_media::{AudioSink, OpusDecoder, SAMPLES_PER_FRAME, VoiceProcessor, wall_clock_us};
 
 /// One remote participant's audio on its way to the speaker.
 struct Stream {
@@ -35,6 +35,8 @@ pub struct Playback {
     problems: Problems,
     /// Counts speaker choices, so that one still opening when the next is made is dropped.
     choices: std::sync::atomic::AtomicU64,
+    /// The microphone's echo canceller, told what the speaker plays.
+    echo: Mutex<Option<VoiceProcessor>>,
 }
 
 impl std::fmt::Debug for Playback {
@@ -81,6 +83,11 @@ impl Playback {
         playback
     }
 
+    /// Tells `voice`'s echo canceller what the speaker plays from now on.
+    pub fn cancel_echo_in(&self, voice: VoiceProcessor) {
+        *lock(&self.echo) = Some(voice);
+    }
+
     /// Plays the next 20 ms, if there is a speaker.
     fn play_next(&self) {
         if !self.playing() {
@@ -91,6 +98,9 @@ impl Playback {
         let Some(sink) = speaker.as_mut() else {
             return;
         };
+        if let Some(voice) = lock(&self.echo).as_ref() {
+            voice.played(&mix);
+        }
         match sink.play(&mix) {
             Ok(()) => {
                 self.played.fetch_add(1, Ordering::Relaxed);

@@ -144,11 +144,13 @@ pub(crate) async fn run(
         options.video_bitrate_bps,
         options.keyframe_interval,
         options.self_view.clone(),
+        conclave_media::VoiceProcessor::new(options.voice),
     );
     capture.set_camera_on(options.send_video);
     capture.set_camera(&options.camera);
     capture.set_mic(&options.mic);
     let playback = Playback::start(None, capture.problems.clone());
+    playback.cancel_echo_in(capture.voice.clone());
     playback.use_speaker(options.speaker.clone());
     let keylog = KeyLog::from_env().map(Arc::new);
     let (inputs_tx, mut inputs) = mpsc::unbounded_channel();
@@ -524,6 +526,9 @@ impl Driver {
         }
         if let Some(speaker) = &change.speaker {
             self.playback.use_speaker(speaker.clone());
+        }
+        if let Some(voice) = change.voice {
+            self.capture.voice.set(voice);
         }
     }
 
