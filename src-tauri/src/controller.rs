@@ -467,6 +467,7 @@ mod tests {
             speaker: Some("none".into()),
             start_muted: true,
             start_camera_off: false,
+            voice: conclave_media::VoiceSettings::ON,
         }
     }
 

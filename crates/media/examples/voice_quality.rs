@@ -205,7 +205,7 @@ struct Aec3Crate {
 }
 
 impl Aec3Crate {
-    fn new() -> Box<dyn Candidate> {
+    fn boxed() -> Box<dyn Candidate> {
         let format = aec3::nodes::audio::AudioFormat::ten_ms(SAMPLE_RATE, 1);
         let pipeline = aec3::pipelines::linear::builder(format, format)
             .enable_noise_suppression(false)
@@ -244,7 +244,7 @@ struct RnNoise {
 }
 
 impl RnNoise {
-    fn new() -> Box<dyn Candidate> {
+    fn boxed() -> Box<dyn Candidate> {
         Box::new(RnNoise {
             state: nnnoiseless::DenoiseState::new(),
             input: vec![0.0; CHUNK],
@@ -334,7 +334,7 @@ fn echo_candidates() -> Vec<Box<dyn Candidate>> {
     };
     vec![
         sonora("sonora 0.2 (AEC3)", echo_only),
-        Aec3Crate::new(),
+        Aec3Crate::boxed(),
         sonora("Conclave (sonora, all on)", VoiceSettings::ON),
     ]
 }
@@ -346,7 +346,7 @@ fn noise_candidates() -> Vec<Box<dyn Candidate>> {
     };
     vec![
         sonora("sonora 0.2 (NS High)", noise_only),
-        RnNoise::new(),
+        RnNoise::boxed(),
         sonora("Conclave (sonora, all on)", VoiceSettings::ON),
     ]
 }
