@@ -3,7 +3,7 @@
 
 # Debian packages, by what needs them.
 BUILD_PACKAGES=(
-  build-essential pkg-config cmake nasm libclang-dev libasound2-dev
+  build-essential pkg-config cmake nasm libclang-dev libasound2-dev libdbus-1-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
 )
 TEST_PACKAGES=(xvfb pulseaudio pulseaudio-utils libasound2-plugins janus janus-tools iproute2 ffmpeg python3-venv

@@ -226,6 +226,10 @@ pub struct AudioReport {
     pub frames_played: u64,
     /// Frames concealed because their packet was missing.
     pub frames_concealed: u64,
+    /// Times the speaker ran dry while playing (each an audible gap).
+    pub playback_gaps: u64,
+    /// Whether the audio thread ran at real-time priority.
+    pub real_time: bool,
     /// Capture to hand-over to the speaker (the jitter buffer's delay included).
     pub end_to_end_ms: Percentiles,
     /// Stage timings.
@@ -473,6 +477,7 @@ fn run_audio(
     mut sink: Box<dyn AudioSink>,
     base: &BaseKey,
 ) -> (Option<AudioReport>, Option<DeviceProblem>) {
+    let scheduling = conclave_media::realtime::promote_audio_thread();
     let codecs = OpusEncoder::new(AudioEncoderSettings::default())
         .and_then(|e| Ok((e, OpusDecoder::new()?)));
     let (mut encoder, mut decoder) = match codecs {
@@ -551,6 +556,8 @@ fn run_audio(
         }
     }
     report.frames_concealed = jitter.stats().concealed;
+    report.playback_gaps = sink.gaps();
+    report.real_time = scheduling != conclave_media::realtime::Scheduling::Normal;
     report.end_to_end_ms = e2e.percentiles();
     report.stages = AudioStages {
         voice_ms: voice.percentiles(),
@@ -600,8 +607,12 @@ pub fn render(report: &Report) -> String {
             row(&mut out, "capture to speaker", &a.end_to_end_ms);
             let _ = writeln!(
                 out,
-                "  frames: {} captured, {} played, {} concealed",
-                a.frames_captured, a.frames_played, a.frames_concealed
+                "  frames: {} captured, {} played, {} concealed; {} playback gaps; {} priority",
+                a.frames_captured,
+                a.frames_played,
+                a.frames_concealed,
+                a.playback_gaps,
+                if a.real_time { "real-time" } else { "normal" }
             );
         }
         None => out.push_str("Audio: not tested\n"),

@@ -518,6 +518,8 @@ fn audio_loop(
     stop: &AtomicBool,
     lost: &Problems,
 ) {
+    // A busy machine must not starve the microphone into gaps.
+    conclave_media::realtime::promote_audio_thread();
     let mut encoder = match OpusEncoder::new(AudioEncoderSettings::default()) {
         Ok(encoder) => encoder,
         Err(e) => {

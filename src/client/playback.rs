@@ -37,6 +37,8 @@ pub struct Playback {
     choices: std::sync::atomic::AtomicU64,
     /// The microphone's echo canceller, told what the speaker plays.
     echo: Mutex<Option<VoiceProcessor>>,
+    /// Gaps of the speakers used before the current one.
+    earlier_gaps: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Playback {
@@ -63,6 +65,8 @@ impl Playback {
         let spawned = std::thread::Builder::new()
             .name("conclave-mixer".into())
             .spawn(move || {
+                // A busy machine must not starve the speaker into gaps.
+                conclave_media::realtime::promote_audio_thread();
                 let frame = Duration::from_millis(20);
                 let mut next = Instant::now() + frame;
                 while !mixer.stop.load(Ordering::Relaxed) {
@@ -106,7 +110,7 @@ impl Playback {
                 self.played.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
-                *speaker = None;
+                self.replace_speaker(&mut speaker, None);
                 self.has_speaker.store(false, Ordering::Relaxed);
                 lock(&self.streams).clear();
                 report(
@@ -167,7 +171,7 @@ impl Playback {
             }
             forget(&self.problems, Device::Speaker);
             self.has_speaker.store(speaker.is_some(), Ordering::Relaxed);
-            *current = speaker;
+            self.replace_speaker(&mut current, speaker);
             if let Some(problem) = problem {
                 report(&self.problems, problem);
             }
@@ -213,6 +217,23 @@ impl Playback {
     /// Frames played so far.
     pub fn frames_played(&self) -> u64 {
         self.played.load(Ordering::Relaxed)
+    }
+
+    /// Times a speaker ran dry while playing, so far (each an audible gap).
+    pub fn gaps(&self) -> u64 {
+        let current = lock(&self.speaker).as_ref().map_or(0, |s| s.gaps());
+        self.earlier_gaps.load(Ordering::Relaxed) + current
+    }
+
+    /// Replaces the speaker, keeping count of the old one's gaps.
+    fn replace_speaker(
+        &self,
+        slot: &mut Option<Box<dyn AudioSink>>,
+        new: Option<Box<dyn AudioSink>>,
+    ) {
+        if let Some(old) = std::mem::replace(slot, new) {
+            self.earlier_gaps.fetch_add(old.gaps(), Ordering::Relaxed);
+        }
     }
 
     /// Stops the mixer thread.

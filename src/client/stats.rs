@@ -203,6 +203,8 @@ pub struct MeetingStats {
     pub audio_frames_sent: u64,
     /// 20 ms frames of the others' mixed voices played on our speaker (0 without one).
     pub audio_frames_played: u64,
+    /// Times the speaker ran dry while playing (each an audible gap).
+    pub audio_playback_gaps: u64,
     /// Whether we seem to be talking while our microphone is off (a display says "you are
     /// muted").
     pub speaking_while_muted: bool,
@@ -249,6 +251,7 @@ impl MeetingStats {
             video_bitrate_bps: 0,
             audio_frames_sent: 0,
             audio_frames_played: 0,
+            audio_playback_gaps: 0,
             speaking_while_muted: false,
             reconnects: 0,
             malformed_signalling: 0,
@@ -296,6 +299,8 @@ pub struct ReportParts<'a> {
     pub sent: super::send::Sent,
     /// Frames of the others' voices played.
     pub audio_frames_played: u64,
+    /// Times the speaker ran dry while playing (each an audible gap).
+    pub audio_playback_gaps: u64,
     /// Refused signalling messages.
     pub malformed_signalling: u64,
     /// Our devices' problems.
@@ -454,6 +459,7 @@ pub fn report(parts: &ReportParts<'_>) -> MeetingStats {
         video_bitrate_bps: parts.sent.video_bitrate_bps,
         audio_frames_sent: parts.sent.audio_frames,
         audio_frames_played: parts.audio_frames_played,
+        audio_playback_gaps: parts.audio_playback_gaps,
         speaking_while_muted: local.talking_while_muted,
         reconnects: m.reconnects(),
         malformed_signalling: parts.malformed_signalling,

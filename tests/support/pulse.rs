@@ -61,7 +61,7 @@ impl Pulse {
     /// Starts recording what is played on the speaker sink (48 kHz mono).
     pub fn record_speaker(&self) -> Recording {
         let mut recorder = self
-            .command("parec")
+            .device_command("parec")
             .args([
                 "--device=conclave_speaker.monitor",
                 "--raw",
@@ -84,6 +84,15 @@ impl Pulse {
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
         c.envs(env(&self.dir));
+        c
+    }
+
+    /// [`Pulse::command`] at real-time priority: for the tools that stand in for sound hardware
+    /// (which keeps time whatever else the machine does), so that a test on a busy machine
+    /// measures Conclave, not a starved `pacat`.
+    pub fn device_command(&self, program: &str) -> Command {
+        let mut c = Command::new("chrt");
+        c.args(["--rr", "5", program]).envs(env(&self.dir));
         c
     }
 

@@ -127,6 +127,15 @@ fn is_fatal(e: &cpal::Error) -> bool {
     )
 }
 
+/// Real-time priority for the thread that opens a stream, asked for before it opens it: the
+/// threads the sound system's client starts for the stream (and that call us back) inherit it.
+/// cpal asks for it only for hardware devices, not for the sound server's plugin, whose threads
+/// then lost their turn to busy processes (gaps under load, tests/pulseaudio_loopback.rs); those
+/// threads wait on the server between callbacks, they do not spin.
+fn promote_stream_threads() {
+    crate::realtime::promote_audio_thread();
+}
+
 fn open_error(kind: &'static str, e: impl std::fmt::Display) -> DeviceError {
     DeviceError::Open {
         kind,
@@ -159,38 +168,20 @@ const KIND_SPEAKER: &str = "speaker";
 impl Microphone {
     /// Opens the named microphone, or the default one.
     pub fn open(name: Option<&str>) -> Result<Self, DeviceError> {
-        let device = find_device(KIND_MIC, name)?;
-        let supported = device
-            .default_input_config()
-            .map_err(|e| open_error(KIND_MIC, e))?;
-        let rate = supported.sample_rate();
-        let channels = usize::from(supported.channels());
-        let format = supported.sample_format();
-        let config = StreamConfig {
-            channels: supported.channels(),
-            sample_rate: rate,
-            // Small fixed buffers start fast and keep latency down (10 ms).
-            buffer_size: BufferSize::Fixed(rate / 100),
-        };
+        let name = name.map(str::to_owned);
         let (tx, samples) = mpsc::sync_channel::<Captured>(64);
         let (stop, stopped) = mpsc::sync_channel::<()>(1);
-        let (ready_tx, ready) = mpsc::sync_channel::<Result<(), DeviceError>>(1);
+        let (ready_tx, ready) = mpsc::sync_channel::<Result<u32, DeviceError>>(1);
         std::thread::Builder::new()
             .name("conclave-mic".into())
             .spawn(move || {
-                let stream = match format {
-                    SampleFormat::F32 => input_stream::<f32>(&device, &config, channels, tx),
-                    SampleFormat::I16 => input_stream::<i16>(&device, &config, channels, tx),
-                    SampleFormat::I32 => input_stream::<i32>(&device, &config, channels, tx),
-                    SampleFormat::U16 => input_stream::<u16>(&device, &config, channels, tx),
-                    other => Err(DeviceError::UnsupportedFormat(format!(
-                        "microphone sample format {other}"
-                    ))),
-                }
-                .and_then(|s| s.play().map(|()| s).map_err(|e| open_error(KIND_MIC, e)));
-                match stream {
-                    Ok(stream) => {
-                        let _ = ready_tx.send(Ok(()));
+                // Before the sound system's client exists: its threads (the one that reads
+                // the server's socket among them) inherit the priority.
+                promote_stream_threads();
+                let opened = open_input(name.as_deref(), tx);
+                match opened {
+                    Ok((stream, rate)) => {
+                        let _ = ready_tx.send(Ok(rate));
                         // Keep the stream alive until the Microphone is dropped.
                         let _ = stopped.recv();
                         drop(stream);
@@ -201,7 +192,7 @@ impl Microphone {
                 }
             })
             .map_err(|e| open_error(KIND_MIC, e))?;
-        ready
+        let rate = ready
             .recv_timeout(Duration::from_secs(5))
             .map_err(|_| open_error(KIND_MIC, "the sound system did not answer"))??;
         Ok(Microphone {
@@ -210,6 +201,37 @@ impl Microphone {
             _stop: stop,
         })
     }
+}
+
+/// Opens and starts the named microphone's stream, delivering to `tx`; also its sample rate.
+fn open_input(
+    name: Option<&str>,
+    tx: SyncSender<Captured>,
+) -> Result<(cpal::Stream, u32), DeviceError> {
+    let device = find_device(KIND_MIC, name)?;
+    let supported = device
+        .default_input_config()
+        .map_err(|e| open_error(KIND_MIC, e))?;
+    let rate = supported.sample_rate();
+    let channels = usize::from(supported.channels());
+    let format = supported.sample_format();
+    let config = StreamConfig {
+        channels: supported.channels(),
+        sample_rate: rate,
+        // Small fixed buffers start fast and keep latency down (10 ms).
+        buffer_size: BufferSize::Fixed(rate / 100),
+    };
+    let stream = match format {
+        SampleFormat::F32 => input_stream::<f32>(&device, &config, channels, tx),
+        SampleFormat::I16 => input_stream::<i16>(&device, &config, channels, tx),
+        SampleFormat::I32 => input_stream::<i32>(&device, &config, channels, tx),
+        SampleFormat::U16 => input_stream::<u16>(&device, &config, channels, tx),
+        other => Err(DeviceError::UnsupportedFormat(format!(
+            "microphone sample format {other}"
+        ))),
+    }?;
+    stream.play().map_err(|e| open_error(KIND_MIC, e))?;
+    Ok((stream, rate))
 }
 
 fn input_stream<T>(
@@ -293,11 +315,15 @@ struct Playback {
     samples: VecDeque<f32>,
     /// Playing; false while (re)filling to [`PREFILL_MS`] after a start or an underrun.
     primed: bool,
+    /// Underruns: times the device asked for samples while playing and the queue ran dry.
+    gaps: u64,
 }
 
 /// Audio held before playback starts, and again after running dry: the producer delivers in
-/// 20 ms steps with scheduling jitter, and the device asks in 10 ms ones.
-const PREFILL_MS: usize = 40;
+/// 20 ms steps with scheduling jitter, and the device asks in 10 ms ones. 40 ms ran dry once or
+/// twice a minute with both cores busy (the sound server's own main thread, which forwards the
+/// microphone, is not real-time); 60 ms did not (tests/pulseaudio_loopback.rs).
+const PREFILL_MS: usize = 60;
 
 /// Most audio queued for a speaker (200 ms); beyond it the oldest is dropped.
 const MAX_QUEUED_MS: usize = 200;
@@ -341,6 +367,7 @@ impl Speaker {
         std::thread::Builder::new()
             .name("conclave-speaker".into())
             .spawn(move || {
+                promote_stream_threads();
                 let stream = match format {
                     SampleFormat::F32 => output_stream::<f32>(&device, &config, shared, fail_tx),
                     SampleFormat::I16 => output_stream::<i16>(&device, &config, shared, fail_tx),
@@ -403,6 +430,7 @@ where
                 for frame in out.chunks_mut(channels.max(1)) {
                     let Some(s) = playback.samples.pop_front() else {
                         playback.primed = false;
+                        playback.gaps += 1;
                         break;
                     };
                     frame.fill(T::from_sample(s));
@@ -421,6 +449,10 @@ where
 }
 
 impl AudioSink for Speaker {
+    fn gaps(&self) -> u64 {
+        self.queue.lock().map_or(0, |p| p.gaps)
+    }
+
     fn play(&mut self, samples: &[f32]) -> Result<(), DeviceError> {
         if let Ok(reason) = self.failed.try_recv() {
             return Err(DeviceError::Disconnected {

@@ -11,6 +11,7 @@ mod error;
 mod frame;
 pub mod jitter;
 pub mod pattern;
+pub mod realtime;
 pub mod resample;
 pub mod screen;
 mod source;

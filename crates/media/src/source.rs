@@ -36,6 +36,11 @@ pub trait AudioSource: Send {
 pub trait AudioSink: Send {
     /// Queues samples for playback; returns once they are accepted (not necessarily heard).
     fn play(&mut self, samples: &[f32]) -> Result<(), DeviceError>;
+
+    /// Times the device ran out of samples while playing (each an audible gap) so far.
+    fn gaps(&self) -> u64 {
+        0
+    }
 }
 
 /// Paces a synthetic source to real time, or lets it run as fast as the consumer pulls.

@@ -181,8 +181,13 @@ pub struct Element<'a> {
 }
 
 impl Element<'_> {
-    /// Clicks it.
+    /// Clicks it, scrolled into view first (WebKitWebDriver does not scroll inside a dialog
+    /// taller than the window, and refuses an element outside the view as "not interactable").
     pub fn click(&self) {
+        self.session.script(
+            "arguments[0].scrollIntoView({block: 'nearest'})",
+            json!([{ ELEMENT: self.id }]),
+        );
         self.session
             .call(
                 "POST",
