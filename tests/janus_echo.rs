@@ -64,6 +64,10 @@ fn echo_heard(net: &JanusNet, run: &str, laptop_args: &[&str]) -> (f64, u64) {
         "the talker received the laptop's audio: {from_laptop}"
     );
     let played = laptop_stats["audio_frames_played"].as_u64().unwrap();
+    assert!(
+        laptop_stats["warnings"].as_array().unwrap().is_empty(),
+        "{run}: the laptop's devices: {laptop_stats}"
+    );
     // Joining takes a few seconds, and the echo canceller learns the room in about one.
     let settle = 6 * RATE as usize;
     assert!(

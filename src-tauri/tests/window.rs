@@ -1375,15 +1375,52 @@ fn a_new_meeting_is_started_in_the_app_and_a_headless_participant_joins_from_the
         "return document.getElementById('new-meeting-error').textContent\
            .startsWith('No meeting server is set');",
     );
-    // The organisation's server, in the settings.
+    // The organisation's server, in the settings; and the microphone's clean-up, on by
+    // default, with noise suppression turned off (a studio microphone).
     session.find("#open-settings").click();
     session.find("#meeting-server").send_keys(janus::WS_URL);
+    for (id, on) in [
+        ("echo-cancellation", true),
+        ("noise-suppression", true),
+        ("gain-control", true),
+    ] {
+        assert_eq!(
+            session.script(
+                &format!("return document.getElementById('{id}').checked"),
+                json!([])
+            ),
+            on,
+            "{id}"
+        );
+    }
+    session.find("#noise-suppression").click();
+    save(&shots, "0-settings-en.png", &session);
     session.find("#settings-save").click();
     session.wait_for(
         "the settings saved",
         Duration::from_secs(5),
         "return !document.getElementById('settings-dialog').open;",
     );
+    let saved = files(&desktop.home)
+        .into_iter()
+        .find(|(path, _)| path.ends_with("settings.json"))
+        .map(|(_, content)| serde_json::from_slice::<serde_json::Value>(&content).unwrap())
+        .expect("the settings file");
+    assert_eq!(
+        saved["sound"],
+        json!({"echoCancellation": true, "noiseSuppression": false, "gainControl": true}),
+        "{saved}"
+    );
+    session.find("#open-settings").click();
+    assert_eq!(
+        session.script(
+            "return document.getElementById('noise-suppression').checked",
+            json!([])
+        ),
+        false,
+        "kept off"
+    );
+    session.find("#settings-cancel").click();
 
     session.find("#new-meeting").click();
     session.wait_for(

@@ -127,11 +127,10 @@ fn is_fatal(e: &cpal::Error) -> bool {
     )
 }
 
-/// Real-time priority for the thread that opens a stream, asked for before it opens it: the
-/// threads the sound system's client starts for the stream (and that call us back) inherit it.
-/// cpal asks for it only for hardware devices, not for the sound server's plugin, whose threads
-/// then lost their turn to busy processes (gaps under load, tests/pulseaudio_loopback.rs); those
-/// threads wait on the server between callbacks, they do not spin.
+/// Real-time priority for the thread that opens a microphone, asked for before it opens it: the
+/// threads the sound server's client starts for the stream (the one that reads its socket and
+/// calls us back among them) inherit it. They lost their turn to busy processes (gaps under
+/// load, tests/pulseaudio_loopback.rs); they wait on the server's socket, they do not spin.
 fn promote_stream_threads() {
     crate::realtime::promote_audio_thread();
 }
@@ -367,7 +366,10 @@ impl Speaker {
         std::thread::Builder::new()
             .name("conclave-speaker".into())
             .spawn(move || {
-                promote_stream_threads();
+                // Not real-time: through ALSA's plugin for the sound server, the stream's
+                // thread polls in a loop, and at real-time priority two of them (two
+                // participants on one machine) took both cores from the sound server, which
+                // then played nothing (tests/janus_echo.rs). cpal declines it there too.
                 let stream = match format {
                     SampleFormat::F32 => output_stream::<f32>(&device, &config, shared, fail_tx),
                     SampleFormat::I16 => output_stream::<i16>(&device, &config, shared, fail_tx),

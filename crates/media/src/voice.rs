@@ -247,6 +247,27 @@ mod tests {
     }
 
     #[test]
+    fn a_quiet_microphone_is_brought_up() {
+        // Speech 40 dB below full scale, as a microphone turned far down.
+        let quiet: Vec<f32> = crate::speech::samples()
+            .iter()
+            .cycle()
+            .take(SAMPLE_RATE as usize * 6)
+            .map(|s| s * 0.01)
+            .collect();
+        let silence = vec![0.0; quiet.len()];
+        let gain = VoiceSettings {
+            gain_control: true,
+            ..VoiceSettings::OFF
+        };
+        let out = run(gain, &silence, &quiet);
+        // Over the last two seconds, once it has adapted.
+        let tail = quiet.len() - 2 * SAMPLE_RATE as usize;
+        let raised = 10.0 * (energy(&out[tail..]) / energy(&quiet[tail..])).log10();
+        assert!(raised >= 10.0, "only {raised:.1} dB louder");
+    }
+
+    #[test]
     fn turned_off_it_changes_nothing_and_can_be_turned_on_again() {
         let voice = VoiceProcessor::new(VoiceSettings::OFF);
         let mut noise = Noise(3);
