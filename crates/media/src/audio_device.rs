@@ -366,10 +366,10 @@ impl Speaker {
         std::thread::Builder::new()
             .name("conclave-speaker".into())
             .spawn(move || {
-                // Not real-time: through ALSA's plugin for the sound server, the stream's
-                // thread polls in a loop, and at real-time priority two of them (two
-                // participants on one machine) took both cores from the sound server, which
-                // then played nothing (tests/janus_echo.rs). cpal declines it there too.
+                // Not here: the threads that ALSA's plugin for the sound server starts when the
+                // stream opens would inherit it, and with them at real-time priority the
+                // meeting's speaker played nothing (tests/janus_echo.rs; cpal declines it there
+                // too). Only the stream's own thread asks, from its first callback.
                 let stream = match format {
                     SampleFormat::F32 => output_stream::<f32>(&device, &config, shared, fail_tx),
                     SampleFormat::I16 => output_stream::<i16>(&device, &config, shared, fail_tx),
@@ -419,10 +419,16 @@ where
     T: SizedSample + FromSample<f32>,
 {
     let channels = usize::from(config.channels);
+    let mut promoted = false;
     device
         .build_output_stream::<T, _, _>(
             *config,
             move |out: &mut [T], _| {
+                if !promoted {
+                    // A busy machine made it late for the device (gaps under load).
+                    promoted = true;
+                    crate::realtime::promote_audio_thread();
+                }
                 let Ok(mut playback) = queue.lock() else {
                     return;
                 };
