@@ -127,12 +127,39 @@ fn is_fatal(e: &cpal::Error) -> bool {
     )
 }
 
-/// Real-time priority for the thread that opens a microphone, asked for before it opens it: the
-/// threads the sound server's client starts for the stream (the one that reads its socket and
-/// calls us back among them) inherit it. They lost their turn to busy processes (gaps under
-/// load, tests/pulseaudio_loopback.rs); they wait on the server's socket, they do not spin.
-fn promote_stream_threads() {
-    crate::realtime::promote_audio_thread();
+/// Real-time priority for a stream's own thread (the one that calls us back), asked for from its
+/// callbacks once they have come at a device's pace: a busy machine made these threads late
+/// (gaps under load, tests/pulseaudio_loopback.rs). Not for a device that never makes its thread
+/// wait (ALSA's null device answers every poll at once): at real-time priority that thread would
+/// spin and take a core from everything else, the window included. Not when the stream opens
+/// either: the threads the sound-server plugin starts then would inherit it, and a meeting's
+/// speaker then played nothing (tests/janus_echo.rs).
+#[derive(Default)]
+struct Promotion {
+    calls: u32,
+    first: Option<std::time::Instant>,
+    decided: bool,
+}
+
+impl Promotion {
+    /// Callbacks counted before deciding, and the least time they may take: 50 callbacks of
+    /// 10 ms come in 500 ms from a device; a spinning thread makes them in microseconds.
+    const CALLS: u32 = 50;
+    const AT_LEAST: Duration = Duration::from_millis(200);
+
+    fn on_callback(&mut self) {
+        if self.decided {
+            return;
+        }
+        let first = *self.first.get_or_insert_with(std::time::Instant::now);
+        self.calls += 1;
+        if self.calls >= Self::CALLS {
+            self.decided = true;
+            if first.elapsed() >= Self::AT_LEAST {
+                crate::realtime::promote_audio_thread();
+            }
+        }
+    }
 }
 
 fn open_error(kind: &'static str, e: impl std::fmt::Display) -> DeviceError {
@@ -174,9 +201,6 @@ impl Microphone {
         std::thread::Builder::new()
             .name("conclave-mic".into())
             .spawn(move || {
-                // Before the sound system's client exists: its threads (the one that reads
-                // the server's socket among them) inherit the priority.
-                promote_stream_threads();
                 let opened = open_input(name.as_deref(), tx);
                 match opened {
                     Ok((stream, rate)) => {
@@ -244,10 +268,12 @@ where
     f32: FromSample<T>,
 {
     let errors = tx.clone();
+    let mut promotion = Promotion::default();
     device
         .build_input_stream::<T, _, _>(
             *config,
             move |data: &[T], _| {
+                promotion.on_callback();
                 let mono = data
                     .chunks(channels.max(1))
                     .map(|frame| {
@@ -366,10 +392,7 @@ impl Speaker {
         std::thread::Builder::new()
             .name("conclave-speaker".into())
             .spawn(move || {
-                // Not here: the threads that ALSA's plugin for the sound server starts when the
-                // stream opens would inherit it, and with them at real-time priority the
-                // meeting's speaker played nothing (tests/janus_echo.rs; cpal declines it there
-                // too). Only the stream's own thread asks, from its first callback.
+                // Real-time priority comes later, from the stream's callbacks (`Promotion`).
                 let stream = match format {
                     SampleFormat::F32 => output_stream::<f32>(&device, &config, shared, fail_tx),
                     SampleFormat::I16 => output_stream::<i16>(&device, &config, shared, fail_tx),
@@ -419,16 +442,12 @@ where
     T: SizedSample + FromSample<f32>,
 {
     let channels = usize::from(config.channels);
-    let mut promoted = false;
+    let mut promotion = Promotion::default();
     device
         .build_output_stream::<T, _, _>(
             *config,
             move |out: &mut [T], _| {
-                if !promoted {
-                    // A busy machine made it late for the device (gaps under load).
-                    promoted = true;
-                    crate::realtime::promote_audio_thread();
-                }
+                promotion.on_callback();
                 let Ok(mut playback) = queue.lock() else {
                     return;
                 };
