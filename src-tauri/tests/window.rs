@@ -1559,7 +1559,9 @@ fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stag
     session.find("#toggle-share").click();
     session.wait_for(
         "the share picker",
-        Duration::from_secs(10),
+        // Thumbnails of every window, the other program's among them once its window manager
+        // lists it: 10 s ran out once in CI on a loaded machine.
+        Duration::from_secs(30),
         "const items = [...document.querySelectorAll('#share-list li')];\
          return document.getElementById('share-dialog').open\
            && items[0]?.textContent.trim() === 'Entire screen'\
