@@ -22,22 +22,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use conclave_media::resample::Resampler;
+use conclave_media::synthetic::{Noise, fan, keyboard};
 use conclave_media::{SAMPLE_RATE, VoiceProcessor, VoiceSettings};
 
 const RATE: usize = SAMPLE_RATE as usize;
 const CHUNK: usize = RATE / 100;
-
-/// Deterministic noise in [-1, 1].
-struct Noise(u64);
-
-impl Noise {
-    fn next(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
-}
 
 fn power(s: &[f32]) -> f64 {
     s.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / s.len().max(1) as f64 + 1e-15
@@ -71,7 +60,7 @@ fn other_voice(seconds: f64) -> Vec<f32> {
 /// reflections decaying over ~150 ms.
 fn room(far: &[f32], delay_ms: usize) -> Vec<f32> {
     let delay = RATE * delay_ms / 1000;
-    let mut noise = Noise(11);
+    let mut noise = Noise::new(11);
     let mut response: Vec<f32> = (0..RATE / 6)
         .map(|i| (-(i as f32) / (RATE as f32 * 0.03)).exp() * noise.next())
         .collect();
@@ -92,38 +81,6 @@ fn room(far: &[f32], delay_ms: usize) -> Vec<f32> {
         }
     }
     echo
-}
-
-/// A fan: low-passed noise with a 100 Hz hum and its harmonics.
-fn fan(len: usize) -> Vec<f32> {
-    let mut noise = Noise(5);
-    let mut low = 0.0f32;
-    (0..len)
-        .map(|i| {
-            low = 0.97 * low + 0.03 * noise.next();
-            let t = i as f32 / RATE as f32;
-            let hum: f32 = (1..4)
-                .map(|k| (2.0 * std::f32::consts::PI * 100.0 * k as f32 * t).sin() / k as f32)
-                .sum();
-            4.0 * low + 0.05 * hum
-        })
-        .collect()
-}
-
-/// Typing: a click (a few ms of decaying noise) every 100–250 ms.
-fn keyboard(len: usize) -> Vec<f32> {
-    let mut noise = Noise(9);
-    let mut out = vec![0.0f32; len];
-    let mut at = 0usize;
-    while at < len {
-        for k in 0..RATE * 8 / 1000 {
-            if let Some(o) = out.get_mut(at + k) {
-                *o = noise.next() * (-(k as f32) / (RATE as f32 * 0.0015)).exp();
-            }
-        }
-        at += RATE / 10 + ((noise.next() + 1.0) * 0.075 * RATE as f32) as usize;
-    }
-    out
 }
 
 /// `noise` scaled to `snr_db` below `speech`'s active level, added to it.
@@ -196,6 +153,50 @@ fn sonora(name: &'static str, settings: VoiceSettings) -> Box<dyn Candidate> {
         name,
         voice: VoiceProcessor::new(settings),
     })
+}
+
+/// `sonora`'s noise suppressor alone, without Conclave's pause gate.
+struct SonoraNs {
+    apm: sonora::AudioProcessing,
+    out: Vec<f32>,
+}
+
+impl SonoraNs {
+    fn boxed() -> Box<dyn Candidate> {
+        let stream = sonora::StreamConfig::new(SAMPLE_RATE, 1);
+        let config = sonora::Config {
+            noise_suppression: Some(sonora::config::NoiseSuppression {
+                level: sonora::config::NoiseSuppressionLevel::High,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let apm = sonora::AudioProcessing::builder()
+            .config(config)
+            .capture_config(stream)
+            .render_config(stream)
+            .build();
+        Box::new(SonoraNs {
+            apm,
+            out: vec![0.0; CHUNK],
+        })
+    }
+}
+
+impl Candidate for SonoraNs {
+    fn name(&self) -> String {
+        "sonora 0.2 (NS High)".into()
+    }
+    fn played(&mut self, _: &[f32]) {}
+    fn captured(&mut self, chunk: &mut [f32]) {
+        if self
+            .apm
+            .process_capture_f32(&[&*chunk], &mut [&mut self.out])
+            .is_ok()
+        {
+            chunk.copy_from_slice(&self.out);
+        }
+    }
 }
 
 /// The `aec3` crate's linear pipeline with only its echo canceller.
@@ -340,12 +341,8 @@ fn echo_candidates() -> Vec<Box<dyn Candidate>> {
 }
 
 fn noise_candidates() -> Vec<Box<dyn Candidate>> {
-    let noise_only = VoiceSettings {
-        noise_suppression: true,
-        ..VoiceSettings::OFF
-    };
     vec![
-        sonora("sonora 0.2 (NS High)", noise_only),
+        SonoraNs::boxed(),
         RnNoise::boxed(),
         sonora("Conclave (sonora, all on)", VoiceSettings::ON),
     ]

@@ -184,6 +184,60 @@ impl<S: AudioSource> AudioSource for Unplugging<S> {
     }
 }
 
+/// Deterministic white noise in [-1, 1] (xorshift), the same for the same seed.
+#[derive(Clone, Debug)]
+pub struct Noise(u64);
+
+impl Noise {
+    /// Noise from `seed` (not 0).
+    pub fn new(seed: u64) -> Noise {
+        Noise(seed.max(1))
+    }
+
+    /// The next sample.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}
+
+/// A fan, `len` samples at 48 kHz: low-passed noise with a 100 Hz hum and its harmonics.
+pub fn fan(len: usize) -> Vec<f32> {
+    let mut noise = Noise::new(5);
+    let mut low = 0.0f32;
+    (0..len)
+        .map(|i| {
+            low = 0.97 * low + 0.03 * noise.next();
+            let t = i as f32 / SAMPLE_RATE as f32;
+            let hum: f32 = (1..4)
+                .map(|k| (2.0 * std::f32::consts::PI * 100.0 * k as f32 * t).sin() / k as f32)
+                .sum();
+            4.0 * low + 0.05 * hum
+        })
+        .collect()
+}
+
+/// Typing, `len` samples at 48 kHz: a click (8 ms of noise decaying within ~2 ms) every
+/// 100–250 ms.
+pub fn keyboard(len: usize) -> Vec<f32> {
+    let rate = SAMPLE_RATE as usize;
+    let mut noise = Noise::new(9);
+    let mut out = vec![0.0f32; len];
+    let mut at = 0usize;
+    while at < len {
+        for k in 0..rate * 8 / 1000 {
+            if let Some(o) = out.get_mut(at + k) {
+                *o = noise.next() * (-(k as f32) / (rate as f32 * 0.0015)).exp();
+            }
+        }
+        at += rate / 10 + ((noise.next() + 1.0) * 0.075 * rate as f32) as usize;
+    }
+    out
+}
+
 /// Chirp length in samples (20 ms).
 pub const CHIRP_LEN: usize = SAMPLES_PER_FRAME;
 
