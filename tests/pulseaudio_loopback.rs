@@ -196,7 +196,10 @@ fn a_minute_of_tone_has_no_gap_while_both_cores_are_busy() {
         gaps.join(", "),
         audio["playback_gaps"]
     );
-    assert!(gap_ms <= 10.0, "a {gap_ms:.1} ms gap in a minute of tone");
+    assert!(
+        gap_ms <= 10.0,
+        "a {gap_ms:.1} ms gap in a minute of tone: {report}"
+    );
     // The self-test counts what it made the speaker go without, too.
     assert_eq!(audio["playback_gaps"], 0, "{report}");
 }

@@ -472,7 +472,21 @@ fn meeting_state(
     if let Some(tray) = app.try_state::<Tray>() {
         tray.refresh(&controller);
     }
+    keep_out_of_captures(&app, controller.sharing());
     controller.state()
+}
+
+/// While we share, our own window stays out of every capture where the system can keep it out
+/// (Windows: its display affinity; macOS: its sharing type), and nobody sees the meeting mirrored
+/// in it; on X11 the capture paints it over itself (`conclave_media::screen::x11::hide_own_windows`).
+/// Outside a share it can be captured (screenshots for a colleague).
+fn keep_out_of_captures(app: &AppHandle, sharing: bool) {
+    static PROTECTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if PROTECTED.swap(sharing, std::sync::atomic::Ordering::Relaxed) != sharing
+        && let Some(window) = app.get_webview_window("main")
+    {
+        let _ = window.set_content_protected(sharing);
+    }
 }
 
 #[tauri::command]
@@ -493,6 +507,7 @@ fn refresh(app: &AppHandle) {
     if let Some(tray) = app.try_state::<Tray>() {
         tray.refresh(&controller);
     }
+    keep_out_of_captures(app, controller.sharing());
     let _ = app.emit("switches", controller.switches());
 }
 

@@ -33,12 +33,21 @@ pub fn grey_to_bgrx(luma: &[u8]) -> Vec<u8> {
 impl XDisplay {
     /// Starts Xvfb at `width`×`height` in `net`'s namespace and connects to it.
     pub fn start(net: &JanusNet, width: u16, height: u16) -> XDisplay {
+        Self::start_with(net.command("Xvfb"), width, height)
+    }
+
+    /// Starts Xvfb at `width`×`height` here (it listens on its Unix socket only) and connects
+    /// to it.
+    pub fn start_here(width: u16, height: u16) -> XDisplay {
+        Self::start_with(std::process::Command::new("Xvfb"), width, height)
+    }
+
+    fn start_with(mut command: std::process::Command, width: u16, height: u16) -> XDisplay {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let number = 4200 + (std::process::id() * 8 + n) % 1000;
         let name = format!(":{number}");
-        let xvfb = net
-            .command("Xvfb")
+        let xvfb = command
             .args([
                 &name,
                 "-screen",
@@ -122,6 +131,19 @@ impl XDisplay {
     /// Opens a top-level window titled `title` showing `bgrx` (`width`×`height`) at the top
     /// left.
     pub fn open_window(&self, title: &str, width: u16, height: u16, bgrx: &[u8]) -> Window {
+        self.open_window_at(title, (0, 0), width, height, bgrx, None)
+    }
+
+    /// The same at `at` (x, y), marked as the window of process `pid` (`_NET_WM_PID`) if some.
+    pub fn open_window_at(
+        &self,
+        title: &str,
+        at: (i16, i16),
+        width: u16,
+        height: u16,
+        bgrx: &[u8],
+        pid: Option<u32>,
+    ) -> Window {
         let window = self.conn.generate_id().unwrap();
         let pixmap = self.conn.generate_id().unwrap();
         self.conn
@@ -133,8 +155,8 @@ impl XDisplay {
                 24,
                 window,
                 self.root,
-                0,
-                0,
+                at.0,
+                at.1,
                 width,
                 height,
                 0,
@@ -152,6 +174,18 @@ impl XDisplay {
                 title.as_bytes(),
             )
             .unwrap();
+        if let Some(pid) = pid {
+            let atom = self
+                .conn
+                .intern_atom(false, b"_NET_WM_PID")
+                .unwrap()
+                .reply()
+                .unwrap()
+                .atom;
+            self.conn
+                .change_property32(PropMode::REPLACE, window, atom, AtomEnum::CARDINAL, &[pid])
+                .unwrap();
+        }
         self.conn.map_window(window).unwrap();
         self.conn.free_pixmap(pixmap).unwrap();
         self.conn.sync().unwrap();

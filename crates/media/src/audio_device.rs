@@ -139,9 +139,21 @@ struct Promotion {
     calls: u32,
     first: Option<std::time::Instant>,
     decided: bool,
+    /// The name of the thread that opened the stream, which the sound library's threads for it
+    /// carry too (Linux truncates names to 15 bytes).
+    opener: String,
 }
 
 impl Promotion {
+    /// For a stream opened on the calling thread.
+    fn here() -> Promotion {
+        let name = std::thread::current().name().unwrap_or_default().to_owned();
+        Promotion {
+            opener: name.chars().take(15).collect(),
+            ..Promotion::default()
+        }
+    }
+
     /// Callbacks counted before deciding, and the least time they may take: 50 callbacks of
     /// 10 ms come in 500 ms from a device; a spinning thread makes them in microseconds.
     const CALLS: u32 = 50;
@@ -157,6 +169,10 @@ impl Promotion {
             self.decided = true;
             if first.elapsed() >= Self::AT_LEAST {
                 crate::realtime::promote_audio_thread();
+                crate::realtime::promote_threads_named(&self.opener);
+                // ALSA's PulseAudio plugin talks to the server from libpulse's own thread, and
+                // the stream's thread waits for its lock.
+                crate::realtime::promote_threads_named("threaded-ml");
             }
         }
     }
@@ -268,7 +284,7 @@ where
     f32: FromSample<T>,
 {
     let errors = tx.clone();
-    let mut promotion = Promotion::default();
+    let mut promotion = Promotion::here();
     device
         .build_input_stream::<T, _, _>(
             *config,
@@ -442,7 +458,7 @@ where
     T: SizedSample + FromSample<f32>,
 {
     let channels = usize::from(config.channels);
-    let mut promotion = Promotion::default();
+    let mut promotion = Promotion::here();
     device
         .build_output_stream::<T, _, _>(
             *config,

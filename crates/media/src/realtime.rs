@@ -60,6 +60,50 @@ fn direct() -> Scheduling {
     Scheduling::Normal
 }
 
+/// Real-time priority, set directly, for every other thread of this process named `name`: the
+/// threads a sound library starts for a stream (cpal's PulseAudio host drives each stream and
+/// polls its latency from threads of its own, which carry the name of the thread that opened
+/// it). Our stream callback waits on a lock such a thread holds; left at normal priority, a busy
+/// machine made it wait 10–20 ms for it now and then, long enough for the sound server to run
+/// out (tests/pulseaudio_loopback.rs). How many were promoted; none where the system refuses.
+#[cfg(target_os = "linux")]
+pub fn promote_threads_named(name: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    let param = libc::sched_param {
+        sched_priority: i32::from(DIRECT_PRIORITY),
+    };
+    let mut promoted = 0;
+    for task in tasks.flatten() {
+        let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        // SAFETY: a plain system call on a thread of this process, with a parameter that lives
+        // through it; a thread that has ended meanwhile makes it fail, nothing more.
+        #[allow(unsafe_code)]
+        let set = unsafe { libc::sched_setscheduler(tid, libc::SCHED_FIFO, &param) };
+        if set == 0 {
+            promoted += 1;
+        }
+    }
+    promoted
+}
+
+/// Nothing to do elsewhere: the sound systems there run their own threads at real-time priority.
+#[cfg(not(target_os = "linux"))]
+pub fn promote_threads_named(_name: &str) -> usize {
+    0
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;

@@ -1,7 +1,8 @@
 //! Screens and windows to share, behind the camera's trait ([`VideoSource`]): the X11 display
 //! (`x11rb`, the X protocol in pure Rust) on Linux, and a synthetic page of text and a chart for
 //! machines without a display. Frames come at a low rate (content, not faces) and at the screen's
-//! own size up to [`MAX_SHARE_WIDTH`].
+//! own size up to [`MAX_SHARE_WIDTH`]. A share of the whole screen paints this process's own
+//! windows over ([`x11::hide_own_windows`]).
 
 use std::time::Duration;
 
@@ -353,6 +354,8 @@ pub mod x11 {
     pub struct X11Screen {
         conn: RustConnection,
         window: Window,
+        /// The root: sharing the whole screen, which hides this process's own windows.
+        root: Window,
         format: VideoFormat,
         frame: u64,
         pacer: Pacer,
@@ -374,9 +377,18 @@ pub mod x11 {
     }
 
     impl X11Screen {
-        /// The whole screen, or the top-level window titled `title`.
+        /// The whole screen, or the top-level window titled `title`, of the display `DISPLAY`
+        /// names.
         pub fn open(title: Option<&str>) -> Result<X11Screen, DeviceError> {
-            let (conn, screen) = x11rb::connect(None)
+            Self::open_on(None, title)
+        }
+
+        /// The same on `display` (`:N`), or `DISPLAY`'s if `None`.
+        pub fn open_on(
+            display: Option<&str>,
+            title: Option<&str>,
+        ) -> Result<X11Screen, DeviceError> {
+            let (conn, screen) = x11rb::connect(display)
                 .map_err(|e| unavailable(format!("cannot reach the X display: {e}")))?;
             let root = conn.setup().roots[screen].root;
             let window = match title {
@@ -391,6 +403,7 @@ pub mod x11 {
             let mut source = X11Screen {
                 conn,
                 window,
+                root,
                 format: VideoFormat {
                     width: 0,
                     height: 0,
@@ -432,13 +445,146 @@ pub mod x11 {
                     image.depth
                 )));
             }
-            let mut frame = bgrx_to_i420(usize::from(width), usize::from(height), &image.data)?;
+            let mut data = image.data;
+            if self.window == self.root {
+                hide_own_windows(&self.conn, self.root, usize::from(width), &mut data);
+            }
+            let mut frame = bgrx_to_i420(usize::from(width), usize::from(height), &data)?;
             if frame.width > MAX_SHARE_WIDTH {
                 frame = frame.shrunk(MAX_SHARE_WIDTH);
             }
             frame.captured_us = wall_clock_us();
             Ok(frame)
         }
+    }
+
+    /// What a shared screen shows where this process's own windows are: a plain dark grey.
+    pub const HIDDEN_BGRX: [u8; 4] = [0x30, 0x30, 0x30, 0];
+
+    /// A rectangle of the screen: x, y, width, height.
+    type Area = (i32, i32, i32, i32);
+
+    /// Paints over what this process's own windows (the meeting's window, its dialogs; with
+    /// their frames) show in `bgrx`, a capture of the whole screen `width` pixels wide: nobody
+    /// in the meeting sees the meeting's window (a mirror of their own faces, the chat, the
+    /// roster) in a share of the screen. Windows of other programs lying on top of ours stay
+    /// visible. A window is ours by `_NET_WM_PID`, which toolkits set (GTK, Qt, winit, Tauri);
+    /// what cannot be read is left as it is.
+    pub fn hide_own_windows(conn: &RustConnection, root: Window, width: usize, bgrx: &mut [u8]) {
+        let height = bgrx.len() / (width * 4).max(1);
+        for (own, above) in own_areas(conn, root) {
+            let (x0, y0) = (own.0.max(0), own.1.max(0));
+            let x1 = (own.0 + own.2).min(width as i32);
+            let y1 = (own.1 + own.3).min(height as i32);
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let covered = above
+                        .iter()
+                        .any(|a| x >= a.0 && x < a.0 + a.2 && y >= a.1 && y < a.1 + a.3);
+                    if !covered {
+                        let at = (y as usize * width + x as usize) * 4;
+                        bgrx[at..at + 4].copy_from_slice(&HIDDEN_BGRX);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Each area of the screen one of our top-level windows takes (its frame's, where a window
+    /// manager frames it), with the areas of the other windows stacked above it.
+    fn own_areas(conn: &RustConnection, root: Window) -> Vec<(Area, Vec<Area>)> {
+        let pid = std::process::id();
+        let atom = |name: &[u8]| {
+            conn.intern_atom(false, name)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .map(|r| r.atom)
+        };
+        let (Some(net_pid), Some(client_list)) = (atom(b"_NET_WM_PID"), atom(b"_NET_CLIENT_LIST"))
+        else {
+            return Vec::new();
+        };
+        let Some(stack) = conn
+            .query_tree(root)
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .map(|t| t.children)
+        else {
+            return Vec::new();
+        };
+        // Without a window manager the top-level windows are the root's children; with one,
+        // its clients, inside frames that are.
+        let mut clients: Vec<Window> = conn
+            .get_property(false, root, client_list, AtomEnum::WINDOW, 0, 4096)
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .and_then(|r| r.value32().map(Iterator::collect))
+            .unwrap_or_default();
+        if clients.is_empty() {
+            clients.clone_from(&stack);
+        }
+        let cookies: Vec<_> = clients
+            .iter()
+            .map(|&w| {
+                (
+                    w,
+                    conn.get_property(false, w, net_pid, AtomEnum::CARDINAL, 0, 1),
+                )
+            })
+            .collect();
+        let ours: Vec<Window> = cookies
+            .into_iter()
+            .filter_map(|(w, c)| {
+                let owner = c.ok()?.reply().ok()?.value32()?.next()?;
+                (owner == pid).then_some(w)
+            })
+            .collect();
+        if ours.is_empty() {
+            return Vec::new();
+        }
+        // The root's children from the bottom up: where each is and whether it is shown.
+        let area = |w: Window| -> Option<Area> {
+            let mapped =
+                conn.get_window_attributes(w).ok()?.reply().ok()?.map_state == MapState::VIEWABLE;
+            let g = conn.get_geometry(w).ok()?.reply().ok()?;
+            let border = i32::from(g.border_width) * 2;
+            mapped.then_some((
+                i32::from(g.x),
+                i32::from(g.y),
+                i32::from(g.width) + border,
+                i32::from(g.height) + border,
+            ))
+        };
+        let stacked: Vec<(Window, Option<Area>)> = stack.iter().map(|&w| (w, area(w))).collect();
+        // Each of ours by the root's child that holds it.
+        let mut tops: Vec<Window> = ours
+            .into_iter()
+            .filter_map(|mut w| {
+                for _ in 0..8 {
+                    let parent = conn.query_tree(w).ok()?.reply().ok()?.parent;
+                    if parent == root {
+                        return Some(w);
+                    }
+                    w = parent;
+                }
+                None
+            })
+            .collect();
+        tops.sort_unstable();
+        tops.dedup();
+        stacked
+            .iter()
+            .enumerate()
+            .filter(|(_, (w, area))| area.is_some() && tops.binary_search(w).is_ok())
+            .filter_map(|(i, (_, area))| {
+                let above = stacked[i + 1..]
+                    .iter()
+                    .filter(|(w, _)| tops.binary_search(w).is_err())
+                    .filter_map(|(_, a)| *a)
+                    .collect();
+                Some(((*area)?, above))
+            })
+            .collect()
     }
 
     /// The top-level window titled `title` (exactly, else the first whose title contains it).
@@ -464,11 +610,14 @@ pub mod x11 {
         let thumbnail = |window: Window| {
             let geometry = conn.get_geometry(window).ok()?.reply().ok()?;
             let (w, h) = (geometry.width, geometry.height);
-            let image = conn
+            let mut image = conn
                 .get_image(ImageFormat::Z_PIXMAP, window, 0, 0, w, h, !0)
                 .ok()?
                 .reply()
                 .ok()?;
+            if window == root {
+                hide_own_windows(&conn, root, usize::from(w), &mut image.data);
+            }
             super::Thumbnail::from_bgrx(
                 usize::from(w),
                 usize::from(h),
