@@ -218,6 +218,10 @@ struct SelftestArgs {
     /// Video bitrate, e.g. 1500k.
     #[arg(long, default_value = "1500k", value_parser = conclave::cli_args::bitrate)]
     bitrate: u32,
+    /// Test sharing instead of the camera: screen, window:<title> or synthetic (captured,
+    /// encoded for text, sealed, opened and decoded as a meeting's share is).
+    #[arg(long, value_parser = conclave_media::ShareTarget::parse)]
+    share: Option<conclave_media::ShareTarget>,
     #[command(flatten)]
     voice: VoiceArgs,
 }
@@ -282,6 +286,7 @@ fn selftest(args: SelftestArgs) -> anyhow::Result<ExitCode> {
     options.video.fps = args.fps;
     options.video_bitrate_bps = args.bitrate;
     options.voice = args.voice.settings();
+    options.share = args.share;
 
     let report = selftest::run(&options);
     if args.json {

@@ -147,6 +147,8 @@ pub struct Options {
     pub video_bitrate_bps: u32,
     /// The microphone's clean-up (no echo to cancel: the self-test plays what it captures).
     pub voice: conclave_media::VoiceSettings,
+    /// A screen or window to test instead of the camera, encoded as a meeting's share is.
+    pub share: Option<conclave_media::ShareTarget>,
 }
 
 impl Options {
@@ -164,6 +166,7 @@ impl Options {
             },
             video_bitrate_bps: 1_500_000,
             voice: conclave_media::VoiceSettings::ON,
+            share: None,
         }
     }
 }
@@ -269,9 +272,15 @@ pub type CameraSlot = Result<Option<Box<dyn VideoSource>>, DeviceProblem>;
 /// A microphone and speaker to test, `Ok(None)` for none, or why they could not be opened.
 pub type AudioSlot = Result<Option<(Box<dyn AudioSource>, Box<dyn AudioSink>)>, DeviceProblem>;
 
-/// Opens the camera `options` names.
+/// Opens the camera `options` names, or the screen or window it shares instead.
 pub fn open_camera(options: &Options) -> CameraSlot {
-    options.camera.open(options.video)
+    match &options.share {
+        Some(share) => share
+            .open()
+            .map(Some)
+            .map_err(|e| DeviceProblem::from_error(Device::Screen, &e)),
+        None => options.camera.open(options.video),
+    }
 }
 
 /// Opens the microphone and speaker `options` name.
@@ -356,20 +365,28 @@ fn run_video(
     mut source: Box<dyn VideoSource>,
     base: &BaseKey,
 ) -> (Option<VideoReport>, Option<DeviceProblem>) {
-    let synthetic = options.camera == CameraChoice::Synthetic;
+    let sharing = options.share.is_some();
+    let synthetic = options.camera == CameraChoice::Synthetic && !sharing;
+    let device = if sharing {
+        Device::Screen
+    } else {
+        Device::Camera
+    };
     let format = source.format();
-    let mut encoder = H264Encoder::new(VideoEncoderSettings {
+    let settings = VideoEncoderSettings {
         bitrate_bps: options.video_bitrate_bps,
         fps: format.fps,
         ..VideoEncoderSettings::default()
-    });
+    };
+    let mut encoder = if sharing {
+        H264Encoder::for_screen(settings)
+    } else {
+        H264Encoder::new(settings)
+    };
     let mut decoder = match H264Decoder::new() {
         Ok(d) => d,
         Err(e) => {
-            return (
-                None,
-                Some(DeviceProblem::from_codec_error(Device::Camera, &e)),
-            );
+            return (None, Some(DeviceProblem::from_codec_error(device, &e)));
         }
     };
     let mut stopped = None;
@@ -378,7 +395,13 @@ fn run_video(
     let (mut tx, mut rx) = e2ee_pair(base, 1);
 
     let mut report = VideoReport {
-        format: format!("{}x{}@{}", format.width, format.height, format.fps),
+        format: format!(
+            "{}{}x{}@{}",
+            if sharing { "share " } else { "" },
+            format.width,
+            format.height,
+            format.fps
+        ),
         ..VideoReport::default()
     };
     let [mut encode, mut encrypt, mut decrypt, mut decode, mut e2e]: [Samples; 5] =
@@ -390,7 +413,7 @@ fn run_video(
         let frame = match source.next_frame() {
             Ok(f) => f,
             Err(e) => {
-                stopped = Some(DeviceProblem::from_error(Device::Camera, &e));
+                stopped = Some(DeviceProblem::from_error(device, &e));
                 break;
             }
         };
@@ -400,7 +423,7 @@ fn run_video(
             Ok(Some(e)) => e,
             Ok(None) => continue,
             Err(e) => {
-                stopped = Some(DeviceProblem::from_codec_error(Device::Camera, &e));
+                stopped = Some(DeviceProblem::from_codec_error(device, &e));
                 break;
             }
         };
@@ -411,7 +434,7 @@ fn run_video(
         let wire = match tx.protect(Codec::H264, &encoded.data) {
             Ok(w) => w,
             Err(e) => {
-                stopped = Some(DeviceProblem::failed(Device::Camera, e.to_string()));
+                stopped = Some(DeviceProblem::failed(device, e.to_string()));
                 break;
             }
         };

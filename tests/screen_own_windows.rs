@@ -74,3 +74,52 @@ fn a_shared_screen_hides_our_own_windows_but_not_what_lies_on_them() {
     let frame = window.next_frame().expect("a frame");
     assert!(luma(&frame, 10, 10) < 30);
 }
+
+/// `conclave selftest --share`: the screen captured, encoded for text, sealed, opened and
+/// decoded as a meeting's share is; a window that is not there is a clear problem, not a share.
+#[test]
+fn the_self_test_shares_the_screen_and_names_a_missing_window() {
+    let display = XDisplay::start_here(640, 480);
+    let page: Vec<u8> = (0..640 * 480)
+        .map(|i| {
+            if (i % 640 / 8 + i / 640 / 16) % 2 == 0 {
+                30
+            } else {
+                220
+            }
+        })
+        .collect();
+    display.show(&grey_to_bgrx(&page));
+    let selftest = |share: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_conclave"))
+            .args([
+                "selftest", "--camera", "none", "--mic", "none", "--share", share,
+            ])
+            .args(["--duration", "2s", "--json"])
+            .env("DISPLAY", &display.name)
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        report
+    };
+
+    let report = selftest("screen");
+    let video = &report["video"];
+    assert_eq!(video["format"], "share 640x480@10", "{report}");
+    assert!(video["frames_decoded"].as_u64().unwrap() >= 10, "{report}");
+    assert_eq!(video["frames_lost"], 0, "{report}");
+    assert!(video["psnr_db"].as_f64().unwrap() >= 38.0, "{report}");
+
+    let report = selftest("window:No such window");
+    assert!(report["video"].is_null(), "{report}");
+    let problem = &report["device_problems"][0];
+    assert_eq!(problem["device"], "screen", "{report}");
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("No such window"),
+        "{report}"
+    );
+}

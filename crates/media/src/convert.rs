@@ -136,6 +136,30 @@ pub fn bgrx_to_i420(width: usize, height: usize, bytes: &[u8]) -> Result<VideoFr
     Ok(frame)
 }
 
+/// Converts a `width` x `height` image of 32-bit pixels in memory order R, G, B, X (what
+/// `xcap` and most image libraries hand over) to I420; odd sizes are cropped.
+pub fn rgbx_to_i420(width: usize, height: usize, bytes: &[u8]) -> Result<VideoFrame, DeviceError> {
+    let (w, h) = (width & !1, height & !1);
+    if w == 0 || h == 0 || bytes.len() < width * height * 4 {
+        return Err(bad(format!(
+            "a {width}x{height} screen image of {} bytes",
+            bytes.len()
+        )));
+    }
+    let mut frame = VideoFrame::black(w, h);
+    with_planar(&mut frame, |planar| {
+        yuvutils_rs::rgba_to_yuv420(
+            planar,
+            bytes,
+            (width * 4) as u32,
+            YuvRange::Limited,
+            YuvStandardMatrix::Bt601,
+            YuvConversionMode::Balanced,
+        )
+    })?;
+    Ok(frame)
+}
+
 fn rgb_into(
     frame: &mut VideoFrame,
     rgb: &[u8],
@@ -211,6 +235,32 @@ mod tests {
         assert!(u_blue > 200 && v_blue < 128, "blue: {u_blue} {v_blue}");
         let bgr: Vec<u8> = rgb.chunks(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
         assert_eq!(to_i420(PixelFormat::Bgr, 64, 48, &bgr).unwrap(), f);
+    }
+
+    #[test]
+    fn screen_pixels_in_either_order_convert_alike() {
+        // 65×49 (odd: cropped), red on the left, blue on the right; RGBX as xcap hands it over
+        // (Windows, macOS), BGRX as the X server does.
+        let rgb = rgb_image();
+        let rgbx: Vec<u8> = (0..49)
+            .flat_map(|y| (0..65).map(move |x| (x.min(63), y.min(47))))
+            .flat_map(|(x, y)| {
+                let p = &rgb[(y * 64 + x) * 3..];
+                [p[0], p[1], p[2], 255]
+            })
+            .collect();
+        let bgrx: Vec<u8> = rgbx
+            .chunks(4)
+            .flat_map(|p| [p[2], p[1], p[0], 255])
+            .collect();
+        let f = rgbx_to_i420(65, 49, &rgbx).unwrap();
+        assert_eq!((f.width, f.height), (64, 48));
+        let (u_red, v_red) = chroma_at(&f, 8);
+        let (u_blue, v_blue) = chroma_at(&f, 56);
+        assert!(v_red > 200 && u_red < 128, "red: {u_red} {v_red}");
+        assert!(u_blue > 200 && v_blue < 128, "blue: {u_blue} {v_blue}");
+        assert_eq!(bgrx_to_i420(65, 49, &bgrx).unwrap(), f);
+        assert!(rgbx_to_i420(65, 49, &rgbx[..100]).is_err());
     }
 
     #[test]

@@ -50,7 +50,11 @@ impl ShareTarget {
             ShareTarget::Screen => Ok(Box::new(x11::X11Screen::open(None)?)),
             #[cfg(target_os = "linux")]
             ShareTarget::Window(title) => Ok(Box::new(x11::X11Screen::open(Some(title))?)),
-            #[cfg(not(target_os = "linux"))]
+            #[cfg(any(target_os = "windows", target_os = "macos"))]
+            ShareTarget::Screen => Ok(Box::new(desktop::DesktopScreen::open(None)?)),
+            #[cfg(any(target_os = "windows", target_os = "macos"))]
+            ShareTarget::Window(title) => Ok(Box::new(desktop::DesktopScreen::open(Some(title))?)),
+            #[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
             ShareTarget::Screen | ShareTarget::Window(_) => Err(DeviceError::Open {
                 kind: "screen",
                 reason: "sharing a screen is not built for this system yet".into(),
@@ -139,7 +143,12 @@ pub fn share_sources(skip_title: Option<&str>) -> Vec<ShareSource> {
             .filter(|s| s.title.is_empty() || Some(s.title.as_str()) != skip_title)
             .collect()
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(target_os = "windows", target_os = "macos"))]
+    {
+        let _ = skip_title;
+        desktop::sources().unwrap_or_default()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
     {
         let _ = skip_title;
         Vec::new()
@@ -714,6 +723,193 @@ pub mod x11 {
             self.frame += 1;
             self.grab()
         }
+    }
+}
+
+#[cfg(any(target_os = "windows", target_os = "macos"))]
+pub mod desktop {
+    //! Windows and macOS, through `xcap`: on Windows GDI (`BitBlt` of the primary monitor,
+    //! `PrintWindow` with full content of one window: what Wine runs too), on macOS CoreGraphics.
+    //! Read at [`super::SHARE_FPS`]. This process's own windows are not offered; while the app
+    //! shares, the system keeps its window out of the capture (the app's content protection).
+
+    use std::time::Duration;
+
+    use super::{MAX_SHARE_WIDTH, SHARE_FPS, ShareSource, ShareTarget, Thumbnail};
+    use crate::convert::rgbx_to_i420;
+    use crate::error::DeviceError;
+    use crate::frame::{VideoFrame, wall_clock_us};
+    use crate::source::{Pacer, VideoFormat, VideoSource};
+
+    /// What is shared, by the system's id: `xcap`'s handles may not cross threads, so each
+    /// frame finds it again (a window that closed, a monitor unplugged: the share ends).
+    enum Target {
+        Monitor(u32),
+        Window(u32),
+    }
+
+    /// The primary monitor, or one window.
+    pub struct DesktopScreen {
+        target: Target,
+        format: VideoFormat,
+        frame: u64,
+        pacer: Pacer,
+    }
+
+    impl std::fmt::Debug for DesktopScreen {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("DesktopScreen")
+                .field("format", &self.format)
+                .finish_non_exhaustive()
+        }
+    }
+
+    fn unavailable(what: impl std::fmt::Display) -> DeviceError {
+        DeviceError::Open {
+            kind: "screen",
+            reason: what.to_string(),
+        }
+    }
+
+    /// The primary monitor (else the first).
+    fn primary() -> Result<xcap::Monitor, DeviceError> {
+        let monitors = xcap::Monitor::all().map_err(unavailable)?;
+        let first_primary = monitors
+            .iter()
+            .position(|m| m.is_primary().unwrap_or(false))
+            .unwrap_or(0);
+        monitors
+            .into_iter()
+            .nth(first_primary)
+            .ok_or_else(|| unavailable("this system shows no screen"))
+    }
+
+    /// The windows that can be shared, of other programs, with their titles.
+    fn windows() -> Result<Vec<(xcap::Window, String)>, DeviceError> {
+        let own = std::process::id();
+        Ok(xcap::Window::all()
+            .map_err(unavailable)?
+            .into_iter()
+            .filter(|w| !w.is_minimized().unwrap_or(true) && w.pid().ok() != Some(own))
+            .filter_map(|w| {
+                let title = w.title().ok()?;
+                (!title.trim().is_empty()).then_some((w, title))
+            })
+            .collect())
+    }
+
+    impl DesktopScreen {
+        /// The primary monitor, or the window titled `title` (exactly, else the first whose
+        /// title contains it).
+        pub fn open(title: Option<&str>) -> Result<DesktopScreen, DeviceError> {
+            let target = match title {
+                None => Target::Monitor(primary()?.id().map_err(unavailable)?),
+                Some(title) => {
+                    let mut all = windows()?;
+                    let at = all
+                        .iter()
+                        .position(|(_, name)| name == title)
+                        .or_else(|| all.iter().position(|(_, name)| name.contains(title)))
+                        .ok_or_else(|| DeviceError::NotFound {
+                            kind: "window",
+                            name: Some(title.to_owned()),
+                        })?;
+                    Target::Window(all.swap_remove(at).0.id().map_err(unavailable)?)
+                }
+            };
+            let mut source = DesktopScreen {
+                target,
+                format: VideoFormat {
+                    width: 0,
+                    height: 0,
+                    fps: SHARE_FPS,
+                },
+                frame: 0,
+                pacer: Pacer::new(Duration::from_secs(1) / SHARE_FPS, true),
+            };
+            let first = source.grab()?;
+            source.format.width = first.width;
+            source.format.height = first.height;
+            Ok(source)
+        }
+
+        fn grab(&self) -> Result<VideoFrame, DeviceError> {
+            let gone = |e: &dyn std::fmt::Display| DeviceError::Disconnected {
+                kind: "screen",
+                reason: e.to_string(),
+            };
+            let image = match self.target {
+                Target::Monitor(id) => xcap::Monitor::all()
+                    .map_err(|e| gone(&e))?
+                    .into_iter()
+                    .find(|m| m.id().ok() == Some(id))
+                    .ok_or_else(|| gone(&"the screen went away"))?
+                    .capture_image()
+                    .map_err(|e| gone(&e))?,
+                Target::Window(id) => {
+                    let window = xcap::Window::all()
+                        .map_err(|e| gone(&e))?
+                        .into_iter()
+                        .find(|w| w.id().ok() == Some(id))
+                        .ok_or_else(|| gone(&"the window was closed"))?;
+                    if window.is_minimized().map_err(|e| gone(&e))? {
+                        return Err(gone(&"the window was minimised"));
+                    }
+                    window.capture_image().map_err(|e| gone(&e))?
+                }
+            };
+            let (width, height) = (image.width() as usize, image.height() as usize);
+            let mut frame = rgbx_to_i420(width, height, image.as_raw())?;
+            if frame.width > MAX_SHARE_WIDTH {
+                frame = frame.shrunk(MAX_SHARE_WIDTH);
+            }
+            frame.captured_us = wall_clock_us();
+            Ok(frame)
+        }
+    }
+
+    impl VideoSource for DesktopScreen {
+        fn format(&self) -> VideoFormat {
+            self.format
+        }
+
+        fn next_frame(&mut self) -> Result<VideoFrame, DeviceError> {
+            self.pacer.wait(self.frame);
+            self.frame += 1;
+            self.grab()
+        }
+    }
+
+    fn thumbnail(image: &xcap::image::RgbaImage) -> Option<Thumbnail> {
+        let bgrx: Vec<u8> = image
+            .as_raw()
+            .chunks_exact(4)
+            .flat_map(|p| [p[2], p[1], p[0], 0])
+            .collect();
+        Thumbnail::from_bgrx(
+            image.width() as usize,
+            image.height() as usize,
+            &bgrx,
+            super::THUMBNAIL_WIDTH,
+        )
+    }
+
+    /// The primary monitor, then the other programs' windows, each with a thumbnail.
+    pub fn sources() -> Result<Vec<ShareSource>, DeviceError> {
+        let monitor = primary()?;
+        let mut sources = vec![ShareSource {
+            target: ShareTarget::Screen,
+            title: String::new(),
+            thumbnail: monitor.capture_image().ok().as_ref().and_then(thumbnail),
+        }];
+        for (window, title) in windows()? {
+            sources.push(ShareSource {
+                target: ShareTarget::Window(title.clone()),
+                thumbnail: window.capture_image().ok().as_ref().and_then(thumbnail),
+                title,
+            });
+        }
+        Ok(sources)
     }
 }
 
