@@ -938,7 +938,7 @@ async function saveSettings(changes) {
   }
 }
 
-$("open-settings").addEventListener("click", () => {
+$("open-settings").addEventListener("click", async () => {
   $("default-name").value = settings?.name || "";
   $("keep-identity").checked = Boolean(settings?.keepIdentity);
   showIce(settings?.ice_servers || settings?.iceServers || []);
@@ -953,8 +953,29 @@ $("open-settings").addEventListener("click", () => {
   $("meeting-server").value = settings?.meetingServer || "";
   $("settings-error").textContent = "";
   $("forgotten").textContent = "";
+  await showPolicy();
   $("settings-dialog").showModal();
 });
+
+// What the organisation's policy file locks is shown greyed out; the app keeps it as it is.
+async function showPolicy() {
+  let policy = { locked: [], problem: null };
+  try {
+    policy = await invoke("policy_get");
+  } catch {
+    // An older shell without policies: nothing is locked.
+  }
+  const locked = new Set(policy.locked);
+  $("meeting-server").disabled = locked.has("meetingServer");
+  for (const el of $("ice-servers").querySelectorAll("input, button")) {
+    el.disabled = locked.has("iceServers");
+  }
+  $("relay-only").disabled = locked.has("relayOnly");
+  $("trusted-ca").disabled = locked.has("trustedCa");
+  const note = $("policy-note");
+  note.hidden = !policy.problem && locked.size === 0;
+  note.textContent = policy.problem ? tr("policyProblem", policy.problem) : tr("policyLocked");
+}
 $("settings-cancel").addEventListener("click", () => $("settings-dialog").close());
 $("open-devices").addEventListener("click", openDevices);
 $("devices-apply").addEventListener("click", applyDevices);

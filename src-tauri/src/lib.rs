@@ -7,6 +7,7 @@ mod chat;
 mod controller;
 mod events;
 mod frames;
+pub mod policy;
 pub mod settings;
 mod tray;
 
@@ -303,6 +304,12 @@ fn settings_get(store: State<'_, Store>) -> Result<Settings, ErrorDto> {
     store.load().map_err(settings_error)
 }
 
+/// The settings the organisation locks, and why its policy file cannot be used if it cannot.
+#[tauri::command]
+fn policy_get(store: State<'_, Store>) -> policy::PolicyView {
+    store.policy_view()
+}
+
 #[tauri::command]
 fn settings_save(
     controller: State<'_, Controller>,
@@ -594,7 +601,18 @@ pub fn run() -> Result<(), tauri::Error> {
                 bench_feeds::start(controller.video_out(), controller.encoded_out());
             }
             let config = app.path().app_config_dir()?;
-            app.manage(Store::new(&config, Box::new(settings::Keyring)));
+            let policy = match policy::path() {
+                Some(path) => policy::Policy::load(&path),
+                None => Ok(None),
+            };
+            if let Err(e) = &policy {
+                // The reason only: the file may hold credentials.
+                tracing::warn!(
+                    problem = e.kind(),
+                    "the organisation's policy file cannot be used"
+                );
+            }
+            app.manage(Store::new(&config, Box::new(settings::Keyring)).with_policy(policy));
             match Tray::build(&handle) {
                 Ok(tray) => {
                     app.manage(tray);
@@ -662,6 +680,7 @@ pub fn run() -> Result<(), tauri::Error> {
             preview_stop,
             preview_level,
             settings_get,
+            policy_get,
             settings_save,
             room_link,
             forget_room,

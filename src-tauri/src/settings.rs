@@ -173,10 +173,13 @@ impl SecretStore for Keyring {
     }
 }
 
-/// The settings file and the secret store together.
+/// The settings file and the secret store together, under the organisation's policy if any.
 pub struct Store {
     path: PathBuf,
     secrets: Box<dyn SecretStore>,
+    policy: Option<crate::policy::Policy>,
+    /// Why the policy file could not be used.
+    policy_problem: Option<String>,
 }
 
 /// The keyring entry of a STUN/TURN server's password: named by a digest of its URL and user
@@ -201,11 +204,47 @@ impl Store {
         Store {
             path: dir.join("settings.json"),
             secrets,
+            policy: None,
+            policy_problem: None,
         }
     }
 
-    /// The settings (defaults if none were saved), TURN passwords from the keyring.
+    /// Under the organisation's policy as loaded (`crate::policy`): one that could not be
+    /// used is not applied, and its problem is kept for the settings dialog.
+    pub fn with_policy(
+        mut self,
+        policy: Result<Option<crate::policy::Policy>, crate::policy::PolicyError>,
+    ) -> Store {
+        match policy {
+            Ok(policy) => self.policy = policy,
+            Err(e) => self.policy_problem = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// What the settings dialog shows of the policy.
+    pub fn policy_view(&self) -> crate::policy::PolicyView {
+        crate::policy::PolicyView {
+            locked: self
+                .policy
+                .as_ref()
+                .map(|p| p.locked.clone())
+                .unwrap_or_default(),
+            problem: self.policy_problem.clone(),
+        }
+    }
+
+    /// The settings in effect: the user's, under the organisation's policy.
     pub fn load(&self) -> Result<Settings, SettingsError> {
+        let mut settings = self.load_own()?;
+        if let Some(policy) = &self.policy {
+            policy.apply(&mut settings);
+        }
+        Ok(settings)
+    }
+
+    /// The user's own settings (defaults if none were saved), TURN passwords from the keyring.
+    fn load_own(&self) -> Result<Settings, SettingsError> {
         let mut settings = self.load_file()?;
         for server in &mut settings.ice_servers {
             // A password still in the file (written by an older version) stays until the next
@@ -252,6 +291,11 @@ impl Store {
             conclave_room::SfuAddress::parse(server)?;
         }
         let old = self.load_file()?;
+        // What the organisation locks stays as the user's file had it.
+        let mut new = new.clone();
+        if let Some(policy) = &self.policy {
+            policy.keep_locked(&mut new, &self.load_own()?);
+        }
         // Passwords into the keyring first: should it refuse, nothing changes.
         let mut kept = Vec::new();
         for server in new.ice_servers.iter().filter(|s| !s.credential.is_empty()) {
@@ -265,9 +309,12 @@ impl Store {
                 self.secrets.delete(&id)?;
             }
         }
-        let mut settings = new.clone();
+        let mut settings = new;
         settings.rooms = old.rooms;
         self.save(&settings)?;
+        if let Some(policy) = &self.policy {
+            policy.apply(&mut settings);
+        }
         Ok(settings)
     }
 

@@ -1479,6 +1479,72 @@ fn a_new_meeting_is_started_in_the_app_and_a_headless_participant_joins_from_the
 }
 
 #[test]
+fn an_organisations_policy_file_presets_the_meeting_server_and_locks_it() {
+    let net = JanusNet::start();
+    // What an administrator puts in /etc/conclave/policy.json (here named by CONCLAVE_POLICY).
+    let policy = net.dir.join("policy.json");
+    std::fs::write(
+        &policy,
+        json!({ "meetingServer": janus::WS_URL, "locked": ["meetingServer"] }).to_string(),
+    )
+    .unwrap();
+    let desktop = Desktop::start_with_env(&net, &[("CONCLAVE_POLICY", policy.to_str().unwrap())]);
+    let shots = Desktop::screenshot_dir("policy");
+    let session = Session::start(DRIVER_PORT, app());
+    session.find("button[data-lang=en]").click();
+
+    // Nothing set by the user, yet "New meeting" has a server: the organisation's.
+    session.find("#new-meeting").click();
+    session.wait_for(
+        "a new meeting at the organisation's server",
+        Duration::from_secs(5),
+        "return document.getElementById('link-status').dataset.valid === 'true'",
+    );
+    let link = session.script("return document.getElementById('link').value", json!([]));
+    let parsed = conclave_room::JoinLink::parse(link.as_str().unwrap()).unwrap();
+    assert_eq!(parsed.sfu.url.trim_end_matches('/'), janus::WS_URL);
+
+    // The settings show it greyed out and say who set it.
+    session.find("#open-settings").click();
+    session.wait_for(
+        "the locked server",
+        Duration::from_secs(5),
+        &format!(
+            "return document.getElementById('meeting-server').disabled\
+               && document.getElementById('meeting-server').value === {}\
+               && !document.getElementById('policy-note').hidden\
+               && document.getElementById('policy-note').textContent.startsWith('Your organisation sets')\
+               && !document.getElementById('relay-only').disabled",
+            json!(janus::WS_URL)
+        ),
+    );
+    save(&shots, "0-settings-locked-en.png", &session);
+    session.find("#settings-cancel").click();
+    session.find("button[data-lang=de]").click();
+    session.find("#open-settings").click();
+    session.wait_for(
+        "the note in German",
+        Duration::from_secs(5),
+        "return document.getElementById('policy-note').textContent.includes('Organisation')",
+    );
+    save(&shots, "1-settings-locked-de.png", &session);
+    // Saving does not write the organisation's server into the user's file.
+    session.find("#settings-save").click();
+    session.wait_for(
+        "the settings saved",
+        Duration::from_secs(5),
+        "return !document.getElementById('settings-dialog').open;",
+    );
+    let saved = files(&desktop.home)
+        .into_iter()
+        .find(|(path, _)| path.ends_with("settings.json"))
+        .map(|(_, content)| serde_json::from_slice::<serde_json::Value>(&content).unwrap())
+        .expect("the settings file");
+    assert!(saved["meetingServer"].is_null(), "{saved}");
+    session.close();
+}
+
+#[test]
 fn a_new_meeting_on_a_galene_server_from_the_settings_meets_a_headless_participant() {
     let net = JanusNet::without_janus();
     let _galene = galene::Galene::start(&net);
