@@ -1680,7 +1680,15 @@ fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stag
            && !document.getElementById('stage-back').hidden;",
     );
     session.find("#stage-show").click();
-    session.wait_for("the stage again", Duration::from_secs(10), stage_drawn);
+    // A fresh tile waits for a keyframe, and a still page sends a picture only when it changes
+    // (once a second): a first picture drawn is the stage back.
+    session.wait_for(
+        "the stage again",
+        Duration::from_secs(15),
+        "const t = document.querySelector('#stage .tile');\
+         return !document.getElementById('stage').hidden && t\
+           && parseInt(t.dataset.drawn || '0') > 0;",
+    );
 
     // Alice stops from the tray, starts again from the tray (its picker is the window's), and
     // stops from the banner; Bob's share ends by itself and leaves the stage.

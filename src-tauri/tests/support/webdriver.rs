@@ -185,7 +185,8 @@ impl Element<'_> {
     /// taller than the window, and refuses an element outside the view as "not interactable").
     pub fn click(&self) {
         self.session.script(
-            "arguments[0].scrollIntoView({block: 'nearest'})",
+            // The middle of the window: at an edge, the sticky header can cover it.
+            "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'})",
             json!([{ ELEMENT: self.id }]),
         );
         self.session
