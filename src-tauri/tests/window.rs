@@ -86,6 +86,15 @@ fn assert_pattern_moves(session: &Session) {
     );
 }
 
+/// The settings file the app wrote under `home`, as JSON.
+fn saved_settings(home: &std::path::Path) -> serde_json::Value {
+    files(home)
+        .into_iter()
+        .find(|(path, _)| path.ends_with("settings.json"))
+        .map(|(_, content)| serde_json::from_slice(&content).unwrap())
+        .expect("the settings file")
+}
+
 /// Every file under `dir` with its contents.
 fn files(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
@@ -1401,11 +1410,7 @@ fn a_new_meeting_is_started_in_the_app_and_a_headless_participant_joins_from_the
         Duration::from_secs(5),
         "return !document.getElementById('settings-dialog').open;",
     );
-    let saved = files(&desktop.home)
-        .into_iter()
-        .find(|(path, _)| path.ends_with("settings.json"))
-        .map(|(_, content)| serde_json::from_slice::<serde_json::Value>(&content).unwrap())
-        .expect("the settings file");
+    let saved = saved_settings(&desktop.home);
     assert_eq!(
         saved["sound"],
         json!({"echoCancellation": true, "noiseSuppression": false, "gainControl": true}),
@@ -1535,11 +1540,7 @@ fn an_organisations_policy_file_presets_the_meeting_server_and_locks_it() {
         Duration::from_secs(5),
         "return !document.getElementById('settings-dialog').open;",
     );
-    let saved = files(&desktop.home)
-        .into_iter()
-        .find(|(path, _)| path.ends_with("settings.json"))
-        .map(|(_, content)| serde_json::from_slice::<serde_json::Value>(&content).unwrap())
-        .expect("the settings file");
+    let saved = saved_settings(&desktop.home);
     assert!(saved["meetingServer"].is_null(), "{saved}");
     session.close();
 }

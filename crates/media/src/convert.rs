@@ -115,30 +115,31 @@ pub fn to_i420(
 /// Converts a `width` x `height` image of 32-bit pixels in memory order B, G, R, X (an X
 /// server's and most screen grabbers' native layout) to I420; odd sizes are cropped.
 pub fn bgrx_to_i420(width: usize, height: usize, bytes: &[u8]) -> Result<VideoFrame, DeviceError> {
-    let (w, h) = (width & !1, height & !1);
-    if w == 0 || h == 0 || bytes.len() < width * height * 4 {
-        return Err(bad(format!(
-            "a {width}x{height} screen image of {} bytes",
-            bytes.len()
-        )));
-    }
-    let mut frame = VideoFrame::black(w, h);
-    with_planar(&mut frame, |planar| {
-        yuvutils_rs::bgra_to_yuv420(
-            planar,
-            bytes,
-            (width * 4) as u32,
-            YuvRange::Limited,
-            YuvStandardMatrix::Bt601,
-            YuvConversionMode::Balanced,
-        )
-    })?;
-    Ok(frame)
+    four_bytes_to_i420(width, height, bytes, yuvutils_rs::bgra_to_yuv420)
 }
 
 /// Converts a `width` x `height` image of 32-bit pixels in memory order R, G, B, X (what
 /// `xcap` and most image libraries hand over) to I420; odd sizes are cropped.
 pub fn rgbx_to_i420(width: usize, height: usize, bytes: &[u8]) -> Result<VideoFrame, DeviceError> {
+    four_bytes_to_i420(width, height, bytes, yuvutils_rs::rgba_to_yuv420)
+}
+
+/// One of `yuvutils_rs`'s packed 32-bit to I420 conversions.
+type FourBytes = fn(
+    &mut yuvutils_rs::YuvPlanarImageMut<'_, u8>,
+    &[u8],
+    u32,
+    YuvRange,
+    YuvStandardMatrix,
+    YuvConversionMode,
+) -> Result<(), yuvutils_rs::YuvError>;
+
+fn four_bytes_to_i420(
+    width: usize,
+    height: usize,
+    bytes: &[u8],
+    convert: FourBytes,
+) -> Result<VideoFrame, DeviceError> {
     let (w, h) = (width & !1, height & !1);
     if w == 0 || h == 0 || bytes.len() < width * height * 4 {
         return Err(bad(format!(
@@ -148,7 +149,7 @@ pub fn rgbx_to_i420(width: usize, height: usize, bytes: &[u8]) -> Result<VideoFr
     }
     let mut frame = VideoFrame::black(w, h);
     with_planar(&mut frame, |planar| {
-        yuvutils_rs::rgba_to_yuv420(
+        convert(
             planar,
             bytes,
             (width * 4) as u32,
