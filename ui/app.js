@@ -22,6 +22,9 @@ const meeting = {
   sharing: false, // we share a screen or window
   stage: null, // whose shared screen is on the stage (the meeting decides: the newest share)
   gridOnly: false, // the user chose the grid over the stage
+  view: "grid", // "grid" or "speaker": the user's choice of layout
+  pinned: null, // the participant the user put on the stage
+  selfOverlay: false, // our own picture as a small overlay instead of a tile
 };
 // The reactions there are (crates/room/src/control.rs, REACTIONS).
 const REACTIONS = ["👍", "👏", "😂", "😮", "❤️", "🎉"];
@@ -56,6 +59,9 @@ function renderStatic() {
     if (def) def.textContent = tr("systemDefault");
   }
   labelAll(document);
+  // Tooltips: what a control does, and its shortcut.
+  for (const el of document.querySelectorAll("[data-tip]")) el.title = tr(el.dataset.tip);
+  drawIcons(document);
   validateLink();
   renderPreviewProblems();
   renderTestResult();
@@ -64,7 +70,8 @@ function renderStatic() {
 
 function show(which) {
   screen = which;
-  if (which !== "meeting") showPreview($("self-view"), false);
+  if (which !== "meeting") showPreview($("self-picture"), false);
+  document.body.classList.toggle("in-meeting", which === "meeting");
   $("prejoin").hidden = which !== "prejoin";
   $("meeting").hidden = which !== "meeting";
   $("connection").hidden = which !== "meeting";
@@ -228,6 +235,16 @@ function participantItem(p) {
   return li;
 }
 
+// A notice on the stage for a few seconds (who came, who went); screen readers hear it through
+// the announcer instead.
+function toast(line) {
+  const li = document.createElement("li");
+  li.textContent = line;
+  $("toasts").append(li);
+  while ($("toasts").children.length > 3) $("toasts").firstElementChild.remove();
+  setTimeout(() => li.remove(), 5000);
+}
+
 // Said to screen readers (a polite live region) as the meeting's notices come.
 function announce(line) {
   // Emptied first, so that a sentence equal to the last one is still read out.
@@ -258,9 +275,11 @@ function onMeetingEvent(e) {
       break;
     case "joined":
       announce(tr("joinedMeeting", e.name));
+      toast(tr("joinedMeeting", e.name));
       break;
     case "left":
       announce(tr("leftMeeting", e.name));
+      toast(tr("leftMeeting", e.name));
       break;
     case "forged":
       // Someone holding the link (with the server) sent pictures or sound as this person.
@@ -311,7 +330,9 @@ function resetMeeting() {
   meeting.sharing = false;
   meeting.stage = null;
   meeting.gridOnly = false;
+  meeting.pinned = null;
   showStage(null);
+  $("toasts").replaceChildren();
   meeting.unread = 0;
   // Nothing of a meeting's chat outlives it.
   $("chat-log").replaceChildren();
@@ -330,7 +351,16 @@ function renderMeeting() {
   const words = ((language === "de" ? meeting.code?.wordsDe : meeting.code?.wordsEn) || []).join(" · ");
   $("group-emoji").setAttribute("aria-label", words);
   $("group-words").textContent = words;
-  const present = [...meeting.roster.values()];
+  const everyone = [...meeting.roster.values()];
+  // On the stage: those verified to hold the room's key. Someone still being verified waits in
+  // the list; a stranger (another key, or none) is never a tile.
+  const seen = everyone.filter((p) => p.verified === true);
+  const verifying = everyone.filter((p) => p.verified !== true && p.verified !== false);
+  const strangers = everyone.filter((p) => p.verified === false);
+  const count = seen.length + 1;
+  $("people-title").textContent = tr("peopleTitle", count);
+  $("people-count").textContent = String(count);
+  $("toggle-people").setAttribute("aria-label", tr("peopleCount", count));
   const list = $("participants");
   const me = document.createElement("li");
   me.className = "me";
@@ -339,33 +369,37 @@ function renderMeeting() {
     inUse.microphone === "none" || state.device_problems.some((p) => p.device === "microphone");
   const mic = noMic ? tr("micNone") : state.sending_audio ? tr("micOn") : tr("micOff");
   me.textContent = `${tr("you")} · ${mic}`;
-  list.replaceChildren(me, ...present.map(participantItem));
-  $("waiting").hidden = present.length > 0;
-  // Frames received per participant: numbers from the polled state.
-  const counts = new Map(state.participants.map((p) => [p.id, p.video.frames_decrypted]));
-  syncTiles($("tiles"), present, {
-    frames: (p) => tr("frames", counts.get(p.id) || 0),
-    speaking: (p) => p.id === meeting.speaker,
+  const strangerItems = strangers.map((p) => {
+    const li = participantItem(p);
+    li.classList.add("stranger");
+    return li;
   });
-  // Our own picture, small and mirrored, while the camera is on and works.
-  const cameraWorks =
-    inUse.camera !== "none" && !state.device_problems.some((p) => p.device === "camera");
+  const stats = new Map(state.participants.map((p) => [p.id, p]));
+  syncTiles($("tiles"), seen, (tile, p, created) => decorateTile(tile, p, created, stats.get(p.id)));
+  // The list in the tiles' order.
+  const order = [...tiles.keys()];
+  seen.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
+  list.replaceChildren(me, ...seen.map(participantItem), ...verifying.map(participantItem), ...strangerItems);
+  renderSelf();
   const over = meeting.connection === "left" || meeting.connection === "failed";
-  showPreview($("self-view"), state.sending_video && cameraWorks && !over);
+  $("alone").hidden = everyone.length > 0 || over;
+  $("strangers").hidden = strangers.length === 0;
+  $("strangers-title").textContent =
+    seen.length === 0 ? tr("strangersOnly", strangers.length) : tr("strangersToo", strangers.length);
   $("muted-hint").hidden = !state.speaking_while_muted;
-  $("toggle-mic").setAttribute("aria-pressed", String(state.sending_audio));
-  $("toggle-cam").setAttribute("aria-pressed", String(state.sending_video));
-  renderShares(present, over);
+  setSwitch($("toggle-mic"), state.sending_audio, "mic", "micOff");
+  setSwitch($("toggle-cam"), state.sending_video, "camera", "cameraOff");
+  renderShares(seen, over);
   $("toggle-hand").setAttribute("aria-pressed", String(meeting.hand));
-  $("toggle-hand").textContent = meeting.hand ? tr("lowerHand") : tr("raiseHand");
+  $("toggle-hand").querySelector(".text").textContent = meeting.hand ? tr("lowerHand") : tr("raiseHand");
+  const speakerView = meeting.view === "speaker";
+  $("toggle-layout").setAttribute("aria-pressed", String(speakerView));
+  $("toggle-layout").querySelector(".icon").dataset.icon = speakerView ? "grid" : "speaker";
+  $("toggle-layout").querySelector(".text").textContent = speakerView ? tr("gridView") : tr("speakerView");
   $("chat-unread").hidden = meeting.unread === 0;
   $("chat-unread").textContent = String(meeting.unread);
   $("toggle-chat").setAttribute("aria-label", meeting.unread ? tr("chatUnread", meeting.unread) : tr("chat"));
   renderChatTo();
-  for (const [id, tile] of tiles) {
-    const p = meeting.roster.get(id);
-    if (p?.hand != null) tile.label.textContent = `✋ ${tile.label.textContent}`;
-  }
   $("meeting-error").textContent = endText(state);
   // The participants' troubles (the app names them) in the UI's language.
   const troubles = state.troubles.map((t) =>
@@ -378,6 +412,155 @@ function renderMeeting() {
       return li;
     }),
   );
+  drawIcons($("meeting"));
+  placeStage();
+}
+
+// A switch of ours (microphone, camera): pressed while on, its icon struck through while off.
+function setSwitch(button, on, icon, offIcon) {
+  button.setAttribute("aria-pressed", String(on));
+  button.querySelector(".icon").dataset.icon = on ? icon : offIcon;
+}
+
+// A participant's tile beyond its picture: initials while there is no picture, a badge for a
+// microphone off and a raised hand, the connection's quality, a ring while speaking (not the
+// orange of the keyboard focus), and buttons to pin it or show it full screen.
+function decorateTile(tile, p, created, stats) {
+  const el = tile.el;
+  if (created) {
+    const avatar = document.createElement("span");
+    avatar.className = "avatar";
+    avatar.setAttribute("aria-hidden", "true");
+    const badges = document.createElement("span");
+    badges.className = "badges";
+    const quality = document.createElement("span");
+    quality.className = "quality";
+    quality.append(...[1, 2, 3].map(() => document.createElement("i")));
+    const actions = document.createElement("span");
+    actions.className = "tile-actions";
+    const pin = document.createElement("button");
+    pin.type = "button";
+    pin.className = "tile-action pin";
+    pin.innerHTML = iconSvg("pin");
+    pin.addEventListener("click", () => {
+      meeting.pinned = meeting.pinned === el.dataset.id ? null : el.dataset.id;
+      renderMeeting();
+    });
+    const full = document.createElement("button");
+    full.type = "button";
+    full.className = "tile-action fullscreen";
+    full.innerHTML = iconSvg("expand");
+    full.addEventListener("click", () => {
+      if (document.fullscreenElement === el) document.exitFullscreen?.();
+      else el.requestFullscreen?.();
+    });
+    actions.append(pin, full);
+    el.append(avatar, badges, quality, actions);
+    tile.parts = { avatar, badges, quality, pin, full };
+  }
+  const { avatar, badges, quality, pin, full } = tile.parts;
+  const name = p.name || "…";
+  // Pictures received intact (decrypted), for those who look closer (tests): not shown.
+  el.dataset.frames = String(stats?.video.frames_decrypted || 0);
+  el.classList.toggle("speaking", p.id === meeting.speaker && p.audio !== false);
+  el.classList.toggle("camera-off", p.video === false);
+  el.classList.toggle("no-picture", p.video !== false && tile.drawn === 0);
+  el.classList.toggle("away", p.presence === "away");
+  el.classList.toggle("pinned", meeting.pinned === p.id);
+  avatar.textContent = initials(name);
+  const marks = [];
+  if (p.audio === false) marks.push(badge("micOff", tr("micOff")));
+  if (p.hand != null) marks.push(badge(null, tr("handRaised", handRank(p)), `✋ ${handRank(p)}`));
+  if (p.presence === "away") marks.push(badge(null, tr("reconnectingPeer"), "…"));
+  badges.replaceChildren(...marks);
+  const q = state.quality?.[p.id] || "unknown";
+  quality.dataset.quality = q;
+  quality.title = tr(`quality_${q}`);
+  quality.setAttribute("role", "img");
+  quality.setAttribute("aria-label", tr(`quality_${q}`));
+  pin.setAttribute("aria-pressed", String(meeting.pinned === p.id));
+  pin.title = meeting.pinned === p.id ? tr("unpin", name) : tr("pin", name);
+  pin.setAttribute("aria-label", pin.title);
+  full.title = tr("fullScreenOf", name);
+  full.setAttribute("aria-label", full.title);
+}
+
+// A small mark on a tile: an icon or a few characters, with its meaning for screen readers.
+function badge(icon, label, text) {
+  const b = document.createElement("span");
+  b.className = "mark";
+  b.setAttribute("role", "img");
+  b.setAttribute("aria-label", label);
+  b.title = label;
+  if (icon) b.innerHTML = iconSvg(icon);
+  else b.textContent = text;
+  return b;
+}
+
+// Our own tile: the camera's picture (mirrored) while it is on and works, else our initials;
+// "You", and a badge while our microphone is off.
+function renderSelf() {
+  const cameraWorks =
+    inUse.camera !== "none" && !state.device_problems.some((p) => p.device === "camera");
+  const over = meeting.connection === "left" || meeting.connection === "failed";
+  const picture = state.sending_video && cameraWorks && !over;
+  showPreview($("self-picture"), picture);
+  const view = $("self-view");
+  view.classList.toggle("camera-off", !picture);
+  view.classList.toggle("overlay", meeting.selfOverlay);
+  $("self-avatar").textContent = initials($("name").value || tr("you"));
+  $("self-badges").replaceChildren(...(state.sending_audio ? [] : [badge("micOff", tr("micOff"))]));
+  if (meeting.hand) $("self-badges").append(badge(null, tr("lowerHand"), "✋"));
+  const mode = $("self-mode");
+  mode.title = meeting.selfOverlay ? tr("tipSelfTile") : tr("tipSelfOverlay");
+  mode.setAttribute("aria-label", mode.title);
+  mode.querySelector(".icon").dataset.icon = meeting.selfOverlay ? "expand" : "shrink";
+}
+
+// Places the stage's pictures: everyone in a grid, or one large (a share, the pinned person, the
+// speaker in speaker view) with the others in a strip; our own picture among them or as an
+// overlay in a corner. Runs on every render and whenever the stage changes size.
+function placeStage() {
+  if (screen !== "meeting") return;
+  const area = $("stage-area");
+  const width = area.clientWidth;
+  const height = area.clientHeight;
+  const top = $("stage-top");
+  const reserved = top.offsetHeight > 0 ? top.offsetHeight + GAP : 0;
+  const ids = [...tiles.keys()];
+  const sharing = !$("stage").hidden;
+  const items = [...(meeting.selfOverlay ? [] : ["self"]), ...ids, ...(sharing ? ["share"] : [])];
+  let featured = null;
+  if (sharing) featured = "share";
+  else if (meeting.pinned && tiles.has(meeting.pinned)) featured = meeting.pinned;
+  else if (meeting.view === "speaker" && ids.length > 0)
+    featured = tiles.has(meeting.speaker) ? meeting.speaker : ids[0];
+  const rects = arrange({ width, height, reserved, items, featured, fill: featured === "share" });
+  for (const [id, tile] of tiles) place(tile.el, rects.get(id));
+  if (sharing) place($("stage"), rects.get("share"));
+  if (meeting.selfOverlay) {
+    const w = Math.max(112, Math.min(220, width * 0.2));
+    const h = w / ASPECT;
+    place($("self-view"), { x: width - PAD - w, y: height - PAD - h, w, h });
+  } else {
+    place($("self-view"), rects.get("self"));
+  }
+  for (const [id, tile] of tiles) tile.el.classList.toggle("featured", id === featured);
+  fitBar();
+}
+
+// The control bar in one row: labels while they fit, the lock's dropped first, then all.
+function fitBar() {
+  const bar = document.querySelector(".meeting-bar");
+  // Named by their labels also when those are not shown (those naming themselves aside).
+  for (const b of bar.querySelectorAll("button")) {
+    const text = b.querySelector(".text");
+    if (text && !b.hasAttribute("data-own-label")) b.setAttribute("aria-label", text.textContent);
+  }
+  const over = () => bar.scrollWidth > bar.clientWidth + 1;
+  bar.classList.remove("tight", "compact");
+  if (over()) bar.classList.add("tight");
+  if (over()) bar.classList.add("compact");
 }
 
 // Sharing: our own (the button, the banner) and the others' (the share the meeting puts on the
@@ -385,7 +568,7 @@ function renderMeeting() {
 function renderShares(present, over) {
   const sharing = !over && (meeting.sharing || state.sharing);
   $("toggle-share").setAttribute("aria-pressed", String(sharing));
-  $("toggle-share").textContent = sharing ? tr("stopSharing") : tr("share");
+  $("toggle-share").querySelector(".text").textContent = sharing ? tr("stopSharing") : tr("share");
   $("sharing-banner").hidden = !sharing;
   const here = new Map(present.map((p) => [p.id, p]));
   const onStage = over ? null : meeting.stage;
@@ -536,6 +719,7 @@ async function refreshState() {
     // The meeting's chat ends with it.
     $("chat-log").replaceChildren();
     $("chat-panel").hidden = true;
+    $("people-panel").hidden = true;
     show("prejoin");
     // A room remembered when joining is in the list now.
     loadSettings();
@@ -554,6 +738,8 @@ async function refreshState() {
     } else {
       lastError = state.connection === "failed" ? { key: "failed" } : null;
       $("error").textContent = state.error ? `${tr("failed")} ${endText(state)}` : lastError ? tr("failed") : "";
+      // Left by choice: said, so that the join screen is not mistaken for a dropped call.
+      if (!lastError && !state.error) $("join-status").textContent = tr("youLeft");
     }
     const previewing = startPreview();
     // The message sits by the join button, below the preview: in view once the preview has
@@ -605,7 +791,7 @@ function renderTestResult() {
     const { video: v, audio: a, device_problems: problems } = testOutcome.report;
     out.textContent = [
       v
-        ? tr("testVideo", v.end_to_end_ms.p50.toFixed(0), v.end_to_end_ms.p95.toFixed(0), v.psnr_db.toFixed(1), v.frames_lost)
+        ? tr("testVideo", v.end_to_end_ms.p50.toFixed(0), v.end_to_end_ms.p95.toFixed(0), v.psnr_db.toLocaleString(language, { minimumFractionDigits: 1, maximumFractionDigits: 1 }), v.frames_lost)
         : tr("testNoVideo"),
       a ? tr("testAudio", a.frames_played, a.frames_concealed) : tr("testNoAudio"),
       ...problems.map((p) => tr("deviceProblem", p)),
@@ -679,10 +865,21 @@ function byKind(devices) {
   return { camera: devices.cameras, microphone: devices.microphones, speaker: devices.speakers };
 }
 
+// The dialog opens at once with the lists as the join screen last saw them; the devices are
+// asked again meanwhile (that can take seconds on a busy machine) and the lists follow.
 async function openDevices() {
-  const lists = byKind(await invoke("devices"));
-  for (const kind of DEVICE_KINDS) fillSelect(`meeting-${kind}`, lists[kind], inUse[kind], true);
+  // What is chosen in the dialog stays chosen when the lists are renewed.
+  const fill = (lists, chosen) => {
+    for (const kind of DEVICE_KINDS) fillSelect(`meeting-${kind}`, lists[kind], chosen(kind), true);
+  };
+  fill(lastDeviceLists || byKind({ cameras: [], microphones: [], speakers: [] }), (kind) => inUse[kind]);
   $("devices-dialog").showModal();
+  try {
+    lastDeviceLists = byKind(await invoke("devices"));
+    if ($("devices-dialog").open) fill(lastDeviceLists, (kind) => $(`meeting-${kind}`).value || inUse[kind]);
+  } catch {
+    // The lists stay as they were.
+  }
 }
 
 // Only what changed is replaced: a new microphone does not restart the camera.
@@ -772,6 +969,7 @@ async function join() {
 // Device lists, refreshed every few seconds on the pre-join screen so that a camera or headset
 // plugged in now appears; the user's choice (or the saved preference) stays selected.
 let deviceSignature = "";
+let lastDeviceLists = null; // the devices last asked for, by kind
 
 // A device picker with `list` ({ id, label }) and "none", `wanted` selected if it is there. With
 // `keep`, a `wanted` that is not there (unplugged) stays listed as unavailable, so that leaving
@@ -806,6 +1004,7 @@ async function fillDevices() {
   const first = deviceSignature === "";
   deviceSignature = signature;
   const lists = byKind(devices);
+  lastDeviceLists = lists;
   for (const kind of DEVICE_KINDS) {
     fillSelect(kind, lists[kind], first ? settings?.[kind] : $(kind).value);
   }
@@ -1109,16 +1308,44 @@ $("reactions").replaceChildren(
     return b;
   }),
 );
-$("toggle-chat").addEventListener("click", () => {
-  const panel = $("chat-panel");
-  panel.hidden = !panel.hidden;
-  $("toggle-chat").setAttribute("aria-expanded", String(!panel.hidden));
-  if (!panel.hidden) {
+// One side panel at a time (people and verification, or chat), beside the stage: opening one
+// closes the other; the stage shrinks to make room and keeps its layout.
+function openPanel(which) {
+  const panels = { people: $("people-panel"), chat: $("chat-panel") };
+  for (const [name, panel] of Object.entries(panels)) panel.hidden = name !== which;
+  $("toggle-people").setAttribute("aria-expanded", String(which === "people"));
+  $("open-verify").setAttribute("aria-expanded", String(which === "people"));
+  $("toggle-chat").setAttribute("aria-expanded", String(which === "chat"));
+  if (which === "chat") {
     meeting.unread = 0;
     $("chat-text").focus();
   }
   renderMeeting();
+}
+$("toggle-chat").addEventListener("click", () => openPanel($("chat-panel").hidden ? "chat" : null));
+$("toggle-people").addEventListener("click", () => openPanel($("people-panel").hidden ? "people" : null));
+// The lock opens the verification: the group code at the top of the people panel.
+$("open-verify").addEventListener("click", () => {
+  const open = $("people-panel").hidden;
+  openPanel(open ? "people" : null);
+  if (open) $("e2ee-badge").scrollIntoView({ block: "start" });
 });
+$("toggle-layout").addEventListener("click", () => {
+  meeting.view = meeting.view === "speaker" ? "grid" : "speaker";
+  // The grid is everyone: a pinned person goes back among them.
+  if (meeting.view === "grid") meeting.pinned = null;
+  renderMeeting();
+});
+$("self-mode").addEventListener("click", () => {
+  meeting.selfOverlay = !meeting.selfOverlay;
+  renderMeeting();
+});
+$("waiting-invite").addEventListener("click", async () => {
+  const ok = await copyText(invitationText($("link").value.trim()));
+  $("notice").textContent = ok ? tr("invitationCopied") : tr("invitationNotCopied");
+  renderMeeting();
+});
+new ResizeObserver(() => placeStage()).observe($("stage-area"));
 // The invitation to the meeting of `link`: what to paste into a mail or a chat.
 function invitationText(link) {
   return tr("invitationText", link);

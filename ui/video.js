@@ -152,9 +152,7 @@ class VideoTile {
     this.canvas.setAttribute("aria-hidden", "true");
     this.label = document.createElement("span");
     this.label.className = "label";
-    this.frames = document.createElement("span");
-    this.frames.className = "frames";
-    this.el.append(this.canvas, this.label, this.frames);
+    this.el.append(this.canvas, this.label);
     this.el.dataset.transport = transport;
     this.renderer = null;
     this.feed = null;
@@ -341,7 +339,9 @@ const h264Pump = {
 
 const tiles = new Map(); // participant id -> VideoTile
 
-function syncTiles(container, participants, labels) {
+// One tile per participant in `participants` (in their order) inside `container`; a tile whose
+// participant is gone goes. `decorate(tile, p, created)` draws the rest of each (name, badges).
+function syncTiles(container, participants, decorate) {
   const present = new Set(participants.map((p) => p.id));
   for (const [key, tile] of tiles) {
     if (!present.has(key)) {
@@ -352,6 +352,7 @@ function syncTiles(container, participants, labels) {
   }
   for (const p of participants) {
     let tile = tiles.get(p.id);
+    const created = !tile;
     if (!tile) {
       tile = new VideoTile(videoTransport.name === "h264" ? "h264" : "i420");
       tile.el.dataset.id = p.id;
@@ -363,11 +364,7 @@ function syncTiles(container, participants, labels) {
       tile.seen = 0;
     }
     tile.label.textContent = p.name || "…";
-    // Pictures received intact (decrypted); the app or the page decodes them.
-    tile.frames.textContent = labels.frames(p);
-    tile.el.classList.toggle("speaking", labels.speaking(p));
-    tile.el.classList.toggle("camera-off", p.video === false);
-    tile.el.classList.toggle("away", p.presence === "away");
+    decorate(tile, p, created);
     if (tile.el.parentNode !== container) container.append(tile.el);
   }
 }

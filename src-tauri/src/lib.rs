@@ -8,6 +8,7 @@ mod controller;
 mod events;
 mod frames;
 pub mod policy;
+mod quality;
 pub mod settings;
 mod tray;
 
@@ -475,12 +476,32 @@ async fn set_devices(
 fn meeting_state(
     app: AppHandle,
     controller: State<'_, Controller>,
-) -> Option<conclave::client::MeetingStats> {
+    qualities: State<'_, Mutex<quality::Qualities>>,
+) -> Option<PageState> {
     if let Some(tray) = app.try_state::<Tray>() {
         tray.refresh(&controller);
     }
     keep_out_of_captures(&app, controller.sharing());
-    controller.state()
+    let stats = controller.state()?;
+    let readings: Vec<_> = stats
+        .participants
+        .iter()
+        .map(quality::Reading::of)
+        .collect();
+    let quality = qualities
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .update(std::time::Instant::now(), &readings);
+    Some(PageState { stats, quality })
+}
+
+/// The meeting's state as the page shows it: the meeting's report, and how well each
+/// participant's sound and pictures arrive now.
+#[derive(serde::Serialize)]
+struct PageState {
+    #[serde(flatten)]
+    stats: conclave::client::MeetingStats,
+    quality: std::collections::BTreeMap<String, quality::Quality>,
 }
 
 /// While we share, our own window stays out of every capture where the system can keep it out
@@ -593,6 +614,7 @@ pub fn run() -> Result<(), tauri::Error> {
         })
         .manage(Controller::new(ice_ip()))
         .manage(PendingLink::default())
+        .manage(Mutex::new(quality::Qualities::default()))
         .setup(|app| {
             let handle = app.handle().clone();
             #[cfg(feature = "bench-feeds")]

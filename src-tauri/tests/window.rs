@@ -182,12 +182,22 @@ impl Bob {
     }
 }
 
+/// The stage test's nine participants load both cores: it runs alone, the others side by side.
+static LOAD: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// A share of the machine for an ordinary window test.
+fn ordinary() -> std::sync::RwLockReadGuard<'static, ()> {
+    LOAD.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn text(session: &Session, css: &str) -> String {
     session.find(css).text()
 }
 
 #[test]
 fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_german() {
+    let _share = ordinary();
     let net = JanusNet::start();
     let desktop = Desktop::start(&net);
     let shots = Desktop::screenshot_dir("meeting");
@@ -261,8 +271,8 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     session.wait_for(
         "Bob's video frames",
         Duration::from_secs(15),
-        "const f = document.querySelector('#tiles .tile .frames');\
-         return f && parseInt(f.textContent) > 30;",
+        "const t = document.querySelector('#tiles .tile');\
+         return t && parseInt(t.dataset.frames) > 30;",
     );
     // The tile shows Bob's test pattern: its frame stamp reads back from the drawn pixels and
     // advances.
@@ -423,6 +433,8 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     // German.
     session.find("button[data-lang=de]").click();
     assert_eq!(text(&session, "#leave"), "Verlassen");
+    // The lock in the bar opens the verification: the group code and each safety number.
+    session.find("#open-verify").click();
     assert_eq!(text(&session, "#e2ee-title"), "Ende-zu-Ende-verschlüsselt");
     session.wait_for(
         "German participant states",
@@ -431,6 +443,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
            ?.textContent === 'verifiziert'",
     );
     save(&shots, "4-meeting-de.png", &session);
+    session.find("#open-verify").click();
 
     // Bob leaves at his 60 s (said to screen readers, in German now); his report says what he
     // saw of us.
@@ -508,6 +521,7 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
 
 #[test]
 fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
+    let _share = ordinary();
     let net = JanusNet::start();
     let desktop = Desktop::start(&net);
     let shots = Desktop::screenshot_dir("unreachable");
@@ -667,6 +681,7 @@ fn plugins_without_libav(dir: &std::path::Path) -> PathBuf {
 
 #[test]
 fn without_webcodecs_h264_video_still_shows_and_a_remembered_room_lives_in_the_keyring() {
+    let _share = ordinary();
     let net = JanusNet::start();
     let plugins = plugins_without_libav(&net.dir);
     let registry = net.dir.join("gst-registry.bin");
@@ -768,6 +783,7 @@ fn without_webcodecs_h264_video_still_shows_and_a_remembered_room_lives_in_the_k
 
 #[test]
 fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn() {
+    let _share = ordinary();
     let net = JanusNet::start();
     let _desktop = Desktop::start(&net);
     let shots = Desktop::screenshot_dir("wrong-secret");
@@ -792,7 +808,14 @@ fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn
          return v && v.dataset.verified === 'false'\
            && v.textContent === 'not verified — gets no keys';",
     );
-    let listed = text(&session, "#participants");
+    let listed = session
+        .script(
+            "return document.getElementById('participants').textContent",
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(!listed.contains("Bob"), "{listed}");
     // Nor his microphone's state, which only his hello would tell.
     assert_eq!(listed.matches("microphone").count(), 1, "{listed}");
@@ -810,6 +833,18 @@ fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn
         json!([]),
     );
     assert_eq!(drawn, 0, "pictures drawn without the keys");
+    // He is no tile at all: the stage says plainly that nobody here shares our room key.
+    assert_eq!(
+        session.script(
+            "return document.querySelectorAll('#tiles .tile').length",
+            json!([])
+        ),
+        0
+    );
+    assert_eq!(
+        text(&session, "#strangers-title"),
+        "The one person here does not have your link's room key."
+    );
     save(&shots, "1-unverified-en.png", &session);
     session.find("button[data-lang=de]").click();
     session.wait_for(
@@ -829,8 +864,312 @@ fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn
     let _ = bob.wait();
 }
 
+/// A script: how the meeting's stage is laid out now — the pictures shown (tiles and our own,
+/// unless it floats as an overlay), whether they all lie inside the stage, clear of what the
+/// stage says above them, without overlapping, whether the page scrolls, whether every button of
+/// the bar is whole in the window, and the smallest and largest picture's width.
+const STAGE_GEOMETRY: &str = "\
+    const area = document.getElementById('stage-area').getBoundingClientRect();\
+    const shown = e => getComputedStyle(e).display !== 'none';\
+    const boxes = [...document.querySelectorAll('#tiles .tile'), document.getElementById('self-view')]\
+      .filter(e => shown(e) && !e.classList.contains('overlay'))\
+      .map(e => e.getBoundingClientRect());\
+    const top = document.getElementById('stage-top').getBoundingClientRect();\
+    const meets = (a, b) => a.left < b.right - 1 && b.left < a.right - 1\
+      && a.top < b.bottom - 1 && b.top < a.bottom - 1;\
+    const bar = document.querySelector('.meeting-bar').getBoundingClientRect();\
+    const buttons = [...document.querySelectorAll('.meeting-bar button')]\
+      .filter(b => shown(b) && !b.closest('#reactions') && b.offsetParent !== null);\
+    const page = document.scrollingElement;\
+    return {\
+      pictures: boxes.length,\
+      inside: boxes.every(b => b.left >= area.left - 1 && b.right <= area.right + 1\
+        && b.top >= area.top - 1 && b.bottom <= area.bottom + 1),\
+      clear_of_notes: top.height === 0 || boxes.every(b => !meets(b, top)),\
+      overlap: boxes.some((a, i) => boxes.some((b, j) => j > i && meets(a, b))),\
+      scrolls: page.scrollHeight > innerHeight + 1 || page.scrollWidth > innerWidth + 1,\
+      bar_whole: buttons.length >= 10 && buttons.every(b => {\
+        const r = b.getBoundingClientRect();\
+        return r.left >= 0 && r.right <= innerWidth && r.top >= bar.top - 1 && r.bottom <= bar.bottom + 1;\
+      }),\
+      smallest: Math.min(...boxes.map(b => b.width)),\
+      largest: Math.max(...boxes.map(b => b.width)),\
+    };";
+
+/// The stage's layout now, checked: `pictures` pictures, all inside the stage, none overlapping,
+/// nothing scrolling, the bar whole. Returns the smallest and largest picture's width.
+fn assert_stage_fits(session: &Session, pictures: usize, when: &str) -> (f64, f64) {
+    let g = session.script(STAGE_GEOMETRY, json!([]));
+    assert_eq!(g["pictures"], pictures, "{when}: {g}");
+    for (key, want) in [
+        ("inside", true),
+        ("clear_of_notes", true),
+        ("overlap", false),
+        ("scrolls", false),
+        ("bar_whole", true),
+    ] {
+        assert_eq!(g[key], want, "{when}: {key} in {g}");
+    }
+    (
+        g["smallest"].as_f64().unwrap(),
+        g["largest"].as_f64().unwrap(),
+    )
+}
+
+/// Waits until `n` tiles of verified participants are on the stage.
+fn wait_tiles(session: &Session, n: usize) {
+    session.wait_for(
+        &format!("{n} tiles"),
+        Duration::from_secs(60),
+        &format!("return document.querySelectorAll('#tiles .tile').length === {n}"),
+    );
+}
+
+#[test]
+fn the_stage_fills_the_window_for_one_to_nine_people_with_speaker_view_pin_and_full_screen() {
+    let _alone = LOAD
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let net = JanusNet::start();
+    let desktop = Desktop::start(&net);
+    let shots = Desktop::screenshot_dir("stage");
+    let link = new_link("stage-test");
+    let session = Session::start(DRIVER_PORT, app());
+    prejoin(&session, &link, "Alice", "synthetic");
+    session.find("#join").click();
+
+    // Alone: the invitation offered on the stage, our own picture large below it.
+    session.wait_for(
+        "the meeting, alone",
+        Duration::from_secs(30),
+        "return !document.getElementById('meeting').hidden\
+           && !document.getElementById('alone').hidden",
+    );
+    assert_stage_fits(&session, 1, "alone");
+    save(&shots, "1-alone-en.png", &session);
+
+    // People come: Bob and Carol with cameras (Bob talking), the others with their camera off,
+    // and some with their microphone off. Small pictures keep nine of them light.
+    let people = [
+        ("Bob", "synthetic", "tone", None),
+        ("Carol", "synthetic", "none", Some("audio")),
+        ("Dave", "none", "none", Some("audio")),
+        ("Erin", "none", "none", Some("audio")),
+        ("Frank", "none", "none", Some("audio")),
+        ("Grace", "none", "none", Some("audio")),
+        ("Heidi", "none", "none", Some("audio")),
+        ("Ivan", "none", "none", Some("audio")),
+    ];
+    let mut children = Vec::new();
+    let mut join = |range: std::ops::Range<usize>| {
+        for (name, camera, mic, mute) in &people[range] {
+            let mut command = net.command(conclave());
+            command
+                .args(["join", &link, "--name", name])
+                .args(["--camera", camera, "--mic", mic])
+                .args(["--resolution", "160x120", "--fps", "10"])
+                .args(["--ice-address", "127.0.0.2", "--duration", "150s"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if let Some(mute) = mute {
+                command.args(["--mute", mute]);
+            }
+            children.push(command.spawn().unwrap());
+        }
+    };
+
+    join(0..1);
+    wait_tiles(&session, 1);
+    session.wait_for(
+        "Bob's picture and the notice that he came",
+        Duration::from_secs(20),
+        "const t = document.querySelector('#tiles .tile');\
+         return parseInt(t.dataset.drawn || '0') > 3\
+           && [...document.querySelectorAll('#toasts li')].some(l => l.textContent === 'Bob joined the meeting.')\
+           && document.getElementById('alone').hidden;",
+    );
+    let (small, large) = assert_stage_fits(&session, 2, "two at 1024x720");
+    // Two as large as the stage allows, the same size.
+    assert!(
+        small > 400.0 && (large - small).abs() < 2.0,
+        "{small} {large}"
+    );
+    save(&shots, "2-two-en.png", &session);
+
+    join(1..4);
+    wait_tiles(&session, 4);
+    // Badges: a microphone off is marked, a camera off shows initials instead of a picture,
+    // the connection's bars are there; the test's own microphone off shows on our tile too.
+    session.wait_for(
+        "Dave's initials and muted badge, Bob without one",
+        Duration::from_secs(20),
+        "const tile = n => [...document.querySelectorAll('#tiles .tile')]\
+           .find(t => t.querySelector('.label').textContent === n);\
+         const dave = tile('Dave'), bob = tile('Bob');\
+         return dave && bob && dave.classList.contains('camera-off')\
+           && getComputedStyle(dave.querySelector('.avatar')).display === 'flex'\
+           && dave.querySelector('.avatar').textContent === 'D'\
+           && dave.querySelector('.badges .mark[aria-label=\"microphone off\"]') !== null\
+           && bob.querySelector('.badges .mark') === null\
+           && bob.querySelector('.quality') !== null;",
+    );
+    assert_stage_fits(&session, 5, "five at 1024x720");
+    save(&shots, "3-five-en.png", &session);
+    session.find("#toggle-mic").click();
+    session.wait_for(
+        "our own muted badge",
+        Duration::from_secs(5),
+        "return document.querySelector('#self-badges .mark') !== null",
+    );
+    session.find("#toggle-mic").click();
+    session.wait_for(
+        "our own badge gone",
+        Duration::from_secs(5),
+        "return document.querySelector('#self-badges .mark') === null",
+    );
+
+    join(4..8);
+    wait_tiles(&session, 8);
+    // The list: ourselves first, then in the tiles' order; the count in the bar.
+    session.wait_for(
+        "nine in the list and the count",
+        Duration::from_secs(20),
+        "const names = [...document.querySelectorAll('#participants li:not(.me) .name')].map(n => n.textContent);\
+         const tiles = [...document.querySelectorAll('#tiles .tile .label')].map(l => l.textContent);\
+         return document.getElementById('people-count').textContent === '9'\
+           && names.length === 8 && names.join() === tiles.join();",
+    );
+    assert_stage_fits(&session, 9, "nine at 1024x720");
+    save(&shots, "4-nine-en.png", &session);
+
+    // The smallest window: still all of them, nothing scrolling, the bar whole.
+    desktop.resize_app_window(640, 480);
+    session.wait_for(
+        "the window at 640x480",
+        Duration::from_secs(10),
+        "return innerWidth === 640",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_stage_fits(&session, 9, "nine at 640x480");
+    save(&shots, "5-nine-640x480-en.png", &session);
+    session.find("button[data-lang=de]").click();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_stage_fits(&session, 9, "nine at 640x480 in German");
+    save(&shots, "6-nine-640x480-de.png", &session);
+    desktop.resize_app_window(1024, 720);
+    session.wait_for(
+        "the window at 1024x720",
+        Duration::from_secs(10),
+        "return innerWidth === 1024",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    // German's longer words fit the bar too (its labels give way to icons where they must).
+    assert_stage_fits(&session, 9, "nine at 1024x720 in German");
+    save(&shots, "6b-nine-de.png", &session);
+    session.find("button[data-lang=en]").click();
+
+    // Speaker view: Bob (the one talking) large, the others in a strip below.
+    session.find("#toggle-layout").click();
+    session.wait_for(
+        "Bob featured",
+        Duration::from_secs(10),
+        "const f = document.querySelector('#tiles .tile.featured');\
+         return f && f.querySelector('.label').textContent === 'Bob';",
+    );
+    let (small, large) = assert_stage_fits(&session, 9, "speaker view");
+    assert!(
+        large > 3.0 * small,
+        "the speaker large: {large} against {small}"
+    );
+    save(&shots, "7-speaker-view-en.png", &session);
+
+    // Pin Carol: she takes the stage though Bob talks; unpinned, Bob again.
+    session.script(
+        "[...document.querySelectorAll('#tiles .tile')]\
+           .find(t => t.querySelector('.label').textContent === 'Carol')\
+           .querySelector('button.pin').click();",
+        json!([]),
+    );
+    session.wait_for(
+        "Carol pinned",
+        Duration::from_secs(5),
+        "const f = document.querySelector('#tiles .tile.featured');\
+         return f && f.querySelector('.label').textContent === 'Carol'\
+           && f.querySelector('button.pin').getAttribute('aria-pressed') === 'true';",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        session.script(
+            "return document.querySelector('#tiles .tile.featured .label').textContent",
+            json!([])
+        ),
+        "Carol",
+        "a pinned person stays while another speaks"
+    );
+    assert_stage_fits(&session, 9, "Carol pinned");
+    save(&shots, "8-pinned-en.png", &session);
+    // Back to the grid: everyone the same size again.
+    session.find("#toggle-layout").click();
+    session.wait_for(
+        "the grid again",
+        Duration::from_secs(5),
+        "return document.querySelector('#tiles .tile.featured') === null",
+    );
+    let (small, large) = assert_stage_fits(&session, 9, "grid again");
+    assert!((large - small).abs() < 2.0, "{small} {large}");
+
+    // Full screen: one tile fills the screen, and comes back.
+    session.script(
+        "[...document.querySelectorAll('#tiles .tile')]\
+           .find(t => t.querySelector('.label').textContent === 'Bob')\
+           .querySelector('button.fullscreen').click();",
+        json!([]),
+    );
+    session.wait_for(
+        "Bob's tile in full screen",
+        Duration::from_secs(10),
+        "const f = document.fullscreenElement;\
+         return f && f.classList.contains('tile') && f.querySelector('.label').textContent === 'Bob'\
+           && f.getBoundingClientRect().width >= 1000;",
+    );
+    save(&shots, "9-full-screen-en.png", &session);
+    session.script("document.exitFullscreen()", json!([]));
+    session.wait_for(
+        "full screen left",
+        Duration::from_secs(10),
+        "return document.fullscreenElement === null",
+    );
+
+    // Our own picture as a small overlay: the others have the stage to themselves.
+    session.find("#self-mode").click();
+    assert_stage_fits(&session, 8, "self-view as an overlay");
+    let overlay = session.script(
+        "const s = document.getElementById('self-view').getBoundingClientRect();\
+         const a = document.getElementById('stage-area').getBoundingClientRect();\
+         return s.width < a.width / 4 && s.right <= a.right && s.bottom <= a.bottom;",
+        json!([]),
+    );
+    assert_eq!(overlay, true, "a small overlay in the stage's corner");
+    save(&shots, "10-self-overlay-en.png", &session);
+
+    // Leaving says so.
+    session.find("#leave").click();
+    session.wait_for(
+        "'You left the meeting.'",
+        Duration::from_secs(15),
+        "return !document.getElementById('prejoin').hidden\
+           && document.getElementById('join-status').textContent === 'You left the meeting.'",
+    );
+    session.close();
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 #[test]
 fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_said_in_german() {
+    let _share = ordinary();
     let net = JanusNet::start();
     let desktop = Desktop::start(&net);
     // TURN passwords go into the keyring.
@@ -939,6 +1278,7 @@ fn media_goes_through_the_turn_server_set_in_settings_and_a_wrong_password_is_sa
 
 #[test]
 fn a_listener_takes_a_camera_during_the_meeting_and_a_missing_microphone_is_said() {
+    let _share = ordinary();
     let net = JanusNet::start();
     let _desktop = Desktop::start(&net);
     let shots = Desktop::screenshot_dir("devices");
@@ -1155,6 +1495,7 @@ impl Drop for ChattyBob {
 
 #[test]
 fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
+    let _share = ordinary();
     const INJECTION: &str = "<img src=x onerror=\"document.title='owned'\"> Hallo Alice";
     let net = JanusNet::start();
     // The system's opener, as the app finds it: a stand-in that notes what it was asked to open.
@@ -1272,7 +1613,8 @@ fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
         "return document.getElementById('toggle-hand').textContent === 'Lower hand'\
            && [...document.querySelectorAll('#participants .hand')]\
              .some(h => h.textContent === '✋ hand raised (1.)')\
-           && document.querySelector('#tiles .tile .label').textContent === '✋ Bob';",
+           && [...document.querySelectorAll('#tiles .tile .badges .mark')]\
+             .some(m => m.getAttribute('aria-label') === '✋ hand raised (1.)');",
     );
 
     // Reactions, both ways.
@@ -1370,6 +1712,7 @@ fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
 
 #[test]
 fn a_new_meeting_is_started_in_the_app_and_a_headless_participant_joins_from_the_invitation() {
+    let _share = ordinary();
     let net = JanusNet::start();
     let desktop = Desktop::start(&net);
     let shots = Desktop::screenshot_dir("new-meeting");
@@ -1485,6 +1828,7 @@ fn a_new_meeting_is_started_in_the_app_and_a_headless_participant_joins_from_the
 
 #[test]
 fn an_organisations_policy_file_presets_the_meeting_server_and_locks_it() {
+    let _share = ordinary();
     let net = JanusNet::start();
     // What an administrator puts in /etc/conclave/policy.json (here named by CONCLAVE_POLICY).
     let policy = net.dir.join("policy.json");
@@ -1547,6 +1891,7 @@ fn an_organisations_policy_file_presets_the_meeting_server_and_locks_it() {
 
 #[test]
 fn a_new_meeting_on_a_galene_server_from_the_settings_meets_a_headless_participant() {
+    let _share = ordinary();
     let net = JanusNet::without_janus();
     let _galene = galene::Galene::start(&net);
     let _desktop = Desktop::start(&net);
@@ -1595,6 +1940,7 @@ fn a_new_meeting_on_a_galene_server_from_the_settings_meets_a_headless_participa
 
 #[test]
 fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stage() {
+    let _share = ordinary();
     let net = JanusNet::start();
     let desktop = Desktop::start(&net);
     let shots = Desktop::screenshot_dir("share");

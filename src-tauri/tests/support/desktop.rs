@@ -169,6 +169,21 @@ impl Desktop {
         ]);
     }
 
+    /// Makes the app's window `width`×`height` (through the X server: there is no window
+    /// manager), as a user dragging its corner would.
+    pub fn resize_app_window(&self, width: u32, height: u32) {
+        self.xdotool(&[
+            "search",
+            "--sync",
+            "--name",
+            "^Conclave$",
+            "windowsize",
+            "--sync",
+            &width.to_string(),
+            &height.to_string(),
+        ]);
+    }
+
     /// Where screenshots go: a folder next to the build output, named by the test.
     pub fn screenshot_dir(test: &str) -> PathBuf {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
