@@ -51,7 +51,7 @@ function renderStatic() {
     button.setAttribute("aria-pressed", String(button.dataset.lang === language));
   }
   $("about").textContent = info ? tr("about", info.version, info.cipherSuite) : tr("noBackend");
-  $("error").textContent = lastError ? tr(lastError.code || lastError.key, lastError.arg) : "";
+  $("error").textContent = !lastError ? "" : lastError.code ? errorText(lastError) : tr(lastError.key, lastError.arg);
   for (const select of [...DEVICE_KINDS, ...DEVICE_KINDS.map((k) => `meeting-${k}`)]) {
     const none = $(select).querySelector('option[value="none"]');
     if (none) none.textContent = tr("noDevice");
@@ -695,12 +695,25 @@ async function validateLink() {
     if (summary.insecure) status.textContent += ` ${tr("insecureLink")}`;
     status.dataset.insecure = String(summary.insecure);
     status.dataset.valid = "true";
+    $("link").removeAttribute("aria-invalid");
+    // A join refused for the link before: this one is fine, so that message goes.
+    if (lastError?.code === "invalidLink") {
+      lastError = null;
+      $("error").textContent = "";
+    }
     return true;
   } catch (e) {
-    status.textContent = tr(e.code || "invalidLink");
+    // Exactly what is wrong with it, as the app found it.
+    status.textContent = errorText(e);
     status.dataset.valid = "false";
+    $("link").setAttribute("aria-invalid", "true");
     return false;
   }
+}
+
+// An error from the app in the UI's language: the precise reason where there is one.
+function errorText(e) {
+  return e?.reason ? tr(e.reason, e.arg) : tr(e?.code || "invalidLink");
 }
 
 async function refreshState() {
@@ -949,8 +962,11 @@ async function join() {
     joining = null;
     $("join").disabled = false;
     $("join-status").textContent = "";
-    lastError = { code: e.code || "internal" };
-    $("error").textContent = tr(lastError.code);
+    lastError = { code: e.code || "internal", reason: e.reason, arg: e.arg };
+    $("error").textContent = errorText(lastError);
+    // The field at fault gets the focus.
+    if (lastError.code === "invalidLink") $("link").focus();
+    if (lastError.code === "noName") $("name").focus();
     startPreview();
     return;
   }
@@ -1063,7 +1079,15 @@ function renderSavedRooms() {
         await invoke("forget_room", { id: r.id });
         await loadSettings();
       });
-      li.append(use, " ", forget);
+      // Which server the room is on: two rooms of one name on two servers are told apart.
+      const server = document.createElement("span");
+      server.className = "room-server hint";
+      try {
+        server.textContent = new URL(r.linkWithoutSecret).searchParams.get("sfu") || "";
+      } catch {
+        server.textContent = "";
+      }
+      li.append(use, " ", server, " ", forget);
       return li;
     }),
   );
@@ -1208,8 +1232,16 @@ $("settings-save").addEventListener("click", async () => {
     $("settings-dialog").close();
   }
 });
-$("forget-everything").addEventListener("click", async () => {
+// Forgetting asks first: it cannot be undone.
+$("forget-everything").addEventListener("click", () => $("forget-dialog").showModal());
+$("forget-no").addEventListener("click", () => $("forget-dialog").close());
+$("forget-yes").addEventListener("click", async () => {
+  $("forget-dialog").close();
   await invoke("forget_everything");
+  // Nothing of a remembered room stays on the screen either.
+  $("link").value = "";
+  $("invitation").hidden = true;
+  validateLink();
   settings = null;
   await loadSettings();
   $("name").value = "";
@@ -1453,11 +1485,48 @@ async function load() {
       renderMeeting();
     });
     await tauri.event.listen("meeting", (e) => onMeetingEvent(e.payload));
+    // A page reloaded during a meeting shows it again: the meeting never stopped.
+    if (await resumeMeeting()) {
+      renderStatic();
+      return;
+    }
     await takeLink();
   }
   show("prejoin");
   renderStatic();
   startPreview();
 }
+
+// Back into the running meeting (after a reload): how it was joined, and its state as the
+// meeting's events last told it. False outside a meeting.
+async function resumeMeeting() {
+  let replay = null;
+  try {
+    replay = await invoke("meeting_replay");
+  } catch {
+    return false;
+  }
+  if (!replay) return false;
+  resetMeeting();
+  meetingOver = false;
+  joining = null;
+  videoTransport.name = replay.pageDecodes ? "h264" : "i420";
+  inUse = { camera: replay.camera ?? "", microphone: replay.microphone ?? "", speaker: replay.speaker ?? "" };
+  $("link").value = replay.link;
+  for (const e of replay.events) onMeetingEvent(e);
+  state = await invoke("meeting_state");
+  enterMeeting();
+  return true;
+}
+
+// No browser around the app: WebKit's own menu (Back, Reload, Inspect Element, in English) does
+// not open, except in text fields (copy and paste); nor does reloading by key.
+document.addEventListener("contextmenu", (event) => {
+  if (!event.target.closest?.("input, textarea")) event.preventDefault();
+});
+document.addEventListener("keydown", (event) => {
+  const reload = event.key === "F5" || ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "r");
+  if (reload) event.preventDefault();
+});
 
 load();

@@ -139,6 +139,24 @@ pub struct Controller {
     talking: std::sync::atomic::AtomicBool,
     /// The pre-join camera preview and microphone meter, while that screen shows.
     preview: Mutex<Option<conclave::client::Preview>>,
+    /// How the running meeting was joined, for a page that reloads.
+    joined: Mutex<Option<Joined>>,
+}
+
+/// How a meeting was joined: what a reloaded page needs to show it again.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Joined {
+    /// The link (for the invitation).
+    pub link: String,
+    /// Whether the page decodes the video (WebCodecs) or gets pictures.
+    pub page_decodes: bool,
+    /// The camera, microphone and speaker chosen, as the page named them.
+    pub camera: Option<String>,
+    /// See `camera`.
+    pub microphone: Option<String>,
+    /// See `camera`.
+    pub speaker: Option<String>,
 }
 
 impl Controller {
@@ -151,6 +169,7 @@ impl Controller {
             encoded_out: Arc::default(),
             talking: Default::default(),
             preview: Mutex::default(),
+            joined: Mutex::default(),
         }
     }
 
@@ -176,6 +195,7 @@ impl Controller {
         kept_identity: Option<conclave_group::Identity>,
         page_decodes: bool,
     ) -> Result<Events, AppError> {
+        let text = link.to_owned();
         let link = Self::check_link(link)?;
         let name = name.trim();
         if name.is_empty() {
@@ -219,6 +239,16 @@ impl Controller {
         let meeting = Meeting::start(options);
         let events = meeting.take_events();
         *slot = Some(meeting);
+        *self
+            .joined
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Joined {
+            link: text,
+            page_decodes,
+            camera: devices.camera.clone(),
+            microphone: devices.microphone.clone(),
+            speaker: devices.speaker.clone(),
+        });
         Ok(Events(events))
     }
 
@@ -227,6 +257,17 @@ impl Controller {
         if let Some(m) = self.lock().as_ref() {
             m.leave();
         }
+    }
+
+    /// How the running meeting was joined (`None` outside one).
+    pub fn joined(&self) -> Option<Joined> {
+        if !self.in_meeting() {
+            return None;
+        }
+        self.joined
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether a meeting is running.

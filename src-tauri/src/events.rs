@@ -248,9 +248,127 @@ impl PageEvent {
     }
 }
 
+/// What a page needs to show the running meeting again after it was reloaded: the latest of each
+/// kind of state the events carry (connection, each participant present, speaker, stage, group
+/// code, our switches) — not the notices, chat or reactions, which were moments.
+#[derive(Debug, Default)]
+pub struct Replay {
+    connection: Option<PageEvent>,
+    participants: Vec<PageEvent>,
+    speaker: Option<PageEvent>,
+    stage: Option<PageEvent>,
+    code: Option<PageEvent>,
+    local: Option<PageEvent>,
+}
+
+impl Replay {
+    /// Keeps what `event` says about the meeting's state.
+    pub fn record(&mut self, event: &PageEvent) {
+        let id_of = |e: &PageEvent| match e {
+            PageEvent::Participant { participant } => Some(participant.id.clone()),
+            _ => None,
+        };
+        match event {
+            PageEvent::Connection { .. } => self.connection = Some(event.clone()),
+            PageEvent::Participant { participant } => {
+                let at = self
+                    .participants
+                    .iter()
+                    .position(|e| id_of(e).as_ref() == Some(&participant.id));
+                match (at, participant.presence == "left") {
+                    (Some(i), true) => {
+                        self.participants.remove(i);
+                    }
+                    (Some(i), false) => self.participants[i] = event.clone(),
+                    (None, false) => self.participants.push(event.clone()),
+                    (None, true) => {}
+                }
+            }
+            PageEvent::Merged { from, .. } => self
+                .participants
+                .retain(|e| id_of(e).as_ref() != Some(from)),
+            PageEvent::Speaker { .. } => self.speaker = Some(event.clone()),
+            PageEvent::Stage { .. } => self.stage = Some(event.clone()),
+            PageEvent::GroupCode { .. } => self.code = Some(event.clone()),
+            PageEvent::Local { .. } => self.local = Some(event.clone()),
+            _ => {}
+        }
+    }
+
+    /// The events that bring a fresh page to the meeting as it is, in order.
+    pub fn events(&self) -> Vec<PageEvent> {
+        self.connection
+            .iter()
+            .chain(&self.participants)
+            .chain(&self.speaker)
+            .chain(&self.stage)
+            .chain(&self.code)
+            .chain(&self.local)
+            .cloned()
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bob(id: &str, presence: &'static str, name: &str) -> PageEvent {
+        PageEvent::Participant {
+            participant: ParticipantDto {
+                id: id.into(),
+                feed: 1,
+                name: Some(name.into()),
+                verified: Some(true),
+                safety_number: None,
+                verification_failure: None,
+                audio: Some(true),
+                video: Some(true),
+                presence,
+                hand: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_reloaded_page_gets_the_meeting_as_it_is_not_as_it_was() {
+        let mut replay = Replay::default();
+        for e in [
+            PageEvent::Connection {
+                state: Connection::Connecting,
+            },
+            bob("p1", "present", "Bob"),
+            bob("p2", "present", "Carol"),
+            PageEvent::Joined { name: "Bob".into() },
+            PageEvent::Connection {
+                state: Connection::Connected,
+            },
+            bob("p1", "present", "Bobby"),
+            bob("p2", "left", "Carol"),
+            bob("p3", "present", "Dave"),
+            PageEvent::Merged {
+                from: "p3".into(),
+                into: "p1".into(),
+            },
+            PageEvent::Speaker {
+                id: Some("p1".into()),
+            },
+        ] {
+            replay.record(&e);
+        }
+        assert_eq!(
+            replay.events(),
+            vec![
+                PageEvent::Connection {
+                    state: Connection::Connected
+                },
+                bob("p1", "present", "Bobby"),
+                PageEvent::Speaker {
+                    id: Some("p1".into())
+                },
+            ]
+        );
+    }
 
     #[test]
     fn events_reach_the_page_in_its_shape() {

@@ -31,19 +31,54 @@ struct AppInfo {
     cipher_suite: &'static str,
 }
 
-/// An error as the UI gets it: a key to translate and the detail in English.
+/// An error as the UI gets it: a key to translate and the detail in English; for a link, also
+/// what exactly is wrong with it (a key and its detail), for the page to say in its language.
 #[derive(Debug, Serialize)]
 struct ErrorDto {
     code: &'static str,
     message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arg: Option<String>,
 }
 
 impl From<AppError> for ErrorDto {
     fn from(e: AppError) -> Self {
+        let (reason, arg) = match &e {
+            AppError::InvalidLink(link) => {
+                let (reason, arg) = link_reason(link);
+                (Some(reason), arg)
+            }
+            _ => (None, None),
+        };
         ErrorDto {
             code: e.code(),
             message: e.to_string(),
+            reason,
+            arg,
         }
+    }
+}
+
+/// What is wrong with a link, as a key of the page's strings and the part it names.
+fn link_reason(e: &conclave_room::LinkError) -> (&'static str, Option<String>) {
+    use conclave_room::LinkError as L;
+    match e {
+        L::Random => ("internal", None),
+        L::NotUrl(_) => ("linkNotUrl", None),
+        L::TooLong(n) => ("linkTooLong", Some(n.to_string())),
+        L::Scheme(s) => ("linkScheme", Some(s.clone())),
+        L::Shape(_) => ("linkShape", None),
+        L::Missing(part) => ("linkMissing", Some((*part).to_owned())),
+        L::Duplicate(part) => ("linkDuplicate", Some(part.clone())),
+        L::UnknownField(part) => ("linkUnknownField", Some(part.clone())),
+        L::Room => ("linkRoom", None),
+        L::Secret => ("linkSecret", None),
+        L::Pin => ("linkPin", None),
+        L::SfuScheme(s) => ("linkSfuScheme", Some(s.clone())),
+        L::SfuNotUrl | L::SfuUrl(_) => ("linkSfuNotUrl", None),
+        _ => ("linkShape", None),
     }
 }
 
@@ -120,7 +155,9 @@ async fn devices() -> Devices {
             label: c.name,
         })
         .collect();
-    let audio = |list: Vec<conclave_media::AudioDeviceInfo>| -> Vec<Device> {
+    // The system default first (the page names it "System default" and preselects it).
+    let audio = |mut list: Vec<conclave_media::AudioDeviceInfo>| -> Vec<Device> {
+        list.sort_by_key(|d| !d.is_default);
         list.into_iter()
             .map(|d| Device {
                 id: if d.is_default {
@@ -196,12 +233,15 @@ async fn join(
         identity,
         page_decodes,
     )?;
-    // The meeting's events go to the page as they happen.
+    // The meeting's events go to the page as they happen, and what they say of its state is
+    // kept for a page that reloads (see `meeting_replay`).
     if let Some(mut events) = events.0 {
         let app = app.clone();
+        *lock_replay(&app) = events::Replay::default();
         tauri::async_runtime::spawn(async move {
             while let Some(event) = events.recv().await {
                 if let Some(page) = events::PageEvent::of(&event) {
+                    lock_replay(&app).record(&page);
                     let _ = app.emit("meeting", page);
                 }
             }
@@ -238,6 +278,8 @@ async fn test_call(
         .map_err(|e| ErrorDto {
             code: "internal",
             message: e.to_string(),
+            reason: None,
+            arg: None,
         })
 }
 
@@ -272,6 +314,8 @@ fn settings_error(e: SettingsError) -> ErrorDto {
             _ => "settingsFailed",
         },
         message: e.to_string(),
+        reason: None,
+        arg: None,
     }
 }
 
@@ -290,6 +334,8 @@ fn new_meeting(store: State<'_, Store>) -> Result<NewMeeting, ErrorDto> {
         return Err(ErrorDto {
             code: "noMeetingServer",
             message: "no meeting server is set in the settings".into(),
+            reason: None,
+            arg: None,
         });
     };
     let link = conclave_room::JoinLink::generate(&server, None, None)
@@ -445,6 +491,8 @@ fn chat_error(e: chat::ChatError) -> ErrorDto {
     ErrorDto {
         code: e.code(),
         message: e.to_string(),
+        reason: None,
+        arg: None,
     }
 }
 
@@ -515,6 +563,33 @@ fn keep_out_of_captures(app: &AppHandle, sharing: bool) {
     {
         let _ = window.set_content_protected(sharing);
     }
+}
+
+/// The replay of the running meeting's state.
+fn lock_replay(app: &AppHandle) -> std::sync::MutexGuard<'_, events::Replay> {
+    app.state::<Mutex<events::Replay>>()
+        .inner()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A page that was reloaded during a meeting finds it again: the meeting's link (for its
+/// invitation) and the events that show it as it is now. `None` outside a meeting.
+#[tauri::command]
+fn meeting_replay(app: AppHandle, controller: State<'_, Controller>) -> Option<ReplayView> {
+    let joined = controller.joined()?;
+    Some(ReplayView {
+        joined,
+        events: lock_replay(&app).events(),
+    })
+}
+
+/// What `meeting_replay` gives the page.
+#[derive(serde::Serialize)]
+struct ReplayView {
+    #[serde(flatten)]
+    joined: controller::Joined,
+    events: Vec<events::PageEvent>,
 }
 
 #[tauri::command]
@@ -615,6 +690,7 @@ pub fn run() -> Result<(), tauri::Error> {
         .manage(Controller::new(ice_ip()))
         .manage(PendingLink::default())
         .manage(Mutex::new(quality::Qualities::default()))
+        .manage(Mutex::new(events::Replay::default()))
         .setup(|app| {
             let handle = app.handle().clone();
             #[cfg(feature = "bench-feeds")]
@@ -694,6 +770,7 @@ pub fn run() -> Result<(), tauri::Error> {
             raise_hand,
             react,
             meeting_state,
+            meeting_replay,
             take_pending_link,
             set_language,
             test_call,

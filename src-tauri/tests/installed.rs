@@ -10,6 +10,8 @@
 #[path = "../../tests/support/janus.rs"]
 #[allow(dead_code)]
 mod janus;
+#[path = "../../tests/support/pulse.rs"]
+mod pulse;
 mod support;
 
 use std::path::{Path, PathBuf};

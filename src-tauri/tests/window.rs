@@ -10,6 +10,8 @@ mod galene;
 #[path = "../../tests/support/janus.rs"]
 #[allow(dead_code)]
 mod janus;
+#[path = "../../tests/support/pulse.rs"]
+mod pulse;
 mod support;
 #[path = "../../tests/support/turn.rs"]
 mod turn;
@@ -219,6 +221,11 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         Duration::from_secs(5),
         "return document.getElementById('link-status').dataset.valid === 'false'",
     );
+    // With the reason, as precise as the app knows it.
+    assert_eq!(
+        text(&session, "#link-status"),
+        "The link lacks the meeting server (sfu=…): was it cut off?"
+    );
     session.script("document.getElementById('link').value = ''", json!([]));
 
     session.find("#link").send_keys(&link);
@@ -238,6 +245,17 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
            && document.getElementById('mic-level').value > 0.05;",
     );
     save(&shots, "1-prejoin-en.png", &session);
+    // The speaker is the system's default unless chosen: offered first and preselected, and
+    // neither ALSA's null device nor its plugins are offered.
+    assert_eq!(
+        session.script(
+            "const s = document.getElementById('speaker');\
+             return [s.selectedIndex, s.options[0].textContent,\
+               [...s.options].some(o => /Discard all samples|plughw|dmix/.test(o.value + o.textContent))];",
+            json!([])
+        ),
+        json!([0, "System default", false])
+    );
     // What the app keeps on disk (its config, data and cache under its HOME) before the meeting.
     let before = files(&desktop.home);
     session.find("#join").click();
@@ -298,6 +316,18 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
         "return document.querySelector('#tiles .tile.speaking .label')?.textContent === 'Bob'",
     );
     assert_pattern_moves(&session);
+    // Bob is heard: his 1 kHz tone comes out of the system's default speaker (the sound server's
+    // null sink, recorded from its monitor).
+    let recording = desktop.sound.record_speaker();
+    std::thread::sleep(Duration::from_secs(2));
+    let heard = recording.stop();
+    let rms = (heard.iter().map(|x| x * x).sum::<f32>() / heard.len().max(1) as f32).sqrt();
+    assert!(rms > 0.02, "Bob heard on the default speaker: RMS {rms}");
+    let tone = pulse::power_at(&heard, 1000.0);
+    assert!(
+        tone > 100.0 * pulse::power_at(&heard, 700.0).max(1e-12),
+        "his tone, not noise"
+    );
     let code = session.wait_for(
         "a group code",
         Duration::from_secs(10),
@@ -750,6 +780,9 @@ fn without_webcodecs_h264_video_still_shows_and_a_remembered_room_lives_in_the_k
            && !document.getElementById('saved').hidden\
            && document.querySelector('#saved-rooms .room')?.textContent === 'kept-room'",
     );
+    // With its server, so that two rooms of one name are told apart.
+    let server = text(&session, "#saved-rooms .room-server");
+    assert!(server.starts_with(janus::WS_URL), "{server}");
     save(&shots, "1-remembered-en.png", &session);
     // Picking it brings back the whole link, secret included, from the keyring.
     session.script("document.getElementById('link').value = ''", json!([]));
@@ -766,10 +799,25 @@ fn without_webcodecs_h264_video_still_shows_and_a_remembered_room_lives_in_the_k
     // Forget everything: the room leaves the list and the keyring.
     session.find("#open-settings").click();
     session.find("#forget-everything").click();
+    // It asks first; cancelled, nothing is forgotten.
     session.wait_for(
-        "the room to be forgotten",
+        "the question",
         Duration::from_secs(5),
-        "return document.getElementById('saved').hidden",
+        "return document.getElementById('forget-dialog').open",
+    );
+    session.find("#forget-no").click();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        session.script("return document.getElementById('saved').hidden", json!([])),
+        false
+    );
+    session.find("#forget-everything").click();
+    session.find("#forget-yes").click();
+    session.wait_for(
+        "the room to be forgotten, and its link off the screen",
+        Duration::from_secs(5),
+        "return document.getElementById('saved').hidden\
+           && document.getElementById('link').value === ''",
     );
     save(&shots, "2-forgotten-en.png", &session);
     let after = held();
@@ -1151,6 +1199,31 @@ fn the_stage_fills_the_window_for_one_to_nine_people_with_speaker_view_pin_and_f
     );
     assert_eq!(overlay, true, "a small overlay in the stage's corner");
     save(&shots, "10-self-overlay-en.png", &session);
+
+    // No browser menu (Back, Reload, Inspect Element) over the meeting; text fields keep theirs.
+    assert_eq!(
+        session.script(
+            "const menu = el => { const e = new MouseEvent('contextmenu', { bubbles: true, cancelable: true });\
+               el.dispatchEvent(e); return e.defaultPrevented; };\
+             return [menu(document.querySelector('#tiles .tile')), menu(document.getElementById('chat-text'))];",
+            json!([])
+        ),
+        json!([true, false])
+    );
+    // A reloaded page finds the meeting again, everyone in it, pictures coming.
+    session.script("setTimeout(() => location.reload(), 100)", json!([]));
+    std::thread::sleep(Duration::from_secs(1));
+    session.wait_for(
+        "the meeting again after a reload",
+        Duration::from_secs(30),
+        "return typeof meeting !== 'undefined' && !document.getElementById('meeting').hidden\
+           && document.querySelectorAll('#tiles .tile').length === 8\
+           && [...document.querySelectorAll('#tiles .tile')].some(t => parseInt(t.dataset.drawn || '0') > 3)\
+           && document.getElementById('people-count').textContent === '9'",
+    );
+    assert_stage_fits(&session, 9, "after a reload");
+    session.find("button[data-lang=en]").click();
+    save(&shots, "11-reloaded-en.png", &session);
 
     // Leaving says so.
     session.find("#leave").click();

@@ -54,6 +54,11 @@ impl Pulse {
     }
 
     /// The environment that points a program at this daemon.
+    /// Its socket, as clients find it in `PULSE_SERVER`.
+    pub fn server(&self) -> PathBuf {
+        self.dir.join("pulse/native")
+    }
+
     pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
         env(&self.dir)
     }

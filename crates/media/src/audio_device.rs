@@ -73,23 +73,73 @@ pub fn microphones() -> Vec<AudioDeviceInfo> {
         .unwrap_or_default()
 }
 
-/// Speakers present now.
+/// Speakers present now, as a person would choose among them: the system default first (always
+/// there: opening "no name" opens the system's default), then the other outputs, without what
+/// ALSA lists besides them (see [`offered_output`]).
 pub fn speakers() -> Vec<AudioDeviceInfo> {
     let host = host(KIND_SPEAKER);
+    let alsa = host.id().name().eq_ignore_ascii_case("alsa");
     let default = host.default_output_device().map(|d| d.to_string());
-    host.output_devices()
+    let others = host
+        .output_devices()
         .map(|devices| {
             devices
-                .map(|d| {
-                    let name = d.to_string();
-                    AudioDeviceInfo {
-                        is_default: Some(&name) == default.as_ref(),
-                        name,
-                    }
+                .filter(|d| {
+                    let pcm = d
+                        .description()
+                        .ok()
+                        .and_then(|desc| desc.driver().map(str::to_owned));
+                    !alsa || pcm.is_none_or(|pcm| offered_output(&pcm))
                 })
-                .collect()
+                .map(|d| d.to_string())
+                .filter(|name| Some(name) != default.as_ref())
+                .collect::<Vec<_>>()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    std::iter::once(AudioDeviceInfo {
+        name: default.unwrap_or_default(),
+        is_default: true,
+    })
+    .chain(others.into_iter().map(|name| AudioDeviceInfo {
+        name,
+        is_default: false,
+    }))
+    .collect()
+}
+
+/// Whether ALSA's output `pcm` is one to offer. ALSA lists, besides each card's outputs
+/// (`front:CARD=…`, `hdmi:CARD=…`), the system default and the sound server behind it (offered as
+/// the system default), its plugins — mixers, converters and channel maps (`dmix`, `plughw`,
+/// `surround51`, …), which a person does not pick and which bypass the sound server — and
+/// `null`, which plays nothing: preselected, nobody hears the meeting.
+pub fn offered_output(pcm: &str) -> bool {
+    const NOT_OFFERED: &[&str] = &[
+        "default",
+        "sysdefault",
+        "pulse",
+        "pipewire",
+        "null",
+        "dmix",
+        "dsnoop",
+        "plughw",
+        "hw",
+        "plug",
+        "iec958",
+        "spdif",
+        "upmix",
+        "vdownmix",
+        "lavrate",
+        "samplerate",
+        "speexrate",
+        "speex",
+        "a52",
+        "dca",
+        "jack",
+        "oss",
+        "usbstream",
+    ];
+    let kind = pcm.split(':').next().unwrap_or_default();
+    !(NOT_OFFERED.contains(&kind) || kind.starts_with("surround"))
 }
 
 fn find_device(kind: &'static str, name: Option<&str>) -> Result<cpal::Device, DeviceError> {
@@ -522,5 +572,38 @@ impl AudioSink for Speaker {
             playback.primed = true;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::offered_output;
+
+    #[test]
+    fn cards_are_offered_and_alsas_plugins_and_null_are_not() {
+        for pcm in [
+            "front:CARD=PCH,DEV=0",
+            "hdmi:CARD=HDMI,DEV=3",
+            "front:CARD=Headset,DEV=0",
+            "bluealsa",
+        ] {
+            assert!(offered_output(pcm), "{pcm}");
+        }
+        for pcm in [
+            "null",
+            "default",
+            "sysdefault:CARD=PCH",
+            "pulse",
+            "pipewire",
+            "dmix:CARD=PCH,DEV=0",
+            "plughw:CARD=PCH,DEV=0",
+            "hw:CARD=PCH,DEV=0",
+            "surround51:CARD=PCH,DEV=0",
+            "iec958:CARD=PCH,DEV=0",
+            "lavrate",
+            "upmix",
+        ] {
+            assert!(!offered_output(pcm), "{pcm}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::janus::JanusNet;
+use crate::pulse::Pulse;
 
 pub const DRIVER_PORT: u16 = 4444;
 
@@ -18,6 +19,9 @@ pub struct Desktop {
     /// The app's runtime and temporary files (the tray icon's image among them): its own, since
     /// the tests' apps run side by side.
     pub tmp: PathBuf,
+    /// The machine's sound server: a private PulseAudio whose default speaker and microphone are
+    /// null sinks (what the app plays can be recorded from `conclave_speaker.monitor`).
+    pub sound: Pulse,
     /// More environment for the app.
     extra_env: Vec<(String, String)>,
     children: Vec<Child>,
@@ -70,11 +74,13 @@ impl Desktop {
             .args(["--port", &DRIVER_PORT.to_string()])
             .stdout(log.try_clone().unwrap())
             .stderr(log);
+        let sound = Pulse::start(&format!("desktop{number}"));
         let desktop = Desktop {
             display,
             bus,
             home,
             tmp,
+            sound,
             extra_env: extra_env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -103,6 +109,7 @@ impl Desktop {
             .env_remove("XDG_DATA_HOME")
             .env_remove("XDG_CACHE_HOME")
             .env("CONCLAVE_ICE_ADDRESS", "127.0.0.2")
+            .env("PULSE_SERVER", self.sound.server())
             .env("CONCLAVE_SYNTHETIC_DEVICES", "1")
             // No accessibility bus: its activation in a bare D-Bus session can stall the app's
             // main loop for the D-Bus timeout (25 s), and with it a second instance's hand-over.
