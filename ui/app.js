@@ -696,6 +696,7 @@ async function validateLink() {
     status.dataset.insecure = String(summary.insecure);
     status.dataset.valid = "true";
     $("link").removeAttribute("aria-invalid");
+    await prepareInvitation(value);
     // A join refused for the link before: this one is fine, so that message goes.
     if (lastError?.code === "invalidLink") {
       lastError = null;
@@ -1155,6 +1156,7 @@ async function saveSettings(changes) {
       badIceServer: "badIceServer",
       badCa: "badCa",
       invalidLink: "badMeetingServer",
+      badInvitationPage: "badInvitationPage",
     };
     $("settings-error").textContent = tr(known[e?.code] || "settingsFailed", e?.message);
     return false;
@@ -1174,6 +1176,7 @@ $("open-settings").addEventListener("click", async () => {
   $("trusted-ca").value = settings?.trustedCa || "";
   $("advanced").open = Boolean(settings?.trustedCa);
   $("meeting-server").value = settings?.meetingServer || "";
+  $("invitation-page").value = settings?.invitationPage || "";
   $("settings-error").textContent = "";
   $("forgotten").textContent = "";
   await showPolicy();
@@ -1190,6 +1193,7 @@ async function showPolicy() {
   }
   const locked = new Set(policy.locked);
   $("meeting-server").disabled = locked.has("meetingServer");
+  $("invitation-page").disabled = locked.has("invitationPage");
   for (const el of $("ice-servers").querySelectorAll("input, button")) {
     el.disabled = locked.has("iceServers");
   }
@@ -1222,6 +1226,7 @@ $("settings-save").addEventListener("click", async () => {
     },
     trustedCa: $("trusted-ca").value.trim() || null,
     meetingServer: $("meeting-server").value.trim() || null,
+    invitationPage: $("invitation-page").value.trim() || null,
     language,
     camera: $("camera").value,
     microphone: $("microphone").value,
@@ -1230,6 +1235,8 @@ $("settings-save").addEventListener("click", async () => {
   if (ok) {
     if (settings.name) $("name").value = settings.name;
     $("settings-dialog").close();
+    // The invitation page may have changed: the invitation follows.
+    if (tauri) validateLink();
   }
 });
 // Forgetting asks first: it cannot be undone.
@@ -1379,8 +1386,20 @@ $("waiting-invite").addEventListener("click", async () => {
 });
 new ResizeObserver(() => placeStage()).observe($("stage-area"));
 // The invitation to the meeting of `link`: what to paste into a mail or a chat.
+// The invitation to `link`: with the https:// link as well where the organisation hosts the join
+// page (any mail program opens that one; it opens Conclave). Made ready when the link is checked,
+// since copying must happen in the click itself (the clipboard wants the user's gesture).
+let invitationLinks = null; // { link, conclave, https } for the link last checked
 function invitationText(link) {
-  return tr("invitationText", link);
+  const links = invitationLinks?.link === link ? invitationLinks : { conclave: link, https: null };
+  return links.https ? tr("invitationTextBoth", links.https, links.conclave) : tr("invitationText", links.conclave);
+}
+async function prepareInvitation(link) {
+  try {
+    invitationLinks = { link, ...(await invoke("invitation", { link })) };
+  } catch {
+    invitationLinks = null;
+  }
 }
 
 // Onto the clipboard: the web API where the webview allows it, else the old way.
@@ -1513,6 +1532,7 @@ async function resumeMeeting() {
   videoTransport.name = replay.pageDecodes ? "h264" : "i420";
   inUse = { camera: replay.camera ?? "", microphone: replay.microphone ?? "", speaker: replay.speaker ?? "" };
   $("link").value = replay.link;
+  await prepareInvitation(replay.link);
   for (const e of replay.events) onMeetingEvent(e);
   state = await invoke("meeting_state");
   enterMeeting();

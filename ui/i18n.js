@@ -56,6 +56,12 @@ const STRINGS = {
     invitationText: (link) =>
       `You are invited to an end-to-end encrypted Conclave meeting. Open this link in Conclave:\n${link}\n`,
     invitationCopied: "Invitation copied. Paste it into a message to those you invite.",
+    invitationTextBoth: (https, link) =>
+      `You are invited to an end-to-end encrypted Conclave meeting. Click to join (it opens Conclave):\n${https}\n\nOr paste this link into Conclave:\n${link}\n`,
+    invitationPage: "Invitation page",
+    invitationPageHint:
+      "Where your organisation hosts Conclave's join page. Invitations then also carry a link any mail program opens (it opens Conclave).",
+    badInvitationPage: "The invitation page must be an https:// address, such as https://meet.example.org.",
     invitationNotCopied: "The invitation could not be copied; copy the link from the field above.",
     noMeetingServer: "No meeting server is set: enter one under Settings (your organisation tells you its address).",
     badMeetingServer: "The meeting server in the settings is not a usable address.",
@@ -312,6 +318,12 @@ const STRINGS = {
     invitationText: (link) =>
       `Sie sind zu einer Ende-zu-Ende-verschlüsselten Conclave-Besprechung eingeladen. Öffnen Sie diesen Link in Conclave:\n${link}\n`,
     invitationCopied: "Einladung kopiert. Fügen Sie sie in eine Nachricht an die Eingeladenen ein.",
+    invitationTextBoth: (https, link) =>
+      `Sie sind zu einer Ende-zu-Ende-verschlüsselten Conclave-Besprechung eingeladen. Zum Beitreten anklicken (öffnet Conclave):\n${https}\n\nOder diesen Link in Conclave einfügen:\n${link}\n`,
+    invitationPage: "Einladungsseite",
+    invitationPageHint:
+      "Wo Ihre Organisation die Beitrittsseite von Conclave bereitstellt. Einladungen enthalten dann auch einen Link, den jedes Mailprogramm öffnet (er öffnet Conclave).",
+    badInvitationPage: "Die Einladungsseite muss eine https://-Adresse sein, etwa https://meet.example.org.",
     invitationNotCopied: "Die Einladung konnte nicht kopiert werden; kopieren Sie den Link aus dem Feld oben.",
     noMeetingServer: "Kein Besprechungsserver eingestellt: Tragen Sie ihn unter Einstellungen ein (Ihre Organisation nennt Ihnen die Adresse).",
     badMeetingServer: "Der Besprechungsserver in den Einstellungen ist keine brauchbare Adresse.",

@@ -18,6 +18,8 @@
 #[path = "../../tests/support/janus.rs"]
 #[allow(dead_code)]
 mod janus;
+#[path = "../../tests/support/pulse.rs"]
+mod pulse;
 #[path = "../tests/support/mod.rs"]
 mod support;
 

@@ -311,6 +311,7 @@ fn settings_error(e: SettingsError) -> ErrorDto {
             SettingsError::RelayWithoutTurn => "relayWithoutTurn",
             SettingsError::BadIceServer(_) => "badIceServer",
             SettingsError::BadCa(_) => "badCa",
+            SettingsError::BadInvitationPage => "badInvitationPage",
             _ => "settingsFailed",
         },
         message: e.to_string(),
@@ -344,6 +345,29 @@ fn new_meeting(store: State<'_, Store>) -> Result<NewMeeting, ErrorDto> {
         link: link.to_conclave_url().to_string(),
         room: link.room.clone(),
     })
+}
+
+/// The links an invitation to `link`'s meeting carries: the conclave:// one, and the https://
+/// one where the settings name the organisation's join page.
+#[tauri::command]
+fn invitation(store: State<'_, Store>, link: String) -> Result<Invitation, ErrorDto> {
+    let parsed = Controller::check_link(&link)?;
+    let page = store
+        .load()
+        .map_err(settings_error)?
+        .invitation_page
+        .filter(|page| settings::check_invitation_page(page).is_ok());
+    Ok(Invitation {
+        conclave: parsed.to_conclave_url().to_string(),
+        https: page.map(|page| parsed.to_https_url(&page).to_string()),
+    })
+}
+
+/// What `invitation` gives the page.
+#[derive(Serialize)]
+struct Invitation {
+    conclave: String,
+    https: Option<String>,
 }
 
 #[tauri::command]
@@ -771,6 +795,7 @@ pub fn run() -> Result<(), tauri::Error> {
             react,
             meeting_state,
             meeting_replay,
+            invitation,
             take_pending_link,
             set_language,
             test_call,

@@ -2,7 +2,8 @@
 //! keeps such files — `/etc/conclave/policy.json` on Linux, `%ProgramData%\Conclave\policy.json`
 //! on Windows, `/Library/Application Support/Conclave/policy.json` on macOS (`CONCLAVE_POLICY`
 //! names another, for tests and trials). It presets the meeting server, the STUN/TURN servers,
-//! relay-only media and a certificate authority to trust, and can lock each of them:
+//! relay-only media, a certificate authority to trust and the page invitations link to, and can
+//! lock each of them:
 //!
 //! ```json
 //! {
@@ -10,7 +11,8 @@
 //!   "iceServers": [{ "url": "turns:turn.example.org:5349", "username": "u", "credential": "p" }],
 //!   "relayOnly": true,
 //!   "trustedCa": "-----BEGIN CERTIFICATE-----\n…",
-//!   "locked": ["meetingServer", "iceServers", "relayOnly", "trustedCa"]
+//!   "invitationPage": "https://meet.example.org",
+//!   "locked": ["meetingServer", "iceServers", "relayOnly", "trustedCa", "invitationPage"]
 //! }
 //! ```
 //!
@@ -37,6 +39,8 @@ pub enum Field {
     RelayOnly,
     /// The extra certificate authority.
     TrustedCa,
+    /// Where the organisation hosts the join page for invitations.
+    InvitationPage,
 }
 
 /// What an administrator's policy file holds.
@@ -51,6 +55,8 @@ pub struct Policy {
     pub relay_only: Option<bool>,
     /// A certificate authority (PEM) to trust for meeting servers.
     pub trusted_ca: Option<String>,
+    /// Where the organisation hosts the join page (`https://…`, the page at `<it>/join`).
+    pub invitation_page: Option<String>,
     /// The settings users cannot change.
     #[serde(default)]
     pub locked: Vec<Field>,
@@ -133,12 +139,16 @@ impl Policy {
         if let Some(pem) = &self.trusted_ca {
             conclave::client::tls::parse_ca(pem.as_bytes()).map_err(|e| bad(&e))?;
         }
+        if let Some(page) = &self.invitation_page {
+            crate::settings::check_invitation_page(page).map_err(|e| bad(&e))?;
+        }
         for &field in &self.locked {
             let set = match field {
                 Field::MeetingServer => self.meeting_server.is_some(),
                 Field::IceServers => self.ice_servers.is_some(),
                 Field::RelayOnly => self.relay_only.is_some(),
                 Field::TrustedCa => self.trusted_ca.is_some(),
+                Field::InvitationPage => self.invitation_page.is_some(),
             };
             if !set {
                 return Err(PolicyError::LockedWithoutValue(field));
@@ -175,6 +185,11 @@ impl Policy {
         {
             settings.trusted_ca = Some(pem.clone());
         }
+        if let Some(page) = &self.invitation_page
+            && (self.locks(Field::InvitationPage) || settings.invitation_page.is_none())
+        {
+            settings.invitation_page = Some(page.clone());
+        }
     }
 
     /// What to write to the user's file when they save `new`: their values, but for each locked
@@ -191,6 +206,9 @@ impl Policy {
         }
         if self.locks(Field::TrustedCa) {
             new.trusted_ca.clone_from(&old.trusted_ca);
+        }
+        if self.locks(Field::InvitationPage) {
+            new.invitation_page.clone_from(&old.invitation_page);
         }
     }
 }
@@ -283,6 +301,37 @@ mod tests {
     }
 
     #[test]
+    fn the_invitation_page_is_preset_and_locked_like_the_rest() {
+        let locked = policy(
+            r#"{ "invitationPage": "https://meet.example.org", "locked": ["invitationPage"] }"#,
+        )
+        .unwrap()
+        .unwrap();
+        let mut own = Settings {
+            invitation_page: Some("https://mine.example.net".into()),
+            ..Settings::default()
+        };
+        locked.apply(&mut own);
+        assert_eq!(
+            own.invitation_page.as_deref(),
+            Some("https://meet.example.org")
+        );
+        let old = Settings::default();
+        let mut new = own.clone();
+        locked.keep_locked(&mut new, &old);
+        assert_eq!(new.invitation_page, None, "the user's file keeps its own");
+        let preset = policy(r#"{ "invitationPage": "https://meet.example.org" }"#)
+            .unwrap()
+            .unwrap();
+        let mut fresh = Settings::default();
+        preset.apply(&mut fresh);
+        assert_eq!(
+            fresh.invitation_page.as_deref(),
+            Some("https://meet.example.org")
+        );
+    }
+
+    #[test]
     fn a_policy_that_cannot_work_is_refused_whole() {
         for (json, why) in [
             ("{ not json", "not a Conclave policy"),
@@ -292,6 +341,11 @@ mod tests {
             (r#"{ "relayOnly": true }"#, ""),
             (r#"{ "trustedCa": "not a certificate" }"#, ""),
             (r#"{ "locked": ["trustedCa"] }"#, "without setting it"),
+            (
+                r#"{ "invitationPage": "http://meet.example.org" }"#,
+                "https://",
+            ),
+            (r#"{ "locked": ["invitationPage"] }"#, "without setting it"),
             (r#"{ "locked": ["everything"] }"#, "unknown variant"),
         ] {
             let e = policy(json).expect_err(json);

@@ -36,6 +36,9 @@ pub enum SettingsError {
     /// The trusted certificate authority is not a PEM certificate.
     #[error(transparent)]
     BadCa(#[from] conclave::client::tls::TlsError),
+    /// The invitation page is not an https:// address a join link can be made at.
+    #[error("the invitation page must be an https:// address, such as https://meet.example.org")]
+    BadInvitationPage,
 }
 
 impl From<conclave::client::UnusableIce> for SettingsError {
@@ -123,6 +126,10 @@ pub struct Settings {
     pub trusted_ca: Option<String>,
     /// The meeting server (SFU address) that "New meeting" creates rooms at. None by default.
     pub meeting_server: Option<String>,
+    /// Where the organisation hosts Conclave's join page (`assets/landing/join.html` at
+    /// `<page>/join`): invitations then carry an https:// link any mail program opens, beside the
+    /// conclave:// one. None by default.
+    pub invitation_page: Option<String>,
     /// The microphone's clean-up.
     pub sound: Sound,
     /// Rooms the user asked to remember.
@@ -130,6 +137,17 @@ pub struct Settings {
     /// Keep one identity key across meetings (its secret in the keyring), so that safety numbers
     /// stay the same from one meeting to the next. Off by default: a fresh key per meeting.
     pub keep_identity: bool,
+}
+
+/// Whether `page` is an https:// address at which a join link's https form can be made (and read
+/// back as the same link).
+pub fn check_invitation_page(page: &str) -> Result<(), SettingsError> {
+    let sample = conclave_room::JoinLink::generate("wss://meet.example.org/janus", None, None)?;
+    let https = sample.to_https_url(page);
+    match conclave_room::JoinLink::parse(&https) {
+        Ok(back) if page.starts_with("https://") && back == sample => Ok(()),
+        _ => Err(SettingsError::BadInvitationPage),
+    }
 }
 
 /// The keyring entry of the kept identity key.
@@ -289,6 +307,9 @@ impl Store {
         }
         if let Some(server) = new.meeting_server.as_deref() {
             conclave_room::SfuAddress::parse(server)?;
+        }
+        if let Some(page) = new.invitation_page.as_deref() {
+            check_invitation_page(page)?;
         }
         let old = self.load_file()?;
         // What the organisation locks stays as the user's file had it.
@@ -549,6 +570,31 @@ mod tests {
             Err(SettingsError::BadCa(_))
         ));
         assert!(!dir.exists(), "nothing saved");
+    }
+
+    #[test]
+    fn an_invitation_page_must_be_an_https_address_a_link_reads_back_from() {
+        for bad in [
+            "meet.example.org",
+            "http://meet.example.org",
+            "https://meet.example.org/?x=1",
+            "https://meet.example.org/#a",
+        ] {
+            assert!(
+                matches!(
+                    check_invitation_page(bad),
+                    Err(SettingsError::BadInvitationPage)
+                ),
+                "{bad}"
+            );
+        }
+        for good in [
+            "https://meet.example.org",
+            "https://meet.example.org/",
+            "https://example.org/conclave",
+        ] {
+            check_invitation_page(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
     }
 
     #[test]

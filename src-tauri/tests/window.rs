@@ -1819,6 +1819,24 @@ fn a_new_meeting_is_started_in_the_app_and_a_headless_participant_joins_from_the
         );
     }
     session.find("#noise-suppression").click();
+    // Where the organisation hosts the join page: an http:// one is refused with the reason.
+    session
+        .find("#invitation-page")
+        .send_keys("http://meet.example.org");
+    session.find("#settings-save").click();
+    session.wait_for(
+        "the invitation page refused",
+        Duration::from_secs(5),
+        "return document.getElementById('settings-error').textContent\
+           .startsWith('The invitation page must be an https:// address');",
+    );
+    session.script(
+        "document.getElementById('invitation-page').value = ''",
+        json!([]),
+    );
+    session
+        .find("#invitation-page")
+        .send_keys("https://meet.example.org");
     save(&shots, "0-settings-en.png", &session);
     session.find("#settings-save").click();
     session.wait_for(
@@ -1868,10 +1886,29 @@ fn a_new_meeting_is_started_in_the_app_and_a_headless_participant_joins_from_the
         .find(|l| l.starts_with("conclave://"))
         .unwrap_or_else(|| panic!("no link in {invitation:?}"));
     assert_eq!(pasted, link);
+    // And the link any mail program opens: the organisation's join page, which hands the same
+    // link to Conclave (its script, run here in WebKit, makes the conclave:// form of it).
+    let clickable = invitation
+        .lines()
+        .find(|l| l.starts_with("https://meet.example.org/join?"))
+        .unwrap_or_else(|| panic!("no https link in {invitation:?}"));
+    let (before_hash, hash) = clickable.split_at(clickable.find('#').unwrap());
+    let search = &before_hash[before_hash.find('?').unwrap()..];
+    let page = include_str!("../../assets/landing/join.html");
+    let function = &page[page.find("function conclaveLink").unwrap()..];
+    let function = &function[..function.find("\n      }\n").unwrap() + 8];
+    assert_eq!(
+        session.script(
+            &format!("{function}\nreturn conclaveLink(arguments[0], arguments[1]);"),
+            json!([search, hash])
+        ),
+        json!(link),
+        "the join page's conclave:// link"
+    );
     save(&shots, "1-new-meeting-en.png", &session);
 
-    // Bob joins from the invitation; Alice from the app.
-    let bob = headless(&net, pasted, "Bob", "tone", "30s")
+    // Bob joins from the clickable invitation; Alice from the app.
+    let bob = headless(&net, clickable, "Bob", "tone", "30s")
         .spawn()
         .unwrap();
     session.find("#name").send_keys("Alice");
