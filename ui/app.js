@@ -245,6 +245,33 @@ function toast(line) {
   setTimeout(() => li.remove(), 5000);
 }
 
+// A short chime, rising when someone comes and falling when someone goes, where the user asked
+// for it (Settings → Sound). Played by the page, on the system's default output.
+let chimeContext = null;
+function chime(up) {
+  if (!settings?.joinSound) return;
+  try {
+    chimeContext ??= new AudioContext();
+    if (chimeContext.state === "suspended") chimeContext.resume();
+    const at = chimeContext.currentTime + 0.02;
+    const gain = chimeContext.createGain();
+    gain.connect(chimeContext.destination);
+    gain.gain.setValueAtTime(0.0001, at);
+    gain.gain.exponentialRampToValueAtTime(0.3, at + 0.02);
+    gain.gain.setValueAtTime(0.3, at + 0.3);
+    gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.45);
+    const tone = chimeContext.createOscillator();
+    tone.frequency.setValueAtTime(up ? 660 : 880, at);
+    tone.frequency.setValueAtTime(up ? 880 : 660, at + 0.15);
+    tone.connect(gain);
+    tone.start(at);
+    tone.stop(at + 0.5);
+    document.body.dataset.chimes = String(Number(document.body.dataset.chimes || 0) + 1);
+  } catch {
+    // No sound output for the page: the notice on the stage stays.
+  }
+}
+
 // Said to screen readers (a polite live region) as the meeting's notices come.
 function announce(line) {
   // Emptied first, so that a sentence equal to the last one is still read out.
@@ -276,10 +303,12 @@ function onMeetingEvent(e) {
     case "joined":
       announce(tr("joinedMeeting", e.name));
       toast(tr("joinedMeeting", e.name));
+      chime(true);
       break;
     case "left":
       announce(tr("leftMeeting", e.name));
       toast(tr("leftMeeting", e.name));
+      chime(false);
       break;
     case "forged":
       // Someone holding the link (with the server) sent pictures or sound as this person.
@@ -1166,6 +1195,7 @@ async function saveSettings(changes) {
 $("open-settings").addEventListener("click", async () => {
   $("default-name").value = settings?.name || "";
   $("keep-identity").checked = Boolean(settings?.keepIdentity);
+  $("join-sound").checked = Boolean(settings?.joinSound);
   showIce(settings?.ice_servers || settings?.iceServers || []);
   $("relay-only").checked = Boolean(settings?.relayOnly);
   // The microphone's clean-up: on unless turned off.
@@ -1218,6 +1248,7 @@ $("settings-save").addEventListener("click", async () => {
     name: $("default-name").value.trim(),
     iceServers: readIce(),
     keepIdentity: $("keep-identity").checked,
+    joinSound: $("join-sound").checked,
     relayOnly: $("relay-only").checked,
     sound: {
       echoCancellation: $("echo-cancellation").checked,
@@ -1255,6 +1286,7 @@ $("forget-yes").addEventListener("click", async () => {
   $("default-name").value = "";
   showIce([]);
   $("relay-only").checked = false;
+  $("join-sound").checked = false;
   for (const id of ["echo-cancellation", "noise-suppression", "gain-control"]) $(id).checked = true;
   $("trusted-ca").value = "";
   $("forgotten").textContent = tr("forgotten");

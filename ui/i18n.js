@@ -249,6 +249,7 @@ const STRINGS = {
     echoCancellation: "Remove the echo of my speakers from my microphone",
     noiseSuppression: "Suppress background noise",
     gainControl: "Keep my microphone's level steady",
+    joinSound: "Play a short chime when someone joins or leaves",
     soundHint:
       "On unless you turn them off, e.g. for a studio microphone in a quiet room. Changes apply at once, in a meeting too.",
     devicesHint: "Saving also keeps the camera, microphone and speaker chosen on the join screen.",
@@ -525,6 +526,7 @@ const STRINGS = {
     echoCancellation: "Das Echo meiner Lautsprecher aus meinem Mikrofon entfernen",
     noiseSuppression: "Hintergrundgeräusche unterdrücken",
     gainControl: "Die Lautstärke meines Mikrofons gleichmäßig halten",
+    joinSound: "Einen kurzen Ton spielen, wenn jemand kommt oder geht",
     soundHint:
       "Eingeschaltet, bis Sie sie ausschalten, etwa für ein Studiomikrofon in einem ruhigen Raum. Änderungen gelten sofort, auch in einer Besprechung.",
     devicesHint: "Speichern behält auch Kamera, Mikrofon und Lautsprecher, die auf der Beitrittsseite gewählt sind.",

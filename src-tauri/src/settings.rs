@@ -137,6 +137,8 @@ pub struct Settings {
     /// Keep one identity key across meetings (its secret in the keyring), so that safety numbers
     /// stay the same from one meeting to the next. Off by default: a fresh key per meeting.
     pub keep_identity: bool,
+    /// A short chime when someone joins or leaves the meeting. Off by default.
+    pub join_sound: bool,
 }
 
 /// Whether `page` is an https:// address at which a join link's https form can be made (and read

@@ -983,6 +983,16 @@ fn the_stage_fills_the_window_for_one_to_nine_people_with_speaker_view_pin_and_f
     let shots = Desktop::screenshot_dir("stage");
     let link = new_link("stage-test");
     let session = Session::start(DRIVER_PORT, app());
+    // A chime when someone comes or goes (off unless asked for).
+    session.find("button[data-lang=en]").click();
+    session.find("#open-settings").click();
+    session.find("#join-sound").click();
+    session.find("#settings-save").click();
+    session.wait_for(
+        "the settings saved",
+        Duration::from_secs(5),
+        "return !document.getElementById('settings-dialog').open;",
+    );
     prejoin(&session, &link, "Alice", "synthetic");
     session.find("#join").click();
 
@@ -1026,6 +1036,7 @@ fn the_stage_fills_the_window_for_one_to_nine_people_with_speaker_view_pin_and_f
         }
     };
 
+    let recording = desktop.sound.record_speaker();
     join(0..1);
     wait_tiles(&session, 1);
     session.wait_for(
@@ -1036,6 +1047,18 @@ fn the_stage_fills_the_window_for_one_to_nine_people_with_speaker_view_pin_and_f
            && [...document.querySelectorAll('#toasts li')].some(l => l.textContent === 'Bob joined the meeting.')\
            && document.getElementById('alone').hidden;",
     );
+    // Bob's coming was heard: the rising chime (660 then 880 Hz) on the default speaker, beside
+    // his 1 kHz tone.
+    std::thread::sleep(Duration::from_secs(1));
+    let heard = recording.stop();
+    let quiet = pulse::power_at(&heard, 770.0).max(1e-12);
+    for hz in [660.0, 880.0] {
+        let power = pulse::power_at(&heard, hz);
+        assert!(
+            power > 30.0 * quiet,
+            "the chime's {hz} Hz: {power:e} against {quiet:e} at 770 Hz"
+        );
+    }
     let (small, large) = assert_stage_fits(&session, 2, "two at 1024x720");
     // Two as large as the stage allows, the same size.
     assert!(
