@@ -1721,6 +1721,33 @@ fn chat_private_messages_hands_and_reactions_with_a_headless_participant() {
         "return [...document.querySelectorAll('#tiles .tile .reaction')].some(r => r.textContent === '🎉');",
     );
     save(&shots, "1-chat-en.png", &session);
+    // His tile follows his switches: a badge while his microphone is off, his initials while his
+    // camera is; both gone once they are on again.
+    let bob_tile = "const t = [...document.querySelectorAll('#tiles .tile')]\
+                      .find(t => t.querySelector('.label').textContent === 'Bob');";
+    bob.say("/mic off");
+    bob.say("/camera off");
+    session.wait_for(
+        "Bob's tile muted and without a picture",
+        Duration::from_secs(10),
+        &format!(
+            "{bob_tile} return !!t && t.querySelector('.badges .mark[aria-label=\"microphone off\"]') !== null\
+               && t.classList.contains('camera-off')\
+               && getComputedStyle(t.querySelector('.avatar')).display === 'flex'\
+               && t.querySelector('.avatar').textContent === 'B';"
+        ),
+    );
+    save(&shots, "1b-bob-muted-en.png", &session);
+    bob.say("/mic on");
+    bob.say("/camera on");
+    session.wait_for(
+        "Bob's tile back",
+        Duration::from_secs(10),
+        &format!(
+            "{bob_tile} return !!t && t.querySelector('.badges .mark[aria-label=\"microphone off\"]') === null\
+               && !t.classList.contains('camera-off');"
+        ),
+    );
     session.find("#open-reactions").click();
     session.find("#reactions button:first-child").click();
     bob.wait_for("Alice's reaction", |v| {

@@ -1,6 +1,6 @@
 //! `conclave join --chat-stdin`: each line of standard input is a chat message to everyone
 //! (`/msg NAME text` sends privately to the participant called NAME, `/hand up`, `/hand down`,
-//! `/react 👍`), and every message, hand and reaction is printed as a JSON line on standard output
+//! `/react 👍`, `/mic on|off`, `/camera on|off`), and every message, hand and reaction is printed as a JSON line on standard output
 //! (so are arrivals and departures: `{"type":"joined","name":…}`), so that scripts and tests can
 //! take part in a meeting's chat.
 
@@ -23,6 +23,10 @@ pub enum Line {
     Hand(bool),
     /// A reaction.
     React(String),
+    /// Microphone on (true) or off.
+    Mic(bool),
+    /// Camera on (true) or off.
+    Camera(bool),
     /// Nothing (a blank line).
     Nothing,
 }
@@ -38,6 +42,10 @@ impl Line {
         match line {
             "/hand up" => Line::Hand(true),
             "/hand down" => Line::Hand(false),
+            "/mic on" => Line::Mic(true),
+            "/mic off" => Line::Mic(false),
+            "/camera on" => Line::Camera(true),
+            "/camera off" => Line::Camera(false),
             _ if line.starts_with("/react ") => Line::React(line["/react ".len()..].to_owned()),
             _ if line.trim().is_empty() => Line::Nothing,
             _ => Line::All(line.to_owned()),
@@ -144,6 +152,8 @@ pub async fn run(meeting: Meeting) -> MeetingStats {
                 }
                 Line::Hand(up) => meeting.raise_hand(up),
                 Line::React(emoji) => meeting.react(emoji),
+                Line::Mic(on) => meeting.set_audio(on),
+                Line::Camera(on) => meeting.set_video(on),
                 Line::Nothing => {}
             },
         }
@@ -165,6 +175,8 @@ mod tests {
         assert_eq!(Line::parse("/hand up"), Line::Hand(true));
         assert_eq!(Line::parse("/hand down"), Line::Hand(false));
         assert_eq!(Line::parse("/react 👍"), Line::React("👍".into()));
+        assert_eq!(Line::parse("/mic off"), Line::Mic(false));
+        assert_eq!(Line::parse("/camera on"), Line::Camera(true));
         assert_eq!(Line::parse("   "), Line::Nothing);
     }
 }
