@@ -149,6 +149,10 @@ pub struct Options {
     pub voice: conclave_media::VoiceSettings,
     /// A screen or window to test instead of the camera, encoded as a meeting's share is.
     pub share: Option<conclave_media::ShareTarget>,
+    /// Keep the sound until the end, then play it back (the app's test call: you speak, then
+    /// hear yourself, as nobody hears themselves live without headphones). Otherwise each frame
+    /// is played as it comes through (the path's latency, measured).
+    pub play_back_after: bool,
 }
 
 impl Options {
@@ -167,6 +171,7 @@ impl Options {
             video_bitrate_bps: 1_500_000,
             voice: conclave_media::VoiceSettings::ON,
             share: None,
+            play_back_after: false,
         }
     }
 }
@@ -237,6 +242,11 @@ pub struct AudioReport {
     pub end_to_end_ms: Percentiles,
     /// Stage timings.
     pub stages: AudioStages,
+    /// The loudest 20 ms the microphone gave (after its clean-up), dBFS: below about -50 dBFS
+    /// nothing was heard (a muted or wrong microphone).
+    pub loudest_dbfs: f64,
+    /// Whether the sound was played back after it was recorded (`Options::play_back_after`).
+    pub played_back: bool,
 }
 
 /// The self-test's findings. The top-level figures are the video path's, so that one glance
@@ -516,7 +526,12 @@ fn run_audio(
     // Capture times of frames in the jitter buffer, by sequence number, for end-to-end latency.
     let mut captured_at = std::collections::HashMap::new();
 
-    let mut report = AudioReport::default();
+    let mut report = AudioReport {
+        loudest_dbfs: SILENCE_DBFS,
+        ..AudioReport::default()
+    };
+    // What was said, decoded, for playing back at the end.
+    let mut recorded: Vec<Vec<f32>> = Vec::new();
     let [
         mut voice,
         mut encode,
@@ -537,6 +552,7 @@ fn run_audio(
             let t = Instant::now();
             processor.process(&mut frame.samples);
             voice.push_since(t);
+            report.loudest_dbfs = report.loudest_dbfs.max(dbfs(&frame.samples));
             let t = Instant::now();
             let packet = encoder
                 .encode(&frame.samples)
@@ -565,6 +581,10 @@ fn run_audio(
             let samples =
                 samples.map_err(|e| DeviceProblem::from_codec_error(Device::Microphone, &e))?;
             decode.push_since(t);
+            if options.play_back_after {
+                recorded.push(samples);
+                return Ok(());
+            }
             sink.play(&samples)
                 .map_err(|e| DeviceProblem::from_error(Device::Speaker, &e))?;
             report.frames_played += 1;
@@ -578,6 +598,23 @@ fn run_audio(
             break;
         }
     }
+    // The recording, played back at the speaker's pace.
+    if options.play_back_after && stopped.is_none() {
+        let frame = std::time::Duration::from_millis(20);
+        let mut next = Instant::now();
+        for samples in &recorded {
+            if let Err(e) = sink.play(samples) {
+                stopped = Some(DeviceProblem::from_error(Device::Speaker, &e));
+                break;
+            }
+            report.frames_played += 1;
+            next += frame;
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+        // The speaker's buffer plays out.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        report.played_back = true;
+    }
     report.frames_concealed = jitter.stats().concealed;
     report.playback_gaps = sink.gaps();
     report.real_time = scheduling != conclave_media::realtime::Scheduling::Normal;
@@ -590,6 +627,19 @@ fn run_audio(
         decode_ms: decode.percentiles(),
     };
     (Some(report), stopped)
+}
+
+/// The level reported for silence, dBFS.
+const SILENCE_DBFS: f64 = -120.0;
+
+/// The level of `samples` (RMS), dBFS, at least [`SILENCE_DBFS`].
+fn dbfs(samples: &[f32]) -> f64 {
+    let power = samples
+        .iter()
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum::<f64>()
+        / samples.len().max(1) as f64;
+    (10.0 * power.log10()).max(SILENCE_DBFS)
 }
 
 /// The report as a short table for people.
@@ -630,12 +680,13 @@ pub fn render(report: &Report) -> String {
             row(&mut out, "capture to speaker", &a.end_to_end_ms);
             let _ = writeln!(
                 out,
-                "  frames: {} captured, {} played, {} concealed; {} playback gaps; {} priority",
+                "  frames: {} captured, {} played, {} concealed; {} playback gaps; {} priority; loudest {:.0} dBFS",
                 a.frames_captured,
                 a.frames_played,
                 a.frames_concealed,
                 a.playback_gaps,
-                if a.real_time { "real-time" } else { "normal" }
+                if a.real_time { "real-time" } else { "normal" },
+                a.loudest_dbfs
             );
         }
         None => out.push_str("Audio: not tested\n"),

@@ -820,33 +820,50 @@ function devices() {
 }
 
 // The test call's outcome, kept so that switching the language words it again: null (none yet),
-// { testing: true }, { report } or { code } (an error).
+// { testing: "speak" | "listen" }, { report } or { code } (an error).
 let testOutcome = null;
 
 function renderTestResult() {
   const out = $("test-result");
   if (!testOutcome) return;
   if (testOutcome.testing) {
-    out.textContent = tr("testing");
+    out.textContent = tr(testOutcome.testing === "listen" ? "testListen" : "testSpeak");
   } else if (testOutcome.code) {
     out.textContent = tr(testOutcome.code);
   } else {
     const { video: v, audio: a, device_problems: problems } = testOutcome.report;
-    out.textContent = [
+    // A plain verdict first, the figures after it.
+    const verdict = document.createElement("strong");
+    verdict.className = "verdict";
+    verdict.textContent = problems.length
+      ? tr("testVerdictProblem")
+      : a && a.loudest_dbfs < -50
+        ? tr("testVerdictSilent")
+        : tr("testVerdictOk", Boolean(v), Boolean(a));
+    const details = document.createElement("span");
+    details.textContent = ["",
       v
         ? tr("testVideo", v.end_to_end_ms.p50.toFixed(0), v.end_to_end_ms.p95.toFixed(0), v.psnr_db.toLocaleString(language, { minimumFractionDigits: 1, maximumFractionDigits: 1 }), v.frames_lost)
         : tr("testNoVideo"),
       a ? tr("testAudio", a.frames_played, a.frames_concealed) : tr("testNoAudio"),
       ...problems.map((p) => tr("deviceProblem", p)),
     ].join(" ");
+    out.replaceChildren(verdict, details);
   }
 }
 
 async function testCall() {
   const button = $("test-call");
   button.disabled = true;
-  testOutcome = { testing: true };
+  // You speak for three seconds, then hear it played back.
+  testOutcome = { testing: "speak" };
   renderTestResult();
+  const listen = setTimeout(() => {
+    if (testOutcome?.testing) {
+      testOutcome = { testing: "listen" };
+      renderTestResult();
+    }
+  }, 3000);
   try {
     testOutcome = { report: await invoke("test_call", { devices: devices() }) };
     renderTestResult();
@@ -855,6 +872,7 @@ async function testCall() {
     testOutcome = { code: e.code || "internal" };
     renderTestResult();
   } finally {
+    clearTimeout(listen);
     button.disabled = false;
   }
 }

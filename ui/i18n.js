@@ -217,7 +217,18 @@ const STRINGS = {
     internal: "Something went wrong inside Conclave.",
     micLevel: "Microphone level",
     testCall: "Test call",
-    testing: "Testing camera and microphone for three seconds…",
+    testSpeak: "Say something: camera and microphone are recorded for three seconds…",
+    testListen: "Now listen: what you said plays back on your speaker…",
+    testVerdictOk: (video, audio) =>
+      video && audio
+        ? "Your camera and microphone work. If you did not hear yourself, choose another speaker."
+        : audio
+          ? "Your microphone works. If you did not hear yourself, choose another speaker."
+          : video
+            ? "Your camera works."
+            : "There was nothing to test: choose a camera or a microphone.",
+    testVerdictSilent: "Your microphone picked up nothing: is it muted, or is another one the right one?",
+    testVerdictProblem: "Not everything works:",
     testVideo: (p50, p95, psnr, lost) =>
       `Picture: ${p50} ms from camera to screen (95 %: ${p95} ms), quality ${psnr} dB, ${lost} frames lost.`,
     testAudio: (played, concealed) => `Sound: ${played} frames played, ${concealed} concealed.`,
@@ -494,7 +505,18 @@ const STRINGS = {
     internal: "In Conclave ist etwas schiefgegangen.",
     micLevel: "Mikrofonpegel",
     testCall: "Testanruf",
-    testing: "Kamera und Mikrofon werden drei Sekunden lang getestet…",
+    testSpeak: "Sagen Sie etwas: Kamera und Mikrofon werden drei Sekunden lang aufgenommen…",
+    testListen: "Jetzt zuhören: Was Sie gesagt haben, wird über Ihren Lautsprecher abgespielt…",
+    testVerdictOk: (video, audio) =>
+      video && audio
+        ? "Kamera und Mikrofon funktionieren. Wenn Sie sich nicht gehört haben, wählen Sie einen anderen Lautsprecher."
+        : audio
+          ? "Ihr Mikrofon funktioniert. Wenn Sie sich nicht gehört haben, wählen Sie einen anderen Lautsprecher."
+          : video
+            ? "Ihre Kamera funktioniert."
+            : "Es gab nichts zu testen: Wählen Sie eine Kamera oder ein Mikrofon.",
+    testVerdictSilent: "Ihr Mikrofon hat nichts aufgenommen: Ist es stummgeschaltet, oder ist ein anderes das richtige?",
+    testVerdictProblem: "Nicht alles funktioniert:",
     testVideo: (p50, p95, psnr, lost) =>
       `Bild: ${p50} ms von der Kamera bis zum Bildschirm (95 %: ${p95} ms), Qualität ${psnr} dB, ${lost} Bilder verloren.`,
     testAudio: (played, concealed) => `Ton: ${played} Pakete abgespielt, ${concealed} fehlende überbrückt.`,

@@ -77,6 +77,8 @@ impl DeviceChoice {
         };
         options.video_bitrate_bps = 600_000;
         options.voice = self.voice;
+        // You speak, then hear yourself (live, a laptop's speakers would feed it back).
+        options.play_back_after = true;
         Ok(options)
     }
 

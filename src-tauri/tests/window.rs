@@ -347,7 +347,9 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     // Her (synthetic) voice goes on: the window says she is muted.
     session.wait_for(
         "the 'you are muted' hint",
-        Duration::from_secs(5),
+        // Half a second of her voice, seen by the next poll; a loaded CI machine once took
+        // longer than 5 s.
+        Duration::from_secs(15),
         "const h = document.getElementById('muted-hint');\
          return !h.hidden && h.textContent.startsWith('You are muted.');",
     );
@@ -571,17 +573,56 @@ fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
     let session = Session::start(DRIVER_PORT, app());
     prejoin(&session, &link, "Alice", "synthetic");
     // The test call needs no server: it works even with this link.
+    // The test call: three seconds recorded, then played back on the speaker (the system's
+    // default here: the sound server's null sink), then a plain verdict. While it records, the
+    // speaker is silent (played live, a laptop's speakers would feed it back).
+    let recording = desktop.sound.record_speaker();
+    // The recorder delivers after about 2 s (the idle null sink starts up).
+    std::thread::sleep(Duration::from_secs(3));
     session.find("#test-call").click();
+    session.wait_for(
+        "'say something'",
+        Duration::from_secs(3),
+        "return document.getElementById('test-result').textContent.startsWith('Say something')",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let while_speaking = recording.stop();
+    let recording = desktop.sound.record_speaker();
     let result = session.wait_for(
         "the test call's result",
-        Duration::from_secs(20),
+        Duration::from_secs(30),
         "const r = document.getElementById('test-result');\
          return r.dataset.done === 'true' && r.textContent;",
     );
+    let played_back = recording.stop();
     let result = result.as_str().unwrap();
     assert!(
-        result.starts_with("Picture: ") && result.contains("Sound: "),
+        result.starts_with("Your camera and microphone work.")
+            && result.contains("Picture: ")
+            && result.contains("Sound: "),
         "{result}"
+    );
+    let rms = |s: &[f32]| (s.iter().map(|x| x * x).sum::<f32>() / s.len().max(1) as f32).sqrt();
+    assert!(
+        while_speaking.len() > pulse::RATE as usize / 2,
+        "half a second recorded while speaking: {}",
+        while_speaking.len()
+    );
+    assert!(
+        rms(&while_speaking) < 0.005,
+        "silent while recording: RMS {}",
+        rms(&while_speaking)
+    );
+    // Then the test tone (1 kHz) came back out of the speaker.
+    assert!(
+        rms(&played_back) > 0.02,
+        "played back: RMS {}",
+        rms(&played_back)
+    );
+    let tone = pulse::power_at(&played_back, 1000.0);
+    assert!(
+        tone > 100.0 * pulse::power_at(&played_back, 770.0).max(1e-12),
+        "the test tone played back"
     );
     assert!(!result.contains("no camera"), "{result}");
     save(&shots, "0-test-call-en.png", &session);
@@ -653,7 +694,9 @@ fn an_unreachable_server_is_reported_and_the_app_keeps_running() {
     // The test call's result is worded again in the new language.
     let result = text(&session, "#test-result");
     assert!(
-        result.starts_with("Bild: ") && result.contains("Ton: "),
+        result.starts_with("Kamera und Mikrofon funktionieren.")
+            && result.contains("Bild: ")
+            && result.contains("Ton: "),
         "{result}"
     );
     // A camera that is not there (this machine has none): the preview says so, in German, and
