@@ -242,8 +242,8 @@ pub struct AudioReport {
     pub end_to_end_ms: Percentiles,
     /// Stage timings.
     pub stages: AudioStages,
-    /// The loudest 20 ms the microphone gave (after its clean-up), dBFS: below about -50 dBFS
-    /// nothing was heard (a muted or wrong microphone).
+    /// The loudest 20 ms the microphone gave (after its clean-up), dBFS as RFC 6464 measures a
+    /// frame (-127 for silence): below -50 dBFS nothing was heard (a muted or wrong microphone).
     pub loudest_dbfs: f64,
     /// Whether the sound was played back after it was recorded (`Options::play_back_after`).
     pub played_back: bool,
@@ -527,7 +527,7 @@ fn run_audio(
     let mut captured_at = std::collections::HashMap::new();
 
     let mut report = AudioReport {
-        loudest_dbfs: SILENCE_DBFS,
+        loudest_dbfs: -127.0,
         ..AudioReport::default()
     };
     // What was said, decoded, for playing back at the end.
@@ -552,7 +552,8 @@ fn run_audio(
             let t = Instant::now();
             processor.process(&mut frame.samples);
             voice.push_since(t);
-            report.loudest_dbfs = report.loudest_dbfs.max(dbfs(&frame.samples));
+            let (level, _) = crate::client::audio_level(&frame.samples);
+            report.loudest_dbfs = report.loudest_dbfs.max(-f64::from(level));
             let t = Instant::now();
             let packet = encoder
                 .encode(&frame.samples)
@@ -627,19 +628,6 @@ fn run_audio(
         decode_ms: decode.percentiles(),
     };
     (Some(report), stopped)
-}
-
-/// The level reported for silence, dBFS.
-const SILENCE_DBFS: f64 = -120.0;
-
-/// The level of `samples` (RMS), dBFS, at least [`SILENCE_DBFS`].
-fn dbfs(samples: &[f32]) -> f64 {
-    let power = samples
-        .iter()
-        .map(|&s| f64::from(s) * f64::from(s))
-        .sum::<f64>()
-        / samples.len().max(1) as f64;
-    (10.0 * power.log10()).max(SILENCE_DBFS)
 }
 
 /// The report as a short table for people.

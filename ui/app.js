@@ -409,8 +409,8 @@ function renderMeeting() {
   const order = [...tiles.keys()];
   seen.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   list.replaceChildren(me, ...seen.map(participantItem), ...verifying.map(participantItem), ...strangerItems);
-  renderSelf();
   const over = meeting.connection === "left" || meeting.connection === "failed";
+  renderSelf(over);
   $("alone").hidden = everyone.length > 0 || over;
   $("strangers").hidden = strangers.length === 0;
   $("strangers-title").textContent =
@@ -528,10 +528,9 @@ function badge(icon, label, text) {
 
 // Our own tile: the camera's picture (mirrored) while it is on and works, else our initials;
 // "You", and a badge while our microphone is off.
-function renderSelf() {
+function renderSelf(over) {
   const cameraWorks =
     inUse.camera !== "none" && !state.device_problems.some((p) => p.device === "camera");
-  const over = meeting.connection === "left" || meeting.connection === "failed";
   const picture = state.sending_video && cameraWorks && !over;
   showPreview($("self-picture"), picture);
   const view = $("self-view");
@@ -1429,11 +1428,7 @@ $("self-mode").addEventListener("click", () => {
   meeting.selfOverlay = !meeting.selfOverlay;
   renderMeeting();
 });
-$("waiting-invite").addEventListener("click", async () => {
-  const ok = await copyText(invitationText($("link").value.trim()));
-  $("notice").textContent = ok ? tr("invitationCopied") : tr("invitationNotCopied");
-  renderMeeting();
-});
+$("waiting-invite").addEventListener("click", () => copyInvitation($("notice")));
 new ResizeObserver(() => placeStage()).observe($("stage-area"));
 // The invitation to the meeting of `link`: what to paste into a mail or a chat.
 // The invitation to `link`: with the https:// link as well where the organisation hosts the join
@@ -1485,14 +1480,15 @@ $("new-meeting").addEventListener("click", async () => {
     $("new-meeting-error").textContent = tr(e.code === "noMeetingServer" ? "noMeetingServer" : "badMeetingServer");
   }
 });
-$("copy-invitation").addEventListener("click", async () => {
+// Copies the invitation to the meeting in the link field and says so in `status`.
+async function copyInvitation(status) {
   const ok = await copyText(invitationText($("link").value.trim()));
-  $("invitation-status").textContent = ok ? tr("invitationCopied") : tr("invitationNotCopied");
-});
-$("invite").addEventListener("click", async () => {
-  const ok = await copyText(invitationText($("link").value.trim()));
-  $("notice").textContent = ok ? tr("invitationCopied") : tr("invitationNotCopied");
-});
+  status.textContent = ok ? tr("invitationCopied") : tr("invitationNotCopied");
+  // On the stage, the note takes room the layout leaves.
+  renderMeeting();
+}
+$("copy-invitation").addEventListener("click", () => copyInvitation($("invitation-status")));
+$("invite").addEventListener("click", () => copyInvitation($("notice")));
 $("open-link-no").addEventListener("click", () => $("open-link-dialog").close());
 $("open-link-yes").addEventListener("click", async () => {
   const url = $("open-link-url").textContent;

@@ -36,13 +36,20 @@ const AUDIO_FRAMES: u64 = 25;
 /// Video frames needed for a say.
 const VIDEO_FRAMES: u64 = 10;
 
-/// One participant's counters, as the meeting reports them.
+/// One participant as the meeting reports them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reading {
     /// Who (the meeting's id).
     pub id: String,
     /// Reconnecting.
     pub away: bool,
+    /// Their counters now.
+    pub counts: Counts,
+}
+
+/// One participant's counters (they only grow, until a new connection starts them again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counts {
     /// Audio frames decoded.
     pub audio_heard: u64,
     /// Audio frames concealed (their packets never came).
@@ -59,36 +66,16 @@ impl Reading {
         Reading {
             id: p.id.clone(),
             away: p.presence == "away",
-            audio_heard: p.audio.frames_decoded,
-            audio_concealed: p.audio.frames_concealed,
-            video_whole: p.video_tracks.iter().map(|t| t.frames_received).sum(),
-            video_lost: p
-                .video_tracks
-                .iter()
-                .map(|t| t.frames_lost_in_transit)
-                .sum(),
-        }
-    }
-}
-
-/// One participant's counters at one moment.
-#[derive(Clone, Copy, Debug)]
-struct Counts {
-    at: Instant,
-    audio_heard: u64,
-    audio_concealed: u64,
-    video_whole: u64,
-    video_lost: u64,
-}
-
-impl Counts {
-    fn of(at: Instant, r: &Reading) -> Counts {
-        Counts {
-            at,
-            audio_heard: r.audio_heard,
-            audio_concealed: r.audio_concealed,
-            video_whole: r.video_whole,
-            video_lost: r.video_lost,
+            counts: Counts {
+                audio_heard: p.audio.frames_decoded,
+                audio_concealed: p.audio.frames_concealed,
+                video_whole: p.video_tracks.iter().map(|t| t.frames_received).sum(),
+                video_lost: p
+                    .video_tracks
+                    .iter()
+                    .map(|t| t.frames_lost_in_transit)
+                    .sum(),
+            },
         }
     }
 }
@@ -102,7 +89,7 @@ fn loss(whole: u64, lost: u64, enough: u64) -> Option<f64> {
 /// The ratings, renewed each time the page asks for the meeting's state.
 #[derive(Debug, Default)]
 pub struct Qualities {
-    seen: HashMap<String, VecDeque<Counts>>,
+    seen: HashMap<String, VecDeque<(Instant, Counts)>>,
 }
 
 impl Qualities {
@@ -114,9 +101,9 @@ impl Qualities {
             .iter()
             .map(|p| {
                 let history = self.seen.entry(p.id.clone()).or_default();
-                let counts = Counts::of(now, p);
+                let counts = p.counts;
                 // Counters start again with a new connection: so does the rating.
-                if history.back().is_some_and(|last| {
+                if history.back().is_some_and(|(_, last)| {
                     counts.audio_heard + counts.audio_concealed
                         < last.audio_heard + last.audio_concealed
                         || counts.video_whole + counts.video_lost
@@ -124,11 +111,11 @@ impl Qualities {
                 }) {
                     history.clear();
                 }
-                history.push_back(counts);
+                history.push_back((now, counts));
                 while history.len() > 2
                     && history
                         .get(1)
-                        .is_some_and(|second| now.duration_since(second.at) >= WINDOW)
+                        .is_some_and(|(second, _)| now.duration_since(*second) >= WINDOW)
                 {
                     history.pop_front();
                 }
@@ -139,14 +126,14 @@ impl Qualities {
 }
 
 /// The rating of one participant from their counters' history, oldest first.
-fn rate(away: bool, history: &VecDeque<Counts>) -> Quality {
+fn rate(away: bool, history: &VecDeque<(Instant, Counts)>) -> Quality {
     if away {
         return Quality::Poor;
     }
-    let (Some(first), Some(last)) = (history.front(), history.back()) else {
+    let (Some((since, first)), Some((until, last))) = (history.front(), history.back()) else {
         return Quality::Unknown;
     };
-    if last.at.duration_since(first.at) < SHORTEST {
+    if until.duration_since(*since) < SHORTEST {
         return Quality::Unknown;
     }
     let audio = loss(
@@ -177,10 +164,12 @@ mod tests {
         Reading {
             id: "p1".into(),
             away: false,
-            audio_heard: heard,
-            audio_concealed: concealed,
-            video_whole: whole,
-            video_lost: lost,
+            counts: Counts {
+                audio_heard: heard,
+                audio_concealed: concealed,
+                video_whole: whole,
+                video_lost: lost,
+            },
         }
     }
 

@@ -1010,6 +1010,17 @@ fn assert_stage_fits(session: &Session, pictures: usize, when: &str) -> (f64, f6
     )
 }
 
+/// Makes the app's window `width`×`height` and waits until the page has it and laid it out.
+fn resize(desktop: &Desktop, session: &Session, width: u32, height: u32) {
+    desktop.resize_app_window(width, height);
+    session.wait_for(
+        &format!("the window at {width}x{height}"),
+        Duration::from_secs(10),
+        &format!("return innerWidth === {width}"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+}
+
 /// Waits until `n` tiles of verified participants are on the stage.
 fn wait_tiles(session: &Session, n: usize) {
     session.wait_for(
@@ -1158,26 +1169,14 @@ fn the_stage_fills_the_window_for_one_to_nine_people_with_speaker_view_pin_and_f
     save(&shots, "4-nine-en.png", &session);
 
     // The smallest window: still all of them, nothing scrolling, the bar whole.
-    desktop.resize_app_window(640, 480);
-    session.wait_for(
-        "the window at 640x480",
-        Duration::from_secs(10),
-        "return innerWidth === 640",
-    );
-    std::thread::sleep(Duration::from_millis(300));
+    resize(&desktop, &session, 640, 480);
     assert_stage_fits(&session, 9, "nine at 640x480");
     save(&shots, "5-nine-640x480-en.png", &session);
     session.find("button[data-lang=de]").click();
     std::thread::sleep(Duration::from_millis(300));
     assert_stage_fits(&session, 9, "nine at 640x480 in German");
     save(&shots, "6-nine-640x480-de.png", &session);
-    desktop.resize_app_window(1024, 720);
-    session.wait_for(
-        "the window at 1024x720",
-        Duration::from_secs(10),
-        "return innerWidth === 1024",
-    );
-    std::thread::sleep(Duration::from_millis(300));
+    resize(&desktop, &session, 1024, 720);
     // German's longer words fit the bar too (its labels give way to icons where they must).
     assert_stage_fits(&session, 9, "nine at 1024x720 in German");
     save(&shots, "6b-nine-de.png", &session);

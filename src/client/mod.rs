@@ -3,6 +3,7 @@
 //! tests all drive this.
 
 mod capture;
+pub(crate) use capture::audio_level;
 pub mod chat_lines;
 mod command;
 pub mod device_problem;
