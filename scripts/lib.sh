@@ -4,7 +4,7 @@
 # Debian packages, by what needs them.
 BUILD_PACKAGES=(
   build-essential pkg-config cmake nasm libclang-dev libasound2-dev libdbus-1-dev
-  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev procps
 )
 TEST_PACKAGES=(xvfb pulseaudio pulseaudio-utils libasound2-plugins janus janus-tools iproute2 ffmpeg python3-venv
   webkit2gtk-driver dbus-x11 fonts-noto-color-emoji gnome-keyring libsecret-tools gstreamer1.0-libav xdotool libglib2.0-bin
@@ -53,9 +53,13 @@ need_cargo_tool() {
 # Galène 0.7.2, the second real SFU the tests meet through: a `galene` on the PATH, else one built
 # once into ~/.cache/conclave from Galène's sources (../shared/third_party/galene beside the clone,
 # or CONCLAVE_GALENE_SRC; Debian's Go and pion packages, offline), else `go install` (internet).
-# Exports CONCLAVE_GALENE for the tests.
+# A CONCLAVE_GALENE already set to a binary is kept. Exports CONCLAVE_GALENE for the tests.
 GALENE_VERSION=0.7.2
 need_galene() {
+  if [ -n "${CONCLAVE_GALENE:-}" ] && [ -x "$CONCLAVE_GALENE" ]; then
+    export CONCLAVE_GALENE
+    return 0
+  fi
   if command -v galene >/dev/null; then
     export CONCLAVE_GALENE
     CONCLAVE_GALENE=$(command -v galene)

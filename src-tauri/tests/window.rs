@@ -2141,6 +2141,83 @@ fn a_new_meeting_on_a_galene_server_from_the_settings_meets_a_headless_participa
     let _ = bob.wait();
 }
 
+/// `scripts/demo`, which `scripts/run` offers on a first run: a real SFU on loopback, a synthetic
+/// participant, and the app opened on the link (here a second launch, which hands the link to the
+/// running app as a clicked link would). The newcomer enters a name and is in an encrypted meeting
+/// with moving pictures; when Conclave quits, the demo's SFU and participant are gone.
+#[test]
+fn the_first_run_demo_is_a_working_encrypted_meeting_that_ends_with_the_app() {
+    let _share = ordinary();
+    let net = JanusNet::without_janus();
+    let desktop = Desktop::start(&net);
+    let shots = Desktop::screenshot_dir("demo");
+    let session = Session::start(DRIVER_PORT, app());
+    session.find("button[data-lang=en]").click();
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/demo");
+    let bin = conclave().parent().unwrap().to_owned();
+    let mut demo = net.command("bash");
+    desktop.app_env(&mut demo);
+    let log = std::fs::File::create(net.dir.join("demo.log")).unwrap();
+    let mut demo = demo
+        .arg(&script)
+        .arg(&bin)
+        .env("CONCLAVE_GALENE", galene::binary())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+
+    session.wait_for(
+        "the demo's link in the form",
+        Duration::from_secs(60),
+        "return document.getElementById('link-status').dataset.valid === 'true';",
+    );
+    let link = session.script("return document.getElementById('link').value", json!([]));
+    assert!(
+        link.as_str()
+            .unwrap()
+            .contains("galene%2Bws%3A%2F%2F127.0.0.1"),
+        "a meeting on loopback: {link}"
+    );
+    assert_eq!(
+        session.script("return document.activeElement.id", json!([])),
+        "name",
+        "the name is what is left to fill in"
+    );
+    save(&shots, "1-demo-link-en.png", &session);
+    session.find("#name").send_keys("Newcomer");
+    choose_devices(&session, "synthetic");
+    session.find("#join").click();
+    session.wait_for(
+        "the demo participant verified in the meeting",
+        Duration::from_secs(30),
+        &verified_in_list("Conclave demo"),
+    );
+    wait_drawn(&session, "the demo's pictures", Duration::from_secs(20), 30);
+    assert_pattern_moves(&session);
+    save(&shots, "2-demo-meeting-en.png", &session);
+    assert_eq!(demo.try_wait().unwrap(), None, "the demo runs with the app");
+
+    session.find("#leave").click();
+    session.close();
+    wait_until(
+        "the demo to end with the app",
+        Duration::from_secs(30),
+        || demo.try_wait().unwrap().is_some(),
+    );
+    let listening = net
+        .command("bash")
+        .args(["-c", "exec 3<>/dev/tcp/127.0.0.1/18443"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(!listening, "the demo's SFU is gone");
+    let log = std::fs::read_to_string(net.dir.join("demo.log")).unwrap();
+    assert!(log.contains("A demo meeting is running"), "{log}");
+}
+
 #[test]
 fn the_app_shares_its_screen_and_shows_a_headless_participants_share_on_the_stage() {
     let _share = ordinary();
