@@ -1041,7 +1041,8 @@ function fillSelect(select, list, wanted, keep = false) {
   const options = list.map((d) => {
     const o = document.createElement("option");
     o.value = d.id;
-    o.textContent = d.label;
+    // The system's default under the page's own name (the sound system's own is in English).
+    o.textContent = d.id === "" ? tr("systemDefault") : d.label;
     if (d.id === "") o.dataset.default = "";
     return o;
   });

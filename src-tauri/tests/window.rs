@@ -211,6 +211,10 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
     // Long enough to stay through every step below on a loaded machine (at 45 s he once left
     // while the window was hidden).
     let bob = Bob::join(&net, &link, "60s");
+    // A microphone beside the sound server's monitors of its outputs.
+    desktop
+        .sound
+        .pactl(&["load-module", "module-null-source", "source_name=headset"]);
 
     let session = Session::start(DRIVER_PORT, app());
     // English first, whatever the machine's locale.
@@ -258,6 +262,17 @@ fn the_app_meets_a_headless_participant_mutes_handles_a_deep_link_and_speaks_ger
             json!([])
         ),
         json!([0, "System default", false])
+    );
+    // Microphones: the system default and the other microphone (PulseAudio names it "Null Input"),
+    // never a monitor of an output (what the speakers play).
+    assert_eq!(
+        session.script(
+            "const m = document.getElementById('microphone');\
+             return [[...m.options].some(o => o.textContent === 'Null Input'),\
+               [...m.options].filter(o => /Monitor/.test(o.textContent)).map(o => o.textContent)];",
+            json!([])
+        ),
+        json!([true, []])
     );
     // What the app keeps on disk (its config, data and cache under its HOME) before the meeting.
     let before = files(&desktop.home);

@@ -53,10 +53,19 @@ impl Pulse {
         pulse
     }
 
+    /// Gives `home` this daemon's cookie (`.config/pulse/cookie`), as a desktop session's home
+    /// has its sound server's: cpal's PulseAudio host cannot connect without one.
+    pub fn cookie_into(&self, home: &Path) {
+        let dir = home.join(".config/pulse");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(self.dir.join(".config/pulse/cookie"), dir.join("cookie")).unwrap();
+    }
+
     /// The environment that points a program at this daemon.
-    /// Its socket, as clients find it in `PULSE_SERVER`.
-    pub fn server(&self) -> PathBuf {
-        self.dir.join("pulse/native")
+    /// Its socket, as clients find it in `PULSE_SERVER` (`unix:` first, which cpal's PulseAudio
+    /// host needs to see the server there; ALSA's pulse plugin takes it too).
+    pub fn server(&self) -> String {
+        format!("unix:{}", self.dir.join("pulse/native").display())
     }
 
     pub fn env(&self) -> Vec<(&'static str, PathBuf)> {

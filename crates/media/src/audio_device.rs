@@ -32,45 +32,126 @@ pub struct AudioDeviceInfo {
 /// desktops route to their sound server: cpal 0.18's PulseAudio playback stream was measured
 /// starving the server (4 callbacks a second where 100 were due, audible gaps), ALSA's pulse
 /// plugin kept time (see BENCHMARKS.md).
-fn host(kind: &'static str) -> cpal::Host {
-    let by_name = |name: &str| {
-        cpal::available_hosts()
-            .into_iter()
-            .find(|id| id.name().eq_ignore_ascii_case(name))
-            .and_then(|id| cpal::host_from_id(id).ok())
-    };
-    if let Some(host) = std::env::var("CONCLAVE_AUDIO_HOST")
-        .ok()
-        .and_then(|name| by_name(&name))
-    {
-        return host;
+fn host(kind: &'static str) -> Arc<cpal::Host> {
+    if let Ok(name) = std::env::var("CONCLAVE_AUDIO_HOST") {
+        if name.eq_ignore_ascii_case("pulseaudio")
+            && let Some(pulse) = shared_pulse()
+        {
+            return pulse;
+        }
+        if let Some(host) = by_name(&name) {
+            return Arc::new(host);
+        }
     }
     if cfg!(target_os = "linux")
         && kind == KIND_SPEAKER
         && let Some(alsa) = by_name("alsa")
     {
-        return alsa;
+        return Arc::new(alsa);
     }
-    cpal::default_host()
+    if let Some(pulse) = shared_pulse() {
+        return pulse;
+    }
+    Arc::new(cpal::default_host())
 }
 
-/// Microphones present now.
+/// cpal's host called `name` (`alsa`, `pulseaudio`, `wasapi`, …) where it is available.
+fn by_name(name: &str) -> Option<cpal::Host> {
+    cpal::available_hosts()
+        .into_iter()
+        .find(|id| id.name().eq_ignore_ascii_case(name))
+        .and_then(|id| cpal::host_from_id(id).ok())
+}
+
+/// The process's one PulseAudio host, where a server runs. cpal's PulseAudio host keeps its
+/// connection to the server open after it is dropped: a host per look at the devices (every few
+/// seconds in the app) filled PulseAudio 16's 64 connections here, after which it refused every
+/// new one ("Too many connections (64)"), other programs' included, and the app fell back to ALSA
+/// at random. One host for the process; a fresh one after it failed ([`forget_pulse`]), e.g.
+/// because the server restarted.
+fn shared_pulse() -> Option<Arc<cpal::Host>> {
+    let mut slot = PULSE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(host) = slot.as_ref() {
+        return Some(Arc::clone(host));
+    }
+    let host = Arc::new(by_name("pulseaudio")?);
+    *slot = Some(Arc::clone(&host));
+    Some(host)
+}
+
+static PULSE: Mutex<Option<Arc<cpal::Host>>> = Mutex::new(None);
+
+/// Drops the shared PulseAudio host after `host` failed, if it is that one: the next look makes a
+/// fresh connection.
+fn forget_pulse(host: &Arc<cpal::Host>) {
+    let mut slot = PULSE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if slot
+        .as_ref()
+        .is_some_and(|shared| Arc::ptr_eq(shared, host))
+    {
+        *slot = None;
+    }
+}
+
+/// Microphones present now, as a person would choose among them: the system default first,
+/// then the other inputs, without what only looks like one (see [`offered_input`]).
 pub fn microphones() -> Vec<AudioDeviceInfo> {
     let host = host(KIND_MIC);
+    let host_name = host.id().name();
     let default = host.default_input_device().map(|d| d.to_string());
-    host.input_devices()
+    let devices = host.input_devices();
+    if devices.is_err() {
+        forget_pulse(&host);
+    }
+    let others = devices
         .map(|devices| {
             devices
-                .map(|d| {
-                    let name = d.to_string();
-                    AudioDeviceInfo {
-                        is_default: Some(&name) == default.as_ref(),
-                        name,
+                .filter(|d| {
+                    // ALSA names the PCM as the description's driver; PulseAudio in the id.
+                    let alsa_pcm = d
+                        .description()
+                        .ok()
+                        .and_then(|desc| desc.driver().map(str::to_owned));
+                    let id = d.id().map(|id| id.id().to_owned()).ok();
+                    match alsa_pcm.or(id) {
+                        Some(name) => offered_input(host_name, &name),
+                        None => true,
                     }
                 })
-                .collect()
+                .map(|d| d.to_string())
+                .filter(|name| Some(name) != default.as_ref())
+                .collect::<Vec<_>>()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    default
+        .map(|name| AudioDeviceInfo {
+            name,
+            is_default: true,
+        })
+        .into_iter()
+        .chain(others.into_iter().map(|name| AudioDeviceInfo {
+            name,
+            is_default: false,
+        }))
+        .collect()
+}
+
+/// Whether the input `name` (PulseAudio's source name, ALSA's PCM) of the sound system `host` is
+/// one to offer as a microphone. PulseAudio lists a *monitor* of every output beside the
+/// microphones (`….monitor`: what the speakers play, never the person), ALSA its plugins as for
+/// outputs ([`offered_output`]). The system default is offered whatever it is.
+pub fn offered_input(host: &str, name: &str) -> bool {
+    if host.eq_ignore_ascii_case("alsa") {
+        offered_output(name)
+    } else if host.eq_ignore_ascii_case("pulseaudio") {
+        !name.ends_with(".monitor")
+    } else {
+        true
+    }
 }
 
 /// Speakers present now, as a person would choose among them: the system default first (always
@@ -159,6 +240,7 @@ fn find_device(kind: &'static str, name: Option<&str>) -> Result<cpal::Device, D
                 host.output_devices().map(|d| d.collect::<Vec<_>>())
             };
             devices
+                .inspect_err(|_| forget_pulse(&host))
                 .map_err(|e| open_error(kind, e))?
                 .into_iter()
                 .find(|d| d.to_string() == name)
@@ -577,7 +659,26 @@ impl AudioSink for Speaker {
 
 #[cfg(test)]
 mod tests {
-    use super::offered_output;
+    use super::{offered_input, offered_output};
+
+    #[test]
+    fn monitors_of_outputs_are_not_offered_as_microphones() {
+        assert!(offered_input(
+            "PulseAudio",
+            "alsa_input.usb-Headset-00.mono-fallback"
+        ));
+        assert!(offered_input(
+            "PulseAudio",
+            "bluez_source.00_11_22_33_44_55"
+        ));
+        assert!(!offered_input(
+            "PulseAudio",
+            "alsa_output.pci-0000_00_1f.3.analog-stereo.monitor"
+        ));
+        assert!(offered_input("ALSA", "front:CARD=Headset,DEV=0"));
+        assert!(!offered_input("ALSA", "dsnoop:CARD=PCH,DEV=0"));
+        assert!(offered_input("WASAPI", "Microphone (Realtek)"));
+    }
 
     #[test]
     fn cards_are_offered_and_alsas_plugins_and_null_are_not() {

@@ -75,6 +75,7 @@ impl Desktop {
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         let sound = Pulse::start(&format!("desktop{number}"));
+        sound.cookie_into(&home);
         let desktop = Desktop {
             display,
             bus,
