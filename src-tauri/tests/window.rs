@@ -1045,6 +1045,140 @@ fn wait_tiles(session: &Session, n: usize) {
     );
 }
 
+/// A script: every piece of text on screen whose contrast against what lies behind it is below
+/// WCAG 2.1 AA (4.5:1; 3:1 for large text: 24 px, or 18.66 px bold), as `text: ratio (fg on bg)`.
+/// Backgrounds are composited up the tree onto the page's canvas; text over pictures (tiles, previews) and disabled
+/// controls (which WCAG exempts) are left out.
+const CONTRAST_FAILURES: &str = r#"
+const rgba = (s) => {
+  const m = /rgba?\(([^)]+)\)/.exec(s);
+  if (!m) return null;
+  const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+  return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+};
+const lum = (c) => {
+  const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+};
+const over = (top, under) => under.map((v, i) => v * (1 - top[3]) + top[i] * top[3]);
+const behind = (el) => {
+  const layers = [];
+  for (let e = el; e; e = e.parentElement) {
+    const cs = getComputedStyle(e);
+    if (cs.backgroundImage !== 'none' && !cs.backgroundImage.startsWith('linear-gradient')) return null;
+    if (e.matches('.tile, video, canvas, #preview')) return null;
+    const c = rgba(cs.backgroundColor);
+    if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+  }
+  let bg = canvas;
+  for (const c of layers.reverse()) bg = over(c, bg);
+  return bg;
+};
+// The page's canvas: white, or the dark theme's (the page says `color-scheme: light dark`).
+const probe = document.createElement('div');
+probe.style.background = 'Canvas';
+document.body.appendChild(probe);
+const canvas = rgba(getComputedStyle(probe).backgroundColor).slice(0, 3);
+probe.remove();
+const failures = [];
+for (const el of document.querySelectorAll('body *')) {
+  const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own || !el.getClientRects().length) continue;
+  const cs = getComputedStyle(el);
+  if (cs.visibility !== 'visible' || el.closest('[hidden], :disabled, [aria-disabled=true]')) continue;
+  if (el.closest('dialog:not([open])')) continue;
+  let opacity = 1;
+  for (let e = el; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity);
+  if (opacity < 0.05) continue;
+  const bg = behind(el);
+  if (!bg) continue;
+  const c = rgba(cs.color);
+  const fg = over([c[0], c[1], c[2], c[3] * opacity], bg);
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  const ratio = (a + 0.05) / (b + 0.05);
+  const size = parseFloat(cs.fontSize);
+  const large = size >= 24 || (size >= 18.66 && Number(cs.fontWeight) >= 700);
+  if (ratio < (large ? 3 : 4.5) - 0.005) {
+    const round = (x) => x.map(Math.round).join(',');
+    failures.push(`${el.textContent.trim().slice(0, 40)} <${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}>: ${ratio.toFixed(2)} (${round(fg)} on ${round(bg)})`);
+  }
+}
+return failures;
+"#;
+
+/// Fails with every piece of text on screen below WCAG AA contrast (see [`CONTRAST_FAILURES`]).
+fn assert_contrast(session: &Session, screen: &str) {
+    let failures = session.script(CONTRAST_FAILURES, json!([]));
+    assert_eq!(failures, json!([]), "contrast below WCAG AA on {screen}");
+}
+
+#[test]
+fn text_keeps_wcag_aa_contrast_in_the_light_and_dark_themes_and_on_the_stage() {
+    let _share = ordinary();
+    let net = JanusNet::start();
+    let link = new_link("contrast-test");
+    let mut bob = headless(&net, &link, "Bob", "tone", "120s")
+        .spawn()
+        .unwrap();
+    for (theme, env) in [
+        ("light", vec![]),
+        ("dark", vec![("GTK_THEME", "Adwaita:dark")]),
+    ] {
+        let desktop = Desktop::start_with_env(&net, &env);
+        let session = Session::start(DRIVER_PORT, app());
+        let dark = session.script(
+            "return matchMedia('(prefers-color-scheme: dark)').matches",
+            json!([]),
+        );
+        assert_eq!(
+            dark,
+            json!(theme == "dark"),
+            "the page sees the {theme} theme"
+        );
+        for lang in ["en", "de"] {
+            session.find(&format!("button[data-lang={lang}]")).click();
+            // A refused link, so that its message is on screen too.
+            session.script("document.getElementById('link').value = ''", json!([]));
+            session.find("#link").send_keys("conclave://join?room=x");
+            session.wait_for(
+                "the link to be refused",
+                Duration::from_secs(5),
+                "return document.getElementById('link-status').dataset.valid === 'false'",
+            );
+            assert_contrast(&session, &format!("the join screen ({theme}, {lang})"));
+            session.find("#open-settings").click();
+            assert_contrast(&session, &format!("the settings ({theme}, {lang})"));
+            session.find("#settings-cancel").click();
+        }
+        session.script("document.getElementById('link').value = ''", json!([]));
+        prejoin(&session, &link, &format!("Alice {theme}"), "synthetic");
+        session.find("#join").click();
+        session.wait_for(
+            "Bob verified in the meeting",
+            Duration::from_secs(20),
+            &verified_in_list("Bob"),
+        );
+        session.find("#toggle-mic").click();
+        assert_contrast(&session, &format!("the meeting ({theme})"));
+        session.find("#toggle-people").click();
+        assert_contrast(&session, &format!("the meeting with its people ({theme})"));
+        session.find("#toggle-chat").click();
+        assert_contrast(&session, &format!("the meeting with its chat ({theme})"));
+        session.find("#leave").click();
+        session.wait_for(
+            "'You left the meeting.'",
+            Duration::from_secs(15),
+            "return !document.getElementById('prejoin').hidden\
+               && document.getElementById('join-status').textContent === 'You left the meeting.'",
+        );
+        assert_contrast(&session, &format!("the meeting's end ({theme})"));
+        session.close();
+        drop(desktop);
+    }
+    let _ = bob.kill();
+    let _ = bob.wait();
+}
+
 #[test]
 fn the_stage_fills_the_window_for_one_to_nine_people_with_speaker_view_pin_and_full_screen() {
     let _alone = ordinary();
