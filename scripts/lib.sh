@@ -84,3 +84,16 @@ need_galene() {
   fi
   mv "$cached.part" "$cached"
 }
+
+# Cross-compiling for Windows (x86_64-pc-windows-gnu): Debian's mingw-w64, the target's standard
+# library from rustup, and NSIS for the installer.
+need_windows_target() {
+  need_packages gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 nsis
+  if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
+    if ! command -v rustup >/dev/null; then
+      echo "The Windows build needs rustup (to add the x86_64-pc-windows-gnu standard library)." >&2
+      exit 1
+    fi
+    rustup target add x86_64-pc-windows-gnu
+  fi
+}
