@@ -76,10 +76,23 @@ fn shared_pulse() -> Option<Arc<cpal::Host>> {
     if let Some(host) = slot.as_ref() {
         return Some(Arc::clone(host));
     }
-    let host = Arc::new(by_name("pulseaudio")?);
+    // Made on a thread of its own name: the client's thread, which carries every stream's data,
+    // inherits it, and a stream's callbacks promote it by that name (`Promotion`). Made on
+    // whichever thread looked first (the app's device list), it would carry that thread's name
+    // and stay at normal priority.
+    let host = std::thread::Builder::new()
+        .name(PULSE_THREADS.into())
+        .spawn(|| by_name("pulseaudio"))
+        .ok()?
+        .join()
+        .ok()??;
+    let host = Arc::new(host);
     *slot = Some(Arc::clone(&host));
     Some(host)
 }
+
+/// The name the shared PulseAudio client's threads carry (see [`shared_pulse`]).
+const PULSE_THREADS: &str = "conclave-pulse";
 
 static PULSE: Mutex<Option<Arc<cpal::Host>>> = Mutex::new(None);
 
@@ -305,6 +318,8 @@ impl Promotion {
                 // ALSA's PulseAudio plugin talks to the server from libpulse's own thread, and
                 // the stream's thread waits for its lock.
                 crate::realtime::promote_threads_named("threaded-ml");
+                // And cpal's PulseAudio client, which the microphone's stream waits on.
+                crate::realtime::promote_threads_named(PULSE_THREADS);
             }
         }
     }
