@@ -216,6 +216,15 @@ impl JanusNet {
         c
     }
 
+    /// Whether something inside the namespace accepts TCP connections on 127.0.0.1:`port`.
+    pub fn listening(&self, port: u16) -> bool {
+        self.command("bash")
+            .args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
     /// Kills Janus (as a crash would).
     pub fn kill_janus(&self) {
         let running = self.janus.lock().unwrap().take();

@@ -63,12 +63,15 @@ fn by_name(name: &str) -> Option<cpal::Host> {
         .and_then(|id| cpal::host_from_id(id).ok())
 }
 
-/// The process's one PulseAudio host, where a server runs. cpal's PulseAudio host keeps its
-/// connection to the server open after it is dropped: a host per look at the devices (every few
-/// seconds in the app) filled PulseAudio 16's 64 connections here, after which it refused every
-/// new one ("Too many connections (64)"), other programs' included, and the app fell back to ALSA
-/// at random. One host for the process; a fresh one after it failed ([`forget_pulse`]), e.g.
-/// because the server restarted.
+/// The process's one PulseAudio host, where a server runs. cpal's PulseAudio host connects to the
+/// server when it is made, and the connection outlives it for a while: hosts made in quick
+/// succession (five a look, ten looks a second, here) filled PulseAudio 16's 64 connections, after
+/// which it refused new ones ("Too many connections (64)"), other programs' included, and cpal
+/// fell back to ALSA at random. One host for the process, then; a fresh one after it failed
+/// ([`forget_pulse`]), e.g. because the server restarted. It needs the user's sound-server cookie
+/// (`~/.config/pulse/cookie`, which a desktop session has, and which libpulse makes on first use):
+/// without one the server ends cpal's handshake ("protocol error", even where it takes anonymous
+/// clients) and the microphones come through ALSA until it exists.
 fn shared_pulse() -> Option<Arc<cpal::Host>> {
     let mut slot = PULSE
         .lock()
@@ -114,32 +117,17 @@ fn forget_pulse(host: &Arc<cpal::Host>) {
 /// then the other inputs, without what only looks like one (see [`offered_input`]).
 pub fn microphones() -> Vec<AudioDeviceInfo> {
     let host = host(KIND_MIC);
-    let host_name = host.id().name();
     let default = host.default_input_device().map(|d| d.to_string());
     let devices = host.input_devices();
     if devices.is_err() {
         forget_pulse(&host);
     }
-    let others = devices
-        .map(|devices| {
-            devices
-                .filter(|d| {
-                    // ALSA names the PCM as the description's driver; PulseAudio in the id.
-                    let alsa_pcm = d
-                        .description()
-                        .ok()
-                        .and_then(|desc| desc.driver().map(str::to_owned));
-                    let id = d.id().map(|id| id.id().to_owned()).ok();
-                    match alsa_pcm.or(id) {
-                        Some(name) => offered_input(host_name, &name),
-                        None => true,
-                    }
-                })
-                .map(|d| d.to_string())
-                .filter(|name| Some(name) != default.as_ref())
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
+    let others = offered_names(
+        &host,
+        devices.map(Iterator::collect).unwrap_or_default(),
+        default.as_ref(),
+        offered_input,
+    );
     default
         .map(|name| AudioDeviceInfo {
             name,
@@ -150,6 +138,32 @@ pub fn microphones() -> Vec<AudioDeviceInfo> {
             name,
             is_default: false,
         }))
+        .collect()
+}
+
+/// The names of `devices` a person would choose among, without `default` (which the lists put
+/// first): those that `offered` keeps, asked with the sound system's name and the device's (ALSA's
+/// PCM, which it gives as the description's driver; else the device's id, which is PulseAudio's
+/// source or sink name).
+fn offered_names(
+    host: &cpal::Host,
+    devices: Vec<cpal::Device>,
+    default: Option<&String>,
+    offered: fn(&str, &str) -> bool,
+) -> Vec<String> {
+    let host_name = host.id().name();
+    devices
+        .into_iter()
+        .filter(|d| {
+            let alsa_pcm = d
+                .description()
+                .ok()
+                .and_then(|desc| desc.driver().map(str::to_owned));
+            let id = d.id().map(|id| id.id().to_owned()).ok();
+            alsa_pcm.or(id).is_none_or(|name| offered(host_name, &name))
+        })
+        .map(|d| d.to_string())
+        .filter(|name| Some(name) != default)
         .collect()
 }
 
@@ -172,24 +186,15 @@ pub fn offered_input(host: &str, name: &str) -> bool {
 /// ALSA lists besides them (see [`offered_output`]).
 pub fn speakers() -> Vec<AudioDeviceInfo> {
     let host = host(KIND_SPEAKER);
-    let alsa = host.id().name().eq_ignore_ascii_case("alsa");
     let default = host.default_output_device().map(|d| d.to_string());
-    let others = host
-        .output_devices()
-        .map(|devices| {
-            devices
-                .filter(|d| {
-                    let pcm = d
-                        .description()
-                        .ok()
-                        .and_then(|desc| desc.driver().map(str::to_owned));
-                    !alsa || pcm.is_none_or(|pcm| offered_output(&pcm))
-                })
-                .map(|d| d.to_string())
-                .filter(|name| Some(name) != default.as_ref())
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
+    let others = offered_names(
+        &host,
+        host.output_devices()
+            .map(Iterator::collect)
+            .unwrap_or_default(),
+        default.as_ref(),
+        |host, pcm| !host.eq_ignore_ascii_case("alsa") || offered_output(pcm),
+    );
     std::iter::once(AudioDeviceInfo {
         name: default.unwrap_or_default(),
         is_default: true,
