@@ -29,7 +29,8 @@ const meeting = {
 // The reactions there are (crates/room/src/control.rs, REACTIONS).
 const REACTIONS = ["👍", "👏", "😂", "😮", "❤️", "🎉"];
 let pendingSwitch = null; // a link waiting for "leave and join"
-let joining = null; // { server } while a join waits for its first connection
+let joining = null; // { server } while a join waits to be in a meeting
+let leftOutside = false; // the join was left before it was a meeting
 let unreachable = null; // the server a join gave up on
 let linkServer = null; // the server of the link in the field
 let meetingOver = false; // the end of the last meeting has been shown
@@ -61,10 +62,12 @@ function renderStatic() {
   labelAll(document);
   // Tooltips: what a control does, and its shortcut.
   for (const el of document.querySelectorAll("[data-tip]")) el.title = tr(el.dataset.tip);
+  for (const li of $("toasts").children) li.textContent = tr(li.dataset.key, li.dataset.arg);
   drawIcons(document);
   validateLink();
   renderPreviewProblems();
   renderTestResult();
+  renderLobby();
   renderMeeting();
 }
 
@@ -236,10 +239,12 @@ function participantItem(p) {
 }
 
 // A notice on the stage for a few seconds (who came, who went); screen readers hear it through
-// the announcer instead.
-function toast(line) {
+// the announcer instead. Worded again when the language changes.
+function toast(key, arg) {
   const li = document.createElement("li");
-  li.textContent = line;
+  li.dataset.key = key;
+  li.dataset.arg = arg;
+  li.textContent = tr(key, arg);
   $("toasts").append(li);
   while ($("toasts").children.length > 3) $("toasts").firstElementChild.remove();
   setTimeout(() => li.remove(), 5000);
@@ -285,10 +290,17 @@ function onMeetingEvent(e) {
   switch (e.type) {
     case "connection":
       meeting.connection = e.state;
-      // A join shows the meeting only once it is one; a server it never reached sends it back.
-      if (joining && e.state === "connected") enterMeeting();
-      else if (joining && e.state === "unreachable") giveUp();
+      // A server a join never reached sends it back to the join screen, saying so.
+      if (joining && e.state === "unreachable") giveUp();
       if (e.state === "left" || e.state === "failed") refreshState();
+      renderLobby();
+      break;
+    case "admission":
+      // A join shows the meeting only once it is one: alone, or with someone who holds the
+      // link's room key (or by the user's choice); until then the join screen says why not.
+      meeting.admission = e;
+      if (joining && e.state === "in") enterMeeting();
+      else renderLobby();
       break;
     case "participant":
       if (e.participant.presence === "left") meeting.roster.delete(e.participant.id);
@@ -302,12 +314,12 @@ function onMeetingEvent(e) {
       break;
     case "joined":
       announce(tr("joinedMeeting", e.name));
-      toast(tr("joinedMeeting", e.name));
+      toast("joinedMeeting", e.name);
       chime(true);
       break;
     case "left":
       announce(tr("leftMeeting", e.name));
-      toast(tr("leftMeeting", e.name));
+      toast("leftMeeting", e.name);
       chime(false);
       break;
     case "forged":
@@ -352,6 +364,7 @@ function onMeetingEvent(e) {
 function resetMeeting() {
   showingSafety.clear();
   meeting.connection = "connecting";
+  meeting.admission = null;
   meeting.roster.clear();
   meeting.speaker = null;
   meeting.code = null;
@@ -574,6 +587,16 @@ function placeStage() {
     place($("self-view"), rects.get("self"));
   }
   for (const [id, tile] of tiles) tile.el.classList.toggle("featured", id === featured);
+  // Those the strip has no room for: how many, on a button that shows everyone.
+  const more = rects.get("more");
+  const hidden = items.filter((k) => k !== featured && !rects.has(k)).length;
+  place($("strip-more"), more);
+  if (more) {
+    $("strip-more").textContent = `+${hidden}`;
+    $("strip-more").dataset.more = String(hidden);
+    $("strip-more").setAttribute("aria-label", tr("stripMore", hidden));
+    $("strip-more").title = tr("stripMore", hidden);
+  }
   fitBar();
 }
 
@@ -771,6 +794,7 @@ async function refreshState() {
     const server = unreachable || joining?.server || "";
     joining = null;
     unreachable = null;
+    $("lobby").hidden = true;
     $("join").disabled = false;
     $("join-status").textContent = "";
     $("retry").hidden = !neverIn;
@@ -780,8 +804,10 @@ async function refreshState() {
     } else {
       lastError = state.connection === "failed" ? { key: "failed" } : null;
       $("error").textContent = state.error ? `${tr("failed")} ${endText(state)}` : lastError ? tr("failed") : "";
-      // Left by choice: said, so that the join screen is not mistaken for a dropped call.
-      if (!lastError && !state.error) $("join-status").textContent = tr("youLeft");
+      // Left by choice: said, so that the join screen is not mistaken for a dropped call (not
+      // after leaving from outside: that was no meeting).
+      if (!lastError && !state.error && !leftOutside) $("join-status").textContent = tr("youLeft");
+      leftOutside = false;
     }
     const previewing = startPreview();
     // The message sits by the join button, below the preview: in view once the preview has
@@ -964,9 +990,31 @@ async function applyDevices() {
   await refreshState();
 }
 
-// The meeting screen, once connected.
+// A join waiting to be a meeting, on the join screen: connected, while those here are checked
+// for the link's room key, or when none of them has it (the user may go in anyway, or leave).
+function renderLobby() {
+  const a = meeting.admission;
+  const waiting = joining != null && meeting.connection === "connected" && a?.state === "waiting";
+  $("lobby").hidden = !waiting;
+  if (!waiting) {
+    $("go-in").hidden = true;
+    return;
+  }
+  $("join-status").textContent = "";
+  const nobody = a.checking === 0 && a.strangers > 0;
+  $("lobby-title").textContent =
+    a.strangers === 0 ? tr("lobbyChecking", a.checking) : tr(nobody ? "strangersOnly" : "strangersToo", a.strangers);
+  $("lobby-text").textContent = a.strangers === 0 ? "" : `${tr("strangersText")} ${tr("lobbyWait")}`;
+  const choice = $("go-in").hidden && nobody;
+  $("go-in").hidden = !nobody;
+  // The choice it now offers is in view.
+  if (choice) $("lobby").scrollIntoView({ block: "nearest" });
+}
+
+// The meeting screen, once it is one.
 function enterMeeting() {
   joining = null;
+  $("lobby").hidden = true;
   $("join").disabled = false;
   $("join-status").textContent = "";
   show("meeting");
@@ -1025,8 +1073,8 @@ async function join() {
   // Over already (refused, unreachable) or in already: the events took care of it.
   if (!joining) return;
   await refreshState();
-  // Connected already (the event came before the answer): in.
-  if (joining && meeting.connection === "connected") enterMeeting();
+  // In already (the event came before the answer): in.
+  if (joining && meeting.admission?.state === "in") enterMeeting();
 }
 
 // Device lists, refreshed every few seconds on the pre-join screen so that a camera or headset
@@ -1327,6 +1375,16 @@ $("join-form").addEventListener("submit", (e) => {
 });
 $("link").addEventListener("input", validateLink);
 $("retry").addEventListener("click", () => join());
+// Outside a meeting nobody here shares the key of: in anyway (two who came at once with different
+// links each see the other as the stranger), or away.
+$("go-in").addEventListener("click", () => invoke("go_in"));
+$("cancel-join").addEventListener("click", () => {
+  joining = null;
+  unreachable = null;
+  leftOutside = true;
+  $("lobby").hidden = true;
+  invoke("leave");
+});
 $("test-call").addEventListener("click", async () => {
   // The test call opens the devices itself.
   await stopPreview();
@@ -1355,6 +1413,13 @@ $("share-start").addEventListener("click", async () => {
   $("share-dialog").close();
   if (!chosen) return;
   if (await invoke("share", { target: chosen.value })) meeting.sharing = true;
+  renderMeeting();
+});
+// Everyone, from a strip with no room for them all: the grid (a share steps aside for it too).
+$("strip-more").addEventListener("click", () => {
+  if (!$("stage").hidden) meeting.gridOnly = true;
+  meeting.view = "grid";
+  meeting.pinned = null;
   renderMeeting();
 });
 $("stage-grid").addEventListener("click", () => {
@@ -1582,7 +1647,17 @@ async function resumeMeeting() {
   await prepareInvitation(replay.link);
   for (const e of replay.events) onMeetingEvent(e);
   state = await invoke("meeting_state");
-  enterMeeting();
+  if (meeting.admission?.state === "in") {
+    enterMeeting();
+  } else {
+    // Still outside: the join screen, waiting as before the reload.
+    await validateLink();
+    joining = { server: linkServer };
+    show("prejoin");
+    renderStatic();
+    $("join").disabled = true;
+    renderLobby();
+  }
   return true;
 }
 

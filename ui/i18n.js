@@ -106,6 +106,7 @@ const STRINGS = {
     peopleCount: (n) => `People, ${n} in the meeting`,
     speakerView: "Speaker view",
     gridView: "Grid view",
+    stripMore: (n) => (n === 1 ? "1 more: show everyone" : `${n} more: show everyone`),
     strangersOnly: (n) =>
       n === 1 ? "The one person here does not have your link's room key." : `The ${n} people here do not have your link's room key.`,
     strangersToo: (n) =>
@@ -134,6 +135,13 @@ const STRINGS = {
     tipSelfOverlay: "Show yourself small in a corner",
     tipSelfTile: "Show yourself as a tile like the others",
     youLeft: "You left the meeting.",
+    lobbyChecking: (n) =>
+      n === 1
+        ? "Checking that the person here has your link's room key…"
+        : `Checking that the ${n} people here have your link's room key…`,
+    lobbyWait: "You go in as soon as someone with your link's room key is here.",
+    goIn: "Go in anyway",
+    cancelJoin: "Leave",
     forgetTitle: "Forget everything?",
     forgetText:
       "Remembered rooms and their secrets, your kept identity key, TURN passwords and your settings are removed from this computer. Meetings you are invited to later are not affected.",
@@ -380,6 +388,7 @@ const STRINGS = {
     peopleCount: (n) => `Personen, ${n} in der Besprechung`,
     speakerView: "Sprecheransicht",
     gridView: "Kachelansicht",
+    stripMore: (n) => (n === 1 ? "1 weitere Person: alle zeigen" : `${n} weitere Personen: alle zeigen`),
     strangersOnly: (n) =>
       n === 1
         ? "Die Person hier hat nicht den Raumschlüssel Ihres Links."
@@ -412,6 +421,13 @@ const STRINGS = {
     tipSelfOverlay: "Sich selbst klein in einer Ecke zeigen",
     tipSelfTile: "Sich selbst als Kachel wie die anderen zeigen",
     youLeft: "Sie haben die Besprechung verlassen.",
+    lobbyChecking: (n) =>
+      n === 1
+        ? "Es wird geprüft, ob die Person hier den Raumschlüssel Ihres Links hat …"
+        : `Es wird geprüft, ob die ${n} Personen hier den Raumschlüssel Ihres Links haben …`,
+    lobbyWait: "Sobald jemand mit dem Raumschlüssel Ihres Links hier ist, sind Sie in der Besprechung.",
+    goIn: "Trotzdem teilnehmen",
+    cancelJoin: "Verlassen",
     forgetTitle: "Alles vergessen?",
     forgetText:
       "Gemerkte Räume mit ihren Schlüsseln, Ihr aufbewahrter Identitätsschlüssel, TURN-Passwörter und Ihre Einstellungen werden von diesem Computer entfernt. Spätere Einladungen sind davon nicht betroffen.",

@@ -5,6 +5,8 @@
 const GAP = 8;
 const PAD = 8;
 const ASPECT = 16 / 9;
+// The narrowest picture in a strip that still carries a name and its badges.
+const STRIP_MIN = 112;
 
 // The largest tiles of 16:9 of which `n` fit in `box` ({ x, y, w, h }), row by row, each row
 // centred: the grid that fills the stage and never scrolls.
@@ -55,11 +57,15 @@ function arrange({ width, height, reserved = 0, items, featured = null, fill = f
     return out;
   }
   const others = items.filter((k) => k !== shown);
-  const stripH = others.length === 0 ? 0 : Math.max(40, Math.min(150, inner.h * 0.22));
+  const stripH = others.length === 0 ? 0 : Math.max(STRIP_MIN / ASPECT, Math.min(150, inner.h * 0.22));
   const main = { x: inner.x, y: inner.y, w: inner.w, h: inner.h - (stripH ? stripH + GAP : 0) };
   out.set(shown, fill ? main : gridRects(1, main)[0]);
-  stripRects(others.length, { x: inner.x, y: main.y + main.h + GAP, w: inner.w, h: stripH }).forEach((r, i) =>
-    out.set(others[i], r),
+  // As many as fit at a legible size; where not all do, the last place says how many more there
+  // are (key "more"), and those have no place.
+  const fit = Math.max(1, Math.floor((inner.w + GAP) / (STRIP_MIN + GAP)));
+  const inStrip = others.length > fit ? [...others.slice(0, fit - 1), "more"] : others;
+  stripRects(inStrip.length, { x: inner.x, y: main.y + main.h + GAP, w: inner.w, h: stripH }).forEach((r, i) =>
+    out.set(inStrip[i], r),
   );
   return out;
 }

@@ -326,6 +326,16 @@ impl Controller {
         true
     }
 
+    /// Goes in although nobody here shares the link's room key; false outside a meeting.
+    pub fn go_in(&self) -> bool {
+        let slot = self.lock();
+        let Some(m) = slot.as_ref().filter(|m| !m.is_finished()) else {
+            return false;
+        };
+        m.go_in();
+        true
+    }
+
     /// Raises or lowers our hand; false outside a meeting.
     pub fn raise_hand(&self, up: bool) -> bool {
         let slot = self.lock();

@@ -4,7 +4,7 @@
 
 use conclave::client::Event;
 use conclave_room::meeting::{
-    Connection, EndKind, NotSent, Notice, Participant, Presence, Verification,
+    Admission, Connection, EndKind, NotSent, Notice, Participant, Presence, Verification,
 };
 use serde::Serialize;
 
@@ -74,6 +74,16 @@ pub enum PageEvent {
     Connection {
         /// The state.
         state: Connection,
+    },
+    /// Whether the meeting is one to show yet: `in`, or `waiting` while those here are checked
+    /// (`checking`) or failed (`strangers`: they do not share the link's room key).
+    Admission {
+        /// `waiting` or `in`.
+        state: &'static str,
+        /// Others here whose handshake is under way.
+        checking: usize,
+        /// Others here without the link's room key.
+        strangers: usize,
     },
     /// A participant appeared or changed (one whose presence is "left" is gone).
     Participant {
@@ -184,6 +194,19 @@ impl PageEvent {
     pub fn of(event: &Event) -> Option<PageEvent> {
         Some(match event {
             Event::Connection(state) => PageEvent::Connection { state: *state },
+            Event::Admission(Admission::In) => PageEvent::Admission {
+                state: "in",
+                checking: 0,
+                strangers: 0,
+            },
+            Event::Admission(Admission::Waiting {
+                checking,
+                strangers,
+            }) => PageEvent::Admission {
+                state: "waiting",
+                checking: *checking,
+                strangers: *strangers,
+            },
             Event::Participant(p) => PageEvent::Participant {
                 participant: ParticipantDto::from(p.as_ref()),
             },
@@ -254,6 +277,7 @@ impl PageEvent {
 #[derive(Debug, Default)]
 pub struct Replay {
     connection: Option<PageEvent>,
+    admission: Option<PageEvent>,
     participants: Vec<PageEvent>,
     speaker: Option<PageEvent>,
     stage: Option<PageEvent>,
@@ -270,6 +294,7 @@ impl Replay {
         };
         match event {
             PageEvent::Connection { .. } => self.connection = Some(event.clone()),
+            PageEvent::Admission { .. } => self.admission = Some(event.clone()),
             PageEvent::Participant { participant } => {
                 let at = self
                     .participants
@@ -300,6 +325,7 @@ impl Replay {
         self.connection
             .iter()
             .chain(&self.participants)
+            .chain(&self.admission)
             .chain(&self.speaker)
             .chain(&self.stage)
             .chain(&self.code)
@@ -343,6 +369,16 @@ mod tests {
             PageEvent::Connection {
                 state: Connection::Connected,
             },
+            PageEvent::Admission {
+                state: "waiting",
+                checking: 2,
+                strangers: 0,
+            },
+            PageEvent::Admission {
+                state: "in",
+                checking: 0,
+                strangers: 0,
+            },
             bob("p1", "present", "Bobby"),
             bob("p2", "left", "Carol"),
             bob("p3", "present", "Dave"),
@@ -363,6 +399,11 @@ mod tests {
                     state: Connection::Connected
                 },
                 bob("p1", "present", "Bobby"),
+                PageEvent::Admission {
+                    state: "in",
+                    checking: 0,
+                    strangers: 0,
+                },
                 PageEvent::Speaker {
                     id: Some("p1".into())
                 },
@@ -376,6 +417,13 @@ mod tests {
         assert_eq!(
             json(&Event::Connection(Connection::Unreachable)),
             serde_json::json!({"type": "connection", "state": "unreachable"})
+        );
+        assert_eq!(
+            json(&Event::Admission(Admission::Waiting {
+                checking: 1,
+                strangers: 2
+            })),
+            serde_json::json!({"type": "admission", "state": "waiting", "checking": 1, "strangers": 2})
         );
         assert_eq!(
             json(&Event::Notice(Notice::Joined("Jürgen".into()))),

@@ -520,6 +520,12 @@ fn chat_error(e: chat::ChatError) -> ErrorDto {
     }
 }
 
+/// Goes into the meeting although nobody here shares the link's room key (the user's choice).
+#[tauri::command]
+fn go_in(controller: State<'_, Controller>) -> bool {
+    controller.go_in()
+}
+
 /// Raises or lowers our hand.
 #[tauri::command]
 fn raise_hand(controller: State<'_, Controller>, up: bool) -> bool {
@@ -792,6 +798,7 @@ pub fn run() -> Result<(), tauri::Error> {
             open_web_address,
             save_chat,
             raise_hand,
+            go_in,
             react,
             meeting_state,
             meeting_replay,

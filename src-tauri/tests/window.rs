@@ -891,7 +891,8 @@ fn without_webcodecs_h264_video_still_shows_and_a_remembered_room_lives_in_the_k
 }
 
 #[test]
-fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn() {
+fn a_participant_with_another_room_secret_keeps_us_out_of_the_meeting_screen_stays_anonymous_and_undrawn()
+ {
     let _share = ordinary();
     let net = JanusNet::start();
     let _desktop = Desktop::start(&net);
@@ -901,13 +902,80 @@ fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn
     let ours = new_link("secret-test");
     let theirs = new_link("secret-test");
     assert_ne!(ours, theirs);
-    let bob = headless(&net, &theirs, "Bob", "tone", "25s")
+    let bob = headless(&net, &theirs, "Bob", "tone", "60s")
         .spawn()
         .unwrap();
 
     let session = Session::start(DRIVER_PORT, app());
     prejoin(&session, &ours, "Alice", "synthetic");
+    // Connected to the server, but nobody there holds our link's room key: that is no meeting.
+    // The join screen stays, saying so once the handshake with him has failed, and never shows
+    // the meeting screen meanwhile.
+    const OUTSIDE: &str = "return { lobby: !document.getElementById('lobby').hidden,\
+           meeting: !document.getElementById('meeting').hidden,\
+           title: document.getElementById('lobby-title').textContent,\
+           goIn: !document.getElementById('lobby').hidden\
+             && !document.getElementById('go-in').hidden };";
+    let wait_outside = |what: &str| {
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = session.script(OUTSIDE, json!([]));
+            assert_eq!(now["meeting"], false, "the meeting screen, outside: {now}");
+            if now["lobby"] == true && !seen.contains(&now["title"]) {
+                seen.push(now["title"].clone());
+            }
+            if now["goIn"] == true {
+                assert_eq!(now["title"], what);
+                return seen;
+            }
+            assert!(std::time::Instant::now() < deadline, "never said: {seen:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
     session.find("#join").click();
+    let seen = wait_outside("The one person here does not have your link's room key.");
+    assert_eq!(
+        seen.first().and_then(|t| t.as_str()),
+        Some("Checking that the person here has your link's room key…"),
+        "{seen:?}"
+    );
+    assert!(
+        text(&session, "#lobby-text")
+            .contains("You go in as soon as someone with your link's room key is here."),
+        "{}",
+        text(&session, "#lobby-text")
+    );
+    save(&shots, "1-outside-en.png", &session);
+    session.find("button[data-lang=de]").click();
+    assert_eq!(
+        text(&session, "#lobby-title"),
+        "Die Person hier hat nicht den Raumschlüssel Ihres Links."
+    );
+    assert_eq!(text(&session, "#go-in"), "Trotzdem teilnehmen");
+    save(&shots, "2-outside-de.png", &session);
+    session.find("button[data-lang=en]").click();
+    // Leaving from outside: back to a usable join screen, which does not say we left a meeting.
+    session.find("#cancel-join").click();
+    session.wait_for(
+        "the join screen again",
+        Duration::from_secs(10),
+        "return document.getElementById('lobby').hidden && !document.getElementById('join').disabled;",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(text(&session, "#join-status"), "");
+    assert_eq!(text(&session, "#error"), "");
+    // Again, and this time in anyway: two who came at once with different links would each see
+    // the other as the stranger, so the choice is the user's.
+    session.find("#join").click();
+    wait_outside("The one person here does not have your link's room key.");
+    save(&shots, "3-outside-again.png", &session);
+    session.find("#go-in").click();
+    session.wait_for(
+        "the meeting screen",
+        Duration::from_secs(10),
+        "return !document.getElementById('meeting').hidden;",
+    );
     // His name never reaches us (it travels only to those who hold the secret): he is listed by
     // his pseudonym's placeholder, not verified, and a warning says why.
     session.wait_for(
@@ -954,7 +1022,7 @@ fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn
         text(&session, "#strangers-title"),
         "The one person here does not have your link's room key."
     );
-    save(&shots, "1-unverified-en.png", &session);
+    save(&shots, "4-unverified-en.png", &session);
     session.find("button[data-lang=de]").click();
     session.wait_for(
         "the German state",
@@ -966,7 +1034,7 @@ fn a_participant_with_another_room_secret_stays_anonymous_unverified_and_undrawn
            && [...document.querySelectorAll('#warnings li')]\
              .some(w => w.textContent.includes('ist nicht verifiziert'));",
     );
-    save(&shots, "2-unverified-de.png", &session);
+    save(&shots, "5-unverified-de.png", &session);
     session.close();
     let mut bob = bob;
     let _ = bob.kill();
@@ -1251,6 +1319,20 @@ fn the_stage_fills_the_window_for_one_to_nine_people_with_speaker_view_pin_and_f
            && [...document.querySelectorAll('#toasts li')].some(l => l.textContent === 'Bob joined the meeting.')\
            && document.getElementById('alone').hidden;",
     );
+    // A notice on the stage changes language with the page.
+    session.find("button[data-lang=de]").click();
+    let worded = session.script(
+        "return [...document.querySelectorAll('#toasts li')].map(l => l.textContent)",
+        json!([]),
+    );
+    session.find("button[data-lang=en]").click();
+    assert!(
+        worded
+            .as_array()
+            .unwrap()
+            .contains(&json!("Bob nimmt jetzt teil.")),
+        "{worded}"
+    );
     // Bob's coming was heard: the rising chime (660 then 880 Hz) on the default speaker, beside
     // his 1 kHz tone.
     std::thread::sleep(Duration::from_secs(1));
@@ -1325,6 +1407,34 @@ fn the_stage_fills_the_window_for_one_to_nine_people_with_speaker_view_pin_and_f
     std::thread::sleep(Duration::from_millis(300));
     assert_stage_fits(&session, 9, "nine at 640x480 in German");
     save(&shots, "6-nine-640x480-de.png", &session);
+    // Speaker view in the smallest window: the strip shows as many as stay legible, and its last
+    // place how many more there are, which shows everyone.
+    session.find("#toggle-layout").click();
+    session.wait_for(
+        "someone featured",
+        Duration::from_secs(10),
+        "return document.querySelector('#tiles .tile.featured') !== null",
+    );
+    let (small, _) = assert_stage_fits(&session, 5, "speaker view at 640x480");
+    assert!(small >= 111.0, "strip pictures {small} px wide");
+    assert_eq!(text(&session, "#strip-more"), "+4");
+    assert_eq!(
+        session.script(
+            "return document.getElementById('strip-more').getAttribute('aria-label')",
+            json!([])
+        ),
+        "4 weitere Personen: alle zeigen"
+    );
+    save(&shots, "6a-speaker-640x480-de.png", &session);
+    std::thread::sleep(Duration::from_millis(300));
+    session.find("#strip-more").click();
+    session.wait_for(
+        "the grid",
+        Duration::from_secs(5),
+        "return document.querySelector('#tiles .tile.featured') === null\
+           && getComputedStyle(document.getElementById('strip-more')).display === 'none'",
+    );
+    assert_stage_fits(&session, 9, "everyone again at 640x480");
     resize(&desktop, &session, 1024, 720);
     // German's longer words fit the bar too (its labels give way to icons where they must).
     assert_stage_fits(&session, 9, "nine at 1024x720 in German");

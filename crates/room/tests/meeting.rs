@@ -7,7 +7,7 @@ mod sim;
 use std::time::Duration;
 
 use conclave_room::meeting::{
-    Command, Connection, Event, Notice, Presence, SHOW_UNVERIFIED_AFTER, Verification,
+    Admission, Command, Connection, Event, Notice, Presence, SHOW_UNVERIFIED_AFTER, Verification,
 };
 use conclave_room::sfu::memory::Network;
 use conclave_room::sfu::{Link, LocalTrack, LocalTrackId, MediaKind, SfuRequest};
@@ -904,4 +904,121 @@ fn a_link_too_slow_for_video_pauses_it_keeps_audio_and_recovers() {
         && connected(s, &[a, b])));
     assert_eq!(sim.people[a].video_rate[&CAMERA], Some(start));
     assert_eq!(sim.flowing(&[(b, a)], S), []);
+}
+
+/// The admissions `i`'s display was told, in order.
+fn admissions(sim: &Sim, i: usize) -> Vec<Admission> {
+    sim.people[i]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Admission(a) => Some(*a),
+            _ => None,
+        })
+        .collect()
+}
+
+const OTHER_SECRET: &[u8] = b"not the room secret, 32 bytes!!!";
+
+#[test]
+fn a_wrong_room_key_keeps_its_holder_out_until_someone_shares_it_or_they_go_in_anyway() {
+    let mut sim = Sim::new(21);
+    let a = sim.join("alice");
+    // Alone once connected: in at once, after the connection is.
+    assert!(sim.run_until(2 * S, |s| connected(s, &[a])));
+    assert_eq!(sim.people[a].meeting.admission(), Admission::In);
+    let events = &sim.people[a].events;
+    let at = |f: &dyn Fn(&Event) -> bool| events.iter().position(f).unwrap();
+    assert!(
+        at(&|e| matches!(e, Event::Connection(Connection::Connected)))
+            < at(&|e| matches!(e, Event::Admission(Admission::In)))
+    );
+    // Bob has the right link: he waits while his handshake with Alice runs, then is in.
+    let b = sim.join("bob");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])));
+    assert_eq!(sim.people[b].meeting.admission(), Admission::In);
+    assert!(
+        admissions(&sim, b)
+            .iter()
+            .all(|x| matches!(x, Admission::Waiting { strangers: 0, .. } | Admission::In))
+    );
+    // Mallory's link carries another room key: connected, but never in.
+    let m = sim.join_as("mallory", "p-mallory", OTHER_SECRET);
+    sim.run_for(conclave_group::HANDSHAKE_TIMEOUT + 2 * S);
+    assert!(connected(&sim, &[m]));
+    assert_eq!(
+        sim.people[m].meeting.admission(),
+        Admission::Waiting {
+            checking: 0,
+            strangers: 2
+        }
+    );
+    assert!(admissions(&sim, m).contains(&Admission::Waiting {
+        checking: 2,
+        strangers: 0
+    }));
+    assert!(!admissions(&sim, m).contains(&Admission::In));
+    // Those inside stay in, and see her as the stranger she is to them.
+    for i in [a, b] {
+        assert_eq!(sim.people[i].meeting.admission(), Admission::In);
+        let her = sim.id_of(i, m).unwrap();
+        let p = sim.people[i].meeting.participant(her).unwrap();
+        assert!(matches!(p.verification, Verification::Failed { .. }));
+    }
+    // Someone who shares her key comes: she is in, with him.
+    let n = sim.join_as("nick", "p-nick", OTHER_SECRET);
+    assert!(sim.run_until(5 * S, |s| s.people[m].meeting.admission() == Admission::In));
+    assert!(sim.run_until(5 * S, |s| s.people[n].meeting.admission() == Admission::In));
+    // Bob leaves and comes back with a link of Nick's room: nobody he left shares it.
+    sim.leave(b);
+    sim.run_for(S);
+    let c = sim.join_as("carol", "p-carol", b"a third room secret, 32 bytes!!!");
+    sim.run_for(conclave_group::HANDSHAKE_TIMEOUT + 2 * S);
+    assert_eq!(
+        sim.people[c].meeting.admission(),
+        Admission::Waiting {
+            checking: 0,
+            strangers: 3
+        }
+    );
+    // She chooses to go in anyway; once in, in, whoever leaves.
+    sim.command(c, Command::GoIn);
+    assert_eq!(sim.people[c].meeting.admission(), Admission::In);
+    sim.leave(a);
+    sim.leave(m);
+    sim.leave(n);
+    sim.run_for(2 * S);
+    assert_eq!(sim.people[c].meeting.admission(), Admission::In);
+    assert!(!sim.people[c].meeting.is_over());
+}
+
+#[test]
+fn an_admitted_meeting_stays_in_through_an_sfu_restart() {
+    let mut sim = Sim::new(22);
+    let who: Vec<usize> = ["a", "b"].iter().map(|n| sim.join(n)).collect();
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &who) && connected(s, &who)));
+    let now = sim.now;
+    sim.sfu.restart(now);
+    sim.run_for(Duration::from_millis(50));
+    assert!(sim.run_until(3 * S, |s| verified_by_all(s, &who) && connected(s, &who)));
+    for &i in &who {
+        assert_eq!(admissions(&sim, i).last(), Some(&Admission::In));
+        assert_eq!(
+            admissions(&sim, i)
+                .iter()
+                .filter(|x| **x == Admission::In)
+                .count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_server_never_admits() {
+    let mut sim = Sim::new(23);
+    sim.sfu.set_down(true);
+    let a = sim.join("alice");
+    sim.run_for(10 * S);
+    assert_eq!(sim.people[a].meeting.connection(), Connection::Unreachable);
+    assert!(!admissions(&sim, a).contains(&Admission::In));
 }

@@ -40,6 +40,9 @@ pub enum Command {
     Hand(bool),
     /// A reaction, one of [`crate::REACTIONS`].
     React(String),
+    /// Go into the meeting although nobody here proved to hold the room key (see
+    /// [`Admission`]): the user's choice, for two people who came at once with different links.
+    GoIn,
     /// Leave the meeting.
     Leave,
 }
@@ -205,6 +208,24 @@ pub enum Connection {
     Failed,
 }
 
+/// Whether the meeting is one to show the user yet. Someone whose link's room key nobody here
+/// holds is not in a meeting, whatever the SFU says: they wait outside (a display keeps its join
+/// screen) and are told so. Once in, a meeting stays in, reconnections and departures included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Not yet: connecting, or the others here have not proved to hold the room key.
+    Waiting {
+        /// Others here whose handshake with us is under way.
+        checking: usize,
+        /// Others here whose handshake failed: they do not hold our link's room key (or we
+        /// not theirs). With `checking` at 0 and this above 0, nobody here shares it.
+        strangers: usize,
+    },
+    /// In: we were alone once connected, someone here proved to hold the room key, or the user
+    /// chose to go in ([`Command::GoIn`]).
+    In,
+}
+
 /// Why the meeting ended early.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndKind {
@@ -247,6 +268,8 @@ pub enum Notice {
 pub enum Event {
     /// Our connection's state.
     Connection(Connection),
+    /// Whether the meeting is one to show yet (it changed).
+    Admission(Admission),
     /// A participant appeared or changed (name, mute, verification, presence). One whose
     /// presence is [`super::Presence::Left`] is gone.
     Participant(Box<Participant>),

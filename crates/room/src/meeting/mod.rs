@@ -27,8 +27,8 @@ use conclave_group::{Group, GroupCode, GroupEvent, GroupStats, Identity, Psk};
 
 pub use chat::{CHAT_BURST, CHAT_RATE, NotSent, REACTION_BURST, REACTION_RATE, REACTION_SHOWN};
 pub use io::{
-    ChatMessage, Command, Connection, EndKind, Ended, Event, Local, MediaAction, MediaInput,
-    Notice, Transmit,
+    Admission, ChatMessage, Command, Connection, EndKind, Ended, Event, Local, MediaAction,
+    MediaInput, Notice, Transmit,
 };
 pub use policy::{
     AUDIO_RESERVE_BPS, Backoff, KEYFRAME_REQUEST_SPACING, KEYFRAME_SPACING, Keyframes, RETRY_FIRST,
@@ -162,6 +162,7 @@ pub struct Meeting {
     /// Our side as last told to the display.
     local: Local,
     connection: Connection,
+    admission: Admission,
     trouble_since: Option<Instant>,
     ever_connected: bool,
     hello_at: Option<Instant>,
@@ -222,6 +223,10 @@ impl Meeting {
                 ..Local::default()
             },
             connection: Connection::Connecting,
+            admission: Admission::Waiting {
+                checking: 0,
+                strangers: 0,
+            },
             trouble_since: Some(now),
             ever_connected: false,
             hello_at: None,
@@ -348,6 +353,11 @@ impl Meeting {
     /// Where we stand.
     pub fn connection(&self) -> Connection {
         self.connection
+    }
+
+    /// Whether the meeting is one to show yet.
+    pub fn admission(&self) -> Admission {
+        self.admission
     }
 
     /// Why the meeting ended early, if it did.
@@ -547,6 +557,7 @@ impl Meeting {
                     self.changed(id);
                 }
                 self.drive_group(now);
+                self.update_admission();
             }
             Some((&DATA_FRAMES, body)) => match self.handles.get(&from).copied() {
                 Some(participant) if body.len() <= MAX_STATEMENT_LEN => {
@@ -660,6 +671,7 @@ impl Meeting {
             Command::Chat { to, text } => self.chat(to, text, now),
             Command::Hand(up) => self.hand(up, now),
             Command::React(emoji) => self.react(emoji, now),
+            Command::GoIn => self.set_admission(Admission::In),
             Command::Leave => self.leave(),
         }
     }
@@ -967,6 +979,37 @@ impl Meeting {
             }
         };
         self.set_connection(next);
+        self.update_admission();
+    }
+
+    /// In once connected alone or with someone who proved to hold the room key; until then,
+    /// waiting, with how many here are being checked and how many failed.
+    fn update_admission(&mut self) {
+        if self.admission == Admission::In || self.is_over() {
+            return;
+        }
+        let here = || self.roster.values().filter(|p| p.is_present());
+        let next = if self.connection == Connection::Connected
+            && (here().next().is_none() || here().any(Participant::is_verified))
+        {
+            Admission::In
+        } else {
+            let strangers = here()
+                .filter(|p| matches!(p.verification, Verification::Failed { .. }))
+                .count();
+            Admission::Waiting {
+                checking: here().count() - strangers,
+                strangers,
+            }
+        };
+        self.set_admission(next);
+    }
+
+    fn set_admission(&mut self, next: Admission) {
+        if self.admission != next && !self.is_over() {
+            self.admission = next;
+            self.events.push_back(Event::Admission(next));
+        }
     }
 
     fn set_connection(&mut self, next: Connection) {
