@@ -1,6 +1,6 @@
 //! Wayland: the xdg-desktop-portal ScreenCast session (the system's dialog picks a monitor or a
 //! window) and its PipeWire stream. Two threads of our own: `conclave-portal` holds the session
-//! (D-Bus through `ashpd`/zbus on a tokio runtime of its own) and ends it when the share stops;
+//! (D-Bus through `ashpd`/zbus, on async-io) and ends it when the share stops;
 //! `conclave-pipewire` runs PipeWire's main loop and leaves the newest picture in a [`Mailbox`].
 //! PipeWire sends a picture only when the screen changes, so [`PortalScreen`] repeats the last one
 //! at [`super::SHARE_FPS`] on a still screen, as the X11 capture's steady `GetImage` does. Some
@@ -76,7 +76,7 @@ pub struct PortalScreen {
     format: VideoFormat,
     frame: u64,
     pacer: Pacer,
-    stop_portal: Option<tokio::sync::oneshot::Sender<()>>,
+    stop_portal: Option<futures_channel::oneshot::Sender<()>>,
     stop_pipewire: Option<pw::channel::Sender<()>>,
     pipewire: Option<JoinHandle<()>>,
 }
@@ -129,7 +129,7 @@ impl PortalScreen {
     pub fn open(offer: Offer) -> Result<PortalScreen, DeviceError> {
         let mailbox = Arc::new(Mailbox::default());
         let (reply_tx, reply_rx) = mpsc::channel();
-        let (stop_portal, stop_rx) = tokio::sync::oneshot::channel();
+        let (stop_portal, stop_rx) = futures_channel::oneshot::channel();
         let portal_mailbox = mailbox.clone();
         std::thread::Builder::new()
             .name("conclave-portal".into())
@@ -343,22 +343,12 @@ fn order_of(format: spa::param::video::VideoFormat) -> Option<Order> {
 fn hold_session(
     offer: Offer,
     reply: &mpsc::Sender<Result<(OwnedFd, u32), DeviceError>>,
-    stop: tokio::sync::oneshot::Receiver<()>,
+    stop: futures_channel::oneshot::Receiver<()>,
     mailbox: &Mailbox,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            let _ = reply.send(Err(unavailable(e)));
-            return;
-        }
-    };
-    runtime.block_on(async move {
-        // A connection of this share's own: ashpd's shared one would outlive this runtime,
-        // which drives it, and be dead for the next share.
+    async_io::block_on(async move {
+        // A connection of this share's own, closed with it (ashpd's shared one lives as long
+        // as the process).
         let connection = match ashpd::zbus::Connection::session().await {
             Ok(connection) => connection,
             Err(e) => {
@@ -400,11 +390,12 @@ fn hold_session(
                 return;
             }
         }
-        tokio::select! {
-            _ = stop => {
+        // A dropped sender (the source gone) stops it too.
+        match futures_util::future::select(stop, closed.next()).await {
+            futures_util::future::Either::Left(_) => {
                 let _ = session.close().await;
             }
-            _ = closed.next() => {
+            futures_util::future::Either::Right(_) => {
                 tracing::info!("the system ended the screen share");
                 mailbox.end("the system ended the screen share");
             }
