@@ -21,13 +21,15 @@ struct WaylandSession {
 }
 
 impl WaylandSession {
-    fn start() -> WaylandSession {
+    /// A desktop whose portal runs `xdpw` instead of the patched xdg-desktop-portal-wlr.
+    fn start(xdpw: Option<&str>) -> WaylandSession {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/support/wayland-session"
         );
         let out = Command::new(script)
             .arg("start")
+            .envs(xdpw.map(|x| ("CONCLAVE_XDPW", x)))
             .stderr(Stdio::inherit())
             .output()
             .expect("tests/support/wayland-session runs");
@@ -154,7 +156,7 @@ fn the_portal_shares_what_the_wayland_desktop_shows() {
         eprintln!("skipped: CONCLAVE_NO_WAYLAND=1 (no headless Wayland desktop for the portal)");
         return;
     }
-    let session = WaylandSession::start();
+    let session = WaylandSession::start(None);
     let dir = Path::new(session.get("CONCLAVE_WAYLAND_DIR")).join("bin");
     let started = Instant::now();
     match run_child(
@@ -166,6 +168,42 @@ fn the_portal_shares_what_the_wayland_desktop_shows() {
         Ok(report) => eprintln!("{report}\nshared in {:?}", started.elapsed()),
         Err(failed) => panic!("{failed}\nThe desktop's logs:\n{}", session.logs()),
     }
+}
+
+#[test]
+fn a_portal_that_refuses_ends_the_share_with_a_message() {
+    if std::env::var("CONCLAVE_NO_WAYLAND").as_deref() == Ok("1") {
+        eprintln!("skipped: CONCLAVE_NO_WAYLAND=1 (no headless Wayland desktop for the portal)");
+        return;
+    }
+    // Debian's own xdg-desktop-portal-wlr 0.7.0 answers Start with 2 on this desktop (it wants
+    // a DMA-BUF format that pixman does not offer): a refusal as a real portal gives it.
+    let session = WaylandSession::start(Some("/usr/libexec/xdg-desktop-portal-wlr"));
+    let dir = Path::new(session.get("CONCLAVE_WAYLAND_DIR")).join("bin");
+    if let Err(failed) = run_child(
+        "is_refused_in_the_wayland_session",
+        &session.env,
+        Some(&dir),
+        Duration::from_secs(60),
+    ) {
+        panic!("{failed}\nThe desktop's logs:\n{}", session.logs());
+    }
+}
+
+#[test]
+#[ignore = "run by a_portal_that_refuses_ends_the_share_with_a_message, as nobody"]
+fn is_refused_in_the_wayland_session() {
+    if std::env::var_os("CONCLAVE_TEST_CHILD").is_none() {
+        return;
+    }
+    let Err(e) = ShareTarget::Portal.open() else {
+        panic!("Debian's xdg-desktop-portal-wlr shared on a pixman desktop");
+    };
+    assert!(
+        matches!(e, DeviceError::Open { kind: "screen", .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("refused to share"), "{e}");
 }
 
 #[test]
@@ -213,6 +251,15 @@ fn fails_without_a_portal() {
         panic!("a share without a portal");
     };
     assert!(e.to_string().contains("no screen-sharing portal"), "{e}");
+    // The picker offers the system's dialog, not X11's windows.
+    assert_eq!(
+        conclave_media::share_sources(None),
+        [conclave_media::ShareSource {
+            target: ShareTarget::Portal,
+            title: String::new(),
+            thumbnail: None,
+        }]
+    );
 }
 
 /// The I420 values a pixel of colour `rgb` (hex) converts to.
