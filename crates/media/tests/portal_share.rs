@@ -208,26 +208,58 @@ fn is_refused_in_the_wayland_session() {
 
 #[test]
 fn without_a_portal_the_share_fails_at_once() {
-    // A session bus that is not there: what a desktop without D-Bus looks like to the share.
-    let env = [
-        ("XDG_SESSION_TYPE".into(), "wayland".into()),
-        (
-            "DBUS_SESSION_BUS_ADDRESS".into(),
-            "unix:path=/nonexistent/conclave-test-bus".into(),
+    // A session bus that is not there, and one where nothing provides the portal: what a
+    // desktop without D-Bus, or without xdg-desktop-portal, looks like to the share.
+    let dir = std::env::temp_dir().join(format!("conclave-no-portal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("bus.conf");
+    let socket = dir.join("bus");
+    std::fs::write(
+        &config,
+        format!(
+            "<busconfig><type>session</type><listen>unix:path={}</listen>\
+             <auth>EXTERNAL</auth><policy context=\"default\"><allow send_destination=\"*\"/>\
+             <allow receive_sender=\"*\"/><allow own=\"*\"/></policy></busconfig>",
+            socket.display()
         ),
-    ];
-    if let Err(failed) = run_child(
-        "fails_without_a_portal",
-        &env,
-        None,
-        Duration::from_secs(30),
-    ) {
-        panic!("{failed}");
+    )
+    .unwrap();
+    let mut bus = Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", config.display()))
+        .args(["--nofork", "--nopidfile"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-daemon runs");
+    let started = Instant::now();
+    while !socket.exists() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
     }
+    let mut failures = Vec::new();
+    for address in [
+        "unix:path=/nonexistent/conclave-test-bus".to_owned(),
+        format!("unix:path={}", socket.display()),
+    ] {
+        let env = [
+            ("XDG_SESSION_TYPE".to_owned(), "wayland".to_owned()),
+            ("DBUS_SESSION_BUS_ADDRESS".to_owned(), address.clone()),
+        ];
+        if let Err(failed) = run_child(
+            "fails_without_a_portal",
+            &env,
+            None,
+            Duration::from_secs(30),
+        ) {
+            failures.push(format!("on {address}: {failed}"));
+        }
+    }
+    let _ = bus.kill();
+    let _ = bus.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
-#[ignore = "run by without_a_portal_the_share_fails_at_once, without a session bus"]
+#[ignore = "run by without_a_portal_the_share_fails_at_once, on a bus without a portal"]
 fn fails_without_a_portal() {
     if std::env::var_os("CONCLAVE_TEST_CHILD").is_none() {
         return;

@@ -356,6 +356,10 @@ fn hold_session(
                 return;
             }
         };
+        if let Err(e) = portal_on_the_bus(&connection).await {
+            let _ = reply.send(Err(e));
+            return;
+        }
         let portal = match Screencast::with_connection(connection).await {
             Ok(portal) => portal,
             Err(e) => {
@@ -401,6 +405,25 @@ fn hold_session(
             }
         }
     });
+}
+
+/// Whether the bus has xdg-desktop-portal, running or to be started on demand: without it every
+/// request fails with a stranger error.
+async fn portal_on_the_bus(connection: &ashpd::zbus::Connection) -> Result<(), DeviceError> {
+    const PORTAL: &str = "org.freedesktop.portal.Desktop";
+    let bus = ashpd::zbus::fdo::DBusProxy::new(connection)
+        .await
+        .map_err(no_portal)?;
+    let name = ashpd::zbus::names::BusName::try_from(PORTAL).map_err(no_portal)?;
+    if bus.name_has_owner(name).await.map_err(no_portal)? {
+        return Ok(());
+    }
+    let activatable = bus.list_activatable_names().await.map_err(no_portal)?;
+    if activatable.iter().any(|n| n.as_str() == PORTAL) {
+        Ok(())
+    } else {
+        Err(no_portal("nothing provides org.freedesktop.portal.Desktop"))
+    }
 }
 
 /// SelectSources, Start and OpenPipeWireRemote on a new session: the fd and the stream's node.
