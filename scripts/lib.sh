@@ -5,10 +5,18 @@
 BUILD_PACKAGES=(
   build-essential pkg-config cmake nasm libclang-dev libasound2-dev libdbus-1-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev procps
+  libpipewire-0.3-dev
 )
+# The headless Wayland desktop of the screen-sharing portal's test (tests/support/wayland-session),
+# and what building its patched xdg-desktop-portal-wlr from Debian's source needs.
+WAYLAND_TEST_PACKAGES=(sway swaybg foot fonts-dejavu-core pipewire pipewire-bin wireplumber dbus
+  xdg-desktop-portal xdg-desktop-portal-wlr util-linux)
+XDPW_BUILD_PACKAGES=(dpkg-dev debian-archive-keyring python3 meson ninja-build pkg-config gcc libc6-dev
+  libpipewire-0.3-dev libwayland-dev wayland-protocols libinih-dev libgbm-dev libdrm-dev libsystemd-dev scdoc)
 TEST_PACKAGES=(xvfb pulseaudio pulseaudio-utils libasound2-plugins janus janus-tools iproute2 ffmpeg python3-venv
   webkit2gtk-driver dbus-x11 fonts-noto-color-emoji gnome-keyring libsecret-tools gstreamer1.0-libav xdotool libglib2.0-bin
-  desktop-file-utils xdg-utils coturn openssl xclip nftables iptables)
+  desktop-file-utils xdg-utils coturn openssl xclip nftables iptables
+  "${WAYLAND_TEST_PACKAGES[@]}" "${XDPW_BUILD_PACKAGES[@]}")
 
 # Build output lives outside the clone so that fresh clones (CI) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conclave/target}"

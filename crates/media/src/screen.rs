@@ -1,6 +1,7 @@
-//! Screens and windows to share, behind the camera's trait ([`VideoSource`]): the X11 display
-//! (`x11rb`, the X protocol in pure Rust) on Linux, and a synthetic page of text and a chart for
-//! machines without a display. Frames come at a low rate (content, not faces) and at the screen's
+//! Screens and windows to share, behind the camera's trait ([`VideoSource`]): on Linux the X11
+//! display (`x11rb`, the X protocol in pure Rust) or, in a Wayland session, what the system's
+//! dialog chooses through the xdg-desktop-portal ScreenCast portal and PipeWire ([`portal`]); and
+//! a synthetic page of text and a chart for machines without a display. Frames come at a low rate (content, not faces) and at the screen's
 //! own size up to [`MAX_SHARE_WIDTH`]. A share of the whole screen paints this process's own
 //! windows over ([`x11::hide_own_windows`]).
 
@@ -25,31 +26,66 @@ pub enum ShareTarget {
     Window(String),
     /// A synthetic page of text and a chart that scrolls and changes ([`SyntheticScreen`]).
     Synthetic,
+    /// Whatever the system's screen-sharing dialog chooses (the xdg-desktop-portal on Linux;
+    /// what a Wayland session's picker offers).
+    Portal,
+}
+
+impl std::fmt::Display for ShareTarget {
+    /// The CLI's name for it, which [`ShareTarget::parse`] reads back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShareTarget::Screen => f.write_str("screen"),
+            ShareTarget::Window(title) => write!(f, "window:{title}"),
+            ShareTarget::Synthetic => f.write_str("synthetic"),
+            ShareTarget::Portal => f.write_str("portal"),
+        }
+    }
 }
 
 impl ShareTarget {
-    /// `screen`, `window:<title>` or `synthetic`, as the CLI names them.
+    /// `screen`, `window:<title>`, `portal` or `synthetic`, as the CLI names them.
     pub fn parse(s: &str) -> Result<ShareTarget, String> {
         match s {
             "screen" => Ok(ShareTarget::Screen),
             "synthetic" => Ok(ShareTarget::Synthetic),
+            "portal" => Ok(ShareTarget::Portal),
             _ => match s.strip_prefix("window:") {
                 Some(title) if !title.is_empty() => Ok(ShareTarget::Window(title.to_owned())),
                 _ => Err(format!(
-                    "\"{s}\": share screen, window:<title> or synthetic"
+                    "\"{s}\": share screen, window:<title>, portal or synthetic"
                 )),
             },
         }
     }
 
-    /// Opens the source: the display or window, or why not.
+    /// Opens the source: the display or window, or why not. In a Wayland session
+    /// ([`portal::is_wayland_session`]) a screen or a window is asked of the system's dialog
+    /// (a window's title cannot be passed on: the dialog offers windows).
     pub fn open(&self) -> Result<Box<dyn VideoSource>, DeviceError> {
+        #[cfg(target_os = "linux")]
+        use portal::{Offer, PortalScreen, is_wayland_session};
         match self {
             ShareTarget::Synthetic => Ok(Box::new(SyntheticScreen::new(1280, 720))),
+            #[cfg(target_os = "linux")]
+            ShareTarget::Portal => Ok(Box::new(PortalScreen::open(Offer::Anything)?)),
+            #[cfg(target_os = "linux")]
+            ShareTarget::Screen if is_wayland_session() => {
+                Ok(Box::new(PortalScreen::open(Offer::Monitors)?))
+            }
+            #[cfg(target_os = "linux")]
+            ShareTarget::Window(_) if is_wayland_session() => {
+                Ok(Box::new(PortalScreen::open(Offer::Windows)?))
+            }
             #[cfg(target_os = "linux")]
             ShareTarget::Screen => Ok(Box::new(x11::X11Screen::open(None)?)),
             #[cfg(target_os = "linux")]
             ShareTarget::Window(title) => Ok(Box::new(x11::X11Screen::open(Some(title))?)),
+            #[cfg(not(target_os = "linux"))]
+            ShareTarget::Portal => Err(DeviceError::Open {
+                kind: "screen",
+                reason: "the screen-sharing portal is a Linux desktop's".into(),
+            }),
             #[cfg(any(target_os = "windows", target_os = "macos"))]
             ShareTarget::Screen => Ok(Box::new(desktop::DesktopScreen::open(None)?)),
             #[cfg(any(target_os = "windows", target_os = "macos"))]
@@ -130,11 +166,20 @@ impl Thumbnail {
 }
 
 /// What this system can share now: the whole screen first, then each titled top-level window
-/// (`skip_title`: our own window's, not offered), each with a thumbnail. Empty where sharing is
-/// not built yet or no display can be reached.
+/// (`skip_title`: our own window's, not offered), each with a thumbnail. In a Wayland session
+/// only the system's dialog knows what there is: one entry, [`ShareTarget::Portal`], without a
+/// title or thumbnail (the picker words it). Empty where sharing is not built yet or no display
+/// can be reached.
 pub fn share_sources(skip_title: Option<&str>) -> Vec<ShareSource> {
     #[cfg(target_os = "linux")]
     {
+        if portal::is_wayland_session() {
+            return vec![ShareSource {
+                target: ShareTarget::Portal,
+                title: String::new(),
+                thumbnail: None,
+            }];
+        }
         let Ok(sources) = x11::sources() else {
             return Vec::new();
         };
@@ -341,6 +386,9 @@ impl VideoSource for SyntheticScreen {
         Ok(picture)
     }
 }
+
+#[cfg(target_os = "linux")]
+pub mod portal;
 
 #[cfg(target_os = "linux")]
 pub mod x11 {
@@ -925,6 +973,10 @@ mod tests {
             ShareTarget::parse("window:Report – Editor"),
             Ok(ShareTarget::Window("Report – Editor".into()))
         );
+        assert_eq!(ShareTarget::parse("portal"), Ok(ShareTarget::Portal));
+        for target in ["screen", "synthetic", "portal", "window:Report – Editor"] {
+            assert_eq!(ShareTarget::parse(target).unwrap().to_string(), target);
+        }
         assert!(ShareTarget::parse("window:").is_err());
         assert!(ShareTarget::parse("camera").is_err());
     }
