@@ -137,8 +137,10 @@ struct JoinArgs {
     /// tests of several tracks per participant).
     #[arg(long, hide = true, value_parser = conclave::cli_args::duration)]
     second_video_after: Option<std::time::Duration>,
-    /// Share a screen (`screen`: the X display's whole screen), one window (`window:<title>`)
-    /// or a synthetic page of text and a chart (`synthetic`), end-to-end encrypted like the rest.
+    /// Share a screen (`screen`: the X display's whole screen), one window (`window:<title>`),
+    /// what the system's dialog chooses (`portal`; in a Wayland session `screen` and `window:…`
+    /// ask the dialog too) or a synthetic page of text and a chart (`synthetic`), end-to-end
+    /// encrypted like the rest.
     #[arg(long, value_parser = conclave_media::ShareTarget::parse)]
     share: Option<conclave_media::ShareTarget>,
     /// Start sharing this long after joining.
@@ -218,7 +220,7 @@ struct SelftestArgs {
     /// Video bitrate, e.g. 1500k.
     #[arg(long, default_value = "1500k", value_parser = conclave::cli_args::bitrate)]
     bitrate: u32,
-    /// Test sharing instead of the camera: screen, window:<title> or synthetic (captured,
+    /// Test sharing instead of the camera: screen, window:<title>, portal or synthetic (captured,
     /// encoded for text, sealed, opened and decoded as a meeting's share is).
     #[arg(long, value_parser = conclave_media::ShareTarget::parse)]
     share: Option<conclave_media::ShareTarget>,

@@ -673,7 +673,7 @@ async function fillSharePicker() {
       input.checked = chosen ? s.target === chosen : i === 0;
       const text = document.createElement("span");
       // Window titles are shown as text, never as markup.
-      text.textContent = s.title || tr("entireScreen");
+      text.textContent = s.target === "portal" ? tr("systemDialog") : s.title || tr("entireScreen");
       if (s.thumbnail) {
         const [width, height, rgba] = s.thumbnail;
         const canvas = document.createElement("canvas");

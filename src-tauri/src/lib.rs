@@ -431,7 +431,8 @@ fn set_video(app: AppHandle, controller: State<'_, Controller>, on: bool) -> Opt
 /// What can be shared: the whole screen (`title` empty) and each window but ours.
 #[derive(Debug, serde::Serialize)]
 struct ShareSourceDto {
-    /// What to pass to [`share`]: `screen` or `window:<title>`.
+    /// What to pass to [`share`]: `screen`, `window:<title>`, or `portal` (a Wayland session:
+    /// the system's dialog chooses).
     target: String,
     /// A window's title.
     title: String,
@@ -446,11 +447,7 @@ async fn share_sources(app: AppHandle) -> Vec<ShareSourceDto> {
         conclave_media::share_sources(own.as_deref())
             .into_iter()
             .map(|s| ShareSourceDto {
-                target: match &s.target {
-                    conclave_media::ShareTarget::Window(title) => format!("window:{title}"),
-                    conclave_media::ShareTarget::Synthetic => "synthetic".into(),
-                    _ => "screen".into(),
-                },
+                target: s.target.to_string(),
                 title: s.title,
                 thumbnail: s.thumbnail.map(|t| {
                     use base64::Engine;
