@@ -2,9 +2,11 @@
 //! screen of a real X server (Xvfb, showing a page the test drew) and another receives it — sealed
 //! as a share, beside the sharer's camera, and legible (luma PSNR against what the screen
 //! showed); a third shares a window that then closes: its share ends with a message, its meeting
-//! goes on; a fourth shares the synthetic page, whose stamp gives the latency.
+//! goes on; a fourth shares the synthetic page, whose stamp gives the latency. The same share
+//! from a headless Wayland desktop, through its ScreenCast portal and PipeWire.
 //!
-//! Needs root, the `janus` package and Xvfb (scripts/test provides them).
+//! Needs root, the `janus` package, Xvfb and the Wayland desktop's packages (scripts/test
+//! provides them).
 
 mod support;
 
@@ -77,4 +79,82 @@ fn a_display_that_goes_away_ends_the_share_not_the_meeting() {
         tracks[0]["longest_gap_ms"].as_f64().unwrap() < 2000.0,
         "{at_viewer}"
     );
+}
+
+#[test]
+fn a_wayland_desktop_shared_through_the_portal_arrives_legible() {
+    // The same as the X server's share above, on a Wayland desktop: the screen comes through
+    // xdg-desktop-portal's ScreenCast and PipeWire, from a participant in that desktop's session.
+    use conclave_media::{SyntheticScreen, psnr};
+    use support::participant::spawn_with;
+    use support::scenarios::row;
+    use support::screen::{grey_to_bgrx, read_pgm};
+    use support::wayland::WaylandDesktop;
+    let net = JanusNet::start();
+    let link = new_link("wayland-share");
+    let desktop = WaylandDesktop::start();
+    let screen = grey_to_bgrx(SyntheticScreen::render(640, 480, 0).y());
+    desktop.show(640, 480, &screen);
+    let kept = net.dir.join("shares");
+    std::fs::create_dir_all(&kept).unwrap();
+    let bob = spawn_with(
+        &net,
+        &link,
+        "bob",
+        16,
+        &[
+            "--camera",
+            "synthetic",
+            "--mic",
+            "tone",
+            "--keep-share-pictures",
+            kept.to_str().unwrap(),
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let alice = desktop.spawn(
+        &net,
+        &link,
+        "alice",
+        18,
+        &[
+            "--camera",
+            "synthetic",
+            "--mic",
+            "tone",
+            "--share",
+            "portal",
+            "--share-after",
+            "2s",
+        ],
+    );
+    // Something changes on the screen after the share began (xdg-desktop-portal-wlr sends its
+    // first picture only then), and changes back: the picture at the end is the page again.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert!(desktop.swaymsg(&["output", "HEADLESS-1", "bg", "#203040", "solid_color"]));
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    desktop.show(640, 480, &screen);
+    let (bob, alice) = (bob.finish_ok(), alice.finish_ok());
+    assert!(
+        alice["device_problems"].as_array().unwrap().is_empty(),
+        "{alice}"
+    );
+    assert_eq!(alice["sharing"], true, "{alice}");
+    let at_bob = row(&bob, "alice")["video_tracks"].as_array().unwrap();
+    assert_eq!(at_bob.len(), 2, "her camera and her share: {at_bob:?}");
+    assert!(
+        at_bob[0]["frames_decoded"].as_u64().unwrap() > 100,
+        "{at_bob:?}"
+    );
+    assert_eq!(at_bob[1]["share"], true, "{at_bob:?}");
+    assert_eq!(at_bob[1]["frames_dropped_auth"], 0);
+    let feed = row(&bob, "alice")["share_feed"]
+        .as_u64()
+        .expect("alice still shares");
+    let (w, h, shown) = read_pgm(&kept.join(format!("{feed}.pgm")));
+    assert_eq!((w, h), (640, 480), "the share at the output's size");
+    let expected = conclave_media::convert::bgrx_to_i420(640, 480, &screen).unwrap();
+    let quality = psnr(expected.y(), &shown).unwrap();
+    eprintln!("Wayland share at the receiver: luma PSNR {quality:.1} dB");
+    assert!(quality >= 38.0, "luma PSNR {quality:.1} dB");
 }

@@ -22,8 +22,16 @@ fn tone(hz: f64, seconds: f64) -> Vec<u8> {
 }
 
 /// Plays `hz` into the microphone sink, runs the self-test on the default devices for `seconds`,
-/// and returns what came out of the speaker sink and the self-test's JSON report.
+/// and returns what came out of the speaker sink and the self-test's JSON report (with the
+/// self-test's major page faults added as `major_faults`: code or data read from disk while it
+/// ran, which stalls the thread that needed it).
 fn loop_tone(hz: f64, seconds: u32) -> (Vec<f32>, serde_json::Value) {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let faults = || {
+        getrusage(UsageWho::RUSAGE_CHILDREN)
+            .unwrap()
+            .major_page_faults()
+    };
     let pulse = Pulse::start(&format!("{hz}"));
     let mut player = pulse
         .device_command("pacat")
@@ -44,6 +52,7 @@ fn loop_tone(hz: f64, seconds: u32) -> (Vec<f32>, serde_json::Value) {
     });
     let recording = pulse.record_speaker();
 
+    let faults_before = faults();
     let selftest = pulse
         .command(env!("CARGO_BIN_EXE_conclave"))
         .args([
@@ -72,7 +81,8 @@ fn loop_tone(hz: f64, seconds: u32) -> (Vec<f32>, serde_json::Value) {
         String::from_utf8_lossy(&selftest.stdout),
         String::from_utf8_lossy(&selftest.stderr)
     );
-    let report: serde_json::Value = serde_json::from_slice(&selftest.stdout).unwrap();
+    let mut report: serde_json::Value = serde_json::from_slice(&selftest.stdout).unwrap();
+    report["major_faults"] = (faults() - faults_before).into();
 
     std::thread::sleep(Duration::from_millis(300));
     let recorded = recording.stop();
@@ -197,9 +207,11 @@ fn a_minute_of_tone_has_no_gap_while_both_cores_are_busy() {
         .map(|(at, len)| format!("{:.1} ms at {:.2} s", ms(len), ms(at) / 1000.0))
         .collect();
     eprintln!(
-        "longest gap under load: {gap_ms:.1} ms ({}); the speaker ran dry {} times",
+        "longest gap under load: {gap_ms:.1} ms ({}); the speaker ran dry {} times; {} major page \
+         faults",
         gaps.join(", "),
-        audio["playback_gaps"]
+        audio["playback_gaps"],
+        report["major_faults"]
     );
     assert!(
         gap_ms <= 10.0,

@@ -11,3 +11,4 @@ pub mod recording;
 pub mod scenarios;
 pub mod screen;
 pub mod turn;
+pub mod wayland;

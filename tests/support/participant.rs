@@ -64,7 +64,7 @@ pub fn spawn_with(
 
 /// [`spawn_with`] from a prepared command (for an environment of its own).
 pub fn spawn_command(
-    mut command: Command,
+    command: Command,
     net: &JanusNet,
     link: &str,
     name: &str,
@@ -72,6 +72,18 @@ pub fn spawn_command(
     args: &[&str],
 ) -> Participant {
     let stats = net.dir.join(format!("{name}.json"));
+    spawn_command_to(command, link, name, seconds, args, stats)
+}
+
+/// [`spawn_command`], its stats written to `stats`.
+pub fn spawn_command_to(
+    mut command: Command,
+    link: &str,
+    name: &str,
+    seconds: u32,
+    args: &[&str],
+    stats: std::path::PathBuf,
+) -> Participant {
     // A test may choose another picture size (320×240 keeps the others light) and address.
     let resolution = if args.contains(&"--resolution") {
         &[][..]

@@ -3,7 +3,7 @@
 //! between threads; samples cross over bounded queues, so a stalled consumer loses audio rather
 //! than memory.
 
-use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -499,17 +499,16 @@ impl AudioSource for Microphone {
     }
 }
 
-/// Samples waiting for the speaker, shared with its callback.
-type Queue = Arc<Mutex<Playback>>;
-
-/// What the speaker's callback plays from.
+/// What the speaker's callback and its feeder share besides the samples (which go through a
+/// wait-free ring): the callback never takes a lock. It runs at real-time priority; the feeder
+/// (the decoding side) does not, and one preempted while holding a lock the callback waited for
+/// made the callback late — 13–26 ms of silence on a busy machine, though nothing ran dry.
 #[derive(Default)]
-struct Playback {
-    samples: VecDeque<f32>,
+struct PlaybackState {
     /// Playing; false while (re)filling to [`PREFILL_MS`] after a start or an underrun.
-    primed: bool,
+    primed: AtomicBool,
     /// Underruns: times the device asked for samples while playing and the queue ran dry.
-    gaps: u64,
+    gaps: AtomicU64,
 }
 
 /// Audio held before playback starts, and again after running dry: the producer delivers in
@@ -518,12 +517,13 @@ struct Playback {
 /// microphone, is not real-time); 60 ms did not (tests/pulseaudio_loopback.rs).
 const PREFILL_MS: usize = 60;
 
-/// Most audio queued for a speaker (200 ms); beyond it the oldest is dropped.
+/// Most audio queued for a speaker (200 ms); beyond it the newest is dropped.
 const MAX_QUEUED_MS: usize = 200;
 
 /// A speaker, taking 48 kHz mono and playing it on whatever the device runs at.
 pub struct Speaker {
-    queue: Queue,
+    queue: rtrb::Producer<f32>,
+    state: Arc<PlaybackState>,
     resampler: Resampler,
     /// Device samples per millisecond.
     per_ms: usize,
@@ -551,9 +551,10 @@ impl Speaker {
             sample_rate: rate,
             buffer_size: BufferSize::Fixed(rate / 100),
         };
-        let queue: Queue = Arc::new(Mutex::new(Playback::default()));
         let per_ms = (rate / 1000) as usize;
-        let shared = queue.clone();
+        let (queue, consumer) = rtrb::RingBuffer::new(MAX_QUEUED_MS * per_ms);
+        let state = Arc::new(PlaybackState::default());
+        let shared = (consumer, state.clone());
         let (fail_tx, failed) = mpsc::sync_channel::<String>(4);
         let (stop, stopped) = mpsc::sync_channel::<()>(1);
         let (ready_tx, ready) = mpsc::sync_channel::<Result<(), DeviceError>>(1);
@@ -592,6 +593,7 @@ impl Speaker {
             .map_err(|_| open_error(KIND_SPEAKER, "the sound system did not answer"))??;
         Ok(Speaker {
             queue,
+            state,
             resampler: Resampler::new(SAMPLE_RATE, rate)?,
             per_ms,
             failed,
@@ -603,7 +605,7 @@ impl Speaker {
 fn output_stream<T>(
     device: &cpal::Device,
     config: &StreamConfig,
-    queue: Queue,
+    (mut queue, state): (rtrb::Consumer<f32>, Arc<PlaybackState>),
     failed: SyncSender<String>,
 ) -> Result<cpal::Stream, DeviceError>
 where
@@ -616,16 +618,13 @@ where
             *config,
             move |out: &mut [T], _| {
                 promotion.on_callback();
-                let Ok(mut playback) = queue.lock() else {
-                    return;
-                };
-                if !playback.primed {
+                if !state.primed.load(Ordering::Acquire) {
                     return; // Silence (the buffer comes pre-filled with it) while filling.
                 }
                 for frame in out.chunks_mut(channels.max(1)) {
-                    let Some(s) = playback.samples.pop_front() else {
-                        playback.primed = false;
-                        playback.gaps += 1;
+                    let Ok(s) = queue.pop() else {
+                        state.primed.store(false, Ordering::Release);
+                        state.gaps.fetch_add(1, Ordering::Relaxed);
                         break;
                     };
                     frame.fill(T::from_sample(s));
@@ -645,7 +644,7 @@ where
 
 impl AudioSink for Speaker {
     fn gaps(&self) -> u64 {
-        self.queue.lock().map_or(0, |p| p.gaps)
+        self.state.gaps.load(Ordering::Relaxed)
     }
 
     fn play(&mut self, samples: &[f32]) -> Result<(), DeviceError> {
@@ -660,18 +659,15 @@ impl AudioSink for Speaker {
         let Some(converted) = self.resampler.pop(ready) else {
             return Ok(());
         };
-        let mut playback = self.queue.lock().map_err(|_| DeviceError::Disconnected {
-            kind: KIND_SPEAKER,
-            reason: "the playback thread failed".into(),
-        })?;
-        playback.samples.extend(converted);
-        let excess = playback
-            .samples
-            .len()
-            .saturating_sub(MAX_QUEUED_MS * self.per_ms);
-        playback.samples.drain(..excess);
-        if playback.samples.len() >= PREFILL_MS * self.per_ms {
-            playback.primed = true;
+        // Beyond MAX_QUEUED_MS the newest are dropped (only the callback takes from the ring).
+        for s in converted {
+            if self.queue.push(s).is_err() {
+                break;
+            }
+        }
+        let queued = self.queue.buffer().capacity() - self.queue.slots();
+        if queued >= PREFILL_MS * self.per_ms {
+            self.state.primed.store(true, Ordering::Release);
         }
         Ok(())
     }
