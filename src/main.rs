@@ -432,6 +432,8 @@ fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         drop_after: args.drop_connection_after,
         pseudonym: args.pseudonym,
         extra_ca,
+        // No join screen to wait on: in at once, strangers or not (its report says who is who).
+        wait_outside: false,
         video_out: None,
         encoded_out: None,
         self_view: None,

@@ -1647,17 +1647,21 @@ async function resumeMeeting() {
   await prepareInvitation(replay.link);
   for (const e of replay.events) onMeetingEvent(e);
   state = await invoke("meeting_state");
-  if (meeting.admission?.state === "in") {
-    enterMeeting();
-  } else {
-    // Still outside: the join screen, waiting as before the reload.
+  if (meeting.admission?.state !== "in") {
     await validateLink();
     joining = { server: linkServer };
-    show("prejoin");
-    renderStatic();
-    $("join").disabled = true;
-    renderLobby();
   }
+  // In (by the replay, or by an event that came while the link was checked: the admission is
+  // kept whether or not a join waits for it).
+  if (meeting.admission?.state === "in") {
+    enterMeeting();
+    return true;
+  }
+  // Still outside: the join screen, waiting as before the reload.
+  show("prejoin");
+  renderStatic();
+  $("join").disabled = true;
+  renderLobby();
   return true;
 }
 

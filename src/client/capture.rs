@@ -415,8 +415,11 @@ impl Capture {
         }));
     }
 
-    /// Stops the threads and waits for them.
+    /// Stops the threads and waits for them, but for a share's: a share may still wait on the
+    /// system's dialog (the portal's, up to minutes), which must not hold the meeting's end; it
+    /// ends on its own once answered.
     pub fn stop(mut self) {
+        self.stop_second();
         for worker in [self.camera.take(), self.mic.take(), self.second.take()]
             .into_iter()
             .flatten()

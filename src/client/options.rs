@@ -78,6 +78,10 @@ pub struct JoinOptions {
     pub drop_after: Option<Duration>,
     /// What to call ourselves at the SFU instead of a random pseudonym (tests of impostors).
     pub pseudonym: Option<String>,
+    /// Wait outside until the meeting admits us (someone here proved to hold the room key, we
+    /// are alone, or [`super::Meeting::go_in`]), sending nothing meanwhile: for a display with a
+    /// join screen. A headless participant goes in at once.
+    pub wait_outside: bool,
     /// A certificate authority to trust for `wss://` besides the system's (PEM).
     pub extra_ca: Option<Vec<u8>>,
 }
@@ -120,6 +124,7 @@ impl JoinOptions {
             drop_after: None,
             pseudonym: None,
             extra_ca: None,
+            wait_outside: true,
         }
     }
 }

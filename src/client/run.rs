@@ -11,8 +11,8 @@ use conclave_e2ee::Signer;
 use conclave_group::Psk;
 use conclave_media::ShareTarget;
 use conclave_room::meeting::{
-    self, CAMERA, Config, Event, MICROPHONE, MediaAction, MediaInput, Meeting as Core, SHARE,
-    Transmit,
+    self, Admission, CAMERA, Config, Event, MICROPHONE, MediaAction, MediaInput, Meeting as Core,
+    SHARE, Transmit,
 };
 use conclave_room::sfu::{
     Link, LinkState, LocalTrack, LocalTrackId, MediaKind, SfuEvent, SfuFailure, SfuRequest,
@@ -93,7 +93,7 @@ pub(crate) async fn run(
     let now = std::time::Instant::now();
     // Our frames are signed with a key of this meeting's (conclave_e2ee::attest).
     let signer = Signer::generate();
-    let core = Core::new(
+    let mut core = Core::new(
         Config {
             signer: signer.as_ref().map_or([0; 32], Signer::public),
             identity: options.identity.clone(),
@@ -108,6 +108,9 @@ pub(crate) async fn run(
         },
         now,
     );
+    if !options.wait_outside {
+        core.command(conclave_room::meeting::Command::GoIn, now);
+    }
     // Settings that can never connect end the meeting before it starts, not in a reconnect loop.
     let ice = super::IceServer::check_all(options.relay_only, &options.ice_servers);
     let tls = super::tls::client_config(options.extra_ca.as_deref());
@@ -239,8 +242,9 @@ pub(crate) async fn run(
                 };
                 d.core.handle_media(devices, now());
             }
+            // Nothing goes out while we wait outside the meeting (the core's admission).
             Some(frame) = d.capture.video.recv() => {
-                if d.core.local().video_on {
+                if d.core.local().video_on && d.core.admission() == Admission::In {
                     d.sending.video(CAMERA, &frame, Codec::H264).await;
                 }
             }
@@ -249,7 +253,7 @@ pub(crate) async fn run(
                 d.sending.video(SECOND_VIDEO, &frame, codec).await;
             }
             Some(audio) = d.capture.audio.recv() => {
-                let on = d.core.local().audio_on;
+                let on = d.core.local().audio_on && d.core.admission() == Admission::In;
                 d.core.handle_media(MediaInput::OwnLevel(audio.level), now());
                 if on {
                     d.sending.audio(MICROPHONE, &audio).await;

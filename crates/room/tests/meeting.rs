@@ -1022,3 +1022,37 @@ fn an_unreachable_server_never_admits() {
     assert_eq!(sim.people[a].meeting.connection(), Connection::Unreachable);
     assert!(!admissions(&sim, a).contains(&Admission::In));
 }
+
+#[test]
+fn strangers_who_vanish_do_not_let_a_waiting_holder_of_another_key_in() {
+    // Alone lets one in only if nobody without our key was here meanwhile: their connections
+    // blinking (or an SFU hiding them for a while) must not open the door.
+    let mut sim = Sim::new(24);
+    let a = sim.join("alice");
+    let b = sim.join("bob");
+    assert!(sim.run_until(5 * S, |s| verified_by_all(s, &[a, b])));
+    let m = sim.join_as("mallory", "p-mallory", OTHER_SECRET);
+    assert!(
+        sim.run_until(conclave_group::HANDSHAKE_TIMEOUT + 3 * S, |s| s.people[m]
+            .meeting
+            .admission()
+            == Admission::Waiting {
+                checking: 0,
+                strangers: 2
+            })
+    );
+    sim.crash(a);
+    sim.crash(b);
+    sim.run_for(conclave_room::meeting::AWAY_LIMIT + 2 * S);
+    assert_eq!(
+        sim.people[m].meeting.admission(),
+        Admission::Waiting {
+            checking: 0,
+            strangers: 0
+        }
+    );
+    assert!(!admissions(&sim, m).contains(&Admission::In));
+    // Her own choice still opens it.
+    sim.command(m, Command::GoIn);
+    assert_eq!(sim.people[m].meeting.admission(), Admission::In);
+}

@@ -595,7 +595,10 @@ fn receive(
                 }
                 let size = info.size();
                 let (width, height) = (size.width as usize, size.height as usize);
-                negotiated.format = order_of(info.format()).map(|order| (width, height, order));
+                // An empty picture is none to share (and would make every row empty).
+                negotiated.format = order_of(info.format())
+                    .filter(|_| width > 0 && height > 0)
+                    .map(|order| (width, height, order));
                 if negotiated.format.is_some() {
                     mailbox.agreed(width, height);
                 }
@@ -660,10 +663,16 @@ fn copy_picture(
     }
     let (offset, size) = (chunk.offset() as usize, chunk.size() as usize);
     let row = width * 4;
+    // 0: rows packed. Negative: rows bottom-up, which nobody sends for a screen; no picture
+    // rather than one upside down.
     let stride = match usize::try_from(chunk.stride()) {
-        Ok(0) | Err(_) => row,
+        Ok(0) => row,
         Ok(stride) => stride,
+        Err(_) => return Ok(None),
     };
+    if row == 0 {
+        return Ok(None);
+    }
     let Some(bytes) = data.data() else {
         return Ok(None);
     };

@@ -163,6 +163,9 @@ pub struct Meeting {
     local: Local,
     connection: Connection,
     admission: Admission,
+    /// Someone without our room key was here while we waited: being alone no longer admits us
+    /// (their connection blinking, or an SFU hiding them for a moment, must not let us in).
+    stranger_seen: bool,
     trouble_since: Option<Instant>,
     ever_connected: bool,
     hello_at: Option<Instant>,
@@ -227,6 +230,7 @@ impl Meeting {
                 checking: 0,
                 strangers: 0,
             },
+            stranger_seen: false,
             trouble_since: Some(now),
             ever_connected: false,
             hello_at: None,
@@ -557,7 +561,7 @@ impl Meeting {
                     self.changed(id);
                 }
                 self.drive_group(now);
-                self.update_admission();
+                self.update_admission(now);
             }
             Some((&DATA_FRAMES, body)) => match self.handles.get(&from).copied() {
                 Some(participant) if body.len() <= MAX_STATEMENT_LEN => {
@@ -671,7 +675,13 @@ impl Meeting {
             Command::Chat { to, text } => self.chat(to, text, now),
             Command::Hand(up) => self.hand(up, now),
             Command::React(emoji) => self.react(emoji, now),
-            Command::GoIn => self.set_admission(Admission::In),
+            Command::GoIn => {
+                // Said again when in already: a display that missed it learns it now.
+                if self.admission == Admission::In {
+                    self.events.push_back(Event::Admission(Admission::In));
+                }
+                self.set_admission(Admission::In, now);
+            }
             Command::Leave => self.leave(),
         }
     }
@@ -979,36 +989,46 @@ impl Meeting {
             }
         };
         self.set_connection(next);
-        self.update_admission();
+        self.update_admission(now);
     }
 
-    /// In once connected alone or with someone who proved to hold the room key; until then,
-    /// waiting, with how many here are being checked and how many failed.
-    fn update_admission(&mut self) {
+    /// In once connected with someone who proved to hold the room key, or alone (unless a
+    /// stranger was here while we waited); until then, waiting, with how many here (or away for
+    /// a moment) are being checked and how many failed.
+    fn update_admission(&mut self, now: Instant) {
         if self.admission == Admission::In || self.is_over() {
             return;
         }
-        let here = || self.roster.values().filter(|p| p.is_present());
-        let next = if self.connection == Connection::Connected
-            && (here().next().is_none() || here().any(Participant::is_verified))
-        {
+        let here = || {
+            self.roster
+                .values()
+                .filter(|p| p.presence != Presence::Left)
+        };
+        let strangers = here()
+            .filter(|p| matches!(p.verification, Verification::Failed { .. }))
+            .count();
+        self.stranger_seen |= strangers > 0;
+        let verified = here().any(|p| p.is_present() && p.is_verified());
+        let alone = here().next().is_none() && !self.stranger_seen;
+        let next = if self.connection == Connection::Connected && (verified || alone) {
             Admission::In
         } else {
-            let strangers = here()
-                .filter(|p| matches!(p.verification, Verification::Failed { .. }))
-                .count();
             Admission::Waiting {
                 checking: here().count() - strangers,
                 strangers,
             }
         };
-        self.set_admission(next);
+        self.set_admission(next, now);
     }
 
-    fn set_admission(&mut self, next: Admission) {
+    fn set_admission(&mut self, next: Admission, now: Instant) {
         if self.admission != next && !self.is_over() {
             self.admission = next;
             self.events.push_back(Event::Admission(next));
+            // Nothing was sent while outside: those inside need a keyframe to see us.
+            if next == Admission::In {
+                self.want_keyframe(now);
+            }
         }
     }
 
