@@ -85,10 +85,10 @@ fn a_display_that_goes_away_ends_the_share_not_the_meeting() {
 fn a_wayland_desktop_shared_through_the_portal_arrives_legible() {
     // The same as the X server's share above, on a Wayland desktop: the screen comes through
     // xdg-desktop-portal's ScreenCast and PipeWire, from a participant in that desktop's session.
-    use conclave_media::{SyntheticScreen, psnr};
+    use conclave_media::SyntheticScreen;
     use support::participant::spawn_with;
     use support::scenarios::row;
-    use support::screen::{grey_to_bgrx, read_pgm};
+    use support::screen::grey_to_bgrx;
     use support::wayland::WaylandDesktop;
     let net = JanusNet::start();
     let link = new_link("wayland-share");
@@ -148,13 +148,5 @@ fn a_wayland_desktop_shared_through_the_portal_arrives_legible() {
     );
     assert_eq!(at_bob[1]["share"], true, "{at_bob:?}");
     assert_eq!(at_bob[1]["frames_dropped_auth"], 0);
-    let feed = row(&bob, "alice")["share_feed"]
-        .as_u64()
-        .expect("alice still shares");
-    let (w, h, shown) = read_pgm(&kept.join(format!("{feed}.pgm")));
-    assert_eq!((w, h), (640, 480), "the share at the output's size");
-    let expected = conclave_media::convert::bgrx_to_i420(640, 480, &screen).unwrap();
-    let quality = psnr(expected.y(), &shown).unwrap();
-    eprintln!("Wayland share at the receiver: luma PSNR {quality:.1} dB");
-    assert!(quality >= 38.0, "luma PSNR {quality:.1} dB");
+    scenarios::assert_share_legible(&bob, "alice", &kept, (640, 480), &screen);
 }

@@ -435,15 +435,7 @@ pub fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_end
     );
     assert_eq!(at_bob[1]["frames_dropped_auth"], 0);
     // Legible: what bob showed last against what the screen showed.
-    let feed = row(&bob, "alice")["share_feed"]
-        .as_u64()
-        .expect("alice still shares");
-    let (w, h, shown) = read_pgm(&kept.join(format!("{feed}.pgm")));
-    assert_eq!((w, h), (1280, 720), "the share at the screen's size");
-    let expected = conclave_media::convert::bgrx_to_i420(1280, 720, &screen).unwrap();
-    let quality = psnr(expected.y(), &shown).unwrap();
-    eprintln!("share at the receiver: luma PSNR {quality:.1} dB");
-    assert!(quality >= 38.0, "luma PSNR {quality:.1} dB");
+    assert_share_legible(&bob, "alice", &kept, (1280, 720), &screen);
     assert!(
         alice["device_problems"].as_array().unwrap().is_empty(),
         "{alice}"
@@ -480,4 +472,24 @@ pub fn a_shared_screen_arrives_legible_beside_the_camera_and_a_closed_window_end
         camera["longest_gap_ms"].as_f64().unwrap() < 2000.0,
         "{camera}"
     );
+}
+
+/// What `receiver` (stats of a participant run with `--keep-share-pictures kept`) showed last of
+/// `sharer`'s share is the screen's `bgrx` picture at its `size`, legibly: luma PSNR ≥ 38 dB.
+pub fn assert_share_legible(
+    receiver: &Value,
+    sharer: &str,
+    kept: &std::path::Path,
+    (width, height): (usize, usize),
+    bgrx: &[u8],
+) {
+    let feed = row(receiver, sharer)["share_feed"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{sharer} still shares"));
+    let (w, h, shown) = read_pgm(&kept.join(format!("{feed}.pgm")));
+    assert_eq!((w, h), (width, height), "the share at the screen's size");
+    let expected = conclave_media::convert::bgrx_to_i420(width, height, bgrx).unwrap();
+    let quality = psnr(expected.y(), &shown).unwrap();
+    eprintln!("share at the receiver: luma PSNR {quality:.1} dB");
+    assert!(quality >= 38.0, "luma PSNR {quality:.1} dB");
 }

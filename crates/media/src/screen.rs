@@ -387,6 +387,15 @@ impl VideoSource for SyntheticScreen {
     }
 }
 
+/// The screen or window could not be opened: `what` says why (every capture's wording).
+#[cfg(any(target_os = "linux", target_os = "windows", target_os = "macos"))]
+fn unavailable(what: impl std::fmt::Display) -> DeviceError {
+    DeviceError::Open {
+        kind: "screen",
+        reason: what.to_string(),
+    }
+}
+
 #[cfg(target_os = "linux")]
 pub mod portal;
 
@@ -401,7 +410,7 @@ pub mod x11 {
     use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, ImageFormat, MapState, Window};
     use x11rb::rust_connection::RustConnection;
 
-    use super::{MAX_SHARE_WIDTH, SHARE_FPS, ShareTarget};
+    use super::{MAX_SHARE_WIDTH, SHARE_FPS, ShareTarget, unavailable};
     use crate::convert::bgrx_to_i420;
     use crate::error::DeviceError;
     use crate::frame::{VideoFrame, wall_clock_us};
@@ -423,13 +432,6 @@ pub mod x11 {
             f.debug_struct("X11Screen")
                 .field("format", &self.format)
                 .finish_non_exhaustive()
-        }
-    }
-
-    fn unavailable(what: impl std::fmt::Display) -> DeviceError {
-        DeviceError::Open {
-            kind: "screen",
-            reason: what.to_string(),
         }
     }
 
@@ -783,7 +785,7 @@ pub mod desktop {
 
     use std::time::Duration;
 
-    use super::{MAX_SHARE_WIDTH, SHARE_FPS, ShareSource, ShareTarget, Thumbnail};
+    use super::{MAX_SHARE_WIDTH, SHARE_FPS, ShareSource, ShareTarget, Thumbnail, unavailable};
     use crate::convert::rgbx_to_i420;
     use crate::error::DeviceError;
     use crate::frame::{VideoFrame, wall_clock_us};
@@ -809,13 +811,6 @@ pub mod desktop {
             f.debug_struct("DesktopScreen")
                 .field("format", &self.format)
                 .finish_non_exhaustive()
-        }
-    }
-
-    fn unavailable(what: impl std::fmt::Display) -> DeviceError {
-        DeviceError::Open {
-            kind: "screen",
-            reason: what.to_string(),
         }
     }
 

@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use pipewire as pw;
 use pw::spa;
 
-use super::{MAX_SHARE_WIDTH, SHARE_FPS};
+use super::{MAX_SHARE_WIDTH, SHARE_FPS, unavailable};
 use crate::convert::{bgrx_to_i420, rgbx_to_i420};
 use crate::error::DeviceError;
 use crate::frame::{VideoFrame, wall_clock_us};
@@ -86,13 +86,6 @@ impl std::fmt::Debug for PortalScreen {
         f.debug_struct("PortalScreen")
             .field("format", &self.format)
             .finish_non_exhaustive()
-    }
-}
-
-fn unavailable(what: impl std::fmt::Display) -> DeviceError {
-    DeviceError::Open {
-        kind: "screen",
-        reason: what.to_string(),
     }
 }
 
