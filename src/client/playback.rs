@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use super::device_problem::{Device, DeviceProblem, Problems, forget, report};
 use crate::selftest::SpeakerChoice;
 use conclave_media::jitter::{JitterBuffer, Playout};
-use conclave_media::{AudioSink, OpusDecoder, SAMPLES_PER_FRAME, VoiceProcessor, wall_clock_us};
+use conclave_media::{
+    AudioSink, OpusDecoder, Played, SAMPLES_PER_FRAME, VoiceProcessor, wall_clock_us,
+};
 
 /// One remote participant's audio on its way to the speaker.
 struct Stream {
@@ -39,6 +41,8 @@ pub struct Playback {
     echo: Mutex<Option<VoiceProcessor>>,
     /// Gaps of the speakers used before the current one.
     earlier_gaps: std::sync::atomic::AtomicU64,
+    /// Frames the speakers skipped to bring a standing queue down.
+    skipped: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Playback {
@@ -102,12 +106,18 @@ impl Playback {
         let Some(sink) = speaker.as_mut() else {
             return;
         };
-        if let Some(voice) = lock(&self.echo).as_ref() {
-            voice.played(&mix);
-        }
         match sink.play(&mix) {
-            Ok(()) => {
+            Ok(Played::Queued) => {
+                // What the speaker will play, no more and no less, or the echo canceller loses
+                // the echo it found (it is told after queueing: the echo comes tens of
+                // milliseconds later still).
+                if let Some(voice) = lock(&self.echo).as_ref() {
+                    voice.played(&mix);
+                }
                 self.played.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Played::Skipped) => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
                 self.replace_speaker(&mut speaker, None);
@@ -219,7 +229,12 @@ impl Playback {
         self.played.load(Ordering::Relaxed)
     }
 
-    /// Times a speaker ran dry while playing, so far (each an audible gap).
+    /// Frames the speakers skipped so far to bring a standing queue down (each a short cut).
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Times the speakers ran dry while playing, so far.
     pub fn gaps(&self) -> u64 {
         let current = lock(&self.speaker).as_ref().map_or(0, |s| s.gaps());
         self.earlier_gaps.load(Ordering::Relaxed) + current
@@ -335,7 +350,7 @@ mod tests {
     }
 
     impl AudioSink for Unplugged {
-        fn play(&mut self, _: &[f32]) -> Result<(), conclave_media::DeviceError> {
+        fn play(&mut self, _: &[f32]) -> Result<Played, conclave_media::DeviceError> {
             if self.frames == 0 {
                 return Err(conclave_media::DeviceError::Disconnected {
                     kind: "speaker",
@@ -343,7 +358,7 @@ mod tests {
                 });
             }
             self.frames -= 1;
-            Ok(())
+            Ok(Played::Queued)
         }
     }
 
@@ -351,9 +366,9 @@ mod tests {
     struct Counting(Arc<std::sync::atomic::AtomicU64>);
 
     impl AudioSink for Counting {
-        fn play(&mut self, _: &[f32]) -> Result<(), conclave_media::DeviceError> {
+        fn play(&mut self, _: &[f32]) -> Result<Played, conclave_media::DeviceError> {
             self.0.fetch_add(1, Ordering::Relaxed);
-            Ok(())
+            Ok(Played::Queued)
         }
     }
 

@@ -205,6 +205,9 @@ pub struct MeetingStats {
     pub audio_frames_played: u64,
     /// Times the speaker ran dry while playing (each an audible gap).
     pub audio_playback_gaps: u64,
+    /// 20 ms frames skipped because the speaker's queue stood too long (each a short cut, which
+    /// brings what is heard back to its usual delay).
+    pub audio_playback_skipped: u64,
     /// Whether we seem to be talking while our microphone is off (a display says "you are
     /// muted").
     pub speaking_while_muted: bool,
@@ -252,6 +255,7 @@ impl MeetingStats {
             audio_frames_sent: 0,
             audio_frames_played: 0,
             audio_playback_gaps: 0,
+            audio_playback_skipped: 0,
             speaking_while_muted: false,
             reconnects: 0,
             malformed_signalling: 0,
@@ -301,6 +305,9 @@ pub struct ReportParts<'a> {
     pub audio_frames_played: u64,
     /// Times the speaker ran dry while playing (each an audible gap).
     pub audio_playback_gaps: u64,
+    /// 20 ms frames skipped because the speaker's queue stood too long (each a short cut, which
+    /// brings what is heard back to its usual delay).
+    pub audio_playback_skipped: u64,
     /// Refused signalling messages.
     pub malformed_signalling: u64,
     /// Our devices' problems.
@@ -460,6 +467,7 @@ pub fn report(parts: &ReportParts<'_>) -> MeetingStats {
         audio_frames_sent: parts.sent.audio_frames,
         audio_frames_played: parts.audio_frames_played,
         audio_playback_gaps: parts.audio_playback_gaps,
+        audio_playback_skipped: parts.audio_playback_skipped,
         speaking_while_muted: local.talking_while_muted,
         reconnects: m.reconnects(),
         malformed_signalling: parts.malformed_signalling,

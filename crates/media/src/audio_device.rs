@@ -14,7 +14,7 @@ use cpal::{BufferSize, FromSample, Sample, SampleFormat, SizedSample, StreamConf
 use crate::error::DeviceError;
 use crate::frame::{AudioFrame, SAMPLE_RATE, SAMPLES_PER_FRAME, wall_clock_us};
 use crate::resample::Resampler;
-use crate::source::{AudioSink, AudioSource};
+use crate::source::{AudioSink, AudioSource, Played};
 
 /// A device as the user picks it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -517,12 +517,73 @@ struct PlaybackState {
 /// microphone, is not real-time); 60 ms did not (tests/pulseaudio_loopback.rs).
 const PREFILL_MS: usize = 60;
 
-/// Most audio queued for a speaker (200 ms); beyond it the newest is dropped.
+/// Most audio queued for a speaker (200 ms); what would not fit whole is dropped whole.
 const MAX_QUEUED_MS: usize = 200;
+
+/// How far above [`PREFILL_MS`] a speaker's queue may stand for a whole [`Backlog::WINDOW`].
+const STANDING_EXCESS_MS: usize = 40;
+
+/// Keeps what stands in a speaker's queue near [`PREFILL_MS`]. The queue fills beyond it when the
+/// device starts late or stalls, and it does not empty again on its own: the producer and the
+/// device then run at the same pace, and everything is heard that much later for the rest of the
+/// meeting (a sound server's slow start left 200 ms standing, and every slight lead of the
+/// producer then dropped samples — each drop moved the echo the echo canceller had locked onto).
+/// So when the queue never fell below [`PREFILL_MS`] + [`STANDING_EXCESS_MS`] for a whole window,
+/// the deliveries that bring it back to [`PREFILL_MS`] are skipped whole, in a row (one short cut
+/// rather than many), and the echo canceller is not told of them.
+#[derive(Debug)]
+struct Backlog {
+    /// The least queued at a delivery in this window, in device samples.
+    floor: usize,
+    /// Deliveries seen in this window.
+    seen: u32,
+    /// Device samples still to skip.
+    owed: usize,
+}
+
+impl Backlog {
+    /// Deliveries per judgement: half a second of 20 ms.
+    const WINDOW: u32 = 25;
+
+    fn new() -> Backlog {
+        Backlog {
+            floor: usize::MAX,
+            seen: 0,
+            owed: 0,
+        }
+    }
+
+    /// Whether `incoming` device samples join the `queued` ones (of at most `capacity`), where
+    /// `per_ms` device samples make a millisecond. Never a part of them: a part would shift what
+    /// is heard against what the echo canceller was told.
+    fn admit(&mut self, queued: usize, incoming: usize, capacity: usize, per_ms: usize) -> bool {
+        if self.owed > 0 {
+            self.owed = self.owed.saturating_sub(incoming);
+            return false;
+        }
+        if queued + incoming > capacity {
+            return false;
+        }
+        self.floor = self.floor.min(queued);
+        self.seen += 1;
+        if self.seen < Self::WINDOW {
+            return true;
+        }
+        let standing = std::mem::replace(&mut self.floor, usize::MAX);
+        self.seen = 0;
+        if standing <= (PREFILL_MS + STANDING_EXCESS_MS) * per_ms {
+            return true;
+        }
+        // This delivery is the first skipped; the rest follow.
+        self.owed = (standing - PREFILL_MS * per_ms).saturating_sub(incoming);
+        false
+    }
+}
 
 /// A speaker, taking 48 kHz mono and playing it on whatever the device runs at.
 pub struct Speaker {
     queue: rtrb::Producer<f32>,
+    backlog: Backlog,
     state: Arc<PlaybackState>,
     resampler: Resampler,
     /// Device samples per millisecond.
@@ -593,6 +654,7 @@ impl Speaker {
             .map_err(|_| open_error(KIND_SPEAKER, "the sound system did not answer"))??;
         Ok(Speaker {
             queue,
+            backlog: Backlog::new(),
             state,
             resampler: Resampler::new(SAMPLE_RATE, rate)?,
             per_ms,
@@ -647,7 +709,7 @@ impl AudioSink for Speaker {
         self.state.gaps.load(Ordering::Relaxed)
     }
 
-    fn play(&mut self, samples: &[f32]) -> Result<(), DeviceError> {
+    fn play(&mut self, samples: &[f32]) -> Result<Played, DeviceError> {
         if let Ok(reason) = self.failed.try_recv() {
             return Err(DeviceError::Disconnected {
                 kind: KIND_SPEAKER,
@@ -657,25 +719,79 @@ impl AudioSink for Speaker {
         self.resampler.push(samples);
         let ready = self.resampler.available();
         let Some(converted) = self.resampler.pop(ready) else {
-            return Ok(());
+            return Ok(Played::Queued);
         };
-        // Beyond MAX_QUEUED_MS the newest are dropped (only the callback takes from the ring).
-        for s in converted {
-            if self.queue.push(s).is_err() {
-                break;
-            }
+        let capacity = self.queue.buffer().capacity();
+        let queued = capacity - self.queue.slots();
+        let incoming = converted.len();
+        if !self.backlog.admit(queued, incoming, capacity, self.per_ms) {
+            return Ok(Played::Skipped);
         }
-        let queued = self.queue.buffer().capacity() - self.queue.slots();
-        if queued >= PREFILL_MS * self.per_ms {
+        // Only the callback takes from the ring, so what `admit` saw room for stays free.
+        if let Ok(chunk) = self.queue.write_chunk_uninit(incoming) {
+            chunk.fill_from_iter(converted);
+        }
+        if queued + incoming >= PREFILL_MS * self.per_ms {
             self.state.primed.store(true, Ordering::Release);
         }
-        Ok(())
+        Ok(Played::Queued)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{offered_input, offered_output};
+    use super::{Backlog, MAX_QUEUED_MS, PREFILL_MS, offered_input, offered_output};
+
+    /// A device at 48 kHz taking 20 ms for every 20 ms delivered, its queue standing at `start_ms`
+    /// (plus `jitter_ms` that comes and goes with every other delivery): the queue after
+    /// `seconds`, in ms, and how many deliveries were skipped.
+    fn standing(start_ms: usize, jitter_ms: usize, seconds: usize) -> (usize, usize) {
+        let per_ms = 48;
+        let chunk = 20 * per_ms;
+        let capacity = MAX_QUEUED_MS * per_ms;
+        let mut backlog = Backlog::new();
+        let mut queued = start_ms * per_ms;
+        let mut skipped = 0;
+        for i in 0..seconds * 50 {
+            let wobble = if i % 2 == 0 { jitter_ms * per_ms } else { 0 };
+            if backlog.admit(queued + wobble, chunk, capacity, per_ms) {
+                queued += chunk;
+            } else {
+                skipped += 1;
+            }
+            queued -= chunk.min(queued);
+        }
+        (queued / per_ms, skipped)
+    }
+
+    #[test]
+    fn a_queue_left_standing_high_comes_down_near_the_prefill_and_then_stays() {
+        let (left, skipped) = standing(MAX_QUEUED_MS - 20, 0, 1);
+        assert!(
+            left <= PREFILL_MS + 40,
+            "{left} ms still standing after a second"
+        );
+        assert!(
+            left >= PREFILL_MS - 20 && skipped <= 7,
+            "{skipped} deliveries skipped to come down to {left} ms"
+        );
+        // Then nothing more is skipped.
+        let (_, skipped) = standing(left, 0, 60);
+        assert_eq!(skipped, 0);
+    }
+
+    #[test]
+    fn a_queue_near_the_prefill_is_never_cut_even_with_jitter() {
+        let (left, skipped) = standing(PREFILL_MS, 30, 60);
+        assert_eq!((left, skipped), (PREFILL_MS, 0));
+    }
+
+    #[test]
+    fn what_does_not_fit_whole_is_not_queued_at_all() {
+        let mut backlog = Backlog::new();
+        assert!(!backlog.admit(190 * 48, 20 * 48, 200 * 48, 48));
+        assert!(backlog.admit(180 * 48, 20 * 48, 200 * 48, 48));
+    }
 
     #[test]
     fn monitors_of_outputs_are_not_offered_as_microphones() {

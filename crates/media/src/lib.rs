@@ -26,6 +26,6 @@ pub use camera::{Camera, CameraInfo, cameras};
 pub use error::{CodecError, DeviceError};
 pub use frame::{AudioFrame, SAMPLE_RATE, SAMPLES_PER_FRAME, VideoFrame, psnr, wall_clock_us};
 pub use screen::{SHARE_FPS, ShareSource, ShareTarget, SyntheticScreen, share_sources};
-pub use source::{AudioSink, AudioSource, VideoFormat, VideoSource};
+pub use source::{AudioSink, AudioSource, Played, VideoFormat, VideoSource};
 pub use video_codec::{EncodedVideo, H264Decoder, H264Encoder, ScreenMode, VideoEncoderSettings};
 pub use voice::{VoiceProcessor, VoiceSettings};

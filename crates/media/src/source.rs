@@ -32,10 +32,21 @@ pub trait AudioSource: Send {
     fn next_frame(&mut self) -> Result<AudioFrame, DeviceError>;
 }
 
+/// What a loudspeaker did with samples it was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Played {
+    /// Queued whole: they will be heard.
+    Queued,
+    /// Dropped whole, none of them queued: the device is behind, and what stands in its queue
+    /// would otherwise be heard later and later. An echo canceller must not be told of them.
+    Skipped,
+}
+
 /// A loudspeaker, taking 48 kHz mono.
 pub trait AudioSink: Send {
-    /// Queues samples for playback; returns once they are accepted (not necessarily heard).
-    fn play(&mut self, samples: &[f32]) -> Result<(), DeviceError>;
+    /// Queues samples for playback, or drops them whole; returns once they are accepted (not
+    /// necessarily heard).
+    fn play(&mut self, samples: &[f32]) -> Result<Played, DeviceError>;
 
     /// Times the device ran out of samples while playing (each an audible gap) so far.
     fn gaps(&self) -> u64 {
