@@ -290,19 +290,20 @@ fn delayed_and_reordered_packets_are_put_back_in_order() {
 const TOO_MUCH: [&str; 4] = ["--resolution", "640x480", "--bitrate", "800k"];
 
 #[test]
-fn a_link_narrower_than_the_video_is_measured_and_keys_come_first() {
-    let seen = meeting("5153", Network::capped(500), &TOO_MUCH);
+fn a_link_far_narrower_than_the_video_is_found_and_the_meeting_goes_on_whole() {
+    let seen = meeting("5153", Network::capped(300), &TOO_MUCH);
     for s in seen {
-        eprintln!("uplinks of 500 kbit/s: {s:?}");
-        // The build before sent 800 kbit/s into it from the first moment: the queue overflowed,
-        // keys were agreed after 18–20 s or never, and nothing decoded. Now video waits for the
-        // first key exchange, and then follows the link's estimate.
+        eprintln!("uplinks of 300 kbit/s: {s:?}");
+        // Before the estimator was rebuilt (BENCHMARKS.md, "Narrow uplinks, the estimator
+        // rebuilt"): 0.1 fps decoded and a sixth of the audio, at up to a second's delay; now
+        // 26–28 fps and 95 % of the audio. The bounds are loose for a busy machine.
         assert!(s.verified, "keys agreed and verified: {s:?}");
         assert!(s.first_audio_ms < 5_000.0, "{s:?}");
         assert!(s.estimate_kbps > 0, "measured: {s:?}");
-        assert!(s.video_kbps < 700, "followed: {s:?}");
-        // Loose: how much gets through varies from run to run (BENCHMARKS.md, "Narrow uplinks").
-        assert!(s.audio_decoded > 100, "{s:?}");
+        assert!(s.video_kbps < 300, "followed: {s:?}");
+        assert!(s.audio_decoded > 700, "the audio came through: {s:?}");
+        assert!(s.video_fps > 12.0, "the picture came through: {s:?}");
+        assert!(s.longest_freeze_ms < 3_000.0, "{s:?}");
     }
 }
 

@@ -8,6 +8,7 @@ pub mod chat_lines;
 mod command;
 pub mod device_problem;
 mod encoded_out;
+mod estimate;
 mod keyframe_requests;
 pub mod keylog;
 mod loudness;

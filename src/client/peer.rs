@@ -2,7 +2,7 @@
 //! else's. Only H.264 (packetization mode 1, constrained baseline) and Opus are offered, with
 //! NACK/PLI and transport-wide congestion control feedback and the RFC 6464 audio-level header
 //! extension, which stays in the clear so the SFU can tell who speaks without hearing what.
-//! What we send is paced ([`super::pacing`]) and its rate estimated ([`send_estimate`]).
+//! What we send is paced ([`super::pacing`]) and its rate estimated ([`super::estimate`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -48,11 +48,6 @@ const NACKS_PER_PACKET: u16 =
 /// reports have told it the round-trip time: at the library's 1 s, a receiver's first 2–3 s went
 /// unrepaired; a report is some 50 bytes.
 const RECEIVER_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// The lowest bandwidth estimate: audio alone, with a little left for the picture to resume.
-const MIN_ESTIMATE_BPS: f64 = 50_000.0;
-/// The highest: more than any one participant sends.
-const MAX_ESTIMATE_BPS: f64 = 20_000_000.0;
 
 /// H.264 payload type we register (Janus follows the offer's numbers).
 pub const H264_PT: u8 = 102;
@@ -286,7 +281,7 @@ impl Peer {
                 .map_err(|e| ClientError::WebRtc(format!("transport-cc extension: {e}")))?;
         }
         use rtc::interceptor::{
-            CongestionControlBuilder, Gcc, NackGeneratorBuilder, NackResponderBuilder,
+            CongestionControlBuilder, NackGeneratorBuilder, NackResponderBuilder,
             ReceiverReportBuilder, Registry, SenderReportBuilder, Slot, TwccReceiverBuilder,
             TwccSenderBuilder,
         };
@@ -294,12 +289,7 @@ impl Peer {
         let registry = Registry::new()
             .with(
                 Slot::CongestionControl,
-                CongestionControlBuilder::new(Estimator::new(Gcc::new(
-                    start,
-                    MIN_ESTIMATE_BPS,
-                    MAX_ESTIMATE_BPS,
-                )))
-                .build(),
+                CongestionControlBuilder::new(super::estimate::Estimator::new(start)).build(),
             )
             .with(Slot::TwccSender, TwccSenderBuilder::new().build())
             .with(Slot::Pacer, super::pacing::Pacing::new(start))
@@ -506,96 +496,6 @@ pub async fn send_estimate(pc: &dyn PeerConnection) -> Option<u32> {
         .filter(|t| *t > 0.0)
         .reduce(f64::max)
         .map(|t| t as u32)
-}
-
-/// How far back the rate the SFU received is measured.
-const RECEIVED_WINDOW: Duration = Duration::from_secs(1);
-/// The estimate stays above this share of what the SFU demonstrably received.
-const RECEIVED_FLOOR: f64 = 0.75;
-
-/// GCC (`rtc`'s), with two things around it:
-///
-/// - It is told only of the packets the SFU's feedback covers. The send history reports every
-///   packet up to the last one acknowledged, and a stream the SFU keeps no transport-wide record
-///   of (Janus 1.1.2 answers with the transport-cc extension for video only, so our audio goes
-///   unnumbered) would count as lost, every packet of it: the loss-based half took the estimate
-///   down to its floor on a clean link.
-/// - Its estimate stays above 0.75 times the rate the SFU received over the last second (the
-///   link demonstrably carries that). `rtc`'s loss-based half backs off from its own target, a
-///   fifth of a second at a time, so that a burst of loss on a link it had overestimated (its
-///   delay-based half did not see a 300 kbit/s bottleneck fill) took the estimate from 600 to
-///   50 kbit/s within a second, and the picture paused for seconds where the link carried 300.
-///   (No ceiling from the received rate, as libwebrtc has: our audio is not in the feedback, and
-///   a paused picture's trickle would hold the estimate down for good.)
-struct Estimator {
-    gcc: rtc::interceptor::Gcc,
-    /// What arrived at the SFU, by when we heard of it, over the last [`RECEIVED_WINDOW`].
-    arrived: std::collections::VecDeque<(std::time::Instant, usize)>,
-    first_report: Option<std::time::Instant>,
-    target: f64,
-}
-
-impl Estimator {
-    fn new(gcc: rtc::interceptor::Gcc) -> Estimator {
-        Estimator {
-            target: rtc::interceptor::BandwidthEstimator::target_bitrate(&gcc),
-            gcc,
-            arrived: std::collections::VecDeque::new(),
-            first_report: None,
-        }
-    }
-
-    /// Bits per second the SFU received over the last [`RECEIVED_WINDOW`], once there is a
-    /// window's worth of reports.
-    fn received(&self, now: std::time::Instant) -> Option<f64> {
-        let first = self.first_report?;
-        if now.saturating_duration_since(first) < RECEIVED_WINDOW {
-            return None;
-        }
-        let bytes: usize = self.arrived.iter().map(|(_, b)| b).sum();
-        Some(bytes as f64 * 8.0 / RECEIVED_WINDOW.as_secs_f64())
-    }
-}
-
-impl rtc::interceptor::BandwidthEstimator for Estimator {
-    fn on_reports(&mut self, now: std::time::Instant, reports: &[rtc::interceptor::PacketReport]) {
-        let covered: Vec<_> = reports.iter().filter(|r| r.is_twcc).cloned().collect();
-        self.gcc.on_reports(now, &covered);
-        if covered.is_empty() {
-            return;
-        }
-        self.first_report.get_or_insert(now);
-        let bytes = covered.iter().filter(|r| r.arrived).map(|r| r.size).sum();
-        self.arrived.push_back((now, bytes));
-        while self
-            .arrived
-            .front()
-            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > RECEIVED_WINDOW)
-        {
-            self.arrived.pop_front();
-        }
-        let mut target = self.gcc.target_bitrate();
-        if let Some(received) = self.received(now) {
-            target = target.max(RECEIVED_FLOOR * received);
-        }
-        self.target = target.clamp(MIN_ESTIMATE_BPS, MAX_ESTIMATE_BPS);
-    }
-
-    fn target_bitrate(&self) -> f64 {
-        self.target
-    }
-
-    fn handle_timeout(&mut self, now: std::time::Instant) {
-        self.gcc.handle_timeout(now);
-    }
-
-    fn poll_timeout(&self) -> Option<std::time::Instant> {
-        self.gcc.poll_timeout()
-    }
-
-    fn stats(&self) -> rtc::interceptor::EstimatorStats {
-        self.gcc.stats()
-    }
 }
 
 /// Whether an SDP offers any ICE candidate.

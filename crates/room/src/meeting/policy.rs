@@ -31,9 +31,10 @@ pub const SPEAKER_SWITCH: Duration = Duration::from_millis(400);
 
 /// What the publishing connection's congestion control assumes before it has measured anything;
 /// the adapter starts its estimator here, and the meeting hands out video rates from it until the
-/// first estimate. A link slower than this is found out within a few hundred milliseconds (the
-/// queue grows or packets go missing), a faster one is climbed to at 8 % a second.
-pub const START_ESTIMATE_BPS: u32 = 1_000_000;
+/// first estimate. The estimator climbs from it by half again a second until the link first shows
+/// congestion (a narrower link is found out within a few hundred milliseconds, before its queue
+/// overflows), then as GCC does. Starting at 1 Mbit/s overfilled narrow uplinks in the first second.
+pub const START_ESTIMATE_BPS: u32 = 300_000;
 /// What is kept for audio out of the estimate (which counts RTP packets): Opus at 32 kbit/s plus
 /// the SFrame, RTP and header-extension bytes of 50 packets a second, with room to spare.
 pub const AUDIO_RESERVE_BPS: u32 = 60_000;
@@ -455,9 +456,10 @@ mod tests {
         let t = Instant::now();
         let mut rate = SendRate::new(600_000);
         // Before any estimate: the start estimate's share, capped at the user's rate.
+        let start = ((START_ESTIMATE_BPS - AUDIO_RESERVE_BPS) as f64 * VIDEO_SHARE) as u32;
         assert_eq!(
             rate.changes(&[camera], t, true),
-            vec![(camera, Some(600_000))]
+            vec![(camera, Some(start.min(600_000)))]
         );
         assert_eq!(rate.changes(&[camera], t, true), vec![], "told once");
         // Congestion: audio's reserve first, the video share of the rest.
@@ -467,7 +469,7 @@ mod tests {
         // Small moves are not passed on (each may cost a keyframe); a real one is.
         rate.estimate(410_000);
         assert_eq!(rate.changes(&[camera], t, true), vec![]);
-        rate.estimate(300_000);
+        rate.estimate(250_000);
         assert_eq!(rate.changes(&[camera], t, true).len(), 1);
         // Two video tracks share it; a shared screen (the second) takes three parts to one.
         rate.estimate(2_000_000);
@@ -520,7 +522,7 @@ mod tests {
         rate.restart(t);
         assert_eq!(
             rate.changes(&[camera], t, false),
-            vec![(camera, Some(600_000))],
+            vec![(camera, Some(start.min(600_000)))],
             "alone: nobody to wait for"
         );
         assert_eq!(
@@ -532,7 +534,7 @@ mod tests {
         rate.release();
         assert_eq!(
             rate.changes(&[camera], t, true),
-            vec![(camera, Some(600_000))]
+            vec![(camera, Some(start.min(600_000)))]
         );
         // Nobody to exchange keys with: video goes after a while all the same.
         rate.restart(t);
@@ -541,7 +543,7 @@ mod tests {
         let later = t + VIDEO_HOLD_AT_MOST;
         assert_eq!(
             rate.changes(&[camera], later, true),
-            vec![(camera, Some(600_000))]
+            vec![(camera, Some(start.min(600_000)))]
         );
         assert_eq!(rate.hold_ends_at(), None);
     }
