@@ -21,6 +21,8 @@
 //!   reported within 500 ms of our clock; with feedback every 200 ms that is two or three batches,
 //!   and it read 1.1 Mbit/s through an 800 kbit/s bottleneck, so a back-off to 0.85 times that
 //!   never let the queue drain.
+//! - **A lost feedback is not lost packets** ([`LOST_FEEDBACK_SPAN`]): a lossy downlink must not
+//!   read as a lossy uplink.
 //! - It is told only of the packets the SFU's feedback covers. The send history reports every
 //!   packet up to the last one acknowledged, and a stream the SFU keeps no transport-wide record
 //!   of (Janus 1.1.2 answers with the transport-cc extension for video only, so our audio goes
@@ -45,6 +47,9 @@ use rtc::interceptor::{
     OveruseDetector, PacketReport, RateController, Usage,
 };
 
+/// Where the estimate starts ([`START_GROWTH`]); the meeting's own start, for an SFU without
+/// transport-wide feedback, is higher (`conclave_room::meeting::START_ESTIMATE_BPS`).
+pub(crate) const START_BPS: f64 = 300_000.0;
 /// The lowest bandwidth estimate: audio alone, with a little left for the picture to resume.
 pub(super) const MIN_ESTIMATE_BPS: f64 = 50_000.0;
 /// The highest: more than any one participant sends.
@@ -60,7 +65,7 @@ const RECEIVED_CEILING: f64 = 1.5;
 const CEILING_HEADROOM_BPS: f64 = 10_000.0;
 /// Until the path first shows congestion (overuse, a standing queue, or more than [`START_LOSS`]
 /// of a feedback lost), the estimate climbs by half again each second (as far as what crosses the
-/// bottleneck shows it carries), from the meeting's start of 300 kbit/s: GCC's 8 % a second
+/// bottleneck shows it carries), from [`START_BPS`]: GCC's 8 % a second
 /// would take 20 s to reach what a 720p picture needs, and starting higher overfilled narrow
 /// uplinks — at 1 Mbit/s into 300 kbit/s the first second's overflow took the data channel's
 /// packets too, and with them the frame statements, whose retransmission (SCTP, seconds) left the
@@ -138,6 +143,32 @@ impl Trendline {
             }
         }
         f64::from(self.deltas) * self.trend * TREND_GAIN
+    }
+}
+
+/// The packets of a feedback the SFU sent and we never got are reported lost with the next one
+/// (the send history takes everything unacknowledged before a packet acknowledged as arrived for
+/// lost): a receiver's lossy downlink, which loses the feedback on its way back, would read as a
+/// lossy uplink — with a fifth of the downlink lost the estimate fell to 57–108 kbit/s and the
+/// picture paused on a clean uplink. A batch that begins with a run of unacknowledged packets
+/// sent over at least this long is taken to begin with a lost feedback's packets, which are not
+/// counted (a link down for as long shows in the delay, and in the feedback after it).
+const LOST_FEEDBACK_SPAN: Duration = Duration::from_millis(100);
+
+/// Packets lost, of packets counted, in a batch of reports (see [`LOST_FEEDBACK_SPAN`]).
+fn losses(covered: &[&PacketReport]) -> (usize, usize) {
+    let lost = covered.iter().filter(|r| !r.arrived).count();
+    let head = covered.iter().take_while(|r| !r.arrived).count();
+    let unacknowledged = head > 0
+        && head < covered.len()
+        && covered[head - 1]
+            .departure
+            .saturating_duration_since(covered[0].departure)
+            >= LOST_FEEDBACK_SPAN;
+    if unacknowledged {
+        (lost - head, covered.len() - head)
+    } else {
+        (lost, covered.len())
     }
 }
 
@@ -316,15 +347,15 @@ impl BandwidthEstimator for Estimator {
         // Everything that crossed the bottleneck: what the feedback covers, and the rest as sent.
         let received = self.received().map(|r| r + self.uncovered_rate());
         let standing = self.standing_queue(now, &covered);
-        let lost = covered.iter().filter(|r| !r.arrived).count();
+        let (lost, total) = losses(&covered);
         if self.start(
             now,
             usage,
             standing,
-            lost as f64 / covered.len() as f64,
+            lost as f64 / total.max(1) as f64,
             received,
         ) {
-            self.loss_control.update(now, lost, covered.len());
+            self.loss_control.update(now, lost, total);
             return;
         }
         let draining_for = self
@@ -352,7 +383,7 @@ impl BandwidthEstimator for Estimator {
             }
         };
         // Loss: a fraction over this batch.
-        let loss_target = self.loss_control.update(now, lost, covered.len());
+        let loss_target = self.loss_control.update(now, lost, total);
 
         let mut target = delay_target.min(loss_target);
         if let Some(received) = received {
@@ -389,7 +420,7 @@ mod tests {
 
     use super::*;
 
-    const START: f64 = conclave_room::meeting::START_ESTIMATE_BPS as f64;
+    const START: f64 = START_BPS;
     /// Audio: 20 ms packets the feedback does not cover (Janus numbers only video).
     const AUDIO_BYTES: usize = 160;
     /// What the rate policy keeps for audio before the picture gets any.
@@ -427,6 +458,19 @@ mod tests {
     }
 
     fn run(estimator: &mut dyn BandwidthEstimator, capacity_bps: f64, seconds: u64) -> Outcome {
+        run_losing_feedback(estimator, capacity_bps, seconds, 0)
+    }
+
+    /// [`run`], with every `nth` feedback lost on its way back (none if 0): its packets are then
+    /// reported lost with the next, as the send history does.
+    fn run_losing_feedback(
+        estimator: &mut dyn BandwidthEstimator,
+        capacity_bps: f64,
+        seconds: u64,
+        nth: u32,
+    ) -> Outcome {
+        let mut feedbacks = 0u32;
+        let mut unacknowledged: Vec<PacketReport> = Vec::new();
         let epoch = Instant::now();
         let tick = Duration::from_millis(1);
         let end = epoch + Duration::from_secs(seconds);
@@ -509,7 +553,18 @@ mod tests {
                         .map(|i| report(i, &sent[i], epoch))
                         .collect();
                     reported = newest + 1;
-                    estimator.on_reports(now + PROPAGATION, &reports);
+                    feedbacks += 1;
+                    if nth > 0 && feedbacks.is_multiple_of(nth) {
+                        unacknowledged.extend(reports.into_iter().map(|r| PacketReport {
+                            arrived: false,
+                            arrival: None,
+                            ..r
+                        }));
+                    } else {
+                        let mut batch = std::mem::take(&mut unacknowledged);
+                        batch.extend(reports);
+                        estimator.on_reports(now + PROPAGATION, &batch);
+                    }
                 }
                 next_feedback += FEEDBACK;
             }
@@ -635,5 +690,13 @@ mod tests {
             "{before} -> {} with {received} arriving",
             estimator.target_bitrate()
         );
+    }
+
+    #[test]
+    fn feedback_lost_on_the_way_back_is_not_taken_for_packets_lost_on_the_way_out() {
+        // A fifth of the SFU's feedback lost (a receiver's lossy downlink), the uplink clean.
+        let outcome = run_losing_feedback(&mut Estimator::new(START), 20_000_000.0, 30, 5);
+        let wanted = VIDEO_MAX_BPS + (AUDIO_BYTES * 8 * 50) as f64;
+        assert!(outcome.sent_bps > 0.95 * wanted, "{outcome:?}");
     }
 }
