@@ -34,7 +34,7 @@
 //!   data channel included.
 //! - The estimate stays between 0.75 times what crossed the bottleneck over the last second (the
 //!   link demonstrably carries that; not while draining) and 1.5 times it plus 10 kbit/s, but not
-//!   below 300 kbit/s (as libwebrtc: a sender that does not fill its estimate learns nothing about
+//!   below 1.5 Mbit/s (as libwebrtc: a sender that does not fill its estimate learns nothing about
 //!   the path). The floor because the loss-based half backs off from its own target, a fifth of a
 //!   second at a time: a burst of loss on a link it had overestimated took the estimate from 600
 //!   to 50 kbit/s within a second, and the picture paused for seconds where the link carried 300.
@@ -73,11 +73,13 @@ const CEILING_HEADROOM_BPS: f64 = 10_000.0;
 const START_GROWTH: f64 = 1.5;
 /// The share of a feedback's packets lost that ends the start.
 const START_LOSS: f64 = 0.05;
-/// The ceiling is never lower than this (libwebrtc's start rate): a paused picture's trickle
-/// (five small frames a second beside audio, some 65 kbit/s) would otherwise hold the estimate
-/// below what the picture needs to resume (`VIDEO_RESUME_AT_BPS` beside audio's reserve) for
-/// good, as it did on a 300 kbit/s uplink.
-const CEILING_AT_LEAST_BPS: f64 = 300_000.0;
+/// The ceiling is never lower than this: what a shared screen may take
+/// (`conclave_room::meeting::SHARE_MAX_BPS`). A still screen sends next to nothing, and a paused
+/// picture's trickle (five small frames a second beside audio) some 65 kbit/s: a ceiling from what
+/// they sent would hold the estimate below what the share needs once the screen moves (a Wayland
+/// share through Janus fell from 49 to 36.5 dB), or below what a paused picture needs to resume,
+/// for good. Narrow links are held by the delay and the loss, not by this.
+const CEILING_AT_LEAST_BPS: f64 = conclave_room::meeting::SHARE_MAX_BPS as f64;
 /// The most delay readings the trend is weighed by (libwebrtc's `kMinNumDeltas`).
 const MAX_DELTAS: u32 = 60;
 /// Readings the trend is fitted over (libwebrtc's trendline window).
