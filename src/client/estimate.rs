@@ -174,6 +174,22 @@ fn losses(covered: &[&PacketReport]) -> (usize, usize) {
     }
 }
 
+/// Drops the entries of `window` (oldest first) more than `span` older than `newest`, by `age`
+/// (how much older its first argument is than its second).
+fn forget_older<T: Copy, V>(
+    window: &mut VecDeque<(T, V)>,
+    newest: T,
+    span: Duration,
+    age: impl Fn(T, T) -> Duration,
+) {
+    while window
+        .front()
+        .is_some_and(|(at, _)| age(newest, *at) > span)
+    {
+        window.pop_front();
+    }
+}
+
 /// The highest estimate `received` bits per second crossing the bottleneck allows.
 fn ceiling(received: f64) -> f64 {
     (RECEIVED_CEILING * received + CEILING_HEADROOM_BPS).max(CEILING_AT_LEAST_BPS)
@@ -279,13 +295,9 @@ impl Estimator {
                 Some(r.arrival?.as_secs_f64() - sent)
             })
             .reduce(f64::min)?;
-        while self
-            .base
-            .front()
-            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > BASE_WINDOW)
-        {
-            self.base.pop_front();
-        }
+        forget_older(&mut self.base, now, BASE_WINDOW, |newest: Instant, at| {
+            newest.saturating_duration_since(at)
+        });
         self.base.push_back((now, least));
         let base = self.base.iter().map(|(_, d)| *d).reduce(f64::min)?;
         Some(Duration::from_secs_f64((least - base).max(0.0)))
@@ -316,13 +328,12 @@ impl BandwidthEstimator for Estimator {
         self.uncovered
             .extend(uncovered.iter().map(|r| (r.departure, r.size)));
         if let Some(&(newest, _)) = self.uncovered.back() {
-            while self
-                .uncovered
-                .front()
-                .is_some_and(|(at, _)| newest.saturating_duration_since(*at) > RECEIVED_WINDOW)
-            {
-                self.uncovered.pop_front();
-            }
+            forget_older(
+                &mut self.uncovered,
+                newest,
+                RECEIVED_WINDOW,
+                |newest: Instant, at| newest.saturating_duration_since(at),
+            );
         }
         if covered.is_empty() {
             return;
@@ -338,13 +349,12 @@ impl BandwidthEstimator for Estimator {
             }
         }
         if let Some(&(newest, _)) = self.arrived.back() {
-            while self
-                .arrived
-                .front()
-                .is_some_and(|(at, _)| newest.saturating_sub(*at) > RECEIVED_WINDOW)
-            {
-                self.arrived.pop_front();
-            }
+            forget_older(
+                &mut self.arrived,
+                newest,
+                RECEIVED_WINDOW,
+                Duration::saturating_sub,
+            );
         }
         // Everything that crossed the bottleneck: what the feedback covers, and the rest as sent.
         let received = self.received().map(|r| r + self.uncovered_rate());
@@ -422,11 +432,8 @@ mod tests {
 
     use super::*;
 
-    const START: f64 = START_BPS;
     /// Audio: 20 ms packets the feedback does not cover (Janus numbers only video).
     const AUDIO_BYTES: usize = 160;
-    /// What the rate policy keeps for audio before the picture gets any.
-    const AUDIO_SHARE_BPS: f64 = 60_000.0;
     /// What a paused picture still sends.
     const PAUSED_VIDEO_BPS: f64 = 20_000.0;
     /// The picture's ceiling (`--bitrate`).
@@ -506,7 +513,8 @@ mod tests {
             let target = estimator.target_bitrate();
             if now >= next_frame {
                 // Below its least, the picture goes on small and slow (the rate policy's pause).
-                let video = (target - AUDIO_SHARE_BPS).clamp(PAUSED_VIDEO_BPS, VIDEO_MAX_BPS);
+                let audio = f64::from(conclave_room::meeting::AUDIO_RESERVE_BPS);
+                let video = (target - audio).clamp(PAUSED_VIDEO_BPS, VIDEO_MAX_BPS);
                 let mut bytes = (video / 8.0 / 30.0) as usize;
                 while bytes > 0 {
                     let size = bytes.min(PACKET);
@@ -616,7 +624,7 @@ mod tests {
     #[test]
     fn a_narrow_uplink_is_found_without_filling_its_queue_or_losing_audio() {
         for capacity in [150_000.0, 300_000.0, 500_000.0, 800_000.0] {
-            let outcome = run(&mut Estimator::new(START), capacity, 60);
+            let outcome = run(&mut Estimator::new(START_BPS), capacity, 60);
             assert!(
                 outcome.estimate > 0.6 * capacity && outcome.estimate < 1.1 * capacity,
                 "{capacity}: {outcome:?}"
@@ -634,7 +642,7 @@ mod tests {
 
     #[test]
     fn a_wide_path_is_climbed_to_the_pictures_ceiling_and_no_further() {
-        let outcome = run(&mut Estimator::new(START), 20_000_000.0, 30);
+        let outcome = run(&mut Estimator::new(START_BPS), 20_000_000.0, 30);
         let wanted = VIDEO_MAX_BPS + (AUDIO_BYTES * 8 * 50) as f64;
         assert!(outcome.sent_bps > 0.95 * wanted, "{outcome:?}");
         assert!(
@@ -697,7 +705,7 @@ mod tests {
     #[test]
     fn feedback_lost_on_the_way_back_is_not_taken_for_packets_lost_on_the_way_out() {
         // A fifth of the SFU's feedback lost (a receiver's lossy downlink), the uplink clean.
-        let outcome = run_losing_feedback(&mut Estimator::new(START), 20_000_000.0, 30, 5);
+        let outcome = run_losing_feedback(&mut Estimator::new(START_BPS), 20_000_000.0, 30, 5);
         let wanted = VIDEO_MAX_BPS + (AUDIO_BYTES * 8 * 50) as f64;
         assert!(outcome.sent_bps > 0.95 * wanted, "{outcome:?}");
     }

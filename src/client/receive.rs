@@ -368,10 +368,6 @@ impl Drop for Receiving {
 fn count_drop(m: &mut MediaTally, reason: DropReason) {
     match reason {
         DropReason::Authentication => m.frames_dropped_auth += 1,
-        DropReason::Unsigned => {
-            m.frames_dropped_other += 1;
-            m.frames_dropped_unsigned += 1;
-        }
         _ => m.frames_dropped_other += 1,
     }
 }

@@ -18,8 +18,6 @@ pub struct MediaStats {
     pub frames_dropped_auth: u64,
     /// See [`MediaTally::frames_dropped_other`].
     pub frames_dropped_other: u64,
-    /// See [`MediaTally::frames_dropped_unsigned`].
-    pub frames_dropped_unsigned: u64,
     /// See [`MediaTally::frames_decoded`].
     pub frames_decoded: u64,
     /// See [`MediaTally::frames_lost_in_transit`].
@@ -54,7 +52,6 @@ impl From<&MediaTally> for MediaStats {
             frames_decrypted: t.frames_decrypted,
             frames_dropped_auth: t.frames_dropped_auth,
             frames_dropped_other: t.frames_dropped_other,
-            frames_dropped_unsigned: t.frames_dropped_unsigned,
             frames_decoded: t.frames_decoded,
             frames_lost_in_transit: t.frames_lost_in_transit,
             packets_recovered: t.packets_recovered,

@@ -12,11 +12,9 @@ pub struct MediaTally {
     pub frames_decrypted: u64,
     /// Frames dropped because they did not authenticate (wrong key, tampering).
     pub frames_dropped_auth: u64,
-    /// Frames dropped for other reasons (replay, malformed, unknown key, unsigned).
+    /// Frames dropped for other reasons (replay, malformed, unknown key, unsigned: the last also
+    /// counted per participant as `frames_refused_unsigned`).
     pub frames_dropped_other: u64,
-    /// Of those, frames numbered too far past what their sender had signed: its frame
-    /// statements, on the data channel, were held up (a congested uplink's lost SCTP packets).
-    pub frames_dropped_unsigned: u64,
     /// Frames decoded.
     pub frames_decoded: u64,
     /// Audio frames whose packet never came, rebuilt from the next packet's FEC data or
