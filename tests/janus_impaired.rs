@@ -226,10 +226,11 @@ fn seen(other: &Value, started_ms: f64, ended_ms: f64) -> Seen {
 fn ten_percent_media_loss_is_repaired_not_frozen() {
     let mut seen = meeting("5151", Network::lossy(10, Lossy::Media), &[]);
     // Now and then (2 of 16 runs, and in CI) Janus retransmitted nothing to a side for a whole
-    // run: it sizes each subscriber's retransmission buffer from the round trip it measures,
-    // which on loopback starts at 0 ms. Not understood yet; it happened to both sides at once,
-    // and in CI to one (161 packets recovered on the other). Such a run says nothing about our
-    // repair, so it is said and the meeting run once more (a second such run fails below).
+    // run. Janus 1.1.2 keeps a subscriber's packets for retransmission only once the round trip
+    // it measures from our receiver reports *changes* (src/ice.c: until then its queue is 0 ms
+    // long, and a NACK finds nothing); on loopback the round trip is 0 ms, and may stay so. No
+    // real path is that short, so such a run says nothing about our repair: it is said and the
+    // meeting run once more (a second such run fails below).
     if seen.iter().any(|s| s.packets_recovered == 0) {
         eprintln!("Janus retransmitted nothing in this run; once more: {seen:?}");
         seen = meeting("5152", Network::lossy(10, Lossy::Media), &[]);
@@ -249,14 +250,14 @@ fn ten_percent_media_loss_is_repaired_not_frozen() {
         assert!(s.verified, "keys agreed and verified: {s:?}");
         assert!(s.first_audio_ms < 10_000.0, "{s:?}");
         // Repaired: the build before the jitter buffer lost 300–460 frames here and decoded
-        // under 1 fps; now most gaps are filled by retransmissions (10–20 fps once Janus keeps a
-        // retransmission buffer: on loopback it measures a 0 ms round trip at first, and keeps
-        // nothing until it measures more — the first seconds go unrepaired).
+        // under 1 fps; now most gaps are filled by retransmissions (23–26 fps here once the
+        // decoder took whole the frames a repaired gap releases at once, 13–17 before; the first
+        // seconds can go unrepaired, see above).
         assert!(s.packets_recovered > 30, "{s:?}");
         // 150 lost frames exactly in CI once (39 packets recovered): the bound is for the build
         // before's 300–460, with room for a loaded machine.
         assert!(s.frames_lost < 200, "{s:?}");
-        assert!(s.video_fps_since_first > 4.0, "{s:?}");
+        assert!(s.video_fps_since_first > 10.0, "{s:?}");
         assert!(s.keyframes_sent > 5, "{s:?}");
         // 50 audio frames a second; the start costs some, and what is lost is concealed
         // (rebuilt from the next packet's FEC data, or by the decoder), not missing.

@@ -440,6 +440,18 @@ impl State {
     }
 }
 
+/// Frames the decoding thread may have queued. When a retransmission fills a gap, the jitter
+/// buffer gives out every frame that waited behind it at once: up to [`conclave_rtp::MAX_WAIT`]
+/// of them, 9 at 30 fps and 18 at 60. A queue of 4 overflowed on each such burst (57 times in 20 s
+/// with a fifth of the packets lost, each dropped frame breaking the picture until the next
+/// keyframe); only a decoder behind by more than a burst loses a frame now.
+const DECODE_QUEUE: usize = 24;
+
+/// The queue to a decoding thread.
+fn decode_queue() -> (std_mpsc::SyncSender<Vec<u8>>, std_mpsc::Receiver<Vec<u8>>) {
+    std_mpsc::sync_channel(DECODE_QUEUE)
+}
+
 /// How long a frame waits for a missing packet before a keyframe is asked for, while it goes on
 /// waiting ([`conclave_rtp::MAX_WAIT`]): the first retransmission has had its round trip by then.
 const EARLY_KEYFRAME_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
@@ -462,7 +474,7 @@ struct VideoIn {
 impl VideoIn {
     fn new(b: Binding, handle: TrackHandle, ctx: &Context) -> VideoIn {
         let frames = ctx.sinks.decode().then(|| {
-            let (frames, input) = std_mpsc::sync_channel::<Vec<u8>>(4);
+            let (frames, input) = decode_queue();
             let (tally, out, feed) = (b.tally.clone(), ctx.sinks.decoded.clone(), b.feed);
             let last_share = ctx.sinks.last_share.clone();
             std::thread::spawn(move || decode_video(feed, input, tally, out, last_share));
@@ -818,6 +830,19 @@ mod tests {
         r.bind(TrackHandle("2".into()), a, MediaKind::Video);
         assert_eq!(tiles(&r, a), 2);
         r.ctx.playback.stop();
+    }
+
+    #[test]
+    fn the_decoder_takes_every_frame_a_repaired_gap_releases_at_once() {
+        // At 60 fps, the frames that waited the jitter buffer's longest for a retransmission.
+        let burst = (conclave_rtp::MAX_WAIT.as_secs_f64() * 60.0).ceil() as usize;
+        let (frames, _decoder) = decode_queue();
+        for i in 0..burst {
+            assert!(
+                frames.try_send(vec![0; 100]).is_ok(),
+                "frame {i} of {burst} dropped"
+            );
+        }
     }
 
     #[test]
