@@ -112,8 +112,9 @@ pub struct H264Encoder {
     wait_up: u32,
     /// Screen content ([`H264Encoder::for_screen`]).
     screen: bool,
-    /// For screen content: bytes the rate allows now (a leaky bucket filled at the rate every
-    /// frame, emptied by what was sent; a frame is dropped while it is below zero).
+    /// Bytes the rate allows now: a leaky bucket filled at the rate every frame, emptied by what
+    /// was sent. A sharp share drops a frame while it is below zero; a camera while it is below
+    /// [`CAMERA_AHEAD`] of debt.
     budget: f64,
     /// For screen content: encoded for sharpness (camera mode, frames dropped to hold the
     /// rate) rather than OpenH264's screen-content mode; see [`H264Encoder::for_screen`].
@@ -137,6 +138,16 @@ pub enum ScreenMode {
 const SHARP_FROM_BPS: u32 = 580_000;
 /// ... and below which it goes back to the screen-content mode.
 const SHARP_UNTIL_BPS: u32 = 500_000;
+
+/// How far (seconds of its rate, plus [`OVERSHOOT`]) a camera may run ahead of its rate before
+/// frames are skipped, and how much unused rate it may save up. The frame-rate step below the smallest picture
+/// ([`MAX_SCALE_DOWN`]): OpenH264 in bitrate mode cannot go below some 180 kbit/s on a moving,
+/// textured 320×180 picture, and a 720p camera asked for 50 or 100 kbit/s sent that whatever
+/// was asked — on a narrow uplink, a standing queue the estimate could not drain. Half a second
+/// is more than a keyframe takes at any rate the picture's size is chosen for, so a camera
+/// skips only where its smallest picture is still too big (skipping after every keyframe froze
+/// the picture 135 ms each time).
+const CAMERA_AHEAD: f64 = 0.5;
 
 /// How far above a bigger picture's threshold the rate must be to move up to it.
 const SIZE_UP_MARGIN: f64 = 1.25;
@@ -326,6 +337,20 @@ impl H264Encoder {
                 return Ok(None);
             }
         }
+        if !self.screen {
+            // Filled a quarter faster than the rate: the size steps hold the rate within that,
+            // and the meeting leaves room for it (an encoder a few per cent over its rate on a
+            // hard picture must not lose frames for it).
+            let second = OVERSHOOT * self.bytes_per_second();
+            let per_frame = second / f64::from(self.settings.fps.max(1));
+            self.budget = (self.budget + per_frame).min(CAMERA_AHEAD * second);
+            if self.budget < -CAMERA_AHEAD * second
+                && !self.keyframe_requested
+                && self.inner.is_some()
+            {
+                return Ok(None);
+            }
+        }
         let scaled;
         let frame = if factor > 1 {
             scaled = frame.shrunk(frame.width.div_ceil(factor));
@@ -356,11 +381,9 @@ impl H264Encoder {
         if data.is_empty() || matches!(bitstream.frame_type(), FrameType::Skip) {
             return Ok(None);
         }
-        if self.screen {
-            // A keyframe (asked for by every new receiver) runs the budget into debt; at most a
-            // second's worth, so that a few requests in a row cannot silence the share.
-            self.budget = (self.budget - data.len() as f64).max(-self.bytes_per_second());
-        }
+        // A keyframe (asked for by every new receiver) runs the budget into debt; at most a
+        // second's worth, so that a few requests in a row cannot silence the picture for long.
+        self.budget = (self.budget - data.len() as f64).max(-self.bytes_per_second());
         self.count(data.len(), keyframe, factor);
         Ok(Some(EncodedVideo {
             data,

@@ -347,3 +347,32 @@ fn a_shared_page_stays_legible_and_sharpens_where_the_rate_allows() {
     }
     assert!(width < 1280, "the camera's encoder kept {width}");
 }
+
+#[test]
+fn a_camera_too_big_for_its_rate_even_at_its_smallest_skips_frames_to_hold_it() {
+    // The moving, textured test pattern needs some 180 kbit/s at 320×180, the smallest picture a
+    // 720p camera steps down to; asked for 100 kbit/s (a narrow uplink's estimate), with a
+    // keyframe asked for every other second, it sent 182 kbit/s without the skipping.
+    let mut cam = camera(1280, 720);
+    let mut enc = H264Encoder::new(VideoEncoderSettings {
+        bitrate_bps: 100_000,
+        ..VideoEncoderSettings::default()
+    });
+    let (mut bytes, mut sent, mut keyframes) = (0, 0, 0);
+    for f in 0..300 {
+        if f % 60 == 59 {
+            enc.request_keyframe();
+        }
+        if let Some(e) = enc.encode(&cam.next_frame().unwrap()).unwrap() {
+            bytes += e.data.len();
+            sent += 1;
+            keyframes += usize::from(e.keyframe);
+        }
+    }
+    let bps = bytes as f64 * 8.0 / 10.0;
+    eprintln!("{bps} bit/s, {sent} of 300 frames, {keyframes} keyframes");
+    assert!(bps < 150_000.0, "{bps} bit/s");
+    // Fewer frames, not none, and every keyframe asked for.
+    assert!((30..300).contains(&sent), "{sent}");
+    assert!(keyframes >= 5, "{keyframes}");
+}
