@@ -76,11 +76,20 @@ const CLEAN: Network = Network {
     cap_kbit: 0,
 };
 
+/// The one-way delay of every lossy row without one of its own: a LAN's. Janus 1.1.2 keeps a
+/// subscriber's packets for retransmission only once the round trip it measures from our
+/// receiver reports changes from 0 ms (src/ice.c: until then its queue is 0 ms long, and a NACK
+/// finds nothing); on loopback it measures 0 ms, often for seconds and now and then for a whole
+/// run, so a lossy row on bare loopback measured whether Janus happened to repair, not us. No
+/// real path has a 0 ms round trip.
+const LAN_DELAY_MS: u64 = 2;
+
 impl Network {
     fn lossy(loss: u32, lossy: Lossy) -> Network {
         Network {
             loss,
             lossy,
+            delay_ms: LAN_DELAY_MS,
             ..CLEAN
         }
     }
@@ -224,17 +233,9 @@ fn seen(other: &Value, started_ms: f64, ended_ms: f64) -> Seen {
 
 #[test]
 fn ten_percent_media_loss_is_repaired_not_frozen() {
-    let mut seen = meeting("5151", Network::lossy(10, Lossy::Media), &[]);
-    // Now and then (2 of 16 runs, and in CI) Janus retransmitted nothing to a side for a whole
-    // run. Janus 1.1.2 keeps a subscriber's packets for retransmission only once the round trip
-    // it measures from our receiver reports *changes* (src/ice.c: until then its queue is 0 ms
-    // long, and a NACK finds nothing); on loopback the round trip is 0 ms, and may stay so. No
-    // real path is that short, so such a run says nothing about our repair: it is said and the
-    // meeting run once more (a second such run fails below).
-    if seen.iter().any(|s| s.packets_recovered == 0) {
-        eprintln!("Janus retransmitted nothing in this run; once more: {seen:?}");
-        seen = meeting("5152", Network::lossy(10, Lossy::Media), &[]);
-    }
+    // On a LAN's round trip (LAN_DELAY_MS): on bare loopback Janus now and then retransmitted
+    // nothing to a side for a whole run (2 of 16 runs, and in CI).
+    let seen = meeting("5151", Network::lossy(10, Lossy::Media), &[]);
     // Each one's keyframe requests reach the other through Janus (half at least: the forwarded
     // ones cross the lossy downlink too). Janus dropped every picture-loss request of ours that
     // named no sender it knew: 1 of 18 got through.
@@ -250,14 +251,13 @@ fn ten_percent_media_loss_is_repaired_not_frozen() {
         assert!(s.verified, "keys agreed and verified: {s:?}");
         assert!(s.first_audio_ms < 10_000.0, "{s:?}");
         // Repaired: the build before the jitter buffer lost 300–460 frames here and decoded
-        // under 1 fps; now most gaps are filled by retransmissions (23–26 fps here once the
-        // decoder took whole the frames a repaired gap releases at once, 13–17 before; the first
-        // seconds can go unrepaired, see above).
+        // under 1 fps; now most gaps are filled by retransmissions (25–26 fps here since the
+        // decoder takes whole the frames a repaired gap releases at once, 13–17 before).
         assert!(s.packets_recovered > 30, "{s:?}");
         // 150 lost frames exactly in CI once (39 packets recovered): the bound is for the build
         // before's 300–460, with room for a loaded machine.
         assert!(s.frames_lost < 200, "{s:?}");
-        assert!(s.video_fps_since_first > 10.0, "{s:?}");
+        assert!(s.video_fps_since_first > 12.0, "{s:?}");
         assert!(s.keyframes_sent > 5, "{s:?}");
         // 50 audio frames a second; the start costs some, and what is lost is concealed
         // (rebuilt from the next packet's FEC data, or by the decoder), not missing.
