@@ -139,16 +139,14 @@ const SHARP_FROM_BPS: u32 = 580_000;
 /// ... and below which it goes back to the screen-content mode.
 const SHARP_UNTIL_BPS: u32 = 500_000;
 
-/// At its smallest picture ([`MAX_SCALE_DOWN`]), how far (seconds of its rate, plus
-/// [`OVERSHOOT`]) a camera may run ahead of its rate before frames are skipped, and how much
-/// unused rate it may save up: the frame-rate step below the smallest size. OpenH264 in bitrate
-/// mode cannot go below some 180 kbit/s on a moving, textured 320×180 picture, and a 720p
-/// camera asked for 50 or 100 kbit/s sent that whatever was asked — on a narrow uplink, a
-/// standing queue the estimate could not drain. Above the smallest size the size steps hold the
-/// rate, and nothing is skipped: a rate-holding skip there cost keyframes' followers at every
-/// rate (at 720p and 1.5 Mbit/s with a fifth of the packets lost, and keyframes asked for every
-/// second, 7–12 fps against 16–21), and skipping after every keyframe froze the picture 135 ms
-/// each time. Half a second is more than a keyframe at that size takes.
+/// How far (seconds of its rate, plus [`OVERSHOOT`]) a camera may run ahead of its rate before
+/// frames are skipped, and how much unused rate it may save up: the frame-rate step below the
+/// smallest picture ([`MAX_SCALE_DOWN`]). OpenH264 in bitrate mode cannot go below some
+/// 180 kbit/s on a moving, textured 320×180 picture, and a 720p camera asked for 50 or
+/// 100 kbit/s sent that whatever was asked — on a narrow uplink, a standing queue the estimate
+/// could not drain. Where a picture size fits the rate nothing is skipped: 720p at 1.5 Mbit/s
+/// with a keyframe asked for twice a second sends 1.8 Mbit/s, within the margin (skipping after
+/// every keyframe froze the picture 135 ms each time).
 const CAMERA_AHEAD: f64 = 0.5;
 
 /// How far above a bigger picture's threshold the rate must be to move up to it.
@@ -339,10 +337,7 @@ impl H264Encoder {
                 return Ok(None);
             }
         }
-        if !self.screen && factor < MAX_SCALE_DOWN {
-            // A smaller picture is still to come: the size steps hold the rate.
-            self.budget = 0.0;
-        } else if !self.screen {
+        if !self.screen {
             // Filled a quarter faster than the rate: the size steps hold the rate within that,
             // and the meeting leaves room for it (an encoder a few per cent over its rate on a
             // hard picture must not lose frames for it).
