@@ -21,6 +21,21 @@ TEST_PACKAGES=(xvfb pulseaudio pulseaudio-utils libasound2-plugins janus janus-t
 # Build output lives outside the clone so that fresh clones (CI) reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/conclave/target}"
 
+# The cache gains a whole set of test binaries (some 400 MB each) whenever a dependency or a build
+# profile changes, and on a long-lived machine it filled the disk (a CI run died linking, "No
+# space left on device"). When less than 20 GB are free, what is stale goes: the incremental
+# state, and executables not rebuilt for a day (proc macros, which everything depends on, stay).
+# Cargo rebuilds whatever it then misses.
+prune_cache() {
+  local free_kb
+  [ -d "$CARGO_TARGET_DIR" ] || return 0
+  free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }')
+  [ "${free_kb:-0}" -ge $((20 * 1024 * 1024)) ] && return 0
+  echo "less than 20 GB free: pruning stale build output in $CARGO_TARGET_DIR" >&2
+  find "$CARGO_TARGET_DIR" -mindepth 2 -maxdepth 3 -type d -name incremental -prune -exec rm -rf {} +
+  find "$CARGO_TARGET_DIR" -path '*/deps/*' -type f -perm -u+x ! -name '*.so' -mmin +1440 -delete
+}
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
