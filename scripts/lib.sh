@@ -32,8 +32,11 @@ prune_cache() {
   free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }')
   [ "${free_kb:-0}" -ge $((20 * 1024 * 1024)) ] && return 0
   echo "less than 20 GB free: pruning stale build output in $CARGO_TARGET_DIR" >&2
-  find "$CARGO_TARGET_DIR" -mindepth 2 -maxdepth 3 -type d -name incremental -prune -exec rm -rf {} +
-  find "$CARGO_TARGET_DIR" -path '*/deps/*' -type f -perm -u+x ! -name '*.so' -mmin +1440 -delete
+  # Best effort: a file that goes while find looks must not stop the run.
+  find "$CARGO_TARGET_DIR" -mindepth 2 -maxdepth 3 -type d -name incremental -prune \
+    -exec rm -rf {} + || true
+  find "$CARGO_TARGET_DIR" -path '*/deps/*' -type f -perm -u+x ! -name '*.so' -mmin +1440 \
+    -delete || true
 }
 
 as_root() {
