@@ -328,28 +328,20 @@ impl H264Encoder {
                 self.budget = 0.0;
             }
         }
-        if self.screen && self.sharp {
-            // Refilled at the rate, never holding more than a second's worth.
-            let second = self.bytes_per_second();
-            let per_frame = second / f64::from(self.settings.fps.max(1));
-            self.budget = (self.budget + per_frame).min(second);
-            if self.budget < 0.0 && !self.keyframe_requested && self.inner.is_some() {
-                return Ok(None);
-            }
-        }
-        if !self.screen {
-            // Filled a quarter faster than the rate: the size steps hold the rate within that,
-            // and the meeting leaves room for it (an encoder a few per cent over its rate on a
-            // hard picture must not lose frames for it).
-            let second = OVERSHOOT * self.bytes_per_second();
-            let per_frame = second / f64::from(self.settings.fps.max(1));
-            self.budget = (self.budget + per_frame).min(CAMERA_AHEAD * second);
-            if self.budget < -CAMERA_AHEAD * second
-                && !self.keyframe_requested
-                && self.inner.is_some()
-            {
-                return Ok(None);
-            }
+        // The leaky bucket: a sharp share is refilled at its rate, saves up a second's worth and
+        // skips while in debt; a camera is refilled a quarter faster (the size steps hold the
+        // rate within that, and the meeting leaves room for it: an encoder a few per cent over
+        // its rate on a hard picture must not lose frames for it) and skips only at
+        // CAMERA_AHEAD of debt. A share in screen-content mode holds its rate by itself.
+        let bucket = if self.screen {
+            self.sharp.then_some((1.0, 1.0, 0.0))
+        } else {
+            Some((OVERSHOOT, CAMERA_AHEAD, CAMERA_AHEAD))
+        };
+        if let Some((fill, save, debt)) = bucket
+            && self.over_budget(fill, save, debt)
+        {
+            return Ok(None);
         }
         let scaled;
         let frame = if factor > 1 {
@@ -390,6 +382,17 @@ impl H264Encoder {
             keyframe,
             captured_us: frame.captured_us,
         }))
+    }
+
+    /// Refills the budget for one frame at `fill` times the rate, saving up at most `save`
+    /// seconds of that, and says whether the frame is to be skipped: the budget is more than
+    /// `debt` seconds of it in debt. A keyframe asked for goes out whatever, and so does a new
+    /// encoder's first frame.
+    fn over_budget(&mut self, fill: f64, save: f64, debt: f64) -> bool {
+        let second = fill * self.bytes_per_second();
+        let per_frame = second / f64::from(self.settings.fps.max(1));
+        self.budget = (self.budget + per_frame).min(save * second);
+        self.budget < -debt * second && !self.keyframe_requested && self.inner.is_some()
     }
 
     /// What the rate allows in a second, in bytes (a share's budget: [`H264Encoder::for_screen`]).
