@@ -61,13 +61,18 @@ impl Pulse {
         std::fs::copy(self.dir.join(".config/pulse/cookie"), dir.join("cookie")).unwrap();
     }
 
-    /// The environment that points a program at this daemon.
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.daemon.id()
+    }
+
     /// Its socket, as clients find it in `PULSE_SERVER` (`unix:` first, which cpal's PulseAudio
     /// host needs to see the server there; ALSA's pulse plugin takes it too).
     pub fn server(&self) -> String {
         format!("unix:{}", self.dir.join("pulse/native").display())
     }
 
+    /// The environment that points a program at this daemon.
     pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
         env(&self.dir)
     }
