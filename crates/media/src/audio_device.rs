@@ -241,14 +241,17 @@ pub fn offered_output(pcm: &str) -> bool {
     !(NOT_OFFERED.contains(&kind) || kind.starts_with("surround"))
 }
 
-fn find_device(kind: &'static str, name: Option<&str>) -> Result<cpal::Device, DeviceError> {
+fn find_device(
+    kind: &'static str,
+    name: Option<&str>,
+) -> Result<(Arc<cpal::Host>, cpal::Device), DeviceError> {
     let host = host(kind);
     let not_found = || DeviceError::NotFound {
         kind,
         name: name.map(str::to_owned),
     };
     let input = kind == "microphone";
-    match name {
+    let device = match name {
         None if input => host.default_input_device().ok_or_else(not_found),
         None => host.default_output_device().ok_or_else(not_found),
         Some(name) => {
@@ -264,7 +267,26 @@ fn find_device(kind: &'static str, name: Option<&str>) -> Result<cpal::Device, D
                 .find(|d| d.to_string() == name)
                 .ok_or_else(not_found)
         }
+    }?;
+    Ok((host, device))
+}
+
+/// Waits before each try to open a device again after its stream broke: at once, then after a
+/// quarter, a half, one and two seconds (3.75 s in all), long enough for a sound server that
+/// restarts (PipeWire's service takes about a second) to be back.
+const REOPEN_WAITS_MS: [u64; 5] = [0, 250, 500, 1000, 2000];
+
+/// `open`, tried again as [`REOPEN_WAITS_MS`] says until it succeeds; the last error otherwise.
+fn reopen<T>(mut open: impl FnMut() -> Result<T, DeviceError>) -> Result<T, DeviceError> {
+    let mut last = None;
+    for wait in REOPEN_WAITS_MS {
+        std::thread::sleep(Duration::from_millis(wait));
+        match open() {
+            Ok(device) => return Ok(device),
+            Err(e) => last = Some(e),
+        }
     }
+    Err(last.expect("tried at least once"))
 }
 
 /// Whether a stream error means the device is gone. Over-runs and the I/O errors that ALSA's pulse
@@ -345,6 +367,14 @@ enum Captured {
 
 /// A microphone, delivering 48 kHz mono in 20 ms frames whatever the device's own format.
 pub struct Microphone {
+    /// What it was opened as: a name, or the default.
+    name: Option<String>,
+    /// The sound system it was found in.
+    host: Arc<cpal::Host>,
+    /// When it was last opened again after its stream broke.
+    reopened: Option<std::time::Instant>,
+    /// Whether samples have come.
+    flowing: bool,
     samples: Receiver<Captured>,
     resampler: Resampler,
     _stop: SyncSender<()>,
@@ -365,14 +395,15 @@ impl Microphone {
         let name = name.map(str::to_owned);
         let (tx, samples) = mpsc::sync_channel::<Captured>(64);
         let (stop, stopped) = mpsc::sync_channel::<()>(1);
-        let (ready_tx, ready) = mpsc::sync_channel::<Result<u32, DeviceError>>(1);
+        let (ready_tx, ready) = mpsc::sync_channel(1);
+        let wanted = name.clone();
         std::thread::Builder::new()
             .name("conclave-mic".into())
             .spawn(move || {
-                let opened = open_input(name.as_deref(), tx);
+                let opened = open_input(wanted.as_deref(), tx);
                 match opened {
-                    Ok((stream, rate)) => {
-                        let _ = ready_tx.send(Ok(rate));
+                    Ok((stream, rate, host)) => {
+                        let _ = ready_tx.send(Ok((rate, host)));
                         // Keep the stream alive until the Microphone is dropped.
                         let _ = stopped.recv();
                         drop(stream);
@@ -383,10 +414,14 @@ impl Microphone {
                 }
             })
             .map_err(|e| open_error(KIND_MIC, e))?;
-        let rate = ready
+        let (rate, host) = ready
             .recv_timeout(Duration::from_secs(5))
             .map_err(|_| open_error(KIND_MIC, "the sound system did not answer"))??;
         Ok(Microphone {
+            name,
+            host,
+            reopened: None,
+            flowing: false,
             samples,
             resampler: Resampler::new(rate, SAMPLE_RATE)?,
             _stop: stop,
@@ -394,12 +429,13 @@ impl Microphone {
     }
 }
 
-/// Opens and starts the named microphone's stream, delivering to `tx`; also its sample rate.
+/// Opens and starts the named microphone's stream, delivering to `tx`; also its sample rate and
+/// the sound system it is in.
 fn open_input(
     name: Option<&str>,
     tx: SyncSender<Captured>,
-) -> Result<(cpal::Stream, u32), DeviceError> {
-    let device = find_device(KIND_MIC, name)?;
+) -> Result<(cpal::Stream, u32, Arc<cpal::Host>), DeviceError> {
+    let (host, device) = find_device(KIND_MIC, name)?;
     let supported = device
         .default_input_config()
         .map_err(|e| open_error(KIND_MIC, e))?;
@@ -422,7 +458,7 @@ fn open_input(
         ))),
     }?;
     stream.play().map_err(|e| open_error(KIND_MIC, e))?;
-    Ok((stream, rate))
+    Ok((stream, rate, host))
 }
 
 fn input_stream<T>(
@@ -474,30 +510,60 @@ impl AudioSource for Microphone {
                     captured_us: wall_clock_us().saturating_sub(held_us),
                 });
             }
-            match self.samples.recv_timeout(Duration::from_secs(2)) {
-                Ok(Captured::Samples(s)) => self.resampler.push(&s),
-                Ok(Captured::Failed(reason)) => {
-                    return Err(DeviceError::Disconnected {
-                        kind: KIND_MIC,
-                        reason,
-                    });
+            // A device that delivered keeps delivering every 10 ms; a stream stops silently when
+            // its connection to the sound server is lost (cpal's PulseAudio client then waits
+            // for an answer that never comes). Before the first samples, ALSA can take 2 s.
+            let wait = if self.flowing {
+                Duration::from_millis(500)
+            } else {
+                Duration::from_secs(2)
+            };
+            let reason = match self.samples.recv_timeout(wait) {
+                Ok(Captured::Samples(s)) => {
+                    self.flowing = true;
+                    self.resampler.push(&s);
+                    continue;
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(DeviceError::Disconnected {
-                        kind: KIND_MIC,
-                        reason: "no audio for 2 seconds".into(),
-                    });
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(DeviceError::Disconnected {
-                        kind: KIND_MIC,
-                        reason: "the capture stream ended".into(),
-                    });
-                }
-            }
+                Ok(Captured::Failed(reason)) => reason,
+                Err(RecvTimeoutError::Timeout) => format!("no audio for {} ms", wait.as_millis()),
+                Err(RecvTimeoutError::Disconnected) => "the capture stream ended".into(),
+            };
+            self.reopen().map_err(|_| DeviceError::Disconnected {
+                kind: KIND_MIC,
+                reason,
+            })?;
         }
     }
 }
+
+impl Microphone {
+    /// After its stream broke: the same microphone (or the default one) opened again, if it can
+    /// be within a few seconds ([`REOPEN_WAITS_MS`]) and did not break just as recently. A
+    /// stream breaks for good when its connection to the sound server does, which a server
+    /// restart does, and a process stopped and continued did too (cpal's PulseAudio client
+    /// gives the connection up when its wait is interrupted).
+    fn reopen(&mut self) -> Result<(), DeviceError> {
+        if self
+            .reopened
+            .is_some_and(|at| at.elapsed() < REOPEN_AGAIN_AFTER)
+        {
+            return Err(open_error(KIND_MIC, "broke again"));
+        }
+        forget_pulse(&self.host);
+        let name = self.name.clone();
+        let fresh = reopen(|| Microphone::open(name.as_deref()))?;
+        tracing::warn!("the microphone's stream broke; opened it again");
+        *self = Microphone {
+            reopened: Some(std::time::Instant::now()),
+            ..fresh
+        };
+        Ok(())
+    }
+}
+
+/// How long after a device was opened again its stream may not break once more: a stream that
+/// breaks over and over is reported, not opened again and again.
+const REOPEN_AGAIN_AFTER: Duration = Duration::from_secs(10);
 
 /// What the speaker's callback and its feeder share besides the samples (which go through a
 /// wait-free ring): the callback never takes a lock. It runs at real-time priority; the feeder
@@ -582,6 +648,12 @@ impl Backlog {
 
 /// A speaker, taking 48 kHz mono and playing it on whatever the device runs at.
 pub struct Speaker {
+    /// What it was opened as: a name, or the default.
+    name: Option<String>,
+    /// The sound system it was found in.
+    host: Arc<cpal::Host>,
+    /// When it was last opened again after its stream broke.
+    reopened: Option<std::time::Instant>,
     queue: rtrb::Producer<f32>,
     backlog: Backlog,
     state: Arc<PlaybackState>,
@@ -601,7 +673,7 @@ impl std::fmt::Debug for Speaker {
 impl Speaker {
     /// Opens the named speaker, or the default one.
     pub fn open(name: Option<&str>) -> Result<Self, DeviceError> {
-        let device = find_device(KIND_SPEAKER, name)?;
+        let (host, device) = find_device(KIND_SPEAKER, name)?;
         let supported = device
             .default_output_config()
             .map_err(|e| open_error(KIND_SPEAKER, e))?;
@@ -653,6 +725,9 @@ impl Speaker {
             .recv_timeout(Duration::from_secs(5))
             .map_err(|_| open_error(KIND_SPEAKER, "the sound system did not answer"))??;
         Ok(Speaker {
+            name: name.map(str::to_owned),
+            host,
+            reopened: None,
             queue,
             backlog: Backlog::new(),
             state,
@@ -704,6 +779,29 @@ where
         .map_err(|e| open_error(KIND_SPEAKER, e))
 }
 
+impl Speaker {
+    /// After its stream broke: the same speaker (or the default one) opened again, as
+    /// [`Microphone::reopen`] does. What it played without stays counted.
+    fn reopen(&mut self) -> Result<(), DeviceError> {
+        if self
+            .reopened
+            .is_some_and(|at| at.elapsed() < REOPEN_AGAIN_AFTER)
+        {
+            return Err(open_error(KIND_SPEAKER, "broke again"));
+        }
+        forget_pulse(&self.host);
+        let name = self.name.clone();
+        let fresh = reopen(|| Speaker::open(name.as_deref()))?;
+        tracing::warn!("the speaker's stream broke; opened it again");
+        fresh.state.gaps.fetch_add(self.gaps(), Ordering::Relaxed);
+        *self = Speaker {
+            reopened: Some(std::time::Instant::now()),
+            ..fresh
+        };
+        Ok(())
+    }
+}
+
 impl AudioSink for Speaker {
     fn gaps(&self) -> u64 {
         self.state.gaps.load(Ordering::Relaxed)
@@ -711,10 +809,10 @@ impl AudioSink for Speaker {
 
     fn play(&mut self, samples: &[f32]) -> Result<Played, DeviceError> {
         if let Ok(reason) = self.failed.try_recv() {
-            return Err(DeviceError::Disconnected {
+            self.reopen().map_err(|_| DeviceError::Disconnected {
                 kind: KIND_SPEAKER,
                 reason,
-            });
+            })?;
         }
         self.resampler.push(samples);
         let ready = self.resampler.available();
