@@ -318,6 +318,83 @@ fn the_tone_comes_back_after_conclave_was_stopped_and_continued() {
     );
 }
 
+/// A sound server that restarts (PipeWire's does after an update) ends every stream and
+/// connection; the microphone and the speaker are opened again once it is back, and the tone
+/// goes on without anything reported.
+#[test]
+fn the_tone_comes_back_after_the_sound_server_restarted() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let feed = |pulse: &Pulse| {
+        let mut player = pulse
+            .device_command("pacat")
+            .args(["--playback", "--device=conclave_mic", "--raw"])
+            .args(["--format=s16le", "--rate=48000", "--channels=1"])
+            .arg("--latency-msec=100")
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = player.stdin.take().unwrap();
+        let samples = tone(1000.0, 15.0);
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&samples);
+        });
+        player
+    };
+    let mut pulse = Pulse::start("restart");
+    let mut player = feed(&pulse);
+    let selftest = pulse
+        .command(env!("CARGO_BIN_EXE_conclave"))
+        .args(["selftest", "--camera", "none", "--mic", "default"])
+        .args(["--speaker", "default", "--duration", "10s", "--json"])
+        .args(["--no-noise-suppression", "--no-echo-cancellation"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = player.kill();
+    let _ = player.wait();
+    pulse.restart();
+    let mut player = feed(&pulse);
+    let recording = pulse.record_speaker();
+    let selftest = selftest.wait_with_output().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = recording.stop();
+    let _ = player.kill();
+    let _ = player.wait();
+    assert!(
+        selftest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&selftest.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&selftest.stdout).unwrap();
+    let log = String::from_utf8_lossy(&selftest.stderr);
+    assert_eq!(
+        report["device_problems"],
+        serde_json::json!([]),
+        "{report}\n{log}"
+    );
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
+    // Heard from the restarted server: the last two seconds of the test, at the tone's pitch.
+    let second = RATE as usize;
+    let last = out.iter().rposition(|x| x.abs() > 0.2).unwrap_or_else(|| {
+        panic!(
+            "no tone after the restart: {}",
+            String::from_utf8_lossy(&selftest.stderr)
+        )
+    });
+    assert!(
+        last > 3 * second,
+        "only {:.1} s of tone after the restart",
+        last as f64 / f64::from(RATE)
+    );
+    let tail = &out[last - 2 * second..last];
+    let rms = (tail.iter().map(|x| x * x).sum::<f32>() / tail.len() as f32).sqrt();
+    assert!(rms > 0.1, "the last two seconds have RMS {rms}");
+    assert!(longest_quiet(tail) < 48, "a gap in the last two seconds");
+    assert!(power_at(tail, 1000.0) > 100.0 * power_at(tail, 700.0));
+}
+
 /// The longest run of samples in `s` that stay near zero (a steady tone crosses zero in one).
 fn longest_quiet(s: &[f32]) -> usize {
     quiet_runs(s).map(|(_, len)| len).max().unwrap_or(0)

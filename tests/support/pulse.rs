@@ -25,32 +25,17 @@ impl Pulse {
             std::env::temp_dir().join(format!("conclave-pulse-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let daemon = Command::new("pulseaudio")
-            .args([
-                "--daemonize=no",
-                "--exit-idle-time=-1",
-                "--system=false",
-                "--disallow-exit",
-                "-n",
-                "--load=module-null-sink sink_name=conclave_mic",
-                "--load=module-null-sink sink_name=conclave_speaker",
-                "--load=module-native-protocol-unix auth-anonymous=1",
-            ])
-            .envs(env(&dir))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pulseaudio is installed (scripts/test installs it)");
-        let pulse = Pulse { dir, daemon };
-        let socket = pulse.dir.join("pulse/native");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "PulseAudio did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        pulse.pactl(&["set-default-source", "conclave_mic.monitor"]);
-        pulse.pactl(&["set-default-sink", "conclave_speaker"]);
-        pulse
+        let daemon = daemon(&dir);
+        Pulse { dir, daemon }
+    }
+
+    /// Kills the daemon and starts it again in the same place, as a sound server restarts
+    /// (PipeWire's after an update): every stream and connection ends.
+    pub fn restart(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = std::fs::remove_file(self.dir.join("pulse/native"));
+        self.daemon = daemon(&self.dir);
     }
 
     /// Gives `home` this daemon's cookie (`.config/pulse/cookie`), as a desktop session's home
@@ -116,15 +101,7 @@ impl Pulse {
     }
 
     pub fn pactl(&self, args: &[&str]) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let status = self.command("pactl").args(args).status().unwrap();
-            if status.success() {
-                return;
-            }
-            assert!(Instant::now() < deadline, "pactl {args:?} failed");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        pactl(&self.dir, args);
     }
 }
 
@@ -133,6 +110,51 @@ impl Drop for Pulse {
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts the daemon in `dir` with the two sinks as defaults; waits until it answers.
+fn daemon(dir: &Path) -> Child {
+    let daemon = Command::new("pulseaudio")
+        .args([
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--system=false",
+            "--disallow-exit",
+            "-n",
+            "--load=module-null-sink sink_name=conclave_mic",
+            "--load=module-null-sink sink_name=conclave_speaker",
+            "--load=module-native-protocol-unix auth-anonymous=1",
+        ])
+        .envs(env(dir))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pulseaudio is installed (scripts/test installs it)");
+    let socket = dir.join("pulse/native");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "PulseAudio did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pactl(dir, &["set-default-source", "conclave_mic.monitor"]);
+    pactl(dir, &["set-default-sink", "conclave_speaker"]);
+    daemon
+}
+
+fn pactl(dir: &Path, args: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = Command::new("pactl")
+            .args(args)
+            .envs(env(dir))
+            .status()
+            .unwrap();
+        if status.success() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "pactl {args:?} failed");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
