@@ -179,7 +179,17 @@ fn meeting(room: &str, network: Network, args: &[&str]) -> Vec<Seen> {
         .into_iter()
         .map(|p| {
             let name = p.name.clone();
-            let stats = p.finish_ok();
+            let (stats, out) = p.finish();
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            // Each one's log (RUST_LOG), to read where a row's time went.
+            if let Some(dir) = std::env::var_os("CONCLAVE_TABLE_LOGS") {
+                let file = std::path::Path::new(&dir).join(format!("{room}-{name}.log"));
+                std::fs::write(file, &out.stderr).unwrap();
+            }
             if std::env::var_os("CONCLAVE_TABLE_STATS").is_some() {
                 eprintln!("{name}: {stats}");
             }

@@ -328,6 +328,13 @@ impl Hiccups {
         self.count > Self::PER_SECOND
     }
 
+    /// Once the stream is taken for broken: its thread waits a little before it errs again,
+    /// rather than spin at real-time priority and starve the threads that would replace it
+    /// (both cores were taken, for good, when the speaker was replaced on another thread).
+    fn pause(&self) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
     /// Whether the last one counted was the first in its second (worth a line in the log).
     fn first(&self) -> bool {
         self.count == 1
@@ -412,7 +419,8 @@ pub struct Microphone {
     flowing: bool,
     samples: Receiver<Captured>,
     resampler: Resampler,
-    _stop: SyncSender<()>,
+    /// Ends the stream's thread, and with it the stream (so does dropping it).
+    stop: SyncSender<()>,
 }
 
 impl std::fmt::Debug for Microphone {
@@ -459,7 +467,7 @@ impl Microphone {
             flowing: false,
             samples,
             resampler: Resampler::new(rate, SAMPLE_RATE)?,
-            _stop: stop,
+            stop,
         })
     }
 }
@@ -527,6 +535,7 @@ where
                 move |e| {
                     if is_fatal(&e) || hiccups.too_many() {
                         let _ = errors.try_send(Captured::Failed(e.to_string()));
+                        hiccups.pause();
                     } else if hiccups.first() {
                         tracing::warn!(error = %e, "microphone stream hiccup");
                     }
@@ -585,6 +594,8 @@ impl Microphone {
             return Err(open_error(KIND_MIC, "broke too often"));
         }
         forget_pulse(&self.host);
+        // The broken stream goes now (its thread ends on this), not when replaced.
+        let _ = self.stop.try_send(());
         let name = self.name.clone();
         let fresh = reopen(|| Microphone::open(name.as_deref()))?;
         tracing::warn!("the microphone's stream broke; opened it again");
@@ -710,6 +721,8 @@ pub struct Speaker {
     host: Arc<cpal::Host>,
     /// When it was opened again after its stream broke.
     reopens: Reopens,
+    /// Its stream broke, and it is being opened again.
+    broken: Option<Broken>,
     queue: rtrb::Producer<f32>,
     backlog: Backlog,
     state: Arc<PlaybackState>,
@@ -717,7 +730,8 @@ pub struct Speaker {
     /// Device samples per millisecond.
     per_ms: usize,
     failed: Receiver<String>,
-    _stop: SyncSender<()>,
+    /// Ends the stream's thread, and with it the stream (so does dropping it).
+    stop: SyncSender<()>,
 }
 
 impl std::fmt::Debug for Speaker {
@@ -784,13 +798,14 @@ impl Speaker {
             name: name.map(str::to_owned),
             host,
             reopens: Reopens::default(),
+            broken: None,
             queue,
             backlog: Backlog::new(),
             state,
             resampler: Resampler::new(SAMPLE_RATE, rate)?,
             per_ms,
             failed,
-            _stop: stop,
+            stop,
         })
     }
 }
@@ -828,6 +843,7 @@ where
                 move |e| {
                     if is_fatal(&e) || hiccups.too_many() {
                         let _ = failed.try_send(e.to_string());
+                        hiccups.pause();
                     } else if hiccups.first() {
                         tracing::warn!(error = %e, "speaker stream hiccup");
                     }
@@ -838,23 +854,68 @@ where
         .map_err(|e| open_error(KIND_SPEAKER, e))
 }
 
+/// A speaker's stream that broke, being opened again.
+struct Broken {
+    /// Why it broke: what is reported if it cannot be opened again.
+    reason: String,
+    /// Tries so far.
+    tries: usize,
+    /// When to try next.
+    next: std::time::Instant,
+}
+
 impl Speaker {
-    /// After its stream broke: the same speaker (or the default one) opened again, as
-    /// [`Microphone::reopen`] does. What it played without stays counted.
-    fn reopen(&mut self) -> Result<(), DeviceError> {
-        if !self.reopens.allowed() {
-            return Err(open_error(KIND_SPEAKER, "broke too often"));
+    /// Opens the speaker again after its stream broke, as [`Microphone::reopen`] does, but one
+    /// try per call: the caller plays from under a lock that others (a device switch, the
+    /// stats) take too, and waits of seconds there held them up. What comes meanwhile is
+    /// skipped. Whether it plays again; an error once it cannot.
+    fn mend(&mut self) -> Result<bool, DeviceError> {
+        if self.broken.is_none()
+            && let Ok(reason) = self.failed.try_recv()
+        {
+            if !self.reopens.allowed() {
+                return Err(DeviceError::Disconnected {
+                    kind: KIND_SPEAKER,
+                    reason,
+                });
+            }
+            forget_pulse(&self.host);
+            // The broken stream goes now (its thread ends on this), not when replaced.
+            let _ = self.stop.try_send(());
+            self.broken = Some(Broken {
+                reason,
+                tries: 0,
+                next: std::time::Instant::now(),
+            });
         }
-        forget_pulse(&self.host);
-        let name = self.name.clone();
-        let fresh = reopen(|| Speaker::open(name.as_deref()))?;
-        tracing::warn!("the speaker's stream broke; opened it again");
-        fresh.state.gaps.fetch_add(self.gaps(), Ordering::Relaxed);
-        *self = Speaker {
-            reopens: std::mem::take(&mut self.reopens).noted(),
-            ..fresh
+        let Some(broken) = self.broken.as_mut() else {
+            return Ok(true);
         };
-        Ok(())
+        if std::time::Instant::now() < broken.next {
+            return Ok(false);
+        }
+        match Speaker::open(self.name.as_deref()) {
+            Ok(fresh) => {
+                tracing::warn!("the speaker's stream broke; opened it again");
+                fresh.state.gaps.fetch_add(self.gaps(), Ordering::Relaxed);
+                *self = Speaker {
+                    reopens: std::mem::take(&mut self.reopens).noted(),
+                    ..fresh
+                };
+                Ok(true)
+            }
+            Err(_) => {
+                broken.tries += 1;
+                let Some(wait) = REOPEN_WAITS_MS.get(broken.tries) else {
+                    return Err(DeviceError::Disconnected {
+                        kind: KIND_SPEAKER,
+                        reason: broken.reason.clone(),
+                    });
+                };
+                broken.next = std::time::Instant::now() + Duration::from_millis(*wait);
+                Ok(false)
+            }
+        }
     }
 }
 
@@ -864,11 +925,8 @@ impl AudioSink for Speaker {
     }
 
     fn play(&mut self, samples: &[f32]) -> Result<Played, DeviceError> {
-        if let Ok(reason) = self.failed.try_recv() {
-            self.reopen().map_err(|_| DeviceError::Disconnected {
-                kind: KIND_SPEAKER,
-                reason,
-            })?;
+        if !self.mend()? {
+            return Ok(Played::Skipped);
         }
         self.resampler.push(samples);
         let ready = self.resampler.available();
