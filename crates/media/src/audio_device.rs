@@ -312,8 +312,10 @@ struct Hiccups {
 }
 
 impl Hiccups {
-    /// More than this in a second: the stream is broken.
-    const PER_SECOND: u32 = 100;
+    /// More than this in a second: the stream is broken. Ten times what a stream that ran late
+    /// on every 10 ms period could report (one under-run each), a hundredth of what a dead one
+    /// does.
+    const PER_SECOND: u32 = 1000;
 
     /// Counts one; whether it makes too many.
     fn too_many(&mut self) -> bool {
@@ -561,7 +563,7 @@ impl AudioSource for Microphone {
             // its connection to the sound server is lost (cpal's PulseAudio client then waits
             // for an answer that never comes). Before the first samples, ALSA can take 2 s.
             let wait = if self.flowing {
-                Duration::from_millis(500)
+                Duration::from_secs(1)
             } else {
                 Duration::from_secs(2)
             };
