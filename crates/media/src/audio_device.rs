@@ -627,10 +627,11 @@ impl Microphone {
 }
 
 /// When a device was opened again after its stream broke, in the last minute. A stream that
-/// breaks over and over is reported, not opened again and again; but a sound server that
-/// restarts can break a stream twice: with one allowed in 10 s, a speaker opened again as the
-/// server came up failed once more at once (ALSA's pulse plugin, an I/O error) and was reported,
-/// in 2 runs of 3 of tests/pulseaudio_loopback.rs; with three a minute, 6 runs of 6 passed.
+/// breaks over and over is reported, not opened again and again; but one that breaks again as
+/// its sound server comes back gets another chance. (With one allowed in 10 s, a speaker opened
+/// again as the server came up was taken for broken once more at once and reported, in 2 runs of
+/// 3 of tests/pulseaudio_loopback.rs; that was before [`Hiccups`] told a settling stream from a
+/// dead one, which may have been all it was.)
 #[derive(Default)]
 struct Reopens(Vec<std::time::Instant>);
 
