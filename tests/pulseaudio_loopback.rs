@@ -140,7 +140,7 @@ fn monotonic() -> f64 {
 /// vCPU held up, or its DAMON pageout reclaiming a freshly built tree's page cache), often one
 /// core alone: a single loop saw only its own core's, and gaps that a stall of the other core
 /// made were held against Conclave (CI, 2026-12-07: two 22 ms gaps in a minute, at two of the
-/// ~5.2 s ticks the loop saw nothing at; two loops pinned side by side here saw 4 of 6 stalls
+/// ~5.2 s ticks the loop saw nothing at; two loops pinned side by side here saw 5 of 7 stalls
 /// on one core only).
 ///
 /// That reclaim also takes pages from programs that are running, and a thread that needs one
