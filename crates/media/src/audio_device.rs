@@ -305,7 +305,7 @@ fn is_fatal(e: &cpal::Error) -> bool {
 /// never plays again: a stream that did that had its thread spin, at real-time priority, and the
 /// speaker was silent without a word. What tells them apart is that no data comes between: a
 /// stream that only errs for [`Hiccups::BROKEN_AFTER`] is broken. (A count per second took a
-/// settling speaker for broken, in 4 of 16 window tests of one CI run.)
+/// settling speaker for broken as the window tests' meetings started.)
 struct Hiccups {
     /// The stream's data callbacks so far, which they count.
     callbacks: Arc<AtomicU64>,
