@@ -276,17 +276,49 @@ fn find_device(
 /// restarts (PipeWire's service takes about a second) to be back.
 const REOPEN_WAITS_MS: [u64; 5] = [0, 250, 500, 1000, 2000];
 
-/// `open`, tried again as [`REOPEN_WAITS_MS`] says until it succeeds; the last error otherwise.
-fn reopen<T>(mut open: impl FnMut() -> Result<T, DeviceError>) -> Result<T, DeviceError> {
-    let mut last = None;
-    for wait in REOPEN_WAITS_MS {
-        std::thread::sleep(Duration::from_millis(wait));
-        match open() {
-            Ok(device) => return Ok(device),
-            Err(e) => last = Some(e),
+/// A device whose stream broke, being opened again as [`REOPEN_WAITS_MS`] says.
+struct Broken {
+    kind: &'static str,
+    /// Why it broke: what is reported if it cannot be opened again.
+    reason: String,
+    /// Tries so far.
+    tries: usize,
+    /// When to try next.
+    next: std::time::Instant,
+}
+
+impl Broken {
+    fn new(kind: &'static str, reason: String) -> Broken {
+        Broken {
+            kind,
+            reason,
+            tries: 0,
+            next: std::time::Instant::now(),
         }
     }
-    Err(last.expect("tried at least once"))
+
+    /// `open` tried once if it is time: the device if it opened; nothing if it is not time or it
+    /// failed with tries left; that it broke, once none are left.
+    fn try_open<T>(
+        &mut self,
+        open: impl FnOnce() -> Result<T, DeviceError>,
+    ) -> Result<Option<T>, DeviceError> {
+        if std::time::Instant::now() < self.next {
+            return Ok(None);
+        }
+        if let Ok(device) = open() {
+            return Ok(Some(device));
+        }
+        self.tries += 1;
+        let Some(wait) = REOPEN_WAITS_MS.get(self.tries) else {
+            return Err(DeviceError::Disconnected {
+                kind: self.kind,
+                reason: self.reason.clone(),
+            });
+        };
+        self.next = std::time::Instant::now() + Duration::from_millis(*wait);
+        Ok(None)
+    }
 }
 
 /// Whether a stream error means the device is gone. Over-runs and the I/O errors that ALSA's pulse
@@ -354,6 +386,24 @@ impl Hiccups {
     /// Whether the last error began a spell of errors (worth a line in the log).
     fn began(&self) -> bool {
         self.began
+    }
+}
+
+/// A `kind` stream's error callback: `broken` is told why, once it is ([`is_fatal`], or
+/// [`Hiccups`] says so); other errors are logged, the first of each spell.
+fn on_error(
+    kind: &'static str,
+    callbacks: Arc<AtomicU64>,
+    mut broken: impl FnMut(String) + Send + 'static,
+) -> impl FnMut(cpal::Error) + Send + 'static {
+    let mut hiccups = Hiccups::new(callbacks);
+    move |e| {
+        if is_fatal(&e) || hiccups.broken(std::time::Instant::now()) {
+            broken(e.to_string());
+            hiccups.pause();
+        } else if hiccups.began() {
+            tracing::warn!(error = %e, device = kind, "stream hiccup");
+        }
     }
 }
 
@@ -549,17 +599,9 @@ where
                 // A full queue means nobody is reading: drop rather than block the audio thread.
                 let _ = tx.try_send(Captured::Samples(mono));
             },
-            {
-                let mut hiccups = Hiccups::new(callbacks.clone());
-                move |e| {
-                    if is_fatal(&e) || hiccups.broken(std::time::Instant::now()) {
-                        let _ = errors.try_send(Captured::Failed(e.to_string()));
-                        hiccups.pause();
-                    } else if hiccups.began() {
-                        tracing::warn!(error = %e, "microphone stream hiccup");
-                    }
-                }
-            },
+            on_error(KIND_MIC, callbacks, move |reason| {
+                let _ = errors.try_send(Captured::Failed(reason));
+            }),
             Some(Duration::from_secs(5)),
         )
         .map_err(|e| open_error(KIND_MIC, e))
@@ -594,10 +636,7 @@ impl AudioSource for Microphone {
                 Err(RecvTimeoutError::Timeout) => format!("no audio for {} ms", wait.as_millis()),
                 Err(RecvTimeoutError::Disconnected) => "the capture stream ended".into(),
             };
-            self.reopen().map_err(|_| DeviceError::Disconnected {
-                kind: KIND_MIC,
-                reason,
-            })?;
+            self.reopen(reason)?;
         }
     }
 }
@@ -608,15 +647,28 @@ impl Microphone {
     /// stream breaks for good when its connection to the sound server does, which a server
     /// restart does, and a process stopped and continued did too (cpal's PulseAudio client
     /// gives the connection up when its wait is interrupted).
-    fn reopen(&mut self) -> Result<(), DeviceError> {
+    /// `reason` is what is reported if it cannot be.
+    fn reopen(&mut self, reason: String) -> Result<(), DeviceError> {
+        let mut broken = Broken::new(KIND_MIC, reason);
         if !self.reopens.allowed() {
-            return Err(open_error(KIND_MIC, "broke too often"));
+            return Err(DeviceError::Disconnected {
+                kind: KIND_MIC,
+                reason: broken.reason,
+            });
         }
         forget_pulse(&self.host);
         // The broken stream goes now (its thread ends on this), not when replaced.
         let _ = self.stop.try_send(());
-        let name = self.name.clone();
-        let fresh = reopen(|| Microphone::open(name.as_deref()))?;
+        let fresh = loop {
+            std::thread::sleep(
+                broken
+                    .next
+                    .saturating_duration_since(std::time::Instant::now()),
+            );
+            if let Some(fresh) = broken.try_open(|| Microphone::open(self.name.as_deref()))? {
+                break fresh;
+            }
+        };
         tracing::warn!("the microphone's stream broke; opened it again");
         *self = Microphone {
             reopens: std::mem::take(&mut self.reopens).noted(),
@@ -861,35 +913,17 @@ where
                     frame.fill(T::from_sample(s));
                 }
             },
-            {
-                let mut hiccups = Hiccups::new(callbacks.clone());
-                move |e| {
-                    if is_fatal(&e) || hiccups.broken(std::time::Instant::now()) {
-                        let _ = failed.try_send(e.to_string());
-                        hiccups.pause();
-                    } else if hiccups.began() {
-                        tracing::warn!(error = %e, "speaker stream hiccup");
-                    }
-                }
-            },
+            on_error(KIND_SPEAKER, callbacks, move |reason| {
+                let _ = failed.try_send(reason);
+            }),
             Some(Duration::from_secs(5)),
         )
         .map_err(|e| open_error(KIND_SPEAKER, e))
 }
 
-/// A speaker's stream that broke, being opened again.
-struct Broken {
-    /// Why it broke: what is reported if it cannot be opened again.
-    reason: String,
-    /// Tries so far.
-    tries: usize,
-    /// When to try next.
-    next: std::time::Instant,
-}
-
 impl Speaker {
     /// Opens the speaker again after its stream broke, as [`Microphone::reopen`] does, but one
-    /// try per call: the caller plays from under a lock that others (a device switch, the
+    /// try per call ([`Broken::try_open`]): the caller plays from under a lock that others (a device switch, the
     /// stats) take too, and waits of seconds there held them up. What comes meanwhile is
     /// skipped. Whether it plays again; an error once it cannot.
     fn mend(&mut self) -> Result<bool, DeviceError> {
@@ -905,40 +939,21 @@ impl Speaker {
             forget_pulse(&self.host);
             // The broken stream goes now (its thread ends on this), not when replaced.
             let _ = self.stop.try_send(());
-            self.broken = Some(Broken {
-                reason,
-                tries: 0,
-                next: std::time::Instant::now(),
-            });
+            self.broken = Some(Broken::new(KIND_SPEAKER, reason));
         }
         let Some(broken) = self.broken.as_mut() else {
             return Ok(true);
         };
-        if std::time::Instant::now() < broken.next {
+        let Some(fresh) = broken.try_open(|| Speaker::open(self.name.as_deref()))? else {
             return Ok(false);
-        }
-        match Speaker::open(self.name.as_deref()) {
-            Ok(fresh) => {
-                tracing::warn!("the speaker's stream broke; opened it again");
-                fresh.state.gaps.fetch_add(self.gaps(), Ordering::Relaxed);
-                *self = Speaker {
-                    reopens: std::mem::take(&mut self.reopens).noted(),
-                    ..fresh
-                };
-                Ok(true)
-            }
-            Err(_) => {
-                broken.tries += 1;
-                let Some(wait) = REOPEN_WAITS_MS.get(broken.tries) else {
-                    return Err(DeviceError::Disconnected {
-                        kind: KIND_SPEAKER,
-                        reason: broken.reason.clone(),
-                    });
-                };
-                broken.next = std::time::Instant::now() + Duration::from_millis(*wait);
-                Ok(false)
-            }
-        }
+        };
+        tracing::warn!("the speaker's stream broke; opened it again");
+        fresh.state.gaps.fetch_add(self.gaps(), Ordering::Relaxed);
+        *self = Speaker {
+            reopens: std::mem::take(&mut self.reopens).noted(),
+            ..fresh
+        };
+        Ok(true)
     }
 }
 
