@@ -42,27 +42,11 @@ fn loop_tone(
     if let Some(probe) = probe.as_deref_mut() {
         probe.watch("the sound server", pulse.pid());
     }
-    let mut player = pulse
-        .device_command("pacat")
-        .args([
-            "--playback",
-            "--device=conclave_mic",
-            "--raw",
-            "--format=s16le",
-        ])
-        .args(["--rate=48000", "--channels=1"])
-        // A stream opened while the sink plays a long block gets its first samples when the
-        // block ends: pacat's default 2 s would hold up a microphone opened again after a stop
-        // for up to that. The busy minute keeps the default: more to hold through a busy core.
-        .args(stop_at.map(|_| "--latency-msec=100"))
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = player.stdin.take().unwrap();
-    let samples = tone(hz, f64::from(seconds) + 5.0);
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&samples);
-    });
+    // A stream opened while the sink plays a long block gets its first samples when the block
+    // ends: pacat's default 2 s would hold up a microphone opened again after a stop for up to
+    // that. The busy minute keeps the default: more to hold through a busy core.
+    let (mut player, feeder) =
+        play_tone(&pulse, hz, f64::from(seconds) + 5.0, stop_at.map(|_| 100));
     let recording = pulse.record_speaker();
 
     let faults_before = faults();
@@ -126,6 +110,36 @@ fn loop_tone(
     let _ = feeder.join();
     let recording_began = recording_ended - recorded.len() as f64 / f64::from(RATE);
     (recorded, report, recording_began)
+}
+
+/// Plays `hz` for `seconds` into the microphone sink (at pacat's default latency, or
+/// `latency_ms`): the player, and the thread that feeds it (done when all is written or the
+/// player is gone).
+fn play_tone(
+    pulse: &Pulse,
+    hz: f64,
+    seconds: f64,
+    latency_ms: Option<u32>,
+) -> (std::process::Child, std::thread::JoinHandle<()>) {
+    let mut player = pulse
+        .device_command("pacat")
+        .args(["--playback", "--device=conclave_mic", "--raw"])
+        .args(["--format=s16le", "--rate=48000", "--channels=1"])
+        .args(latency_ms.map(|ms| format!("--latency-msec={ms}")))
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = player.stdin.take().unwrap();
+    let samples = tone(hz, seconds);
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&samples);
+    });
+    (player, feeder)
+}
+
+/// The root mean square of `s`.
+fn rms(s: &[f32]) -> f32 {
+    (s.iter().map(|x| x * x).sum::<f32>() / s.len().max(1) as f32).sqrt()
 }
 
 /// CLOCK_MONOTONIC in seconds (what Python's `time.monotonic` reads too).
@@ -273,7 +287,7 @@ fn a_tone_goes_through_the_whole_audio_path_and_keeps_its_pitch() {
             })
             .unwrap();
         let window = &out[loudest..loudest + second];
-        let rms = (window.iter().map(|x| x * x).sum::<f32>() / second as f32).sqrt();
+        let rms = rms(window);
         assert!(rms > 0.1, "{hz} Hz: speaker output RMS {rms}");
         // No dropouts: a steady tone never rests near zero for a millisecond.
         let quiet = longest_quiet(window);
@@ -286,10 +300,9 @@ fn a_tone_goes_through_the_whole_audio_path_and_keeps_its_pitch() {
     }
 }
 
-/// A process stopped for a moment and continued (by a debugger, or a desktop that freezes its
-/// session while the laptop sleeps) broke cpal's PulseAudio client for good: its wait for the
-/// server ends in an error then, and it gives the connection up. The microphone was lost for the
-/// rest of the meeting. Now the tone comes back within a second, and nothing is reported.
+/// A process stopped for a moment and continued (as a debugger does) broke cpal's PulseAudio
+/// client for good: its wait for the server ends in an error then, and it gives the connection
+/// up. The microphone was lost for the rest of the meeting. Now the tone comes back within a second, and nothing is reported.
 #[test]
 fn the_tone_comes_back_after_conclave_was_stopped_and_continued() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -307,7 +320,7 @@ fn the_tone_comes_back_after_conclave_was_stopped_and_continued() {
         last as f64 / f64::from(RATE)
     );
     let tail = &out[last - second..last];
-    let rms = (tail.iter().map(|x| x * x).sum::<f32>() / second as f32).sqrt();
+    let rms = rms(tail);
     assert!(rms > 0.1, "the last second of tone has RMS {rms}");
     let first = out.iter().position(|x| x.abs() > 0.2).unwrap();
     let quiet = longest_quiet(&out[first..=last]);
@@ -324,22 +337,7 @@ fn the_tone_comes_back_after_conclave_was_stopped_and_continued() {
 #[test]
 fn the_tone_comes_back_after_the_sound_server_restarted() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let feed = |pulse: &Pulse| {
-        let mut player = pulse
-            .device_command("pacat")
-            .args(["--playback", "--device=conclave_mic", "--raw"])
-            .args(["--format=s16le", "--rate=48000", "--channels=1"])
-            .arg("--latency-msec=100")
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = player.stdin.take().unwrap();
-        let samples = tone(1000.0, 15.0);
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(&samples);
-        });
-        player
-    };
+    let feed = |pulse: &Pulse| play_tone(pulse, 1000.0, 15.0, Some(100)).0;
     let mut pulse = Pulse::start("restart");
     let mut player = feed(&pulse);
     let selftest = pulse
@@ -389,7 +387,7 @@ fn the_tone_comes_back_after_the_sound_server_restarted() {
         last as f64 / f64::from(RATE)
     );
     let tail = &out[last - 2 * second..last];
-    let rms = (tail.iter().map(|x| x * x).sum::<f32>() / tail.len() as f32).sqrt();
+    let rms = rms(tail);
     assert!(rms > 0.1, "the last two seconds have RMS {rms}");
     assert!(longest_quiet(tail) < 48, "a gap in the last two seconds");
     assert!(power_at(tail, 1000.0) > 100.0 * power_at(tail, 700.0));
