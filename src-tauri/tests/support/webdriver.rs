@@ -146,9 +146,48 @@ impl Session {
             if truthy {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if Instant::now() >= deadline {
+                panic!("timed out waiting for {what}\n{}", self.diagnosis(what));
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// What a failed wait leaves behind: the page's last pointer events (which element each
+    /// click went to, and what lay at its point when it was sent) and a screenshot kept in
+    /// `/tmp/conclave-window-failures/`. Best effort: a broken session says only that.
+    fn diagnosis(&self, what: &str) -> String {
+        let events = self
+            .call(
+                "POST",
+                "/execute/sync",
+                Some(json!({"script": "return window.__pointer || []", "args": []})),
+            )
+            .map(|v| v.to_string())
+            .unwrap_or_else(|e| format!("(no page: {e})"));
+        let dir = std::path::Path::new("/tmp/conclave-window-failures");
+        let name: String = what
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let shot = dir.join(format!("{}-{name}.png", std::process::id()));
+        let kept = self
+            .call("GET", "/screenshot", None)
+            .ok()
+            .and_then(|v| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(v.as_str()?)
+                    .ok()
+            })
+            .and_then(|png| {
+                std::fs::create_dir_all(dir).ok()?;
+                std::fs::write(&shot, png).ok()
+            });
+        let shot = match kept {
+            Some(()) => shot.display().to_string(),
+            None => "none".into(),
+        };
+        format!("pointer events: {events}\nscreenshot: {shot}")
     }
 
     /// A PNG of the window.
@@ -185,8 +224,25 @@ impl Element<'_> {
     /// taller than the window, and refuses an element outside the view as "not interactable").
     pub fn click(&self) {
         self.session.script(
-            // The middle of the window: at an edge, the sticky header can cover it.
-            "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'})",
+            // The middle of the window: at an edge, the sticky header can cover it. The page
+            // keeps its last pointer events, and what lay under this element's middle when the
+            // click was sent, for a wait that fails after it (`Session::diagnosis`).
+            "const el = arguments[0];\
+             el.scrollIntoView({block: 'center', inline: 'nearest'});\
+             const name = e => e ? e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')\
+               + (typeof e.className === 'string' && e.className ? '.' + e.className.trim().split(/\\s+/).join('.') : '') : 'nothing';\
+             const log = window.__pointer || (window.__pointer = []);\
+             const note = s => { log.push(Math.round(performance.now()) + ' ' + s); if (log.length > 12) log.shift(); };\
+             if (!window.__pointerWatched) {\
+               window.__pointerWatched = true;\
+               for (const type of ['mousedown', 'mouseup', 'click'])\
+                 document.addEventListener(type, e =>\
+                   note(type + ' ' + name(e.target) + ' at ' + e.clientX + ',' + e.clientY), true);\
+             }\
+             const r = el.getBoundingClientRect();\
+             const x = r.left + r.width / 2, y = r.top + r.height / 2;\
+             note('sent to ' + name(el) + ' at ' + Math.round(x) + ',' + Math.round(y)\
+               + ' over ' + name(document.elementFromPoint(x, y)));",
             json!([{ ELEMENT: self.id }]),
         );
         self.session
