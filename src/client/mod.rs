@@ -7,6 +7,7 @@ pub(crate) use capture::audio_level;
 pub mod chat_lines;
 mod command;
 pub mod device_problem;
+mod early_dtls;
 mod encoded_out;
 mod estimate;
 mod keyframe_requests;
