@@ -795,7 +795,7 @@ async function refreshState() {
     joining = null;
     unreachable = null;
     $("lobby").hidden = true;
-    $("join").disabled = false;
+    lockJoinForm(false);
     $("join-status").textContent = "";
     $("retry").hidden = !neverIn;
     if (neverIn && (state.connection === "left" || state.error_kind === "connection_lost")) {
@@ -898,7 +898,8 @@ async function testCall() {
     renderTestResult();
   } finally {
     clearTimeout(listen);
-    button.disabled = false;
+    // Not while a join, which took the devices, is under way.
+    button.disabled = joining != null;
   }
 }
 
@@ -990,6 +991,14 @@ async function applyDevices() {
   await refreshState();
 }
 
+// While a join is under way (connecting, or waiting outside), the join form is what it joined
+// with: its fields and Join are locked, not left to be edited to no effect.
+const JOIN_FIELDS = ["link", "name", "camera", "microphone", "speaker", "start-muted", "start-camera-off", "remember", "test-call"];
+function lockJoinForm(locked) {
+  $("join").disabled = locked;
+  for (const id of JOIN_FIELDS) $(id).disabled = locked;
+}
+
 // A join waiting to be a meeting, on the join screen: connected, while those here are checked
 // for the link's room key, or when none of them has it (the user may go in anyway, or leave).
 function renderLobby() {
@@ -1015,7 +1024,7 @@ function renderLobby() {
 function enterMeeting() {
   joining = null;
   $("lobby").hidden = true;
-  $("join").disabled = false;
+  lockJoinForm(false);
   $("join-status").textContent = "";
   show("meeting");
   renderMeeting();
@@ -1037,7 +1046,7 @@ async function join() {
   await validateLink();
   joining = { server: linkServer };
   unreachable = null;
-  $("join").disabled = true;
+  lockJoinForm(true);
   $("join-status").textContent = tr("joiningServer", linkServer || "");
   await stopPreview();
   // The meeting's events may come before the answer.
@@ -1055,7 +1064,7 @@ async function join() {
     });
   } catch (e) {
     joining = null;
-    $("join").disabled = false;
+    lockJoinForm(false);
     $("join-status").textContent = "";
     lastError = { code: e.code || "internal", reason: e.reason, arg: e.arg };
     $("error").textContent = errorText(lastError);
@@ -1660,7 +1669,7 @@ async function resumeMeeting() {
   // Still outside: the join screen, waiting as before the reload.
   show("prejoin");
   renderStatic();
-  $("join").disabled = true;
+  lockJoinForm(true);
   renderLobby();
   return true;
 }

@@ -946,6 +946,25 @@ fn a_participant_with_another_room_secret_keeps_us_out_of_the_meeting_screen_sta
         "{}",
         text(&session, "#lobby-text")
     );
+    // What the join was made with cannot be edited to no effect meanwhile.
+    const FORM_LOCKED: &str = "return ['link', 'name', 'camera', 'microphone', 'speaker',\
+           'start-muted', 'start-camera-off', 'remember', 'test-call', 'join']\
+         .filter(id => document.getElementById(id).disabled);";
+    assert_eq!(
+        session.script(FORM_LOCKED, json!([])),
+        json!([
+            "link",
+            "name",
+            "camera",
+            "microphone",
+            "speaker",
+            "start-muted",
+            "start-camera-off",
+            "remember",
+            "test-call",
+            "join"
+        ])
+    );
     save(&shots, "1-outside-en.png", &session);
     session.find("button[data-lang=de]").click();
     assert_eq!(
@@ -965,6 +984,7 @@ fn a_participant_with_another_room_secret_keeps_us_out_of_the_meeting_screen_sta
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(text(&session, "#join-status"), "");
     assert_eq!(text(&session, "#error"), "");
+    assert_eq!(session.script(FORM_LOCKED, json!([])), json!([]));
     // Again, and this time in anyway: two who came at once with different links would each see
     // the other as the stranger, so the choice is the user's.
     session.find("#join").click();
