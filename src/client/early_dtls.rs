@@ -7,9 +7,14 @@
 //! agent has chosen a pair, so the handshake then waits for the SFU's first retransmission,
 //! a second later (measured: the publishing connection came up 1.2 s after ICE, not 0.2 s).
 //!
-//! The PeerConnection's runtime is wrapped so that its UDP socket keeps such datagrams (at most
-//! [`MAX_HELD`]) while the [`Gate`] is shut, and delivers them, in order and before anything
-//! newer, once the connection's ICE state says connected. Everything else passes untouched.
+//! The PeerConnection's runtime is wrapped so that its UDP socket keeps a copy of such datagrams
+//! (at most [`MAX_HELD`]) while the [`Gate`] is shut, and delivers the copies again, in order and
+//! before anything newer, once the connection's ICE state says connected. Nothing is held back:
+//! the datagrams themselves pass at once, as everything else does. Holding them back instead made
+//! a hello that came just after the ICE answer wait for the gate (the connection's event handler
+//! opens it after the answer is taken), and the CI's narrow-uplink meeting then failed in 4 of 12
+//! runs (0 of 11 for the build before, 0 of 8 with the gate open from the start), a sender's
+//! estimate falling to the floor; why that followed was not found.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -162,7 +167,7 @@ impl Runtime for GatedRuntime {
     }
 }
 
-/// A UDP socket that keeps early DTLS datagrams until its gate opens.
+/// A UDP socket that delivers early DTLS datagrams again once its gate opens.
 struct GatedSocket {
     inner: Arc<dyn AsyncUdpSocket>,
     gate: Arc<Gate>,
@@ -239,31 +244,21 @@ impl AsyncUdpSocket for GatedSocket {
             drop(held);
             return self.inner.poll_recv(cx, bufs, meta);
         }
-        loop {
-            let n = match self.inner.poll_recv(cx, bufs, meta) {
-                Poll::Ready(Ok(n)) => n,
-                other => return other,
-            };
-            let mut held = self.held();
-            let mut kept = 0;
-            for i in 0..n {
-                let len = meta[i].len;
-                if held.len() < MAX_HELD && all_dtls(&bufs[i][..len], meta[i].stride) {
-                    held.push_back((bufs[i][..len].to_vec(), meta[i]));
-                    continue;
-                }
-                if kept != i {
-                    let (front, back) = bufs.split_at_mut(i);
-                    front[kept][..len].copy_from_slice(&back[0][..len]);
-                    meta[kept] = meta[i];
-                }
-                kept += 1;
+        let n = match self.inner.poll_recv(cx, bufs, meta) {
+            Poll::Ready(Ok(n)) => n,
+            other => return other,
+        };
+        // Passed on at once (if ICE has in fact connected, `rtc` takes it now; a gate opened a
+        // moment after ICE must not hold anything up), and a copy kept for when it opens: a
+        // repeat of a datagram `rtc` did take is dropped by DTLS's replay window.
+        let mut held = self.held();
+        for i in 0..n {
+            let len = meta[i].len;
+            if held.len() < MAX_HELD && all_dtls(&bufs[i][..len], meta[i].stride) {
+                held.push_back((bufs[i][..len].to_vec(), meta[i]));
             }
-            if kept > 0 {
-                return Poll::Ready(Ok(kept));
-            }
-            // All of them held: read on, so that the socket's readiness wakes us again.
         }
+        Poll::Ready(Ok(n))
     }
 }
 
@@ -337,7 +332,7 @@ mod tests {
     const RTP: &[u8] = &[0x80, 96, 0, 1];
 
     #[test]
-    fn dtls_before_ice_waits_for_the_gate_and_then_comes_first_in_order() {
+    fn dtls_before_ice_passes_and_comes_again_first_and_in_order_when_the_gate_opens() {
         let fake = Arc::new(Fake::default());
         let gate = Arc::new(Gate::default());
         let socket = GatedSocket {
@@ -349,16 +344,15 @@ mod tests {
         let waker = Waker::from(Arc::clone(&woken));
         let mut cx = Context::from_waker(&waker);
 
-        // The ClientHello overtook the check's answer: the answer goes in, the hello waits.
-        fake.queue
-            .lock()
-            .unwrap()
-            .extend([HELLO.to_vec(), STUN.to_vec(), HELLO_AGAIN.to_vec()]);
-        assert_eq!(read(&socket, &mut cx), vec![STUN.to_vec()]);
+        // The ClientHello overtook the check's answer: everything passes (rtc drops the hellos
+        // before its ICE has connected), and copies of the hellos are kept.
+        let early = vec![HELLO.to_vec(), STUN.to_vec(), HELLO_AGAIN.to_vec()];
+        fake.queue.lock().unwrap().extend(early.clone());
+        assert_eq!(read(&socket, &mut cx), early);
         assert_eq!(read(&socket, &mut cx), Vec::<Vec<u8>>::new());
         assert!(!woken.0.load(Ordering::SeqCst));
 
-        // ICE connected: the receive loop is woken, and the held datagrams come before a newer one.
+        // ICE connected: the receive loop is woken, and the copies come before a newer datagram.
         fake.queue.lock().unwrap().push_back(RTP.to_vec());
         gate.open();
         assert!(woken.0.load(Ordering::SeqCst));
@@ -373,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn no_more_than_a_flight_is_held() {
+    fn no_more_than_a_flight_is_kept() {
         let fake = Arc::new(Fake::default());
         let socket = GatedSocket {
             inner: Arc::clone(&fake) as Arc<dyn AsyncUdpSocket>,
@@ -390,7 +384,7 @@ mod tests {
         for _ in 0..MAX_HELD {
             passed += read(&socket, &mut cx).len();
         }
-        assert_eq!(passed, 2);
+        assert_eq!(passed, MAX_HELD + 2);
         assert_eq!(socket.held().len(), MAX_HELD);
     }
 
