@@ -1,4 +1,4 @@
-//! Holds DTLS datagrams that arrive before ICE has connected, and hands them over once it has.
+//! Repeats DTLS datagrams that arrived before ICE had connected, once it has.
 //!
 //! Where the SFU answers our offer it takes the DTLS client's part, and sends its ClientHello as
 //! soon as its own ICE side is done: right after it answered our nominating connectivity check.
@@ -237,7 +237,7 @@ impl AsyncUdpSocket for GatedSocket {
             if n > 0 {
                 tracing::debug!(
                     datagrams = n,
-                    "DTLS that came before ICE had connected let in"
+                    "DTLS that came before ICE had connected delivered again"
                 );
                 return Poll::Ready(Ok(n));
             }
