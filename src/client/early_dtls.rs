@@ -8,7 +8,7 @@
 //! a second later (measured: the publishing connection came up 1.2 s after ICE, not 0.2 s).
 //!
 //! The PeerConnection's runtime is wrapped so that its UDP socket keeps a copy of such datagrams
-//! (at most [`MAX_HELD`]) while the [`Gate`] is shut, and delivers the copies again, in order and
+//! (at most [`MAX_COPIES`]) while the [`Gate`] is shut, and delivers the copies again, in order and
 //! before anything newer, once the connection's ICE state says connected. Nothing is held back:
 //! the datagrams themselves pass at once, as everything else does. Holding them back instead made
 //! a hello that came just after the ICE answer wait for the gate (the connection's event handler
@@ -23,7 +23,7 @@ use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -32,21 +32,22 @@ use webrtc::runtime::{
     Transmit,
 };
 
-/// How many early datagrams are kept: a handshake flight and its repeats, not a flood.
-pub const MAX_HELD: usize = 32;
+/// How many early datagrams are copied: a handshake flight and its repeats, not a flood.
+pub const MAX_COPIES: usize = 32;
 
 /// Shut until the connection's ICE has connected; then open for good.
 #[derive(Default)]
 pub struct Gate {
-    open: AtomicBool,
+    /// When it opened: when ICE first connected.
+    opened: OnceLock<Instant>,
     /// The receive loop that waits for datagrams, to be woken when the gate opens.
     waiting: Mutex<Option<Waker>>,
 }
 
 impl Gate {
-    /// ICE has connected: what was held may go in.
+    /// ICE has connected: the copies may go in. Only the first opening counts.
     pub fn open(&self) {
-        self.open.store(true, Ordering::Release);
+        let _ = self.opened.set(Instant::now());
         let waker = self
             .waiting
             .lock()
@@ -57,8 +58,13 @@ impl Gate {
         }
     }
 
+    /// When ICE first connected, if it has.
+    pub fn opened(&self) -> Option<Instant> {
+        self.opened.get().copied()
+    }
+
     fn is_open(&self) -> bool {
-        self.open.load(Ordering::Acquire)
+        self.opened.get().is_some()
     }
 
     fn wait(&self, waker: &Waker) {
@@ -117,7 +123,8 @@ impl Runtime for GatedRuntime {
         Ok(Arc::new(GatedSocket {
             inner: self.inner.wrap_udp_socket(socket)?,
             gate: Arc::clone(&self.gate),
-            held: Mutex::new(VecDeque::new()),
+            copies: Mutex::new(VecDeque::new()),
+            pending: AtomicBool::new(false),
         }))
     }
 
@@ -171,7 +178,10 @@ impl Runtime for GatedRuntime {
 struct GatedSocket {
     inner: Arc<dyn AsyncUdpSocket>,
     gate: Arc<Gate>,
-    held: Mutex<VecDeque<(Vec<u8>, RecvMeta)>>,
+    copies: Mutex<VecDeque<(Vec<u8>, RecvMeta)>>,
+    /// Whether `copies` holds any: read on every receive, so that an open gate's receive takes
+    /// no lock once they are delivered.
+    pending: AtomicBool,
 }
 
 impl fmt::Debug for GatedSocket {
@@ -183,8 +193,30 @@ impl fmt::Debug for GatedSocket {
 }
 
 impl GatedSocket {
-    fn held(&self) -> std::sync::MutexGuard<'_, VecDeque<(Vec<u8>, RecvMeta)>> {
-        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    fn copies(&self) -> std::sync::MutexGuard<'_, VecDeque<(Vec<u8>, RecvMeta)>> {
+        self.copies.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves as many copies as fit into `bufs` and `meta`; how many.
+    fn deliver_copies(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> usize {
+        let mut copies = self.copies();
+        let mut n = 0;
+        while n < bufs.len().min(meta.len()) {
+            let Some((datagram, m)) = copies.pop_front() else {
+                break;
+            };
+            // The driver's buffers are all of one size, the one they were received into.
+            let Some(buf) = bufs[n].get_mut(..datagram.len()) else {
+                continue;
+            };
+            buf.copy_from_slice(&datagram);
+            meta[n] = m;
+            n += 1;
+        }
+        if copies.is_empty() {
+            self.pending.store(false, Ordering::Release);
+        }
+        n
     }
 }
 
@@ -216,32 +248,16 @@ impl AsyncUdpSocket for GatedSocket {
             self.gate.wait(cx.waker());
         }
         if self.gate.is_open() {
-            let mut held = self.held();
-            if held.is_empty() {
-                drop(held);
-                return self.inner.poll_recv(cx, bufs, meta);
+            if self.pending.load(Ordering::Acquire) {
+                let n = self.deliver_copies(bufs, meta);
+                if n > 0 {
+                    tracing::debug!(
+                        datagrams = n,
+                        "DTLS that came before ICE had connected delivered again"
+                    );
+                    return Poll::Ready(Ok(n));
+                }
             }
-            let mut n = 0;
-            while n < bufs.len().min(meta.len()) {
-                let Some((datagram, m)) = held.pop_front() else {
-                    break;
-                };
-                // The driver's buffers are all of one size, the one they were received into.
-                let Some(buf) = bufs[n].get_mut(..datagram.len()) else {
-                    continue;
-                };
-                buf.copy_from_slice(&datagram);
-                meta[n] = m;
-                n += 1;
-            }
-            if n > 0 {
-                tracing::debug!(
-                    datagrams = n,
-                    "DTLS that came before ICE had connected delivered again"
-                );
-                return Poll::Ready(Ok(n));
-            }
-            drop(held);
             return self.inner.poll_recv(cx, bufs, meta);
         }
         let n = match self.inner.poll_recv(cx, bufs, meta) {
@@ -251,11 +267,12 @@ impl AsyncUdpSocket for GatedSocket {
         // Passed on at once (if ICE has in fact connected, `rtc` takes it now; a gate opened a
         // moment after ICE must not hold anything up), and a copy kept for when it opens: a
         // repeat of a datagram `rtc` did take is dropped by DTLS's replay window.
-        let mut held = self.held();
+        let mut copies = self.copies();
         for i in 0..n {
             let len = meta[i].len;
-            if held.len() < MAX_HELD && all_dtls(&bufs[i][..len], meta[i].stride) {
-                held.push_back((bufs[i][..len].to_vec(), meta[i]));
+            if copies.len() < MAX_COPIES && all_dtls(&bufs[i][..len], meta[i].stride) {
+                copies.push_back((bufs[i][..len].to_vec(), meta[i]));
+                self.pending.store(true, Ordering::Release);
             }
         }
         Poll::Ready(Ok(n))
@@ -338,7 +355,8 @@ mod tests {
         let socket = GatedSocket {
             inner: Arc::clone(&fake) as Arc<dyn AsyncUdpSocket>,
             gate: Arc::clone(&gate),
-            held: Mutex::new(VecDeque::new()),
+            copies: Mutex::new(VecDeque::new()),
+            pending: AtomicBool::new(false),
         };
         let woken = Arc::new(Woken::default());
         let waker = Waker::from(Arc::clone(&woken));
@@ -372,24 +390,25 @@ mod tests {
         let socket = GatedSocket {
             inner: Arc::clone(&fake) as Arc<dyn AsyncUdpSocket>,
             gate: Arc::new(Gate::default()),
-            held: Mutex::new(VecDeque::new()),
+            copies: Mutex::new(VecDeque::new()),
+            pending: AtomicBool::new(false),
         };
         let waker = Waker::from(Arc::new(Woken::default()));
         let mut cx = Context::from_waker(&waker);
         fake.queue
             .lock()
             .unwrap()
-            .extend(std::iter::repeat_n(HELLO.to_vec(), MAX_HELD + 2));
+            .extend(std::iter::repeat_n(HELLO.to_vec(), MAX_COPIES + 2));
         let mut passed = 0;
-        for _ in 0..MAX_HELD {
+        for _ in 0..MAX_COPIES {
             passed += read(&socket, &mut cx).len();
         }
-        assert_eq!(passed, MAX_HELD + 2);
-        assert_eq!(socket.held().len(), MAX_HELD);
+        assert_eq!(passed, MAX_COPIES + 2);
+        assert_eq!(socket.copies().len(), MAX_COPIES);
     }
 
     #[test]
-    fn a_coalesced_message_is_held_only_if_all_of_it_is_dtls() {
+    fn a_coalesced_message_is_copied_only_if_all_of_it_is_dtls() {
         assert!(all_dtls(&[HELLO, HELLO].concat(), HELLO.len()));
         assert!(!all_dtls(&[HELLO, &[0, 1, 0, 0, 0]].concat(), HELLO.len()));
         assert!(!all_dtls(&[], 1));

@@ -91,10 +91,9 @@ pub enum PeerEvent {
 struct Handler {
     events: mpsc::UnboundedSender<PeerEvent>,
     gathering: watch::Sender<RTCIceGatheringState>,
-    /// Lets in the DTLS datagrams that came before ICE had connected.
+    /// Lets in the DTLS datagrams that came before ICE had connected; it opens when ICE first
+    /// connects, which also times the DTLS handshake after it.
     early_dtls: Arc<super::early_dtls::Gate>,
-    /// When ICE first connected, for how long the DTLS handshake took after it.
-    ice_connected: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 #[async_trait::async_trait]
@@ -109,27 +108,19 @@ impl PeerConnectionEventHandler for Handler {
             RTCIceConnectionState::Connected | RTCIceConnectionState::Completed
         ) {
             self.early_dtls.open();
-            self.ice_connected
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get_or_insert_with(std::time::Instant::now);
         }
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        if state == RTCPeerConnectionState::Connected {
-            let ice = *self
-                .ice_connected
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(ice) = ice {
-                // Tests read this (tests/janus_impaired.rs): a lost handshake flight costs a
-                // second here.
-                tracing::debug!(
-                    handshake_ms = u64::try_from(ice.elapsed().as_millis()).unwrap_or(u64::MAX),
-                    "media connection up"
-                );
-            }
+        if state == RTCPeerConnectionState::Connected
+            && let Some(ice) = self.early_dtls.opened()
+        {
+            // Tests read this (tests/janus_impaired.rs): a lost handshake flight costs a
+            // second here.
+            tracing::debug!(
+                handshake_ms = u64::try_from(ice.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "media connection up"
+            );
         }
         let _ = self.events.send(PeerEvent::State(state));
     }
@@ -363,7 +354,6 @@ impl Peer {
             events: events_tx,
             gathering: gathering_tx,
             early_dtls: Arc::clone(&early_dtls),
-            ice_connected: std::sync::Mutex::new(None),
         });
         let bind = SocketAddr::new(ice_ip.unwrap_or(IpAddr::from([0, 0, 0, 0])), 0);
         let pc = PeerConnectionBuilder::new()
