@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::delay::Delayer;
+use support::galene::Galene;
 use support::janus::{JanusNet, Lossy};
-use support::participant::{conclave, new_link, others, spawn_command};
+use support::participant::{conclave, new_link, new_link_for, others, spawn_command};
 
 /// What one participant saw of the other.
 #[derive(Debug)]
@@ -179,13 +180,38 @@ impl Network {
 
 /// Two participants for [`SECONDS`] on `network` (downlinks), each joining with `args`; what
 /// each saw of the other.
+/// The SFU a meeting goes through.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Sfu {
+    Janus,
+    /// Galène, which gives no transport-wide feedback: what we send is told only by its receiver
+    /// reports and REMB.
+    Galene,
+}
+
 fn meeting(room: &str, network: Network, args: &[&str]) -> Vec<Seen> {
-    let net = JanusNet::start();
+    meeting_through(Sfu::Janus, room, network, args)
+}
+
+fn meeting_through(sfu: Sfu, room: &str, network: Network, args: &[&str]) -> Vec<Seen> {
+    let (net, _galene) = match sfu {
+        Sfu::Janus => (JanusNet::start(), None),
+        Sfu::Galene => {
+            let net = JanusNet::without_janus();
+            let galene = Galene::start(&net);
+            (net, Some(galene))
+        }
+    };
     // With a cap, each sends from an address of its own, whose uplink is capped.
     let addresses = ["127.0.0.3", "127.0.0.4"];
     if network.cap_kbit > 0 {
         net.cap_uplinks(&addresses, network.cap_kbit);
     }
+    // The loss and delay rules pick Janus's ports.
+    assert!(
+        sfu == Sfu::Janus || (network.loss == 0 && network.delay_ms == 0),
+        "through Galène only the capped rows: {network:?}"
+    );
     if network.loss > 0 {
         net.lose_from_janus(network.loss, network.lossy);
     }
@@ -197,7 +223,10 @@ fn meeting(room: &str, network: Network, args: &[&str]) -> Vec<Seen> {
             network.in_order,
         )
     });
-    let link = new_link(room);
+    let link = match sfu {
+        Sfu::Janus => new_link(room),
+        Sfu::Galene => new_link_for(support::galene::SFU, room),
+    };
     let started = unix_ms();
     let people: Vec<_> = ["alice", "bob"]
         .iter()
@@ -363,6 +392,28 @@ fn a_link_far_narrower_than_the_video_is_found_and_the_meeting_goes_on_whole() {
     }
 }
 
+/// Through Galène, which gives no transport-wide feedback: the estimate comes from its receiver
+/// reports (loss, and the round trip for the queue). The build before read none of them and sent
+/// at its start rate: here one participant lost its connection to Galène within 20 s.
+#[test]
+fn through_galene_a_narrow_link_is_found_from_receiver_reports() {
+    let seen = meeting_through(Sfu::Galene, "5154", Network::capped(800), &[]);
+    for s in seen {
+        eprintln!("through Galène, uplinks of 800 kbit/s: {s:?}");
+        assert!(s.verified, "keys agreed and verified: {s:?}");
+        assert!(s.first_audio_ms < 5_000.0, "{s:?}");
+        assert!(
+            s.estimate_kbps > 0 && s.estimate_kbps < 800,
+            "measured: {s:?}"
+        );
+        // 50 audio frames a second: most of them decoded, the rest concealed.
+        assert!(s.audio_decoded > u64::from(SECONDS) * 50 * 3 / 4, "{s:?}");
+        // 25-26 fps on an idle machine.
+        assert!(s.video_fps > 15.0, "the picture came through: {s:?}");
+        assert!(s.longest_freeze_ms < 4_000.0, "{s:?}");
+    }
+}
+
 #[test]
 #[ignore = "a benchmark: the network rows of BENCHMARKS.md"]
 fn network_table() {
@@ -394,14 +445,28 @@ fn network_table() {
     // --bitrate 1500k"; 320×240 at 800 kbit/s by default).
     let args = std::env::var("CONCLAVE_TABLE_ARGS").unwrap_or_default();
     let args: Vec<&str> = args.split_whitespace().collect();
+    // Through Galène with CONCLAVE_TABLE_SFU=galene.
+    let sfu = match std::env::var("CONCLAVE_TABLE_SFU").as_deref() {
+        Ok("galene") => Sfu::Galene,
+        _ => Sfu::Janus,
+    };
     let only: Option<Vec<usize>> = std::env::var("CONCLAVE_TABLE_ROWS")
         .ok()
         .map(|rows| rows.split(',').filter_map(|r| r.parse().ok()).collect());
     for (i, network) in rows.into_iter().enumerate() {
-        if only.as_ref().is_some_and(|only| !only.contains(&i)) {
+        if only.as_ref().is_some_and(|only| !only.contains(&i))
+            || (sfu == Sfu::Galene && (network.loss > 0 || network.delay_ms > 0))
+        {
             continue;
         }
-        for s in meeting(&format!("{}", 5200 + i), network, &args) {
+        // A meeting that failed (a participant lost its connection) is a row too.
+        let room = format!("{}", 5200 + i);
+        let seen = std::panic::catch_unwind(|| meeting_through(sfu, &room, network, &args));
+        let Ok(seen) = seen else {
+            println!("| {} | failed (above) |", network.describe());
+            continue;
+        };
+        for s in seen {
             println!(
                 "| {} | {:.1} | {:.1} ({:.1}) | {:.0} | {:.0} / {:.0} | {} | {} | {} / {} | {} / {} | {} |",
                 network.describe(),

@@ -47,9 +47,9 @@ use rtc::interceptor::{
     OveruseDetector, PacketReport, RateController, Usage,
 };
 
-/// Where the estimate starts ([`START_GROWTH`]); the meeting's own start, for an SFU without
-/// transport-wide feedback, is higher (`conclave_room::meeting::START_ESTIMATE_BPS`).
-pub(crate) const START_BPS: f64 = 300_000.0;
+/// Where the estimate starts ([`START_GROWTH`]), and the one from receiver reports
+/// (`super::report_estimate`): where the meeting starts a connection's rates.
+pub(crate) const START_BPS: f64 = conclave_room::meeting::START_ESTIMATE_BPS as f64;
 /// The lowest bandwidth estimate: audio alone, with a little left for the picture to resume.
 pub(super) const MIN_ESTIMATE_BPS: f64 = 50_000.0;
 /// The highest: more than any one participant sends.
@@ -191,7 +191,7 @@ fn forget_older<T: Copy, V>(
 }
 
 /// The highest estimate `received` bits per second crossing the bottleneck allows.
-fn ceiling(received: f64) -> f64 {
+pub(super) fn ceiling(received: f64) -> f64 {
     (RECEIVED_CEILING * received + CEILING_HEADROOM_BPS).max(CEILING_AT_LEAST_BPS)
 }
 

@@ -20,6 +20,7 @@ mod peer;
 mod playback;
 mod preview;
 mod receive;
+mod report_estimate;
 mod run;
 mod send;
 mod sfu;

@@ -316,6 +316,12 @@ impl Peer {
                 ))
                 .build(),
             )
+            // Between the transport-wide estimator and the pacer: the estimate from receiver
+            // reports where there is no transport-wide feedback (Galène), and REMB's ceiling.
+            .with(
+                Slot::from(1_500),
+                super::report_estimate::ReportEstimate::new(),
+            )
             .with(Slot::TwccSender, TwccSenderBuilder::new().build())
             .with(Slot::Pacer, super::pacing::Pacing::new(start))
             .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
@@ -512,9 +518,8 @@ impl Peer {
     }
 }
 
-/// What the congestion controller estimates the path to the SFU carries now, in bits per
-/// second of RTP; `None` until its first estimate (it starts at
-/// [`conclave_room::meeting::START_ESTIMATE_BPS`]).
+/// What the congestion controllers estimate the path to the SFU carries now, in bits per
+/// second of RTP; `None` until their first estimate.
 pub async fn send_estimate(pc: &dyn PeerConnection) -> Option<u32> {
     let report = pc
         .get_stats(
@@ -530,13 +535,6 @@ pub async fn send_estimate(pc: &dyn PeerConnection) -> Option<u32> {
         .map(|t| t as u32)
 }
 
-/// Whether an SFU's answer takes transport-wide congestion control feedback (Janus does; Galène
-/// answers with REMB).
-pub fn has_transport_feedback(sdp: &str) -> bool {
-    sdp.lines()
-        .any(|l| l.starts_with("a=rtcp-fb:") && l.contains(" transport-cc"))
-}
-
 /// Whether an SDP offers any ICE candidate.
 fn has_candidate(sdp: &str) -> bool {
     sdp.lines().any(|l| l.starts_with("a=candidate:"))
@@ -544,19 +542,7 @@ fn has_candidate(sdp: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{IceServer, has_candidate, has_transport_feedback};
-
-    #[test]
-    fn an_answer_with_transport_wide_feedback_is_told_from_one_with_remb() {
-        let janus = "m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtcp-fb:102 nack\r\na=rtcp-fb:102 transport-cc\r\n";
-        let galene =
-            "m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtcp-fb:102 goog-remb\r\na=rtcp-fb:102 nack\r\n";
-        assert!(has_transport_feedback(janus));
-        assert!(!has_transport_feedback(galene));
-        assert!(!has_transport_feedback(
-            "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
-        ));
-    }
+    use super::{IceServer, has_candidate};
 
     #[test]
     fn an_sdp_without_candidate_lines_has_none() {

@@ -444,6 +444,7 @@ impl Driver {
             }
             MediaAction::Share(false) => self.capture.stop_second(),
             MediaAction::VideoRate { track, bps } => {
+                tracing::debug!(second = track == SECOND_VIDEO, ?bps, "video rate");
                 if track == CAMERA {
                     // 0 while paused or held.
                     self.sending.sent.video_bitrate_bps = bps.unwrap_or(0);
@@ -486,6 +487,7 @@ impl Driver {
                 self.core.handle_media(MediaInput::KeyframeAsked(id), now);
             }
             AdapterEvent::SendEstimate(bps) => {
+                tracing::debug!(bps, "send estimate");
                 self.sending.sent.estimate_bps = bps;
                 self.core.handle_media(MediaInput::SendEstimate(bps), now);
             }

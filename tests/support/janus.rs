@@ -199,6 +199,19 @@ impl JanusNet {
             janus: std::sync::Mutex::new(None),
         };
         run("ip", &["-n", &net.ns, "link", "set", "lo", "up"]);
+        // Our own ports, ephemeral, stay clear of the SFUs' media ports (Janus 20000-20400,
+        // Galène 40000-40400): the uplink caps tell our packets from an SFU's by them.
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &net.ns,
+                "sh",
+                "-c",
+                "echo 41000 60999 > /proc/sys/net/ipv4/ip_local_port_range",
+            ],
+        );
         run("ip", &["-n", &net.ns, "link", "add", "ifb0", "type", "ifb"]);
         run(
             "ip",
@@ -400,9 +413,11 @@ impl JanusNet {
     }
 
     /// Gives the participants who send from `addresses` (their `--ice-address`, each on this
-    /// namespace's loopback; Janus answers them there) an uplink of `kbit` kbit/s each, with a
+    /// namespace's loopback; the SFU answers them there) an uplink of `kbit` kbit/s each, with a
     /// queue of [`CAP_QUEUE`] packets: HTB on the loopback, a class per address, nftables
-    /// choosing it (the kernel has no netem). Everything they send to Janus over UDP passes it
+    /// choosing it (the kernel has no netem). Everything they send over UDP passes it (not what
+    /// Galène sends them: it answers from its wildcard sockets, so from their own address, but
+    /// from its media ports)
     /// — media, data channel, ICE — as behind a home connection's upload; signalling (TCP) and
     /// their downlinks do not.
     #[allow(dead_code, reason = "only the impaired-network tests use it")]
@@ -445,7 +460,7 @@ impl JanusNet {
             ));
             // HTB takes a packet's priority as its class when it names one.
             rules.push(format!(
-                "add rule inet cap output ip saddr {address} udp dport 20000-20400 meta priority set {class}"
+                "add rule inet cap output ip saddr {address} udp sport != {{ 20000-20400, 40000-40400 }} meta priority set {class}"
             ));
         }
         for rule in rules {

@@ -10,7 +10,7 @@ use conclave_room::meeting::{
     Admission, Command, Connection, Event, Notice, Presence, SHOW_UNVERIFIED_AFTER, Verification,
 };
 use conclave_room::sfu::memory::Network;
-use conclave_room::sfu::{Link, LocalTrack, LocalTrackId, MediaKind, SfuRequest};
+use conclave_room::sfu::{Link, LinkState, LocalTrack, LocalTrackId, MediaKind, SfuRequest};
 use sim::Sim;
 
 const S: Duration = Duration::from_secs(1);
@@ -895,6 +895,18 @@ fn a_link_too_slow_for_video_pauses_it_keeps_audio_and_recovers() {
     let rate = sim.people[a].video_rate[&CAMERA].expect("resumed");
     assert!(rate < 400_000 - AUDIO_RESERVE_BPS, "{rate}");
     assert_eq!(sim.flowing(&[(b, a), (a, b)], S), []);
+    // The same connection interrupted and back (ICE disconnected, as on a congested uplink):
+    // its estimator goes on, and so does the rate it gave.
+    for state in [LinkState::Connecting, LinkState::Connected] {
+        sim.sfu_event(
+            a,
+            conclave_room::sfu::SfuEvent::Link {
+                link: Link::Publish,
+                state,
+            },
+        );
+    }
+    assert_eq!(sim.people[a].video_rate[&CAMERA], Some(rate));
     // A new connection starts its estimate afresh.
     sim.media_input(a, MediaInput::SendEstimate(AUDIO_RESERVE_BPS));
     assert_eq!(sim.people[a].video_rate[&CAMERA], None);

@@ -881,11 +881,16 @@ impl Meeting {
             return;
         }
         if link == Link::Publish && state == LinkState::Connected && before != Some(state) {
-            // A fresh connection: every receiver starts from a keyframe, and learns who we are;
-            // its congestion control starts from scratch.
+            // A fresh connection, or one back: every receiver starts from a keyframe, and learns
+            // who we are. A fresh one's congestion control starts from scratch; one that was only
+            // interrupted (ICE disconnected, as a congested uplink's lost consent checks make it)
+            // keeps its estimator, and its estimate, which the restart would have set above the
+            // path until the estimate next changed.
             self.want_keyframe(now);
             self.send_hello(now);
-            self.send_rate.restart(now);
+            if before.is_none_or(|before| before == LinkState::Failed) {
+                self.send_rate.restart(now);
+            }
             self.rerate(now);
         }
     }

@@ -439,6 +439,13 @@ impl Sim {
         self.drain(i);
     }
 
+    /// `i`'s SFU adapter tells its meeting `event` now.
+    pub fn sfu_event(&mut self, i: usize, event: conclave_room::sfu::SfuEvent) {
+        let now = self.now;
+        self.people[i].meeting.handle_sfu(event, now);
+        self.drain(i);
+    }
+
     fn drain(&mut self, i: usize) {
         let now = self.now;
         loop {
