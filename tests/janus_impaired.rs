@@ -62,22 +62,13 @@ fn log_filter() -> String {
     filter
 }
 
-/// The handshake times in a client's log (`media connection up handshake_ms=N`).
+/// The handshake times in a client's log (`media connection up handshake_ms=N`; the clients
+/// write it without colours, `NO_COLOR`).
 fn handshakes(log: &str) -> Vec<u64> {
     log.lines()
         .filter(|line| line.contains("media connection up"))
         .filter_map(|line| {
-            // Without the colours' escape sequences.
-            let mut plain = String::new();
-            let mut chars = line.chars();
-            while let Some(c) = chars.next() {
-                if c == '\u{1b}' {
-                    chars.by_ref().find(|&c| c == 'm');
-                } else {
-                    plain.push(c);
-                }
-            }
-            let value = plain.split("handshake_ms=").nth(1)?;
+            let value = line.split("handshake_ms=").nth(1)?;
             value
                 .split(|c: char| !c.is_ascii_digit())
                 .next()?
@@ -238,7 +229,7 @@ fn meeting_through(sfu: Sfu, room: &str, network: Network, args: &[&str]) -> Vec
             }
             all.extend(args);
             let mut command = net.command(conclave());
-            command.env("RUST_LOG", log_filter());
+            command.env("RUST_LOG", log_filter()).env("NO_COLOR", "1");
             spawn_command(command, &net, &link, n, SECONDS, &all)
         })
         .collect();

@@ -351,6 +351,15 @@ impl H264Encoder {
             frame
         };
         if self.inner.is_none() || self.size != (frame.width, frame.height) {
+            if self.size != (frame.width, frame.height) {
+                tracing::debug!(
+                    width = frame.width,
+                    height = frame.height,
+                    bps = self.settings.bitrate_bps,
+                    extra_scale = self.extra_scale,
+                    "picture size"
+                );
+            }
             self.inner = Some(self.open()?);
             self.opened_at = i32::try_from(self.settings.bitrate_bps).unwrap_or(i32::MAX);
             self.size = (frame.width, frame.height);
