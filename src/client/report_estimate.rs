@@ -70,6 +70,14 @@ const REMB_FRESH: Duration = Duration::from_secs(5);
 const SENT_REMEMBERED: usize = 4_096;
 /// Our sender reports remembered, to find the one a report echoes.
 const SENDER_REPORTS_REMEMBERED: usize = 16;
+/// Round trips remembered (a report a second for [`BASE_WINDOW`], with room).
+const ROUND_TRIPS_REMEMBERED: usize = 64;
+/// A report claiming more new packets of one stream than this is a new baseline, not news.
+const MAX_EXPECTED: u32 = 1 << 15;
+/// Reports after which, with no transport-wide estimate yet where one was negotiated, the
+/// estimate from receiver reports stands in: an SFU that takes the extension but sends no
+/// feedback must not leave the meeting at its start rate.
+const REPORTS_BEFORE_FALLBACK: u32 = 3;
 
 /// What one of our streams sent, and what its last report said.
 #[derive(Default)]
@@ -105,8 +113,10 @@ struct Reported {
 
 /// The estimate (see the module's documentation), without the interceptor around it.
 pub(super) struct ReportEstimator {
-    /// Whether transport-wide feedback covers what we send.
-    transport: bool,
+    /// Our streams that negotiated transport-wide feedback.
+    transport: HashSet<u32>,
+    /// Receiver reports taken in.
+    reports: u32,
     /// That estimator's last estimate.
     transport_estimate: Option<f64>,
     /// The last REMB and when it came.
@@ -129,7 +139,8 @@ pub(super) struct ReportEstimator {
 impl ReportEstimator {
     pub(super) fn new() -> ReportEstimator {
         ReportEstimator {
-            transport: false,
+            transport: HashSet::new(),
+            reports: 0,
             transport_estimate: None,
             remb: None,
             target: START_BPS,
@@ -147,11 +158,14 @@ impl ReportEstimator {
     /// One of our streams, and whether transport-wide feedback covers it.
     fn bind(&mut self, ssrc: u32, transport: bool) {
         self.streams.entry(ssrc).or_default();
-        self.transport |= transport;
+        if transport {
+            self.transport.insert(ssrc);
+        }
     }
 
     fn unbind(&mut self, ssrc: u32) {
         self.streams.remove(&ssrc);
+        self.transport.remove(&ssrc);
     }
 
     /// A packet of ours left.
@@ -194,7 +208,9 @@ impl ReportEstimator {
         self.remb = Some((now, bps));
     }
 
-    /// One receiver report's blocks about our streams.
+    /// One RTCP packet's (compound's) report blocks about our streams. The SFU is not trusted:
+    /// a block that claims packets we never sent is ignored, and one that goes backwards (the
+    /// SFU started counting again) is a new baseline.
     fn on_reception_reports(&mut self, now: Instant, blocks: &[&ReceptionReport]) {
         let mut reported = Reported::default();
         let mut delivered = 0u64;
@@ -203,24 +219,35 @@ impl ReportEstimator {
             let Some(stream) = self.streams.get_mut(&block.ssrc) else {
                 continue;
             };
-            let bytes_now = stream.bytes_up_to(block.last_sequence_number as u16);
+            let highest_now = block.last_sequence_number;
+            // Not past the last packet we sent (nor anything, if we sent none).
+            let Some(&(newest, _)) = stream.sent.back() else {
+                continue;
+            };
+            if (highest_now as u16).wrapping_sub(newest) as i16 > 0 {
+                continue;
+            }
+            let bytes_now = stream.bytes_up_to(highest_now as u16);
             if let Some((highest, lost, bytes_then)) = stream.last {
-                let expected = block.last_sequence_number.wrapping_sub(highest);
-                if expected == 0 || expected > i32::MAX as u32 {
-                    // Nothing new, or an older report than the last.
+                let expected = highest_now.wrapping_sub(highest);
+                if expected == 0 {
                     continue;
                 }
-                // The cumulative loss is signed (duplicates make it fall).
-                let lost = (block.total_lost.wrapping_sub(lost) as i32).clamp(0, expected as i32);
-                reported.expected += expected;
-                reported.lost += lost as u32;
-                if let (Some(now), Some(then)) = (bytes_now, bytes_then) {
-                    let arrived = f64::from(expected - lost as u32) / f64::from(expected);
-                    delivered += (now.saturating_sub(then) as f64 * arrived) as u64;
-                    delivered_known = true;
+                if expected <= MAX_EXPECTED {
+                    // The cumulative loss is a signed 24-bit number (duplicates make it fall).
+                    let lost = (((block.total_lost.wrapping_sub(lost)) << 8) as i32) >> 8;
+                    let lost = lost.clamp(0, expected as i32) as u32;
+                    reported.expected = reported.expected.saturating_add(expected);
+                    reported.lost = reported.lost.saturating_add(lost);
+                    if let (Some(now), Some(then)) = (bytes_now, bytes_then) {
+                        let arrived = f64::from(expected - lost) / f64::from(expected);
+                        delivered = delivered
+                            .saturating_add((now.saturating_sub(then) as f64 * arrived) as u64);
+                        delivered_known = true;
+                    }
                 }
             }
-            stream.last = Some((block.last_sequence_number, block.total_lost, bytes_now));
+            stream.last = Some((highest_now, block.total_lost, bytes_now));
             if block.last_sender_report != 0
                 && let Some(&(_, sent)) = self
                     .sender_reports
@@ -242,19 +269,26 @@ impl ReportEstimator {
     }
 
     fn update(&mut self, now: Instant, reported: Reported) {
-        let since = self.last_report.replace(now);
+        self.reports = self.reports.saturating_add(1);
+        let interval = self
+            .last_report
+            .map(|since| now.saturating_duration_since(since).as_secs_f64());
+        if interval == Some(0.0) {
+            // Another report at the same instant: its news waits for the next one.
+            return;
+        }
+        self.last_report = Some(now);
         let sent = std::mem::take(&mut self.sent_since_report);
         let resent = std::mem::take(&mut self.resent_since_report);
-        let Some(since) = since else {
+        let Some(interval) = interval else {
             tracing::debug!(sent, "first receiver report");
             return;
         };
-        let interval = now.saturating_duration_since(since).as_secs_f64();
-        if interval <= 0.0 {
-            return;
-        }
         let queue = reported.round_trip.map(|round_trip| {
             self.round_trips.push_back((now, round_trip));
+            if self.round_trips.len() > ROUND_TRIPS_REMEMBERED {
+                self.round_trips.pop_front();
+            }
             while self
                 .round_trips
                 .front()
@@ -313,10 +347,10 @@ impl ReportEstimator {
 
     /// The estimate now, if there is one.
     pub(super) fn estimate(&self, now: Instant) -> Option<f64> {
-        let own = if self.transport {
-            self.transport_estimate
-        } else {
-            Some(self.target)
+        let own = match self.transport_estimate {
+            Some(transport) if !self.transport.is_empty() => Some(transport),
+            None if !self.transport.is_empty() && self.reports < REPORTS_BEFORE_FALLBACK => None,
+            _ => Some(self.target),
         };
         let ceiling = self
             .remb
@@ -371,27 +405,29 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ReportEstimate {
         if let Packet::Rtcp(packets) = &msg.message.packet {
             // Also whenever RTCP comes: a REMB may have grown stale.
             changed = true;
-            let ours: HashSet<u32> = self.estimator.streams.keys().copied().collect();
+            // The blocks about our streams from every report of the compound, taken in as one.
+            let mut blocks: Vec<&ReceptionReport> = Vec::new();
             for packet in packets {
                 tracing::trace!(?packet, "rtcp");
                 let any = packet.as_any();
                 if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
                     self.estimator.on_remb(now, f64::from(remb.bitrate));
-                    changed = true;
                 }
-                let blocks = if let Some(report) = any.downcast_ref::<ReceiverReport>() {
+                let reports = if let Some(report) = any.downcast_ref::<ReceiverReport>() {
                     &report.reports
                 } else if let Some(report) = any.downcast_ref::<SenderReport>() {
                     &report.reports
                 } else {
                     continue;
                 };
-                let blocks: Vec<&ReceptionReport> =
-                    blocks.iter().filter(|b| ours.contains(&b.ssrc)).collect();
-                if !blocks.is_empty() {
-                    self.estimator.on_reception_reports(now, &blocks);
-                    changed = true;
-                }
+                blocks.extend(
+                    reports
+                        .iter()
+                        .filter(|b| self.estimator.streams.contains_key(&b.ssrc)),
+                );
+            }
+            if !blocks.is_empty() {
+                self.estimator.on_reception_reports(now, &blocks);
             }
         }
         if changed
@@ -852,5 +888,73 @@ mod tests {
             handed_on(&mut interceptor, now + REMB_FRESH, Some(900_000.0), None),
             Some(900_000.0)
         );
+    }
+
+    fn block(highest: u32, total_lost: u32) -> ReceptionReport {
+        ReceptionReport {
+            ssrc: VIDEO,
+            total_lost,
+            last_sequence_number: highest,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_duplicate_is_not_taken_for_lost_packets() {
+        let mut estimator = ReportEstimator::new();
+        estimator.bind(VIDEO, false);
+        let now = Instant::now();
+        for sequence in 1..=100 {
+            estimator.on_sent(VIDEO, sequence, PACKET);
+        }
+        estimator.on_reception_reports(now, &[&block(50, 0)]);
+        // One packet arrived twice: the cumulative loss, a signed 24-bit number, is -1.
+        estimator.on_reception_reports(now + Duration::from_secs(1), &[&block(100, 0xFF_FFFF)]);
+        let estimate = estimator.estimate(now).unwrap();
+        assert!(estimate > START_BPS, "{estimate}");
+    }
+
+    #[test]
+    fn hostile_reports_neither_panic_nor_stop_the_estimate() {
+        let mut estimator = ReportEstimator::new();
+        estimator.bind(VIDEO, false);
+        let mut now = Instant::now();
+        let mut sequence = 0u16;
+        let mut send = |estimator: &mut ReportEstimator, packets: u16| {
+            for _ in 0..packets {
+                sequence = sequence.wrapping_add(1);
+                estimator.on_sent(VIDEO, sequence, PACKET);
+            }
+            u32::from(sequence)
+        };
+        let highest = send(&mut estimator, 100);
+        estimator.on_reception_reports(now, &[&block(highest, 0)]);
+        // Blocks far ahead, far behind, claiming what was never sent, in one packet.
+        now += Duration::from_secs(1);
+        let highest = send(&mut estimator, 100);
+        let far = 0x7FFF_FFF0_u32;
+        let hostile = [
+            // Each far ahead of the last: their sum overflowed.
+            block(highest.wrapping_add(far), 0),
+            block(highest.wrapping_add(far.wrapping_mul(2)), 0),
+            block(highest.wrapping_add(far.wrapping_mul(3)), 0),
+            block(u32::MAX, 0xFF_FFFF),
+            block(highest + 5_000, 0),
+            block(highest.wrapping_add(1 << 16), 0x7F_FFFF),
+        ];
+        let hostile: Vec<&ReceptionReport> = hostile.iter().collect();
+        estimator.on_reception_reports(now, &hostile);
+        let estimate = estimator.estimate(now).unwrap();
+        assert!(estimate.is_finite() && estimate >= MIN_ESTIMATE_BPS);
+        // Honest reports after them are heard: half of every second's packets lost backs off.
+        let mut lost = 0;
+        for _ in 0..5 {
+            now += Duration::from_secs(1);
+            let highest = send(&mut estimator, 100);
+            lost += 50;
+            estimator.on_reception_reports(now, &[&block(highest, lost)]);
+        }
+        let after = estimator.estimate(now).unwrap();
+        assert!(after < estimate, "{estimate} -> {after}");
     }
 }
