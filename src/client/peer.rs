@@ -307,7 +307,10 @@ impl Peer {
             ReceiverReportBuilder, Registry, SenderReportBuilder, Slot, TwccReceiverBuilder,
             TwccSenderBuilder,
         };
-        let start = f64::from(conclave_room::meeting::START_ESTIMATE_BPS);
+        // The pacer's rate until the first estimate: it only spreads bursts, and at 2.5 times
+        // the start of 300 kbit/s the first seconds' keyframes (one per new receiver) queued for
+        // up to a second through Galène, whose first estimate comes a second or two in.
+        let start = PACING_START_BPS;
         let registry = Registry::new()
             .with(
                 Slot::CongestionControl,
@@ -534,6 +537,9 @@ pub async fn send_estimate(pc: &dyn PeerConnection) -> Option<u32> {
         .reduce(f64::max)
         .map(|t| t as u32)
 }
+
+/// What the pacer paces at (2.5 times this) until the connection's first estimate.
+const PACING_START_BPS: f64 = 1_000_000.0;
 
 /// Whether an SDP offers any ICE candidate.
 fn has_candidate(sdp: &str) -> bool {

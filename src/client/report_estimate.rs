@@ -350,6 +350,8 @@ impl ReportEstimator {
         let own = match self.transport_estimate {
             Some(transport) if !self.transport.is_empty() => Some(transport),
             None if !self.transport.is_empty() && self.reports < REPORTS_BEFORE_FALLBACK => None,
+            // Nothing measured before a second report: the meeting and the pacer keep their start.
+            _ if self.reports < 2 => None,
             _ => Some(self.target),
         };
         let ceiling = self
