@@ -47,9 +47,10 @@ use rtc::interceptor::{
     OveruseDetector, PacketReport, RateController, Usage,
 };
 
-/// Where the estimate starts ([`START_GROWTH`]), and the one from receiver reports
-/// (`super::report_estimate`): where the meeting starts a connection's rates.
-pub(crate) const START_BPS: f64 = conclave_room::meeting::START_ESTIMATE_BPS as f64;
+/// Where the estimate starts ([`START_GROWTH`]); the adapter announces it to the meeting when
+/// the SFU answers (the meeting's own start, `conclave_room::meeting::START_ESTIMATE_BPS`, is
+/// higher, for SFUs without transport-wide feedback).
+pub(crate) const START_BPS: f64 = 300_000.0;
 /// The lowest bandwidth estimate: audio alone, with a little left for the picture to resume.
 pub(super) const MIN_ESTIMATE_BPS: f64 = 50_000.0;
 /// The highest: more than any one participant sends.

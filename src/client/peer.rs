@@ -538,6 +538,13 @@ pub async fn send_estimate(pc: &dyn PeerConnection) -> Option<u32> {
         .map(|t| t as u32)
 }
 
+/// Whether an SFU's answer takes transport-wide congestion control feedback (Janus does; Galène
+/// answers with REMB).
+pub fn has_transport_feedback(sdp: &str) -> bool {
+    sdp.lines()
+        .any(|l| l.starts_with("a=rtcp-fb:") && l.contains(" transport-cc"))
+}
+
 /// What the pacer paces at (2.5 times this) until the connection's first estimate.
 const PACING_START_BPS: f64 = 1_000_000.0;
 
@@ -548,7 +555,19 @@ fn has_candidate(sdp: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{IceServer, has_candidate};
+    use super::{IceServer, has_candidate, has_transport_feedback};
+
+    #[test]
+    fn an_answer_with_transport_wide_feedback_is_told_from_one_with_remb() {
+        let janus = "m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtcp-fb:102 nack\r\na=rtcp-fb:102 transport-cc\r\n";
+        let galene =
+            "m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtcp-fb:102 goog-remb\r\na=rtcp-fb:102 nack\r\n";
+        assert!(has_transport_feedback(janus));
+        assert!(!has_transport_feedback(galene));
+        assert!(!has_transport_feedback(
+            "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+        ));
+    }
 
     #[test]
     fn an_sdp_without_candidate_lines_has_none() {

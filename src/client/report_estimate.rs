@@ -38,8 +38,10 @@ use rtc::rtcp::sender_report::SenderReport;
 use rtc::sansio::Protocol;
 use rtc::shared::marshal::MarshalSize;
 
-use super::estimate::{MAX_ESTIMATE_BPS, MIN_ESTIMATE_BPS, START_BPS};
+use super::estimate::{MAX_ESTIMATE_BPS, MIN_ESTIMATE_BPS};
 
+/// Where the estimate from receiver reports starts: where the meeting starts a connection's rates.
+const REPORT_START_BPS: f64 = conclave_room::meeting::START_ESTIMATE_BPS as f64;
 /// Loss above this share of a report's packets backs off.
 const HIGH_LOSS: f64 = 0.10;
 /// Loss below this share lets the estimate climb.
@@ -143,7 +145,7 @@ impl ReportEstimator {
             reports: 0,
             transport_estimate: None,
             remb: None,
-            target: START_BPS,
+            target: REPORT_START_BPS,
             starting: true,
             hold_until: None,
             streams: HashMap::new(),
@@ -578,7 +580,7 @@ mod tests {
         let mut estimates = Vec::new();
         let mut now = epoch;
         while now < end {
-            let target = estimator.estimate(now).unwrap_or(START_BPS);
+            let target = estimator.estimate(now).unwrap_or(REPORT_START_BPS);
             let admit = |estimator: &mut ReportEstimator,
                          link: &mut VecDeque<usize>,
                          sent: &mut Vec<Sent>,
@@ -913,7 +915,7 @@ mod tests {
         // One packet arrived twice: the cumulative loss, a signed 24-bit number, is -1.
         estimator.on_reception_reports(now + Duration::from_secs(1), &[&block(100, 0xFF_FFFF)]);
         let estimate = estimator.estimate(now).unwrap();
-        assert!(estimate > START_BPS, "{estimate}");
+        assert!(estimate > REPORT_START_BPS, "{estimate}");
     }
 
     #[test]

@@ -199,11 +199,28 @@ pub(super) fn forward_send_estimates(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut last = None;
+        let mut answered = false;
         let mut every = tokio::time::interval(ESTIMATE_EVERY);
         loop {
             every.tick().await;
-            // None until the first feedback: the meeting's start is the estimators' too.
             let estimate = crate::client::peer::send_estimate(pc.as_ref()).await;
+            // With transport-wide feedback the estimator starts low and climbs fast; the meeting
+            // starts from there too, not from its own start for SFUs without feedback (Galène's
+            // REMB is not read), which overfilled a narrow uplink before the first estimate.
+            if last.is_none()
+                && estimate.is_none()
+                && !answered
+                && let Some(answer) = pc.remote_description().await
+            {
+                answered = true;
+                if crate::client::peer::has_transport_feedback(&answer.sdp) {
+                    let start = crate::client::estimate::START_BPS as u32;
+                    last = Some(start);
+                    if events.send(AdapterEvent::SendEstimate(start)).is_err() {
+                        return;
+                    }
+                }
+            }
             if estimate.is_some() && estimate != last {
                 last = estimate;
                 if let Some(bps) = estimate

@@ -133,6 +133,9 @@ struct Joined {
     /// When our sending key is next drawn afresh.
     rekey_at: Instant,
     links: BTreeMap<Link, LinkState>,
+    /// Whether the publishing connection has been connected: a Connected after that is the same
+    /// connection back from an interruption, not a fresh one.
+    publish_was_up: bool,
     published: BTreeSet<LocalTrackId>,
     /// We hold a sending key.
     keyed: bool,
@@ -798,6 +801,7 @@ impl Meeting {
             group,
             rekey_at: now + REKEY_EVERY,
             links: BTreeMap::new(),
+            publish_was_up: false,
             published: BTreeSet::new(),
             keyed: false,
             connected_at: None,
@@ -876,6 +880,10 @@ impl Meeting {
             return;
         };
         let before = j.links.insert(link, state);
+        let fresh = !j.publish_was_up;
+        if link == Link::Publish && state == LinkState::Connected {
+            j.publish_was_up = true;
+        }
         if state == LinkState::Failed {
             self.lost(now);
             return;
@@ -888,7 +896,7 @@ impl Meeting {
             // path until the estimate next changed.
             self.want_keyframe(now);
             self.send_hello(now);
-            if before.is_none_or(|before| before == LinkState::Failed) {
+            if fresh {
                 self.send_rate.restart(now);
             }
             self.rerate(now);

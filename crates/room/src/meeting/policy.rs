@@ -29,14 +29,13 @@ pub const SPEAKING_LEVEL: f32 = 0.02;
 /// How long someone must be the loudest to take the stage from the current speaker.
 pub const SPEAKER_SWITCH: Duration = Duration::from_millis(400);
 
-/// What the meeting hands out video rates from on a new publishing connection, until its first
-/// estimate: where the adapter's estimators start too (they then climb by half again a second
-/// until the path first shows congestion). The first estimate comes with the SFU's first
-/// feedback: a fifth of a second after the picture starts with transport-wide feedback (Janus),
-/// a second or more with receiver reports only (Galène). Starting at 1 Mbit/s overfilled a
-/// 300 kbit/s uplink until then — through Galène for seconds, its feedback lost in the overflow
-/// it measured, and every connection's handshake with it.
-pub const START_ESTIMATE_BPS: u32 = 300_000;
+/// What the meeting hands out video rates from on a new publishing connection until its first
+/// estimate. With transport-wide feedback (Janus) the adapter announces the estimator's lower
+/// start (`estimate::START_BPS`) as soon as the SFU answers; with receiver reports only (Galène)
+/// the estimate from them starts here too (`report_estimate`), its first a second or two in.
+/// Starting Galène's meetings at 300 kbit/s left the first-run demo's picture too small to read
+/// for seconds (its window test failed).
+pub const START_ESTIMATE_BPS: u32 = 1_000_000;
 /// What is kept for audio out of the estimate (which counts RTP packets): Opus at 32 kbit/s plus
 /// the SFrame, RTP and header-extension bytes of 50 packets a second, with room to spare.
 pub const AUDIO_RESERVE_BPS: u32 = 60_000;
