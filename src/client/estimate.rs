@@ -93,9 +93,9 @@ const TREND_GAIN: f64 = 4.0;
 /// this long beyond the least one-way delay seen) is drained.
 const STANDING_QUEUE: Duration = Duration::from_millis(100);
 /// How long the least one-way delay is remembered.
-const BASE_WINDOW: Duration = Duration::from_secs(30);
+pub(super) const BASE_WINDOW: Duration = Duration::from_secs(30);
 /// How soon a standing queue should be gone.
-const DRAIN_TIME: Duration = Duration::from_secs(1);
+pub(super) const DRAIN_TIME: Duration = Duration::from_secs(1);
 /// A queue still standing this long after a back-off is backed off from again.
 const DRAIN_AGAIN: Duration = Duration::from_secs(2);
 

@@ -38,7 +38,9 @@ use rtc::rtcp::sender_report::SenderReport;
 use rtc::sansio::Protocol;
 use rtc::shared::marshal::MarshalSize;
 
-use super::estimate::{MAX_ESTIMATE_BPS, MIN_ESTIMATE_BPS};
+// How long the least round trip is remembered, and how soon a standing queue should be gone: as
+// the transport-wide estimator's least one-way delay and drain.
+use super::estimate::{BASE_WINDOW, DRAIN_TIME, MAX_ESTIMATE_BPS, MIN_ESTIMATE_BPS};
 
 /// Where the estimate from receiver reports starts: where the meeting starts a connection's rates.
 const REPORT_START_BPS: f64 = conclave_room::meeting::START_ESTIMATE_BPS as f64;
@@ -52,10 +54,6 @@ const MIN_PACKETS: u32 = 10;
 const STANDING_QUEUE: Duration = Duration::from_millis(150);
 /// The estimate climbs only while the queue is shorter than this.
 const NO_QUEUE: Duration = Duration::from_millis(60);
-/// How long the least round trip is remembered.
-const BASE_WINDOW: Duration = Duration::from_secs(30);
-/// How soon a standing queue should be gone.
-const DRAIN_TIME: Duration = Duration::from_secs(1);
 /// The back-off from what crosses the bottleneck stays within these shares of it.
 const DRAIN_SHARE: (f64, f64) = (0.5, 0.85);
 /// After a back-off the estimate holds this long: the next report still shows the queue the
