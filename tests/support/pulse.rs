@@ -137,6 +137,15 @@ fn daemon(dir: &Path) -> Child {
         assert!(Instant::now() < deadline, "PulseAudio did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The daemon stands in for sound hardware, which keeps time whatever else the machine does.
+    // Its sinks' threads run at real-time priority, but its main thread, which carries every
+    // client's samples between the socket and those threads, is set back to normal priority
+    // when it starts: it joins them, as the players do (`Pulse::device_command`).
+    let raised = Command::new("chrt")
+        .args(["--rr", "--pid", "5", &daemon.id().to_string()])
+        .status()
+        .expect("chrt is installed");
+    assert!(raised.success(), "chrt could not raise the sound server");
     pactl(dir, &["set-default-source", "conclave_mic.monitor"]);
     pactl(dir, &["set-default-sink", "conclave_speaker"]);
     daemon
