@@ -337,14 +337,17 @@ impl MemorySfu {
         };
         if !self.clients[client.0].published_link {
             self.clients[client.0].published_link = true;
-            self.send(
-                client,
-                SfuEvent::Link {
-                    link: Link::Publish,
-                    state: LinkState::Connected,
-                },
-                now,
-            );
+            // As a real connection's: connecting first, then connected.
+            for state in [LinkState::Connecting, LinkState::Connected] {
+                self.send(
+                    client,
+                    SfuEvent::Link {
+                        link: Link::Publish,
+                        state,
+                    },
+                    now,
+                );
+            }
         }
         for t in tracks {
             self.clients[client.0].tracks.insert(t.id, t.kind);
@@ -415,14 +418,17 @@ impl MemorySfu {
         );
         if !self.clients[client.0].subscribed_link {
             self.clients[client.0].subscribed_link = true;
-            self.send(
-                client,
-                SfuEvent::Link {
-                    link: Link::Subscribe,
-                    state: LinkState::Connected,
-                },
-                now,
-            );
+            // As a real connection's: connecting first, then connected.
+            for state in [LinkState::Connecting, LinkState::Connected] {
+                self.send(
+                    client,
+                    SfuEvent::Link {
+                        link: Link::Subscribe,
+                        state,
+                    },
+                    now,
+                );
+            }
         }
     }
 
