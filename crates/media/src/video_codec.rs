@@ -103,8 +103,8 @@ pub struct H264Encoder {
     base_factor: Option<usize>,
     /// The rate the open encoder holds (its layer's maximum too).
     opened_at: i32,
-    /// Frames other than keyframes in the current window, and their bytes.
-    window: (u32, usize),
+    /// The current window over which the rate is checked.
+    window: RateWindow,
     /// Windows since the last step, whether it was up, and how many windows to wait before the
     /// next try up (doubling each time the bigger size overshoots again at once).
     since_step: u32,
@@ -153,6 +153,20 @@ const CAMERA_AHEAD: f64 = 0.5;
 const SIZE_UP_MARGIN: f64 = 1.25;
 /// Frames per window over which the rate is checked (one second at 30 fps).
 const RATE_WINDOW: u32 = 30;
+/// How far (as a factor either way) the rate may move from where a window began and the window
+/// go on.
+const RATE_MOVE: f64 = 1.2;
+
+/// What the frames of one window ([`RATE_WINDOW`]) came to.
+#[derive(Clone, Copy, Debug, Default)]
+struct RateWindow {
+    /// The rate when it began.
+    rate_bps: u32,
+    /// Frames other than keyframes encoded, and their bytes.
+    frames: u32,
+    bytes: usize,
+}
+
 /// Sustained overshoot that moves the picture a size down: OpenH264's bitrate mode without frame
 /// skipping holds the rate on ordinary content, and overshoots on content too hard for the size.
 const OVERSHOOT: f64 = 1.25;
@@ -173,6 +187,10 @@ impl std::fmt::Debug for H264Encoder {
 impl H264Encoder {
     /// An encoder; it opens on the first frame, at that frame's size.
     pub fn new(settings: VideoEncoderSettings) -> Self {
+        let window = RateWindow {
+            rate_bps: settings.bitrate_bps,
+            ..RateWindow::default()
+        };
         H264Encoder {
             inner: None,
             settings,
@@ -181,7 +199,7 @@ impl H264Encoder {
             extra_scale: 0,
             base_factor: None,
             opened_at: 0,
-            window: (0, 0),
+            window,
             since_step: 0,
             stepped_up: false,
             wait_up: FIRST_WAIT_UP,
@@ -235,13 +253,22 @@ impl H264Encoder {
             return;
         }
         self.settings.bitrate_bps = bps;
-        // A new rate: measure afresh. The step down the content called for stays (a rate that
-        // moves often, as a link's estimate does, would otherwise reopen the encoder at the
-        // bigger size each time: a keyframe, into a link already short of room).
-        self.window = (0, 0);
-        self.since_step = 0;
-        self.stepped_up = false;
-        self.wait_up = FIRST_WAIT_UP;
+        // A rate far from the one the window began at: measure afresh. A link's estimate moves
+        // by a few per cent every few hundred milliseconds, and measuring afresh at each move
+        // never finished a window (a camera skipping most of its frames kept its size for 8 s).
+        // The step down the content called for stays (a rate that moves often would otherwise
+        // reopen the encoder at the bigger size each time: a keyframe, into a link already
+        // short of room).
+        let moved = f64::from(bps) / f64::from(self.window.rate_bps.max(1));
+        if !(1.0 / RATE_MOVE..=RATE_MOVE).contains(&moved) {
+            self.window = RateWindow {
+                rate_bps: bps,
+                ..RateWindow::default()
+            };
+            self.since_step = 0;
+            self.stepped_up = false;
+            self.wait_up = FIRST_WAIT_UP;
+        }
         let Some(encoder) = self.inner.as_mut() else {
             return;
         };
@@ -417,14 +444,21 @@ impl H264Encoder {
             return;
         }
         if !keyframe {
-            self.window.0 += 1;
-            self.window.1 += bytes;
+            self.window.frames += 1;
+            self.window.bytes += bytes;
         }
-        if self.window.0 < RATE_WINDOW {
+        if self.window.frames < RATE_WINDOW {
             return;
         }
-        let (frames, bytes) = std::mem::take(&mut self.window);
-        let bps = bytes as f64 * 8.0 * f64::from(self.settings.fps.max(1)) / f64::from(frames);
+        let window = std::mem::replace(
+            &mut self.window,
+            RateWindow {
+                rate_bps: self.settings.bitrate_bps,
+                ..RateWindow::default()
+            },
+        );
+        let bps = window.bytes as f64 * 8.0 * f64::from(self.settings.fps.max(1))
+            / f64::from(window.frames);
         self.since_step += 1;
         if bps > OVERSHOOT * f64::from(self.settings.bitrate_bps) && factor < MAX_SCALE_DOWN {
             // Right after a try up: that size is still too big, wait longer next time.

@@ -376,3 +376,44 @@ fn a_camera_too_big_for_its_rate_even_at_its_smallest_skips_frames_to_hold_it() 
     assert!((30..300).contains(&sent), "{sent}");
     assert!(keyframes >= 5, "{keyframes}");
 }
+
+#[test]
+fn a_camera_skipping_frames_for_its_rate_steps_its_picture_down_within_seconds() {
+    // A 320×240 camera at 100 kbit/s keeps its size by the bits-per-pixel rule, but the moving,
+    // textured test pattern needs about twice that: frames are skipped to hold the rate, until
+    // the overshoot moves the picture a size down. A link's estimate moves by a few per cent
+    // every few hundred milliseconds, and receivers on a lossy path ask for keyframes: each move
+    // used to start the overshoot's measurement afresh, so it never finished (in a meeting
+    // through a 300 kbit/s link, 8 s at 320×240 and a few frames a second; here, never in 10 s).
+    let mut cam = camera(320, 240);
+    let mut enc = H264Encoder::new(VideoEncoderSettings {
+        bitrate_bps: 400_000,
+        ..VideoEncoderSettings::default()
+    });
+    let mut dec = H264Decoder::new().unwrap();
+    // A second at a rate the picture fits, with budget saved up.
+    for _ in 0..30 {
+        let e = enc.encode(&cam.next_frame().unwrap()).unwrap();
+        let e = e.expect("nothing skipped");
+        dec.decode(&e.data, 0).unwrap().expect("a picture");
+    }
+    enc.set_bitrate(100_000);
+    let mut smaller_at = None;
+    for f in 0..300u32 {
+        if f % 10 == 9 {
+            enc.set_bitrate(if f % 20 == 9 { 104_000 } else { 100_000 });
+        }
+        if f % 45 == 44 {
+            enc.request_keyframe();
+        }
+        if let Some(e) = enc.encode(&cam.next_frame().unwrap()).unwrap()
+            && let Some(p) = dec.decode(&e.data, 0).unwrap()
+            && p.width < 320
+        {
+            smaller_at = Some(f);
+            break;
+        }
+    }
+    let at = smaller_at.expect("the picture never stepped down");
+    assert!(at <= 45, "stepped down at frame {at}");
+}
