@@ -369,6 +369,16 @@ impl BandwidthEstimator for Estimator {
             received,
         ) {
             self.loss_control.update(now, lost, total);
+            tracing::debug!(
+                target: "conclave::client::estimate",
+                bps = self.target as u64,
+                ?usage,
+                standing_ms = standing.map(|s| s.as_millis() as u64),
+                received_bps = received.map(|r| r as u64),
+                lost,
+                total,
+                "estimate starting"
+            );
             return;
         }
         let draining_for = self
@@ -410,6 +420,19 @@ impl BandwidthEstimator for Estimator {
             }
         }
         self.target = target.clamp(MIN_ESTIMATE_BPS, MAX_ESTIMATE_BPS);
+        tracing::debug!(
+            target: "conclave::client::estimate",
+            bps = self.target as u64,
+            delay_bps = delay_target as u64,
+            loss_bps = loss_target as u64,
+            ?usage,
+            standing_ms = standing.map(|s| s.as_millis() as u64),
+            received_bps = received.map(|r| r as u64),
+            lost,
+            total,
+            draining = self.draining_since.is_some(),
+            "estimate"
+        );
     }
 
     fn target_bitrate(&self) -> f64 {

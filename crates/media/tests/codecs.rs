@@ -417,3 +417,35 @@ fn a_camera_skipping_frames_for_its_rate_steps_its_picture_down_within_seconds()
     let at = smaller_at.expect("the picture never stepped down");
     assert!(at <= 45, "stepped down at frame {at}");
 }
+
+#[test]
+fn a_paused_picture_sent_five_times_a_second_is_not_held_back_by_the_debt_of_before() {
+    // On a link that carries little more than audio the picture pauses: a small frame goes out
+    // every 200 ms, at 30 kbit/s, so that the link's feedback (which only video gets from Janus)
+    // tells when there is room again. The rate budget was refilled by a thirtieth of a second
+    // per frame offered, so the debt of the frames before the pause held the paused frames back
+    // for 9 s (a meeting through a 300 kbit/s link: no feedback, the estimate stuck below the
+    // picture's resumption for 16 s).
+    let mut cam = camera(320, 240);
+    let mut enc = H264Encoder::new(VideoEncoderSettings {
+        bitrate_bps: 130_000,
+        ..VideoEncoderSettings::default()
+    });
+    // Keyframes asked for in a row (new receivers, a lossy path) run the budget into debt.
+    for f in 0..30 {
+        if f % 5 == 0 {
+            enc.request_keyframe();
+        }
+        enc.encode(&cam.next_frame().unwrap()).unwrap();
+    }
+    let mut at = cam.next_frame().unwrap().captured_us;
+    let mut sent = 0;
+    for _ in 0..10 {
+        at += 200_000;
+        let mut frame = cam.next_frame().unwrap();
+        frame.captured_us = at;
+        enc.set_bitrate(30_000);
+        sent += usize::from(enc.encode(&frame).unwrap().is_some());
+    }
+    assert!(sent >= 8, "{sent} of 10 paused frames in 2 s");
+}
