@@ -5,6 +5,13 @@
 const tauri = window.__TAURI__;
 const invoke = (cmd, args) => tauri.core.invoke(cmd, args);
 const $ = (id) => document.getElementById(id);
+// Sets an element's text only where it changed. The meeting renders on every update; writing
+// the same text again replaces the text node, and a click whose press and release straddle
+// that is lost (WebKit fires none when the node pressed is gone): the stage test's "+4" button
+// took a press and a release 574 ms apart on a busy machine and never its click.
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
 
 let language = defaultLanguage();
 let info = null;
@@ -386,13 +393,13 @@ function renderMeeting() {
   if (screen !== "meeting" || !state) return;
   const connection = $("connection");
   connection.dataset.state = meeting.connection;
-  connection.textContent = tr(meeting.connection);
+  setText(connection, tr(meeting.connection));
   // A code being agreed after someone came or went is not shown as one to compare.
-  $("group-code").textContent = meeting.code?.digits || (meeting.code ? tr("codeSettling") : "–");
-  $("group-emoji").textContent = meeting.code?.emoji || "";
+  setText($("group-code"), meeting.code?.digits || (meeting.code ? tr("codeSettling") : "–"));
+  setText($("group-emoji"), meeting.code?.emoji || "");
   const words = ((language === "de" ? meeting.code?.wordsDe : meeting.code?.wordsEn) || []).join(" · ");
   $("group-emoji").setAttribute("aria-label", words);
-  $("group-words").textContent = words;
+  setText($("group-words"), words);
   const everyone = [...meeting.roster.values()];
   // On the stage: those verified to hold the room's key. Someone still being verified waits in
   // the list; a stranger (another key, or none) is never a tile.
@@ -400,8 +407,8 @@ function renderMeeting() {
   const verifying = everyone.filter((p) => p.verified !== true && p.verified !== false);
   const strangers = everyone.filter((p) => p.verified === false);
   const count = seen.length + 1;
-  $("people-title").textContent = tr("peopleTitle", count);
-  $("people-count").textContent = String(count);
+  setText($("people-title"), tr("peopleTitle", count));
+  setText($("people-count"), String(count));
   $("toggle-people").setAttribute("aria-label", tr("peopleCount", count));
   const list = $("participants");
   const me = document.createElement("li");
@@ -433,16 +440,16 @@ function renderMeeting() {
   setSwitch($("toggle-cam"), state.sending_video, "camera", "cameraOff");
   renderShares(seen, over);
   $("toggle-hand").setAttribute("aria-pressed", String(meeting.hand));
-  $("toggle-hand").querySelector(".text").textContent = meeting.hand ? tr("lowerHand") : tr("raiseHand");
+  setText($("toggle-hand").querySelector(".text"), meeting.hand ? tr("lowerHand") : tr("raiseHand"));
   const speakerView = meeting.view === "speaker";
   $("toggle-layout").setAttribute("aria-pressed", String(speakerView));
   $("toggle-layout").querySelector(".icon").dataset.icon = speakerView ? "grid" : "speaker";
-  $("toggle-layout").querySelector(".text").textContent = speakerView ? tr("gridView") : tr("speakerView");
+  setText($("toggle-layout").querySelector(".text"), speakerView ? tr("gridView") : tr("speakerView"));
   $("chat-unread").hidden = meeting.unread === 0;
-  $("chat-unread").textContent = String(meeting.unread);
+  setText($("chat-unread"), String(meeting.unread));
   $("toggle-chat").setAttribute("aria-label", meeting.unread ? tr("chatUnread", meeting.unread) : tr("chat"));
   renderChatTo();
-  $("meeting-error").textContent = endText(state);
+  setText($("meeting-error"), endText(state));
   // The participants' troubles (the app names them) in the UI's language.
   const troubles = state.troubles.map((t) =>
     t.kind === "undecryptable" ? tr("undecryptable", t.name, t.frames) : tr("notVerified", t.name, tr(t.reason)),
@@ -592,7 +599,7 @@ function placeStage() {
   const hidden = items.filter((k) => k !== featured && !rects.has(k)).length;
   place($("strip-more"), more);
   if (more) {
-    $("strip-more").textContent = `+${hidden}`;
+    setText($("strip-more"), `+${hidden}`);
     $("strip-more").dataset.more = String(hidden);
     $("strip-more").setAttribute("aria-label", tr("stripMore", hidden));
     $("strip-more").title = tr("stripMore", hidden);
