@@ -12,6 +12,16 @@ const $ = (id) => document.getElementById(id);
 function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
+// Gives `parent` these children only where they differ from those it has (see setText: the
+// participants' list, rebuilt on every render, lost clicks on its safety-number buttons).
+function setChildren(parent, children) {
+  const now = parent.children;
+  const same =
+    now.length === children.length &&
+    parent.childNodes.length === children.length &&
+    children.every((c, i) => now[i].outerHTML === c.outerHTML);
+  if (!same) parent.replaceChildren(...children);
+}
 
 let language = defaultLanguage();
 let info = null;
@@ -181,7 +191,8 @@ function renderChatTo() {
       o.textContent = p.name;
       return o;
     });
-  select.replaceChildren(everyone, ...options);
+  // Not rebuilt while the same: one open in the user's hands would close.
+  setChildren(select, [everyone, ...options]);
   select.value = options.some((o) => o.value === chosen) ? chosen : "";
 }
 
@@ -428,7 +439,7 @@ function renderMeeting() {
   // The list in the tiles' order.
   const order = [...tiles.keys()];
   seen.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
-  list.replaceChildren(me, ...seen.map(participantItem), ...verifying.map(participantItem), ...strangerItems);
+  setChildren(list, [me, ...seen.map(participantItem), ...verifying.map(participantItem), ...strangerItems]);
   const over = meeting.connection === "left" || meeting.connection === "failed";
   renderSelf(over);
   $("alone").hidden = everyone.length > 0 || over;

@@ -497,6 +497,8 @@ fn video_loop(
             }
         };
         encoder.set_bitrate(bps);
+        // Paused, a frame every PAUSED_EVERY: the rate's budget fills by that for each.
+        encoder.set_frame_interval(last_paused.map(|_| PAUSED_EVERY));
         if keyframe.swap(false, Ordering::Relaxed) {
             encoder.request_keyframe();
         }

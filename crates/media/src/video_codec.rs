@@ -112,12 +112,13 @@ pub struct H264Encoder {
     wait_up: u32,
     /// Screen content ([`H264Encoder::for_screen`]).
     screen: bool,
-    /// Bytes the rate allows now: a leaky bucket filled at the rate as time passes (by the
-    /// frames' capture times), emptied by what was sent. A sharp share drops a frame while it is
-    /// below zero; a camera while it is below [`CAMERA_AHEAD`] of debt.
+    /// Bytes the rate allows now: a leaky bucket filled at the rate for each frame offered (by
+    /// the time between frames: [`H264Encoder::set_frame_interval`]), emptied by what was sent.
+    /// A sharp share drops a frame while it is below zero; a camera while it is below
+    /// [`CAMERA_AHEAD`] of debt.
     budget: f64,
-    /// When the last frame offered was captured (µs), for the budget's refill.
-    last_offered_us: Option<u64>,
+    /// Seconds between the frames offered, where not the frame rate's.
+    interval: Option<f64>,
     /// For screen content: encoded for sharpness (camera mode, frames dropped to hold the
     /// rate) rather than OpenH264's screen-content mode; see [`H264Encoder::for_screen`].
     sharp: bool,
@@ -207,7 +208,7 @@ impl H264Encoder {
             wait_up: FIRST_WAIT_UP,
             screen: false,
             budget: 0.0,
-            last_offered_us: None,
+            interval: None,
             sharp: false,
             screen_mode: ScreenMode::Auto,
         }
@@ -244,6 +245,24 @@ impl H264Encoder {
         self.keyframe_requested = true;
     }
 
+    /// Frames are offered every `interval` from the next one on (`None`: at the frame rate), as
+    /// a paused picture is (one every 200 ms), and the rate's budget fills by that much for each.
+    /// Filled a thirtieth of a second's worth per frame, a paused picture paid off the debt of
+    /// the keyframes before the pause at a sixth of its rate and went out for 9 s not at all (the
+    /// path's feedback, which Janus gives only on video, with it). Entering a longer interval, the
+    /// debt is kept to a second of the rate, as it is when run up ([`H264Encoder::encode`]).
+    /// By the interval the caller keeps, not by the frames' capture times: a busy machine's
+    /// capture comes late and then catches up, and capture times refilled more than the rate
+    /// (longer freezes through a 300 kbit/s uplink, 3 runs of 8).
+    pub fn set_frame_interval(&mut self, interval: Option<std::time::Duration>) {
+        let interval = interval.map(|i| i.as_secs_f64().min(1.0));
+        let frame = 1.0 / f64::from(self.settings.fps.max(1));
+        if interval.is_some_and(|i| i > frame) && self.interval != interval {
+            self.budget = self.budget.max(-self.bytes_per_second());
+        }
+        self.interval = interval;
+    }
+
     /// The target bitrate.
     pub fn bitrate(&self) -> u32 {
         self.settings.bitrate_bps
@@ -256,9 +275,6 @@ impl H264Encoder {
             return;
         }
         self.settings.bitrate_bps = bps;
-        // Debt is kept to a second of the rate, as when it is run up ([`H264Encoder::encode`]):
-        // a picture paused after a burst of keyframes at a higher rate would wait for seconds.
-        self.budget = self.budget.max(-self.bytes_per_second());
         // A rate far from the one the window began at: measure afresh. A link's estimate moves
         // by a few per cent every few hundred milliseconds, and measuring afresh at each move
         // never finished a window (a camera skipping most of its frames kept its size for 8 s).
@@ -371,17 +387,11 @@ impl H264Encoder {
         } else {
             Some((OVERSHOOT, CAMERA_AHEAD, CAMERA_AHEAD))
         };
-        // The time since the last frame offered: at least a frame's at the frame rate (the
-        // tests offer frames as fast as they are made), at most a second.
-        let frame_time = 1.0 / f64::from(self.settings.fps.max(1));
-        let elapsed = self
-            .last_offered_us
-            .replace(frame.captured_us)
-            .map_or(frame_time, |last| {
-                (frame.captured_us.saturating_sub(last) as f64 / 1e6).clamp(frame_time, 1.0)
-            });
+        let interval = self
+            .interval
+            .unwrap_or(1.0 / f64::from(self.settings.fps.max(1)));
         if let Some((fill, save, debt)) = bucket
-            && self.over_budget(fill, save, debt, elapsed)
+            && self.over_budget(fill, save, debt, interval)
         {
             return Ok(None);
         }
@@ -438,9 +448,7 @@ impl H264Encoder {
     /// Refills the budget for `elapsed` seconds at `fill` times the rate, saving up at most
     /// `save` seconds of that, and says whether the frame is to be skipped: the budget is more
     /// than `debt` seconds of it in debt. A keyframe asked for goes out whatever, and so does a
-    /// new encoder's first frame. By time, not by frame: a paused picture offered five frames a
-    /// second was refilled a thirtieth of a second's worth for each, and the debt of before the
-    /// pause held it back for 9 s.
+    /// new encoder's first frame.
     fn over_budget(&mut self, fill: f64, save: f64, debt: f64, elapsed: f64) -> bool {
         let second = fill * self.bytes_per_second();
         self.budget = (self.budget + second * elapsed).min(save * second);
