@@ -386,6 +386,9 @@ fn a_link_far_narrower_than_the_video_is_found_and_the_meeting_goes_on_whole() {
 /// Through Galène, which gives no transport-wide feedback: the estimate comes from its receiver
 /// reports (loss, and the round trip for the queue). The build before read none of them and sent
 /// at its start rate: here one participant lost its connection to Galène within 20 s.
+/// What a participant's audio takes of an uplink, at most (Opus with its packets' headers).
+const AUDIO_KBPS: u64 = 60;
+
 #[test]
 fn through_galene_a_narrow_link_is_found_from_receiver_reports() {
     let seen = meeting_through(Sfu::Galene, "5154", Network::capped(800), &[]);
@@ -393,12 +396,16 @@ fn through_galene_a_narrow_link_is_found_from_receiver_reports() {
         eprintln!("through Galène, uplinks of 800 kbit/s: {s:?}");
         assert!(s.verified, "keys agreed and verified: {s:?}");
         assert!(s.first_audio_ms < 5_000.0, "{s:?}");
-        assert!(
-            s.estimate_kbps > 0 && s.estimate_kbps < 1_000,
-            "measured: {s:?}"
-        );
         // The estimate (loss, and a queue read from a round trip a second) ends near the link,
-        // 267-848 kbit/s, not at the 1 Mbit/s start.
+        // 267-848 kbit/s, not at the 1 Mbit/s start — where what was sent found the link. A
+        // camera that sent less than the link (the test pattern at 320×240 needs some 500 kbit/s)
+        // leaves nothing to find, and the estimate where it started (CI, 2026-12-08: 499 kbit/s
+        // of video sent, the estimate at 1001).
+        assert!(s.estimate_kbps > 0, "measured: {s:?}");
+        assert!(
+            s.estimate_kbps < 1_000 || s.sent_kbps + AUDIO_KBPS < 800,
+            "sent more than the link and the estimate stayed at the start: {s:?}"
+        );
         // 50 audio frames a second: most of them decoded, the rest concealed. Starting at
         // 1 Mbit/s into 800 kbit/s costs some of the first seconds': 741-789 decoded.
         assert!(s.audio_decoded > 650, "{s:?}");
