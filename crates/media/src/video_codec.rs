@@ -170,6 +170,16 @@ struct RateWindow {
     bytes: usize,
 }
 
+impl RateWindow {
+    /// A window beginning at `rate_bps`.
+    fn at(rate_bps: u32) -> RateWindow {
+        RateWindow {
+            rate_bps,
+            ..RateWindow::default()
+        }
+    }
+}
+
 /// Sustained overshoot that moves the picture a size down: OpenH264's bitrate mode without frame
 /// skipping holds the rate on ordinary content, and overshoots on content too hard for the size.
 const OVERSHOOT: f64 = 1.25;
@@ -190,10 +200,7 @@ impl std::fmt::Debug for H264Encoder {
 impl H264Encoder {
     /// An encoder; it opens on the first frame, at that frame's size.
     pub fn new(settings: VideoEncoderSettings) -> Self {
-        let window = RateWindow {
-            rate_bps: settings.bitrate_bps,
-            ..RateWindow::default()
-        };
+        let window = RateWindow::at(settings.bitrate_bps);
         H264Encoder {
             inner: None,
             settings,
@@ -256,8 +263,7 @@ impl H264Encoder {
     /// (longer freezes through a 300 kbit/s uplink, 3 runs of 8).
     pub fn set_frame_interval(&mut self, interval: Option<std::time::Duration>) {
         let interval = interval.map(|i| i.as_secs_f64().min(1.0));
-        let frame = 1.0 / f64::from(self.settings.fps.max(1));
-        if interval.is_some_and(|i| i > frame) && self.interval != interval {
+        if interval.is_some_and(|i| i > self.frame_seconds()) && self.interval != interval {
             self.budget = self.budget.max(-self.bytes_per_second());
         }
         self.interval = interval;
@@ -283,10 +289,7 @@ impl H264Encoder {
         // short of room).
         let moved = f64::from(bps) / f64::from(self.window.rate_bps.max(1));
         if !(1.0 / RATE_MOVE..=RATE_MOVE).contains(&moved) {
-            self.window = RateWindow {
-                rate_bps: bps,
-                ..RateWindow::default()
-            };
+            self.window = RateWindow::at(bps);
             self.since_step = 0;
             self.stepped_up = false;
             self.wait_up = FIRST_WAIT_UP;
@@ -387,9 +390,7 @@ impl H264Encoder {
         } else {
             Some((OVERSHOOT, CAMERA_AHEAD, CAMERA_AHEAD))
         };
-        let interval = self
-            .interval
-            .unwrap_or(1.0 / f64::from(self.settings.fps.max(1)));
+        let interval = self.interval.unwrap_or_else(|| self.frame_seconds());
         if let Some((fill, save, debt)) = bucket
             && self.over_budget(fill, save, debt, interval)
         {
@@ -455,6 +456,11 @@ impl H264Encoder {
         self.budget < -debt * second && !self.keyframe_requested && self.inner.is_some()
     }
 
+    /// Seconds between frames at the frame rate.
+    fn frame_seconds(&self) -> f64 {
+        1.0 / f64::from(self.settings.fps.max(1))
+    }
+
     /// What the rate allows in a second, in bytes (a share's budget: [`H264Encoder::for_screen`]).
     fn bytes_per_second(&self) -> f64 {
         f64::from(self.settings.bitrate_bps) / 8.0
@@ -474,13 +480,7 @@ impl H264Encoder {
         if self.window.frames < RATE_WINDOW {
             return;
         }
-        let window = std::mem::replace(
-            &mut self.window,
-            RateWindow {
-                rate_bps: self.settings.bitrate_bps,
-                ..RateWindow::default()
-            },
-        );
+        let window = std::mem::replace(&mut self.window, RateWindow::at(self.settings.bitrate_bps));
         let bps = window.bytes as f64 * 8.0 * f64::from(self.settings.fps.max(1))
             / f64::from(window.frames);
         self.since_step += 1;

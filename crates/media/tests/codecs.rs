@@ -8,7 +8,7 @@ use conclave_media::{
     VideoEncoderSettings, VideoFormat, VideoSource, pattern, psnr,
 };
 
-fn raw_camera(width: usize, height: usize) -> SyntheticCamera {
+fn camera(width: usize, height: usize) -> SyntheticCamera {
     SyntheticCamera::new(VideoFormat {
         width,
         height,
@@ -18,35 +18,10 @@ fn raw_camera(width: usize, height: usize) -> SyntheticCamera {
     .unpaced()
 }
 
-/// The test pattern as a 30 fps camera delivers it, as fast as it is pulled: its frames' capture
-/// times a thirtieth of a second apart, whatever the time taken to make and encode them (the
-/// encoder's rate budget fills by those times, and a debug build on a busy machine takes longer
-/// than that per frame).
-struct Camera {
-    cam: SyntheticCamera,
-    next_us: u64,
-}
-
-impl Camera {
-    fn next_frame(&mut self) -> Result<conclave_media::VideoFrame, conclave_media::DeviceError> {
-        let mut frame = self.cam.next_frame()?;
-        frame.captured_us = self.next_us;
-        self.next_us += 1_000_000 / 30;
-        Ok(frame)
-    }
-}
-
-fn camera(width: usize, height: usize) -> Camera {
-    Camera {
-        cam: raw_camera(width, height),
-        next_us: 1_000_000,
-    }
-}
-
 #[test]
 fn h264_keeps_the_stamps_readable_and_the_picture_close() {
     for (w, h, bitrate) in [(320, 240, 400_000), (640, 360, 800_000)] {
-        let mut cam = raw_camera(w, h);
+        let mut cam = camera(w, h);
         let mut enc = H264Encoder::new(VideoEncoderSettings {
             bitrate_bps: bitrate,
             ..VideoEncoderSettings::default()
@@ -83,7 +58,7 @@ struct Encoded {
 
 /// A 640×360 test pattern through an encoder at a bitrate, and a decoder of what comes out.
 struct RateRun {
-    cam: Camera,
+    cam: SyntheticCamera,
     enc: H264Encoder,
     dec: H264Decoder,
 }
