@@ -337,17 +337,7 @@ impl MemorySfu {
         };
         if !self.clients[client.0].published_link {
             self.clients[client.0].published_link = true;
-            // As a real connection's: connecting first, then connected.
-            for state in [LinkState::Connecting, LinkState::Connected] {
-                self.send(
-                    client,
-                    SfuEvent::Link {
-                        link: Link::Publish,
-                        state,
-                    },
-                    now,
-                );
-            }
+            self.link_up(client, Link::Publish, now);
         }
         for t in tracks {
             self.clients[client.0].tracks.insert(t.id, t.kind);
@@ -418,17 +408,7 @@ impl MemorySfu {
         );
         if !self.clients[client.0].subscribed_link {
             self.clients[client.0].subscribed_link = true;
-            // As a real connection's: connecting first, then connected.
-            for state in [LinkState::Connecting, LinkState::Connected] {
-                self.send(
-                    client,
-                    SfuEvent::Link {
-                        link: Link::Subscribe,
-                        state,
-                    },
-                    now,
-                );
-            }
+            self.link_up(client, Link::Subscribe, now);
         }
     }
 
@@ -463,6 +443,13 @@ impl MemorySfu {
     }
 
     /// A signalling event to `client`, after its network's delay.
+    /// `client`'s `link` comes up, as a real connection does: connecting first, then connected.
+    fn link_up(&mut self, client: ClientId, link: Link, now: Instant) {
+        for state in [LinkState::Connecting, LinkState::Connected] {
+            self.send(client, SfuEvent::Link { link, state }, now);
+        }
+    }
+
     fn send(&mut self, client: ClientId, event: SfuEvent, now: Instant) {
         let at = now + self.clients[client.0].network.delay;
         self.push(at, client.0, Delivery::Event(event));
