@@ -538,11 +538,20 @@ pub async fn send_estimate(pc: &dyn PeerConnection) -> Option<u32> {
         .map(|t| t as u32)
 }
 
-/// Whether an SFU's answer takes transport-wide congestion control feedback (Janus does; Galène
-/// answers with REMB).
+/// Whether an SFU's answer takes transport-wide congestion control feedback: the feedback type
+/// and the header extension it numbers packets by. Janus answers with both. Galène (Debian's
+/// pion) answers `transport-cc` feedback without the extension, so it can never send any: the
+/// estimator's start announced for it held the first-run demo's camera at 320x240 until the
+/// estimate from receiver reports came, seconds later.
 pub fn has_transport_feedback(sdp: &str) -> bool {
-    sdp.lines()
-        .any(|l| l.starts_with("a=rtcp-fb:") && l.contains(" transport-cc"))
+    let feedback = sdp
+        .lines()
+        .any(|l| l.starts_with("a=rtcp-fb:") && l.contains(" transport-cc"));
+    let extension = sdp.lines().any(|l| {
+        l.starts_with("a=extmap:")
+            && l.split_whitespace().nth(1) == Some(rtc::sdp::extmap::TRANSPORT_CC_URI)
+    });
+    feedback && extension
 }
 
 /// What the pacer paces at (2.5 times this) until the connection's first estimate.
@@ -558,15 +567,23 @@ mod tests {
     use super::{IceServer, has_candidate, has_transport_feedback};
 
     #[test]
-    fn an_answer_with_transport_wide_feedback_is_told_from_one_with_remb() {
-        let janus = "m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtcp-fb:102 nack\r\na=rtcp-fb:102 transport-cc\r\n";
-        let galene =
+    fn an_answer_with_transport_wide_feedback_is_told_from_one_without() {
+        let extension = "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n";
+        let janus = format!(
+            "m=video 9 UDP/TLS/RTP/SAVPF 102\r\n{extension}a=rtcp-fb:102 nack\r\na=rtcp-fb:102 transport-cc\r\n"
+        );
+        // Galène's answer as it comes (its lines of feedback and extensions): the feedback
+        // without the extension.
+        let galene = "m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=extmap-allow-mixed\r\n\
+                      a=rtcp-fb:111 transport-cc \r\na=rtcp-fb:102 ccm fir\r\n\
+                      a=rtcp-fb:102 nack \r\na=rtcp-fb:102 nack pli\r\n\
+                      a=rtcp-fb:102 transport-cc \r\n";
+        let remb =
             "m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtcp-fb:102 goog-remb\r\na=rtcp-fb:102 nack\r\n";
-        assert!(has_transport_feedback(janus));
+        assert!(has_transport_feedback(&janus));
         assert!(!has_transport_feedback(galene));
-        assert!(!has_transport_feedback(
-            "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
-        ));
+        assert!(!has_transport_feedback(remb));
+        assert!(!has_transport_feedback(extension));
     }
 
     #[test]

@@ -916,6 +916,18 @@ fn a_link_too_slow_for_video_pauses_it_keeps_audio_and_recovers() {
         && connected(s, &[a, b])));
     assert_eq!(sim.people[a].video_rate[&CAMERA], Some(start));
     assert_eq!(sim.flowing(&[(b, a)], S), []);
+    // Where the adapter says the new connection's estimate starts, when the SFU answers (before
+    // the connection is up), it starts there: the connection coming up does not undo it.
+    sim.announce_start = Some(300_000);
+    sim.media_input(a, MediaInput::SendEstimate(AUDIO_RESERVE_BPS));
+    let now = sim.now;
+    sim.sfu.restart(now);
+    assert!(sim.run_until(3 * S, |s| verified_by_all(s, &[a, b])
+        && connected(s, &[a, b])));
+    let announced =
+        ((300_000 - AUDIO_RESERVE_BPS) as f64 * conclave_room::meeting::VIDEO_SHARE) as u32;
+    assert_eq!(sim.people[a].video_rate[&CAMERA], Some(announced));
+    assert_eq!(sim.flowing(&[(b, a)], S), []);
 }
 
 /// The admissions `i`'s display was told, in order.

@@ -797,6 +797,8 @@ impl Meeting {
                 return;
             }
         };
+        // A new publishing connection is made: its rates start afresh.
+        self.send_rate.restart();
         self.phase = Phase::Joined(Box::new(Joined {
             group,
             rekey_at: now + REKEY_EVERY,
@@ -890,14 +892,14 @@ impl Meeting {
         }
         if link == Link::Publish && state == LinkState::Connected && before != Some(state) {
             // A fresh connection, or one back: every receiver starts from a keyframe, and learns
-            // who we are. A fresh one's congestion control starts from scratch; one that was only
-            // interrupted (ICE disconnected, as a congested uplink's lost consent checks make it)
-            // keeps its estimator, and its estimate, which the restart would have set above the
-            // path until the estimate next changed.
+            // who we are. A fresh one's video waits for the first key exchange (its rates started
+            // afresh when it was made, `on_joined`); one that was only interrupted (ICE
+            // disconnected, as a congested uplink's lost consent checks make it) keeps its
+            // estimator, and its estimate.
             self.want_keyframe(now);
             self.send_hello(now);
             if fresh {
-                self.send_rate.restart(now);
+                self.send_rate.hold(now);
             }
             self.rerate(now);
         }

@@ -94,11 +94,18 @@ impl SendRate {
         self.estimate = bps;
     }
 
-    /// A new connection: its estimator starts again from [`START_ESTIMATE_BPS`], and video
-    /// waits for the first key exchange.
-    pub fn restart(&mut self, now: Instant) {
+    /// A new connection is being made: its estimator starts again from
+    /// [`START_ESTIMATE_BPS`], unless its adapter says where it starts
+    /// ([`SendRate::estimate`]). Before the connection is: the adapter says so when the SFU
+    /// answers, which can be before or after the connection is up (a start set when it was up
+    /// undid that, at random: a 640×480 keyframe at 800 kbit/s into a 300 kbit/s uplink).
+    pub fn restart(&mut self) {
         self.estimate = START_ESTIMATE_BPS;
         self.paused = false;
+    }
+
+    /// A new connection is up: video waits for the first key exchange.
+    pub fn hold(&mut self, now: Instant) {
         self.hold_until = Some(now + VIDEO_HOLD_AT_MOST);
     }
 
@@ -520,7 +527,8 @@ mod tests {
         // A new connection starts again from the start estimate.
         rate.estimate(100_000);
         assert_eq!(rate.changes(&[camera], t, true), vec![(camera, None)]);
-        rate.restart(t);
+        rate.restart();
+        rate.hold(t);
         assert_eq!(
             rate.changes(&[camera], t, false),
             vec![(camera, Some(start.min(600_000)))],
@@ -538,7 +546,8 @@ mod tests {
             vec![(camera, Some(start.min(600_000)))]
         );
         // Nobody to exchange keys with: video goes after a while all the same.
-        rate.restart(t);
+        rate.restart();
+        rate.hold(t);
         assert_eq!(rate.changes(&[camera], t, true), vec![(camera, Some(0))]);
         assert_eq!(rate.hold_ends_at(), Some(t + VIDEO_HOLD_AT_MOST));
         let later = t + VIDEO_HOLD_AT_MOST;

@@ -55,6 +55,8 @@ pub struct Person {
     pub events: Vec<Event>,
     /// Every SFU request it made.
     pub requests: Vec<SfuRequest>,
+    /// Its adapter told its meeting where the publishing connection's estimate starts.
+    start_announced: bool,
     /// Keyframe requests it sent to the SFU (one per RequestKeyframe).
     pub keyframe_requests: u64,
     /// Keyframes it sent.
@@ -113,6 +115,9 @@ pub struct Sim {
     next_levels: Instant,
     /// Whether anyone sends media (off for large meetings that test only the roster and keys).
     pub media: bool,
+    /// Where each publishing connection's estimate starts, told by the adapter as the Janus one
+    /// does: when the SFU answers the publication, before the connection is up.
+    pub announce_start: Option<u32>,
 }
 
 impl Sim {
@@ -127,6 +132,7 @@ impl Sim {
             next_video: now,
             next_levels: now,
             media: true,
+            announce_start: None,
         }
     }
 
@@ -180,6 +186,7 @@ impl Sim {
             got: BTreeMap::new(),
             events: Vec::new(),
             requests: Vec::new(),
+            start_announced: false,
             keyframe_requests: 0,
             keyframes_sent: 0,
             keyframe_next: HashSet::new(),
@@ -459,10 +466,19 @@ impl Sim {
                         // As the client does: keys belong to a connection.
                         if request == SfuRequest::Disconnect {
                             p.sender = None;
+                            p.start_announced = false;
                         }
+                        let announce = matches!(request, SfuRequest::Publish(_))
+                            && p.online
+                            && !std::mem::replace(&mut p.start_announced, true);
                         // One who left still says so to the SFU.
                         if p.online || request == SfuRequest::Disconnect {
                             self.sfu.request(p.client, request, now);
+                        }
+                        if let Some(bps) = self.announce_start.filter(|_| announce) {
+                            self.people[i]
+                                .meeting
+                                .handle_media(MediaInput::SendEstimate(bps), now);
                         }
                     }
                     Transmit::Control { to, plaintext } => {
