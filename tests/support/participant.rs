@@ -39,6 +39,10 @@ pub fn wrong_secret(link: &str) -> String {
 pub struct Participant {
     pub name: String,
     child: Child,
+    /// Reads its log as it comes: a pipe nobody reads holds 64 KiB, and a participant that
+    /// logged more (a debug filter, `RUST_LOG`) stopped mid-meeting on its next line, which
+    /// its peers saw as a lost connection.
+    log: std::thread::JoinHandle<Vec<u8>>,
     stats: std::path::PathBuf,
 }
 
@@ -96,7 +100,7 @@ pub fn spawn_command_to(
         &["--ice-address", "127.0.0.2"][..]
     };
     // The link (and its secret) through the environment, never on a command line.
-    let child = command
+    let mut child = command
         .env("CONCLAVE_LINK", link)
         .args(["join", "--name", name])
         .args(args)
@@ -108,9 +112,16 @@ pub fn spawn_command_to(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut log = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut log);
+        log
+    });
     Participant {
         name: name.to_owned(),
         child,
+        log,
         stats,
     }
 }
@@ -128,8 +139,13 @@ impl Participant {
         stats
     }
 
-    pub fn finish(self) -> (Value, Output) {
-        let out = self.child.wait_with_output().unwrap();
+    pub fn finish(mut self) -> (Value, Output) {
+        let status = self.child.wait().unwrap();
+        let out = Output {
+            status,
+            stdout: Vec::new(),
+            stderr: self.log.join().unwrap(),
+        };
         let text = std::fs::read_to_string(&self.stats).unwrap_or_else(|_| {
             panic!(
                 "{} wrote no stats: {}",
