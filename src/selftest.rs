@@ -236,6 +236,16 @@ pub struct AudioReport {
     pub frames_concealed: u64,
     /// Times the speaker ran dry while playing (each an audible gap).
     pub playback_gaps: u64,
+    /// When the speaker was found to have run dry (after the frame handed to it then),
+    /// milliseconds since the Unix epoch: the first 16.
+    pub playback_gaps_at_unix_ms: Vec<u64>,
+    /// Frames the speaker dropped whole because too much stood in its queue (a short cut).
+    pub frames_skipped: u64,
+    /// The longest wait for the microphone's next frame (due every 20 ms): a late microphone
+    /// starves the speaker after it.
+    pub longest_microphone_wait_ms: f64,
+    /// When that wait ended, milliseconds since the Unix epoch.
+    pub longest_microphone_wait_at_unix_ms: u64,
     /// Whether the audio thread ran at real-time priority.
     pub real_time: bool,
     /// Capture to hand-over to the speaker (the jitter buffer's delay included).
@@ -543,11 +553,21 @@ fn run_audio(
     let processor = conclave_media::VoiceProcessor::new(options.voice);
     let deadline = Instant::now() + options.duration;
     let mut seq: u16 = 0;
+    let mut last_frame: Option<Instant> = None;
+    let mut seen_gaps = 0;
     while Instant::now() < deadline {
         let mut step = || -> Result<(), DeviceProblem> {
             let mut frame = source
                 .next_frame()
                 .map_err(|e| DeviceProblem::from_error(Device::Microphone, &e))?;
+            let came = Instant::now();
+            if let Some(wait) = last_frame.map(|last| came - last)
+                && wait.as_secs_f64() * 1000.0 > report.longest_microphone_wait_ms
+            {
+                report.longest_microphone_wait_ms = wait.as_secs_f64() * 1000.0;
+                report.longest_microphone_wait_at_unix_ms = wall_clock_us() / 1000;
+            }
+            last_frame = Some(came);
             report.frames_captured += 1;
             let t = Instant::now();
             processor.process(&mut frame.samples);
@@ -587,8 +607,17 @@ fn run_audio(
                 return Ok(());
             }
             // A skipped frame counts as played: the self-test measures the path to the speaker.
-            sink.play(&samples)
+            let outcome = sink
+                .play(&samples)
                 .map_err(|e| DeviceProblem::from_error(Device::Speaker, &e))?;
+            if outcome == conclave_media::Played::Skipped {
+                report.frames_skipped += 1;
+            }
+            let gaps = sink.gaps();
+            if gaps > seen_gaps && report.playback_gaps_at_unix_ms.len() < 16 {
+                report.playback_gaps_at_unix_ms.push(wall_clock_us() / 1000);
+            }
+            seen_gaps = gaps;
             report.frames_played += 1;
             if let Some(at) = captured_at.remove(&played) {
                 e2e.push(wall_clock_us().saturating_sub(at));
