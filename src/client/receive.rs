@@ -759,9 +759,11 @@ fn decode_video(
             }
             if let Some(stamp) = pattern::read(&picture) {
                 v.last_frame_number = Some(stamp.frame);
-                // The stamp holds the low 56 bits of the capture time.
+                // The stamp holds the low 56 bits of the capture time. Its CRC-8 lets one
+                // misread strip in 256 through, with a time from anywhere: latencies of 10^11 ms
+                // were reported. No picture is shown a minute after its capture.
                 let now = done & ((1 << 56) - 1);
-                if now >= stamp.captured_us {
+                if now >= stamp.captured_us && now - stamp.captured_us < PLAUSIBLE_LATENCY_US {
                     v.latency.push(now - stamp.captured_us);
                 }
             }
@@ -771,6 +773,9 @@ fn decode_video(
         }
     }
 }
+
+/// Longer than any capture-to-picture latency: a stamp that says more was misread.
+const PLAUSIBLE_LATENCY_US: u64 = 60_000_000;
 
 /// Mouth-to-ear delay of a timing chirp (see `conclave_media::synthetic::Signal::Chirps`) that
 /// starts in the previous 20 ms frame, taking `now` as when the current frame is heard.
