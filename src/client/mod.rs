@@ -14,6 +14,7 @@ mod keyframe_requests;
 pub mod keylog;
 mod loudness;
 mod meeting;
+mod nack_filter;
 mod options;
 mod pacing;
 mod peer;

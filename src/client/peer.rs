@@ -311,6 +311,7 @@ impl Peer {
         // the start of 300 kbit/s the first seconds' keyframes (one per new receiver) queued for
         // up to a second through Galène, whose first estimate comes a second or two in.
         let start = PACING_START_BPS;
+        let round_trip = Arc::new(super::nack_filter::RoundTrip::default());
         let registry = Registry::new()
             .with(
                 Slot::CongestionControl,
@@ -323,11 +324,16 @@ impl Peer {
             // reports where there is no transport-wide feedback (Galène), and REMB's ceiling.
             .with(
                 Slot::from(1_500),
-                super::report_estimate::ReportEstimate::new(),
+                super::report_estimate::ReportEstimate::new(round_trip.clone()),
             )
             .with(Slot::TwccSender, TwccSenderBuilder::new().build())
             .with(Slot::Pacer, super::pacing::Pacing::new(start))
             .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
+            // Before the responder on the read path: repeats within a round trip go no further.
+            .with(
+                Slot::from(3_500),
+                super::nack_filter::NackFilter::new(round_trip),
+            )
             .with(Slot::NackResponder, NackResponderBuilder::new().build())
             .with(
                 Slot::NackGenerator,

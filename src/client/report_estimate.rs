@@ -211,7 +211,11 @@ impl ReportEstimator {
     /// One RTCP packet's (compound's) report blocks about our streams. The SFU is not trusted:
     /// a block that claims packets we never sent is ignored, and one that goes backwards (the
     /// SFU started counting again) is a new baseline.
-    fn on_reception_reports(&mut self, now: Instant, blocks: &[&ReceptionReport]) {
+    fn on_reception_reports(
+        &mut self,
+        now: Instant,
+        blocks: &[&ReceptionReport],
+    ) -> Option<Duration> {
         let mut reported = Reported::default();
         let mut delivered = 0u64;
         let mut delivered_known = false;
@@ -265,7 +269,9 @@ impl ReportEstimator {
             }
         }
         reported.delivered_bytes = delivered_known.then_some(delivered);
+        let round_trip = reported.round_trip;
         self.update(now, reported);
+        round_trip
     }
 
     fn update(&mut self, now: Instant, reported: Reported) {
@@ -369,6 +375,8 @@ impl ReportEstimator {
 /// pacer and the connection's statistics see the estimate it hands on.
 pub struct ReportEstimate {
     estimator: ReportEstimator,
+    /// Where each measured round trip goes (the NACK filter reads it).
+    round_trip: std::sync::Arc<super::nack_filter::RoundTrip>,
     /// The estimate last handed on.
     last: Option<f64>,
     read: VecDeque<TaggedPacket>,
@@ -376,9 +384,10 @@ pub struct ReportEstimate {
 }
 
 impl ReportEstimate {
-    pub fn new() -> ReportEstimate {
+    pub fn new(round_trip: std::sync::Arc<super::nack_filter::RoundTrip>) -> ReportEstimate {
         ReportEstimate {
             estimator: ReportEstimator::new(),
+            round_trip,
             last: None,
             read: VecDeque::new(),
             write: VecDeque::new(),
@@ -428,8 +437,10 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for ReportEstimate {
                         .filter(|b| self.estimator.streams.contains_key(&b.ssrc)),
                 );
             }
-            if !blocks.is_empty() {
-                self.estimator.on_reception_reports(now, &blocks);
+            if !blocks.is_empty()
+                && let Some(round_trip) = self.estimator.on_reception_reports(now, &blocks)
+            {
+                self.round_trip.set(round_trip);
             }
         }
         if changed
@@ -853,7 +864,7 @@ mod tests {
 
     #[test]
     fn the_interceptor_hands_on_the_capped_estimate_once_for_each_change() {
-        let mut interceptor = ReportEstimate::new();
+        let mut interceptor = ReportEstimate::new(Default::default());
         interceptor.bind_local_stream(&StreamInfo {
             ssrc: VIDEO,
             rtp_header_extensions: vec![rtc::interceptor::RTPHeaderExtension {
