@@ -514,14 +514,17 @@ fn a_minute_of_tone_has_no_gap_while_both_cores_are_busy() {
     );
     let ms = |samples: usize| samples as f64 * 1000.0 / f64::from(RATE);
     // A gap the machine made — a core stalled then, and whatever was to run on it — is said, not
-    // held against Conclave: a stall that ended within the gap's reach (what is
-    // recorded left the sender some tens of ms before; 150 ms of slack). So is one the sound
+    // held against Conclave: a stall within 150 ms of the gap, either side. The recording's
+    // times are counted back from its end, and they stray: in one CI run this machine's stalls,
+    // which come every 5.2 s on both cores at once, began from 80 ms before to 110 ms after the
+    // gaps they made (the one 110 ms after, a 22 ms gap, failed the test when only 50 ms were
+    // allowed after a gap; Conclave's speaker had not run dry). So is one the sound
     // server made, which stands in for the hardware, while it waited for pages of its own to
     // come back from the disk (a fault is seen when it ended), or while one of its threads waited
     // to run. Conclave's own threads that waited are listed, and excuse nothing.
     let at = |samples: usize| began + (first + samples) as f64 / f64::from(RATE);
     let near = |start: usize, len: usize, from: f64, to: f64| {
-        to >= at(start) - 0.15 && from <= at(start + len) + 0.05
+        to >= at(start) - 0.15 && from <= at(start + len) + 0.15
     };
     let machine = |start: usize, len: usize| {
         seen.stalls
