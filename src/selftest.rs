@@ -561,10 +561,10 @@ fn run_audio(
                 .next_frame()
                 .map_err(|e| DeviceProblem::from_error(Device::Microphone, &e))?;
             let came = Instant::now();
-            if let Some(wait) = last_frame.map(|last| came - last)
-                && wait.as_secs_f64() * 1000.0 > report.longest_microphone_wait_ms
+            if let Some(wait_ms) = last_frame.map(|last| (came - last).as_secs_f64() * 1000.0)
+                && wait_ms > report.longest_microphone_wait_ms
             {
-                report.longest_microphone_wait_ms = wait.as_secs_f64() * 1000.0;
+                report.longest_microphone_wait_ms = wait_ms;
                 report.longest_microphone_wait_at_unix_ms = wall_clock_us() / 1000;
             }
             last_frame = Some(came);

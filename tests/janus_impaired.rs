@@ -383,12 +383,12 @@ fn a_link_far_narrower_than_the_video_is_found_and_the_meeting_goes_on_whole() {
     }
 }
 
-/// Through Galène, which gives no transport-wide feedback: the estimate comes from its receiver
-/// reports (loss, and the round trip for the queue). The build before read none of them and sent
-/// at its start rate: here one participant lost its connection to Galène within 20 s.
 /// What a participant's audio takes of an uplink, at most (Opus with its packets' headers).
 const AUDIO_KBPS: u64 = 60;
 
+/// Through Galène, which gives no transport-wide feedback: the estimate comes from its receiver
+/// reports (loss, and the round trip for the queue). The build before read none of them and sent
+/// at its start rate: here one participant lost its connection to Galène within 20 s.
 #[test]
 fn through_galene_a_narrow_link_is_found_from_receiver_reports() {
     let seen = meeting_through(Sfu::Galene, "5154", Network::capped(800), &[]);

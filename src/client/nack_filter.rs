@@ -83,11 +83,10 @@ impl NackFilter {
                 let key = (nack.media_ssrc, sequence);
                 match self.asked.get(&key) {
                     Some(&at) if now.saturating_duration_since(at) < window => self.repeats += 1,
+                    // A number twice in one NACK is a repeat the second time: it is in `asked`.
                     _ => {
                         self.asked.insert(key, now);
-                        if !kept.contains(&sequence) {
-                            kept.push(sequence);
-                        }
+                        kept.push(sequence);
                     }
                 }
             }
@@ -110,7 +109,6 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for NackFilter {
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
         let now = msg.now;
-        let mut filtered = false;
         if let Packet::Rtcp(packets) = &mut msg.message.packet
             && packets
                 .iter()
@@ -125,7 +123,6 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for NackFilter {
                 };
                 let kept = self.admit(now, nack);
                 if kept.is_empty() {
-                    filtered = true;
                     continue;
                 }
                 packets.push(Box::new(TransportLayerNack {
@@ -134,9 +131,9 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for NackFilter {
                     nacks: nack_pairs_from_sequence_numbers(&kept),
                 }));
             }
-            if filtered && packets.is_empty() {
-                // Nothing left of the compound: it goes no further (an empty one would be taken
-                // for an attribute carrier).
+            if packets.is_empty() {
+                // Nothing left of the compound (it held a NACK, now all repeats): it goes no
+                // further (an empty one would be taken for an attribute carrier).
                 tracing::trace!(repeats = self.repeats, "a repeated NACK dropped");
                 return Ok(());
             }

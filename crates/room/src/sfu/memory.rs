@@ -442,7 +442,6 @@ impl MemorySfu {
             .collect()
     }
 
-    /// A signalling event to `client`, after its network's delay.
     /// `client`'s `link` comes up, as a real connection does: connecting first, then connected.
     fn link_up(&mut self, client: ClientId, link: Link, now: Instant) {
         for state in [LinkState::Connecting, LinkState::Connected] {
@@ -450,6 +449,7 @@ impl MemorySfu {
         }
     }
 
+    /// A signalling event to `client`, after its network's delay.
     fn send(&mut self, client: ClientId, event: SfuEvent, now: Instant) {
         let at = now + self.clients[client.0].network.delay;
         self.push(at, client.0, Delivery::Event(event));
